@@ -1,0 +1,85 @@
+import { readdir, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import type { Diagnostic } from './diagnostics.js';
+import { loadYamlFile } from './load-file.js';
+import type { ReexportRequest, SyncTemplate } from './types.generated.js';
+import { locate, type YamlFile } from './yaml-file.js';
+
+export interface RepoFile<T> {
+  /** The file's base name: what the daemon calls it even when its content is broken. */
+  name: string;
+  /** Relative to the repository root, with /. */
+  file: string;
+  yaml?: YamlFile;
+  /** Present when the file passed its schema (context rules may still report problems). */
+  value?: T;
+  diagnostics: Diagnostic[];
+}
+
+export interface ConfigRepo {
+  root: string;
+  templates: Map<string, RepoFile<SyncTemplate>>;
+  requests: Map<string, RepoFile<ReexportRequest>>;
+  /** Problems not tied to one template or request (e.g. two files with one name). */
+  diagnostics: Diagnostic[];
+}
+
+const KINDS = { templates: 'SyncTemplate', requests: 'ReexportRequest' } as const;
+
+/** Stage one for a whole checkout: every template and request read and shape-checked. */
+export async function readConfigRepo(root: string): Promise<ConfigRepo> {
+  const realRoot = await realpath(root);
+  const repo: ConfigRepo = { root: realRoot, templates: new Map(), requests: new Map(), diagnostics: [] };
+  for (const folder of ['templates', 'requests'] as const) {
+    const map = (folder === 'templates' ? repo.templates : repo.requests) as Map<string, RepoFile<unknown>>;
+    for (const file of await listYaml(realRoot, folder)) {
+      const entry = await readRepoFile(realRoot, folder, file);
+      const prior = map.get(entry.name);
+      if (prior) {
+        repo.diagnostics.push({ file: entry.file, line: 1, col: 1, message: `has the same name as ${prior.file}; keep one of them` });
+        continue;
+      }
+      map.set(entry.name, entry);
+    }
+  }
+  return repo;
+}
+
+async function listYaml(root: string, folder: string): Promise<string[]> {
+  try {
+    const entries = await readdir(path.join(root, folder), { withFileTypes: true });
+    return entries
+      .filter((e) => /\.ya?ml$/.test(e.name) && !e.isDirectory())
+      .map((e) => `${folder}/${e.name}`)
+      .sort();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+async function readRepoFile(root: string, folder: keyof typeof KINDS, file: string): Promise<RepoFile<unknown>> {
+  const name = path.basename(file).replace(/\.ya?ml$/, '');
+  const abs = path.join(root, file);
+  const real = await realpath(abs).catch(() => abs);
+  if (real !== abs && !real.startsWith(root + path.sep)) {
+    return { name, file, diagnostics: [{ file, line: 1, col: 1, message: 'is a symbolic link that leads outside the repository; replace it with a regular file' }] };
+  }
+  const expected = KINDS[folder];
+  const checked = await loadYamlFile<{ kind: string; metadata: { name: string } }>(abs, file, folder === 'templates' ? 'sync-template' : 'reexport-request');
+  const kind = (checked.yaml?.value as { kind?: unknown } | undefined)?.kind;
+  const other = Object.entries(KINDS).find(([, k]) => k === kind && k !== expected);
+  if (checked.yaml && other) {
+    const pos = locate(checked.yaml, ['kind']);
+    return { name, file, yaml: checked.yaml, diagnostics: [{ file, ...pos, message: `is a ${kind} but lives in ${folder}/; move it to ${other[0]}/` }] };
+  }
+  const entry: RepoFile<unknown> = { name, file, yaml: checked.yaml, value: checked.value, diagnostics: checked.diagnostics };
+  if (checked.value && checked.value.metadata.name !== name) {
+    entry.diagnostics.push({
+      file,
+      ...locate(checked.yaml!, ['metadata', 'name']),
+      message: `metadata.name \`${checked.value.metadata.name}\` differs from the file name; rename the file to ${checked.value.metadata.name}${path.extname(file)} or set the name to \`${name}\``,
+    });
+  }
+  return entry;
+}

@@ -1,0 +1,30 @@
+/**
+ * Norwegian-aware transliteration to ASCII, for mail addresses and account names.
+ * Norwegian (and Danish) letters have conventional spellings that accent stripping gets wrong
+ * (ø is not "o with a mark" to NFKD, and å would become plain "a"); Sami letters that do not
+ * decompose are mapped too. Everything else loses its accents through NFKD.
+ */
+const LETTERS: Record<string, string> = {
+  æ: 'ae', ø: 'o', å: 'aa', Æ: 'Ae', Ø: 'O', Å: 'Aa',
+  ß: 'ss', ẞ: 'SS', œ: 'oe', Œ: 'Oe', þ: 'th', Þ: 'Th', ð: 'd', Ð: 'D',
+  đ: 'd', Đ: 'D', ŋ: 'n', Ŋ: 'N', ŧ: 't', Ŧ: 'T', ł: 'l', Ł: 'L', ı: 'i',
+};
+
+const isUpper = (c: string | undefined) => c !== undefined && c !== c.toLowerCase() && c === c.toUpperCase();
+
+export function ascii(input: unknown): string {
+  const text = input == null ? '' : String(input);
+  let out = '';
+  const chars = [...text];
+  chars.forEach((c, i) => {
+    const mapped = LETTERS[c];
+    if (mapped === undefined) {
+      out += c;
+      return;
+    }
+    // In an all-caps word (ÆRØ, ÅSE) the two-letter spelling stays all caps: AERO, AASE.
+    const shouting = isUpper(c) && (isUpper(chars[i + 1]) || (isUpper(chars[i - 1]) && !/\p{Ll}/u.test(chars[i + 1] ?? '')));
+    out += shouting ? mapped.toUpperCase() : mapped;
+  });
+  return out.normalize('NFKD').replace(/\p{M}/gu, '');
+}
