@@ -1,0 +1,225 @@
+import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
+import { idKey, type SourceData, type SourceRecord } from '../source/records.js';
+import { compareIds, digestOf } from './canonical.js';
+import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
+import type { Plan, PlanChange, PlanHeader, PlanSummary } from './plan-types.js';
+import { assessSafety, type SafetyLimits } from './safety.js';
+import { decideChange, normalizeValues } from './values.js';
+
+/** The part of a directory entry planning needs; attribute keys are lower-cased names. */
+export interface PlanEntry {
+  dn: string;
+  attrs: Map<string, { name: string; values: string[]; binary?: true }>;
+}
+
+export interface PlanInput {
+  requestName: string;
+  request: ReexportRequest;
+  templateName: string;
+  template: SyncTemplate;
+  source: SourceData;
+  safety: SafetyLimits;
+  commit?: string;
+  /** Narrows the request's selection further (a local preview of a few users). */
+  onlyIds?: string[];
+}
+
+/** Attributes whose values must be unique per user; a collision is a warning worth a reviewer's eye. */
+const UNIQUE_ATTRIBUTES = new Set(['mail', 'userprincipalname', 'samaccountname', 'proxyaddresses', 'uid']);
+
+/**
+ * Builds a plan incrementally as directory pages arrive, without I/O: memory holds the selected
+ * source records and the changes, never the whole directory.
+ */
+export class Planner {
+  private readonly mappings: CompiledMapping[];
+  private readonly matchAttr: string;
+  private readonly selected = new Map<string, SourceRecord>();
+  private readonly matches = new Map<string, { dn: string; changes: PlanChange[] } | { duplicateDns: string[] }>();
+  private readonly summary: PlanSummary;
+  private readonly valueOwners = new Map<string, Map<string, string[]>>();
+
+  constructor(private readonly input: PlanInput) {
+    const { request, template, source } = input;
+    this.mappings = compileMappings(template, request.spec.mappings);
+    this.matchAttr = template.spec.match.targetAttribute.toLowerCase();
+    this.summary = {
+      entriesInScope: 0,
+      recordsInSource: source.records.length,
+      recordsSelected: 0,
+      matched: 0,
+      unchanged: 0,
+      usersToChange: 0,
+      attributeChanges: 0,
+      clears: 0,
+      perAttribute: Object.fromEntries(this.mappings.map((m) => [m.attribute, { changes: 0, clears: 0, skippedEmpty: 0 }])),
+      noEntry: [],
+      unknownIds: [],
+      duplicateMatches: [],
+      evaluationErrors: [],
+      sourceIssues: source.issues,
+      binarySkipped: [],
+      collisions: [],
+    };
+    const only = input.onlyIds && new Set(input.onlyIds.map(idKey));
+    for (const r of selectRecords(source, request.spec.users, this.summary.unknownIds)) {
+      if (!only || only.has(idKey(r.id))) this.selected.set(idKey(r.id), r);
+    }
+    this.summary.recordsSelected = this.selected.size;
+    if (this.mappings.some((m) => UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase()))) {
+      for (const m of this.mappings) if (UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase())) this.valueOwners.set(m.attribute, new Map());
+    }
+  }
+
+  /** The attributes to ask the directory for. */
+  get attributes(): string[] {
+    return [this.input.template.spec.match.targetAttribute, ...this.mappings.map((m) => m.attribute)];
+  }
+
+  /** The selected IDs, for a targeted directory search when the request names few users. */
+  get selectedIds(): string[] {
+    return [...this.selected.values()].map((r) => r.id);
+  }
+
+  addEntries(entries: Iterable<PlanEntry>): void {
+    for (const entry of entries) this.addEntry(entry);
+  }
+
+  private addEntry(entry: PlanEntry): void {
+    const matchValues = entry.attrs.get(this.matchAttr)?.values ?? [];
+    if (matchValues.length === 0) return;
+    this.summary.entriesInScope++;
+    for (const value of matchValues) {
+      const key = idKey(value);
+      const record = this.selected.get(key);
+      if (!record) continue;
+      const prior = this.matches.get(key);
+      if (prior) {
+        // Two entries claim one user: nobody can tell which is right, so neither is written.
+        const dns = 'duplicateDns' in prior ? prior.duplicateDns : [prior.dn];
+        this.matches.set(key, { duplicateDns: [...dns, entry.dn] });
+        continue;
+      }
+      this.matches.set(key, { dn: entry.dn, changes: this.changesFor(record, entry) });
+    }
+  }
+
+  private changesFor(record: SourceRecord, entry: PlanEntry): PlanChange[] {
+    const changes: PlanChange[] = [];
+    for (const m of this.mappings) {
+      const current = entry.attrs.get(m.attribute.toLowerCase());
+      if (current?.binary) {
+        this.summary.binarySkipped.push({ id: record.id, attribute: m.attribute });
+        continue;
+      }
+      const result = evaluateMapping(m, record.fields);
+      if ('error' in result) {
+        this.summary.evaluationErrors.push({ id: record.id, attribute: m.attribute, message: result.error });
+        continue;
+      }
+      this.noteOwner(m.attribute, result.values, record.id);
+      const before = normalizeValues(current?.values ?? []);
+      const outcome = decideChange(before, result.values, m.mapping);
+      if (outcome.kind === 'skip-empty') this.summary.perAttribute[m.attribute]!.skippedEmpty++;
+      if (outcome.kind !== 'change') continue;
+      changes.push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
+    }
+    return changes;
+  }
+
+  private noteOwner(attribute: string, values: string[], id: string): void {
+    const owners = this.valueOwners.get(attribute);
+    if (!owners) return;
+    for (const v of values) {
+      const key = v.toLowerCase();
+      const list = owners.get(key);
+      if (list) list.push(id);
+      else owners.set(key, [id]);
+    }
+  }
+
+  finish(createdAt: string): Plan {
+    const s = this.summary;
+    const changes: PlanChange[] = [];
+    for (const [key, record] of this.selected) {
+      const match = this.matches.get(key);
+      if (!match) s.noEntry.push({ id: record.id, origin: record.origin });
+      else if ('duplicateDns' in match) s.duplicateMatches.push({ id: record.id, dns: match.duplicateDns });
+      else {
+        s.matched++;
+        if (match.changes.length === 0) s.unchanged++;
+        else s.usersToChange++;
+        changes.push(...match.changes);
+      }
+    }
+    const order = new Map(this.mappings.map((m, i) => [m.attribute, i]));
+    changes.sort((a, b) => compareIds(a.id, b.id) || order.get(a.attribute)! - order.get(b.attribute)!);
+    for (const c of changes) {
+      const counts = s.perAttribute[c.attribute]!;
+      counts.changes++;
+      s.attributeChanges++;
+      if (c.after.length === 0) {
+        counts.clears++;
+        s.clears++;
+      }
+    }
+    s.noEntry.sort((a, b) => compareIds(a.id, b.id));
+    s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));
+    s.evaluationErrors.sort((a, b) => compareIds(a.id, b.id));
+    for (const [attribute, owners] of this.valueOwners) {
+      for (const [value, ids] of owners) if (ids.length > 1) s.collisions.push({ attribute, value, ids: ids.sort(compareIds) });
+    }
+    const { requestName, templateName, template, request, source, commit } = this.input;
+    const header: PlanHeader = {
+      format: 'reexport-plan/v1',
+      request: requestName,
+      template: templateName,
+      target: template.spec.target,
+      mappings: this.mappings.map((m) => m.attribute),
+      digests: {
+        request: requestDigest(request),
+        template: templateDigest(template),
+        source: `sha256:${source.digest}`,
+        plan: planDigest(changes),
+      },
+      ...(commit ? { commit } : {}),
+      createdAt,
+    };
+    return { header, changes, summary: s, safety: assessSafety(changes, this.input.safety, request.spec.maxChanges) };
+  }
+}
+
+/** Only what changes the plan counts: execute and maxChanges do not, so merging with execute: true still matches the preview. */
+export function requestDigest(request: ReexportRequest): string {
+  const { template, mappings, users } = request.spec;
+  return digestOf({ template, mappings, users });
+}
+
+export function templateDigest(template: SyncTemplate): string {
+  return digestOf({ name: template.metadata.name, spec: template.spec });
+}
+
+export function planDigest(changes: readonly PlanChange[]): string {
+  return digestOf(changes.map((c) => [c.id, c.dn, c.attribute, c.before, c.after]));
+}
+
+function selectRecords(source: SourceData, users: ReexportRequest['spec']['users'], unknownIds: string[]): SourceRecord[] {
+  if (users === 'all') return source.records;
+  if ('ids' in users) {
+    const byKey = new Map(source.records.map((r) => [idKey(r.id), r]));
+    const out: SourceRecord[] = [];
+    for (const id of users.ids) {
+      const r = byKey.get(idKey(id));
+      if (r) out.push(r);
+      else unknownIds.push(id);
+    }
+    return out;
+  }
+  const conditions = Object.entries(users.where).map(([field, v]) => [field, new Set((Array.isArray(v) ? v : [v]).map((x) => x.normalize('NFC').trim()))] as const);
+  return source.records.filter((r) =>
+    conditions.every(([field, accepted]) => {
+      const value = r.fields[field];
+      return value !== undefined && value !== null && accepted.has(String(value).normalize('NFC').trim());
+    }),
+  );
+}

@@ -1,0 +1,46 @@
+import type { Mapping } from '../config/types.generated.js';
+
+/**
+ * Values are compared the way a reviewer reads them: Unicode-normalised (NFC and NFD spellings of ø
+ * are the same to the directory and to the eye, so they are never a phantom change), order-free for
+ * multi-valued attributes, but case-sensitive, because a change of letter case is a real change.
+ */
+export function normalizeValues(values: readonly string[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const v of values) {
+    const n = v.normalize('NFC');
+    if (n === '' || seen.has(n)) continue;
+    seen.add(n);
+    out.push(n);
+  }
+  return out;
+}
+
+export function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  return b.every((v) => set.has(v));
+}
+
+export type AttributeOutcome =
+  | { kind: 'unchanged' }
+  | { kind: 'skip-empty' }
+  | { kind: 'change'; after: string[] };
+
+/** What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are normalised. */
+export function decideChange(current: readonly string[], desired: readonly string[], mapping: Pick<Mapping, 'policy' | 'onEmpty'>): AttributeOutcome {
+  const policy = mapping.policy ?? 'replace';
+  if (desired.length === 0 && (mapping.onEmpty ?? 'clear') === 'skip') return { kind: 'skip-empty' };
+  if (policy === 'keep') {
+    return current.length === 0 && desired.length > 0 ? { kind: 'change', after: [...desired] } : { kind: 'unchanged' };
+  }
+  if (policy === 'merge') {
+    // A value present in another letter case is replaced by the computed spelling (SMTP: vs smtp: matters to Exchange).
+    const wanted = new Map(desired.map((v) => [v.toLowerCase(), v]));
+    const kept = current.filter((v) => !wanted.has(v.toLowerCase()) || wanted.get(v.toLowerCase()) === v);
+    const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
+    return sameValues(current, after) ? { kind: 'unchanged' } : { kind: 'change', after };
+  }
+  return sameValues(current, desired) ? { kind: 'unchanged' } : { kind: 'change', after: [...desired] };
+}

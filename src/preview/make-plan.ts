@@ -1,0 +1,77 @@
+import type { ConfigRepo } from '../config/config-repo.js';
+import type { LoadedDaemonConfig } from '../config/daemon-config.js';
+import type { Diagnostic } from '../config/diagnostics.js';
+import { diagnosticsForRequest } from '../config/rules.js';
+import { Planner, type PlanEntry } from '../plan/build-plan.js';
+import type { Plan } from '../plan/plan-types.js';
+import { DEFAULT_SAFETY } from '../plan/safety.js';
+import type { SourceData } from '../source/records.js';
+import { checkSourceFields } from './check-fields.js';
+
+/** The directory query a plan needs; the adapter escapes the IDs. */
+export interface EntryQuery {
+  target: string;
+  baseDN: string;
+  scope: 'sub' | 'one';
+  scopeFilter?: string;
+  matchAttribute: string;
+  /** When set, only entries whose match attribute equals one of these. */
+  ids?: string[];
+  attributes: string[];
+}
+
+export interface PlanPorts {
+  loadSource: () => Promise<SourceData>;
+  readEntries: (query: EntryQuery) => AsyncIterable<PlanEntry[]>;
+  now: () => Date;
+  onProgress?: (entriesRead: number) => void;
+}
+
+export type PlanResult = { plan: Plan; source: SourceData } | { invalid: Diagnostic[] };
+
+/** Few IDs are cheaper to look up one by one than to page through the whole scope. */
+const TARGETED_SEARCH_MAX_IDS = 200;
+
+/** Computes the plan for one request of a validated checkout. I/O only through the ports. */
+export async function makePlan(
+  repo: ConfigRepo,
+  requestName: string,
+  daemon: LoadedDaemonConfig | undefined,
+  ports: PlanPorts,
+  opts: { onlyIds?: string[]; commit?: string } = {},
+): Promise<PlanResult> {
+  const problems = diagnosticsForRequest(repo, requestName);
+  const requestFile = repo.requests.get(requestName);
+  if (!requestFile) throw new Error(`no request ${requestName}`);
+  if (problems.length || !requestFile.value) return { invalid: problems };
+  const request = requestFile.value;
+  const templateFile = repo.templates.get(request.spec.template)!;
+  const template = templateFile.value!;
+
+  const source = await ports.loadSource();
+  const fieldProblems = checkSourceFields(templateFile, requestFile, source.fields, source.name);
+  if (fieldProblems.length) return { invalid: fieldProblems };
+
+  const safety = { ...DEFAULT_SAFETY, ...daemon?.config.safety };
+  const planner = new Planner({ requestName, request, onlyIds: opts.onlyIds, templateName: templateFile.name, template, source, safety, commit: opts.commit });
+  const ids = planner.selectedIds;
+  const query: EntryQuery = {
+    target: template.spec.target,
+    baseDN: template.spec.scope.baseDN,
+    scope: template.spec.scope.searchScope ?? 'sub',
+    scopeFilter: template.spec.scope.filter,
+    matchAttribute: template.spec.match.targetAttribute,
+    attributes: planner.attributes,
+    ...(request.spec.users !== 'all' || opts.onlyIds ? (ids.length <= TARGETED_SEARCH_MAX_IDS ? { ids } : {}) : {}),
+  };
+  let read = 0;
+  if (!(query.ids && query.ids.length === 0)) {
+    for await (const page of ports.readEntries(query)) {
+      planner.addEntries(page);
+      read += page.length;
+      ports.onProgress?.(read);
+    }
+  }
+  const plan = planner.finish(ports.now().toISOString());
+  return { plan, source };
+}
