@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { previewCommand } from './commands/preview.js';
 import { validateCommand } from './commands/validate.js';
 import { describeError } from './errors.js';
 
@@ -16,6 +17,20 @@ program
   .option('-c, --config <file>', 'daemon config, to also check targets, sources and allowed attributes')
   .action(async (dir: string, opts: { config?: string }) => {
     process.exitCode = await validateCommand(dir, opts);
+  });
+
+program
+  .command('preview')
+  .description('compute a request\'s plan locally and print it (never writes to the directory)')
+  .argument('<request>', 'request name, or path to requests/<name>.yaml')
+  .requiredOption('-c, --config <file>', 'daemon config (connections and sources)')
+  .option('-r, --repo <dir>', 'config repository checkout (default: the request path\'s repository, or .)')
+  .option('--id <id...>', 'only these user IDs')
+  .option('-f, --format <format>', 'md | jsonl | ldif', 'md')
+  .option('-o, --out <dir>', 'write preview.md, plan.jsonl, changes.ldif and status.yaml into this folder instead')
+  .option('--max-users <n>', 'users shown in preview.md')
+  .action(async (request: string, opts) => {
+    process.exitCode = await previewCommand(request, opts);
   });
 
 try {

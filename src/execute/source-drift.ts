@@ -1,0 +1,40 @@
+import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
+import { compileMappings, evaluateMapping } from '../plan/evaluate.js';
+import type { PlanChange } from '../plan/plan-types.js';
+import { decideChange, sameValues } from '../plan/values.js';
+import { idKey, type SourceData } from '../source/records.js';
+
+/**
+ * Changes whose source no longer yields the reviewed value: those are stale, because applying
+ * them would write what the source no longer says, and applying the new value would write what
+ * nobody reviewed. Keyed by `${id}\0${attribute}`.
+ */
+export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData): Map<string, string> {
+  const records = new Map(source.records.map((r) => [idKey(r.id), r]));
+  const mappings = new Map(compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]));
+  const drift = new Map<string, string>();
+  for (const c of changes) {
+    const key = driftKey(c);
+    const record = records.get(idKey(c.id));
+    if (!record) {
+      drift.set(key, 'the user is no longer in the source');
+      continue;
+    }
+    const m = mappings.get(c.attribute.toLowerCase());
+    if (!m) {
+      drift.set(key, 'the mapping is no longer in the template');
+      continue;
+    }
+    const result = evaluateMapping(m, record.fields);
+    if ('error' in result) {
+      drift.set(key, `the mapping now fails: ${result.error}`);
+      continue;
+    }
+    const outcome = decideChange(c.before, result.values, m.mapping);
+    const expected = outcome.kind === 'change' ? outcome.after : c.before;
+    if (!sameValues(expected, c.after)) drift.set(key, `the source now gives ${JSON.stringify(result.values)}, not the reviewed ${JSON.stringify(c.after)}`);
+  }
+  return drift;
+}
+
+export const driftKey = (c: Pick<PlanChange, 'id' | 'attribute'>) => `${c.id}\0${c.attribute.toLowerCase()}`;
