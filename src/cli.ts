@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
+import { applyCommand } from './commands/apply.js';
 import { previewCommand } from './commands/preview.js';
 import { validateCommand } from './commands/validate.js';
 import { describeError } from './errors.js';
@@ -31,6 +32,17 @@ program
   .option('--max-users <n>', 'users shown in preview.md')
   .action(async (request: string, opts) => {
     process.exitCode = await previewCommand(request, opts);
+  });
+
+program
+  .command('apply')
+  .description('apply a request: its committed, reviewed plan when it matches, else a fresh one; resumable')
+  .argument('<request>', 'request name, or path to requests/<name>.yaml')
+  .requiredOption('-c, --config <file>', 'daemon config (connections, safety limits)')
+  .option('-r, --repo <dir>', 'config repository checkout (default: the request path\'s repository, or .)')
+  .option('--journal <dir>', 'journal folder (default: <repo.workdir>/journal from the daemon config)')
+  .action(async (request: string, opts) => {
+    process.exitCode = await applyCommand(request, opts);
   });
 
 try {

@@ -40,6 +40,7 @@ export interface ExecuteOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+const ENTRY_GONE = 'the entry no longer exists (deleted or moved after the preview); nothing to write';
 const LDAP = { noSuchAttribute: 16, inappropriateMatching: 18, typeOrValueExists: 20, noSuchObject: 32 } as const;
 
 /** Applies the plan entry by entry as compare-and-swap writes; returns every change's outcome. */
@@ -89,6 +90,7 @@ async function applyEntry(writer: EntryWriter, changes: PlanChange[], opts: Exec
     if (!(err instanceof WriteFailure)) throw err;
     if (err.code === LDAP.noSuchAttribute || err.code === LDAP.typeOrValueExists) return [...out, ...(await resolveAfterRead(writer, live, 'cas', opts, sleep))];
     if (err.code === LDAP.inappropriateMatching) return [...out, ...(await resolveAfterRead(writer, live, 'replace', opts, sleep))];
+    if (err.code === LDAP.noSuchObject) return [...out, ...live.map((c) => outcome(c, 'skipped', ENTRY_GONE))];
     return [...out, ...live.map((c) => outcome(c, 'failed', err.message, err.code))];
   }
 }
@@ -100,7 +102,7 @@ async function applyEntry(writer: EntryWriter, changes: PlanChange[], opts: Exec
  */
 async function resolveAfterRead(writer: EntryWriter, live: PlanChange[], mode: 'cas' | 'replace', opts: ExecuteOptions, sleep: (ms: number) => Promise<void>): Promise<ChangeOutcome[]> {
   const current = await withRetry(() => writer.read(live[0]!.dn, live.map((c) => c.attribute)), opts, sleep);
-  if (!current) return live.map((c) => outcome(c, 'failed', 'the entry no longer exists', LDAP.noSuchObject));
+  if (!current) return live.map((c) => outcome(c, 'skipped', ENTRY_GONE));
   const out: ChangeOutcome[] = [];
   const pending: PlanChange[] = [];
   for (const c of live) {

@@ -127,7 +127,7 @@ function spawnWatchdog(groupPid: number, dir: string | undefined): ChildProcess 
 export function spawnDaemon(
   command: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; dir?: string; graceTimeoutMs?: number; stdinPipe?: boolean },
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; dir?: string; graceTimeoutMs?: number; stdinPipe?: boolean; outputLimit?: number },
 ): Daemon {
   installExitHook();
   const child = spawn(command, args, {
@@ -140,7 +140,8 @@ export function spawnDaemon(
   let out = '';
   const collect = (chunk: Buffer) => {
     out += chunk.toString('utf8');
-    if (out.length > OUTPUT_LIMIT * 2) out = out.slice(-OUTPUT_LIMIT);
+    const limit = opts.outputLimit ?? OUTPUT_LIMIT;
+    if (out.length > limit * 2) out = out.slice(-limit);
   };
   child.stdout?.on('data', collect);
   child.stderr?.on('data', collect);

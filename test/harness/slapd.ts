@@ -61,6 +61,8 @@ export interface SlapdOptions {
   sizeLimit?: number | 'unlimited';
   /** slapd -d level; default 'none' (only messages slapd always logs, e.g. bind failures). 'stats' logs every operation. */
   debugLevel?: string | number;
+  /** Characters of slapd output kept for output(); raise it to audit every operation of a long test. */
+  outputLimit?: number;
   startTimeoutMs?: number;
 }
 
@@ -331,7 +333,7 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
     daemon = spawnDaemon(
       SLAPD,
       ['-d', String(opts.debugLevel ?? 'none'), '-F', path.join(dir, 'slapd.d'), '-h', [url, ldapsUrl].filter(Boolean).map((u) => `${u}/`).join(' ')],
-      { dir, cwd: dir },
+      { dir, cwd: dir, outputLimit: opts.outputLimit },
     );
     const d = daemon;
     const env = await ldapToolEnv(dir, certs?.caFile);
