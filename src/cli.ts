@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { applyCommand } from './commands/apply.js';
+import { daemonCommand, onceCommand } from './commands/daemon.js';
 import { previewCommand } from './commands/preview.js';
 import { validateCommand } from './commands/validate.js';
 import { describeError } from './errors.js';
@@ -43,6 +44,39 @@ program
   .option('--journal <dir>', 'journal folder (default: <repo.workdir>/journal from the daemon config)')
   .action(async (request: string, opts) => {
     process.exitCode = await applyCommand(request, opts);
+  });
+
+program
+  .command('daemon')
+  .description('the long-running reconciler: previews pull requests, executes merged requests')
+  .requiredOption('-c, --config <file>', 'daemon config')
+  .action(async (opts) => {
+    process.exitCode = await daemonCommand(opts);
+  });
+
+program
+  .command('once')
+  .description('one reconcile pass (for a Kubernetes CronJob)')
+  .requiredOption('-c, --config <file>', 'daemon config')
+  .action(async (opts) => {
+    process.exitCode = await onceCommand(opts);
+  });
+
+program
+  .command('demo')
+  .description('the whole story in one go on an embedded directory: pull request, preview, merge, execution, result')
+  .action(async () => {
+    // Loaded only here: the in-process directory never enters the product's real paths.
+    const { demoCommand } = await import('./commands/start.js');
+    process.exitCode = await demoCommand();
+  });
+
+program
+  .command('start', { hidden: true })
+  .description('the embedded default behind `npm start`')
+  .action(async () => {
+    const { startCommand } = await import('./commands/start.js');
+    process.exitCode = await startCommand();
   });
 
 try {

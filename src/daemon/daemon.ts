@@ -1,0 +1,125 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { CronJob } from 'cron';
+import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
+import { UsageError } from '../errors.js';
+import { openLdapWriters } from '../execute/ldap-writer.js';
+import { GitRepo } from '../git/git-repo.js';
+import type { Logger } from '../log.js';
+import { ldapSourceReader, openTargetReader } from '../preview/ldap-ports.js';
+import type { PreviewDeps } from '../preview/preview-request.js';
+import { startHttp } from './http.js';
+import { Metrics } from './metrics.js';
+import { PassRunner } from './pass-runner.js';
+import { type ReconcileContext, reconcilePass } from './reconcile.js';
+import type { RepoPort } from './repo-port.js';
+
+export interface DaemonOptions {
+  daemon: LoadedDaemonConfig;
+  log: Logger;
+  /** Replaces the LDAP ports (the embedded demo directory); default: the daemon config's targets. */
+  preview?: PreviewDeps;
+  openWriters?: ReconcileContext['apply']['openWriters'];
+  repo?: RepoPort;
+}
+
+export interface DaemonHandle {
+  runner: PassRunner;
+  metrics: Metrics;
+  httpPort?: number;
+  /** Finishes the change in flight, journals it, stops the schedule and the HTTP server. */
+  stop(): Promise<void>;
+}
+
+/** Everything a pass needs, from the daemon config. */
+export async function reconcileContext(opts: DaemonOptions, metrics: Metrics, signal: AbortSignal): Promise<ReconcileContext> {
+  const { daemon, log } = opts;
+  const cfg = daemon.config;
+  if (!cfg.repo) throw new UsageError(`${daemon.path}: the daemon needs repo.url (the config repository)`);
+  const workdir = resolveFromConfig(daemon, cfg.repo.workdir ?? './var/reexport');
+  const repo = opts.repo ?? (await GitRepo.open({
+    url: cfg.repo.url,
+    workdir,
+    author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },
+    mainBranch: cfg.repo.branch ?? 'main',
+    log,
+  }));
+  return {
+    repo,
+    daemon,
+    log,
+    metrics,
+    preview: opts.preview ?? { openTarget: (t) => openTargetReader(daemon, t, log), readLdapSource: ldapSourceReader(daemon, log) },
+    apply: { openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)), journalDir: path.join(workdir, 'journal'), signal },
+  };
+}
+
+/** One pass with metrics and logs; returns whether it succeeded. */
+export async function runPass(ctx: ReconcileContext): Promise<boolean> {
+  const started = Date.now();
+  try {
+    const s = await reconcilePass(ctx);
+    ctx.metrics.passes.inc({ result: 'ok' });
+    ctx.metrics.lastPassOk.set(1);
+    ctx.log.info({ ...s, ms: Date.now() - started }, 'pass finished');
+    return true;
+  } catch (err) {
+    ctx.metrics.passes.inc({ result: 'error' });
+    ctx.metrics.errors.inc({ kind: 'pass' });
+    ctx.metrics.lastPassOk.set(0);
+    ctx.log.error({ err: (err as Error).message, ms: Date.now() - started }, 'pass failed');
+    return false;
+  } finally {
+    ctx.metrics.passSeconds.inc({}, (Date.now() - started) / 1000);
+    ctx.metrics.lastPassTime.set(Math.round(Date.now() / 1000));
+  }
+}
+
+/** The long-running reconciler: cron schedule, webhook, health endpoints. */
+export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
+  const metrics = new Metrics();
+  const abort = new AbortController();
+  const ctx = await reconcileContext(opts, metrics, abort.signal);
+  let lastOk: boolean | undefined;
+  const runner = new PassRunner(async () => {
+    lastOk = await runPass(ctx);
+  });
+  const cfg = opts.daemon.config;
+  const job = CronJob.from({
+    cronTime: cfg.schedule ?? '*/1 * * * *',
+    onTick: () => runner.trigger(),
+    waitForCompletion: true,
+    start: true,
+    ...(cfg.timeZone ? { timeZone: cfg.timeZone } : {}),
+    errorHandler: (err) => opts.log.error({ err: String(err) }, 'scheduled pass failed'),
+  });
+  const http = await startHttp({
+    metrics,
+    log: opts.log,
+    ready: () => (lastOk === undefined ? { ok: false, reason: 'first pass not finished' } : lastOk ? { ok: true } : { ok: false, reason: 'last pass failed (see logs)' }),
+    trigger: (why) => {
+      opts.log.info({ why }, 'pass requested');
+      void runner.trigger();
+    },
+    webhookSecret: await webhookSecret(opts.daemon),
+  }, cfg.http?.port ?? 9464, cfg.http?.host);
+  void runner.trigger();
+  return {
+    runner,
+    metrics,
+    httpPort: http.port,
+    async stop() {
+      abort.abort();
+      await job.stop();
+      await runner.idle();
+      await http.close();
+    },
+  };
+}
+
+async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
+  const h = daemon.config.http;
+  if (h?.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;
+  if (h?.webhookSecretFile) return (await readFile(resolveFromConfig(daemon, h.webhookSecretFile), 'utf8')).trim() || undefined;
+  return undefined;
+}
