@@ -4,6 +4,7 @@
  */
 import { type Change, type Client, type Entry, type Filter, NoSuchObjectError } from 'ldapts';
 import { DirectoryError } from '../errors.js';
+import { readableDn } from './dn.js';
 import { parseFilter } from './filter.js';
 
 export interface AttrValues {
@@ -160,7 +161,7 @@ function decodeValues(raw: RawAttr): AttrValues {
 function toEntry(dn: string, attrs: Map<string, RawAttr>): DirectoryEntry {
   const out = new Map<string, AttrValues>();
   for (const [key, raw] of attrs) out.set(key, decodeValues(raw));
-  return { dn, attrs: out };
+  return { dn: readableDn(dn), attrs: out };
 }
 
 class LdapDirectory implements Directory {

@@ -80,3 +80,18 @@ export function isDnWithin(dn: string, base: string): boolean {
   const b = normalizeDn(base);
   return b === '' || d === b || d.endsWith(`,${b}`);
 }
+
+/**
+ * Some servers escape every non-ASCII byte of a DN (`CN=\c3\85se`). RFC 4514 allows UTF-8 as it
+ * is, and reviewers must read names, so runs of escaped UTF-8 become their characters; other
+ * escapes (`\,`, `\2C`, …) stay, so the DN means exactly the same to the server.
+ */
+export function readableDn(dn: string): string {
+  return dn.replace(/(?:\\[89a-fA-F][0-9a-fA-F])+/g, (run) => {
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(run.replaceAll('\\', ''), 'hex'));
+    } catch {
+      return run;
+    }
+  });
+}
