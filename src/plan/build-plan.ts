@@ -24,6 +24,15 @@ export interface PlanInput {
   onlyIds?: string[];
 }
 
+/** What one matched entry contributes; counted only once the match is known not to be a duplicate. */
+interface Match {
+  dn: string;
+  changes: PlanChange[];
+  skippedEmpty: string[];
+  evaluationErrors: PlanSummary['evaluationErrors'];
+  binarySkipped: PlanSummary['binarySkipped'];
+}
+
 /** Attributes whose values must be unique per user; a collision is a warning worth a reviewer's eye. */
 const UNIQUE_ATTRIBUTES = new Set(['mail', 'userprincipalname', 'samaccountname', 'proxyaddresses', 'uid']);
 
@@ -35,7 +44,7 @@ export class Planner {
   private readonly mappings: CompiledMapping[];
   private readonly matchAttr: string;
   private readonly selected = new Map<string, SourceRecord>();
-  private readonly matches = new Map<string, { dn: string; changes: PlanChange[] } | { duplicateDns: string[] }>();
+  private readonly matches = new Map<string, Match | { duplicateDns: string[] }>();
   private readonly summary: PlanSummary;
   private readonly valueOwners = new Map<string, Map<string, string[]>>();
 
@@ -100,31 +109,31 @@ export class Planner {
         this.matches.set(key, { duplicateDns: [...dns, entry.dn] });
         continue;
       }
-      this.matches.set(key, { dn: entry.dn, changes: this.changesFor(record, entry) });
+      this.matches.set(key, this.matchFor(record, entry));
     }
   }
 
-  private changesFor(record: SourceRecord, entry: PlanEntry): PlanChange[] {
-    const changes: PlanChange[] = [];
+  private matchFor(record: SourceRecord, entry: PlanEntry): Match {
+    const match: Match = { dn: entry.dn, changes: [], skippedEmpty: [], evaluationErrors: [], binarySkipped: [] };
     for (const m of this.mappings) {
       const current = entry.attrs.get(m.attribute.toLowerCase());
       if (current?.binary) {
-        this.summary.binarySkipped.push({ id: record.id, attribute: m.attribute });
+        match.binarySkipped.push({ id: record.id, attribute: m.attribute });
         continue;
       }
       const result = evaluateMapping(m, record.fields);
       if ('error' in result) {
-        this.summary.evaluationErrors.push({ id: record.id, attribute: m.attribute, message: result.error });
+        match.evaluationErrors.push({ id: record.id, attribute: m.attribute, message: result.error });
         continue;
       }
       this.noteOwner(m.attribute, result.values, record.id);
       const before = normalizeValues(current?.values ?? []);
       const outcome = decideChange(before, result.values, m.mapping);
-      if (outcome.kind === 'skip-empty') this.summary.perAttribute[m.attribute]!.skippedEmpty++;
+      if (outcome.kind === 'skip-empty') match.skippedEmpty.push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      changes.push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
+      match.changes.push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
     }
-    return changes;
+    return match;
   }
 
   private noteOwner(attribute: string, values: string[], id: string): void {
@@ -150,6 +159,9 @@ export class Planner {
         if (match.changes.length === 0) s.unchanged++;
         else s.usersToChange++;
         changes.push(...match.changes);
+        for (const a of match.skippedEmpty) s.perAttribute[a]!.skippedEmpty++;
+        s.evaluationErrors.push(...match.evaluationErrors);
+        s.binarySkipped.push(...match.binarySkipped);
       }
     }
     const order = new Map(this.mappings.map((m, i) => [m.attribute, i]));

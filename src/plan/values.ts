@@ -29,7 +29,7 @@ export type AttributeOutcome =
   | { kind: 'change'; after: string[] };
 
 /** What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are normalised. */
-export function decideChange(current: readonly string[], desired: readonly string[], mapping: Pick<Mapping, 'policy' | 'onEmpty'>): AttributeOutcome {
+export function decideChange(current: readonly string[], desired: readonly string[], mapping: Pick<Mapping, 'policy' | 'onEmpty'> & { target?: string }): AttributeOutcome {
   const policy = mapping.policy ?? 'replace';
   if (desired.length === 0 && (mapping.onEmpty ?? 'clear') === 'skip') return { kind: 'skip-empty' };
   if (policy === 'keep') {
@@ -38,9 +38,20 @@ export function decideChange(current: readonly string[], desired: readonly strin
   if (policy === 'merge') {
     // A value present in another letter case is replaced by the computed spelling (SMTP: vs smtp: matters to Exchange).
     const wanted = new Map(desired.map((v) => [v.toLowerCase(), v]));
-    const kept = current.filter((v) => !wanted.has(v.toLowerCase()) || wanted.get(v.toLowerCase()) === v);
+    const demoted = mapping.target?.toLowerCase() === 'proxyaddresses' ? demoteOtherPrimaries(current, desired) : current;
+    const kept = demoted.filter((v) => !wanted.has(v.toLowerCase()) || wanted.get(v.toLowerCase()) === v);
     const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
     return sameValues(current, after) ? { kind: 'unchanged' } : { kind: 'change', after };
   }
   return sameValues(current, desired) ? { kind: 'unchanged' } : { kind: 'change', after: [...desired] };
+}
+
+/**
+ * Exchange allows one primary address (upper-case `SMTP:`). When merged values bring a new
+ * primary, the old primary stays as a secondary (`smtp:`), so mail to it is still delivered.
+ */
+function demoteOtherPrimaries(current: readonly string[], desired: readonly string[]): string[] {
+  const primary = desired.find((v) => v.startsWith('SMTP:'));
+  if (!primary) return [...current];
+  return current.map((v) => (v.startsWith('SMTP:') && v !== primary ? `smtp:${v.slice(5)}` : v));
 }

@@ -67,6 +67,12 @@ describe('Planner', () => {
     expect(brief(plan({ src, dir, mappings: [{ target: 'department', source: '{{ department }}', policy: 'keep' }] }).changes)).toEqual(['1001 department: [] → [IT]']);
   });
 
+  it('merge on proxyAddresses keeps one primary: the old SMTP: becomes a secondary smtp:', () => {
+    const dir = [entry('CN=Åse', { employeeID: '1001', proxyAddresses: ['SMTP:aase@old.no', 'smtp:x@old.no'] })];
+    const p = plan({ src: source([PEOPLE[0]!]), dir, mappings: [{ target: 'proxyAddresses', source: ['SMTP:aase@new.no'], policy: 'merge' }] });
+    expect(brief(p.changes)).toEqual(['1001 proxyAddresses: [SMTP:aase@old.no,smtp:x@old.no] → [smtp:aase@old.no,smtp:x@old.no,SMTP:aase@new.no]']);
+  });
+
   it('onEmpty: clear removes the values, skip leaves them', () => {
     const clear = plan({ mappings: [{ target: 'telephoneNumber', source: '{{ phone }}', onEmpty: 'clear' }] });
     expect(brief(clear.changes)).toEqual(['10 telephoneNumber: [] → [22334410]', '1001 telephoneNumber: [1] → [22334401]', '1002 telephoneNumber: [2] → []']);
