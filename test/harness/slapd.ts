@@ -37,9 +37,20 @@ olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.2 NAME 'proxyAddresses'
   DESC 'Active Directory style proxy addresses (test schema)'
   EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{1123} )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.3 NAME 'company'
+  DESC 'Active Directory style company (test schema)'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{64} SINGLE-VALUE )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.4 NAME 'department'
+  DESC 'Active Directory style department (test schema)'
+  EQUALITY caseIgnoreMatch SUBSTR caseIgnoreSubstringsMatch
+  SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{64} SINGLE-VALUE )
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'reexportPerson'
   DESC 'Auxiliary class giving entries AD-style attributes (test schema)'
-  SUP top AUXILIARY MAY ( employeeID $ proxyAddresses ) )
+  SUP top AUXILIARY MAY ( employeeID $ proxyAddresses $ company $ department ) )
+olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.2 NAME 'user'
+  DESC 'Auxiliary stand-in for AD user objects, so (objectClass=user) templates run on OpenLDAP (test schema)'
+  SUP top AUXILIARY MAY ( employeeID $ proxyAddresses $ company $ department ) )
 `;
 
 export interface SlapdOptions {
