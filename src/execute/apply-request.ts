@@ -3,7 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import type { ReexportRequest, SyncTemplate, Target } from '../config/types.generated.js';
-import { isDnWithin } from '../ldap/dn.js';
+import { isDnWithin, normalizeDn } from '../ldap/dn.js';
 import type { Diagnostic } from '../config/diagnostics.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { validateRepo } from '../config/validate-repo.js';
@@ -20,6 +20,7 @@ import { loadTemplateSource } from '../source/load-source.js';
 import { type EntryWriter, executePlan } from './executor.js';
 import { Journal } from './journal.js';
 import { type ChangeOutcome, countOutcomes } from './outcomes.js';
+import { caseDrift } from './case-drift.js';
 import { sourceDrift } from './source-drift.js';
 
 export interface ApplyDeps extends PreviewDeps {
@@ -109,6 +110,7 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   changes = changes.filter((c) => !skipped.has(c));
   const source = await loadTemplateSource(template, repo, daemon, deps.readLdapSource);
   const drift = sourceDrift(changes, template, request, source);
+  for (const [k, v] of caseDrift(changes, await freshValues(changes, template, deps), normalizeDn)) if (!drift.has(k)) drift.set(k, v);
   const executionStartedAt = status?.state === 'executing' && status.executionStartedAt ? status.executionStartedAt : startedAt;
   await deps.beforeWrite?.({
     'status.yaml': renderStatus({ ...(status ?? {}), request: name, state: 'executing', digests: header.digests, executionStartedAt, ...(opts.commit ? { commit: opts.commit } : {}) }),
@@ -159,6 +161,34 @@ function tamperedPlan(header: PlanHeader, changes: readonly PlanChange[], reques
   const foreign = changes.find((c) => !isDnWithin(c.dn, template.spec.scope.baseDN));
   if (foreign) return `it changes ${foreign.dn}, outside the template's baseDN`;
   return undefined;
+}
+
+/** The planned entries as they are now, read in batches of IDs (a few searches, not one per entry). */
+async function freshValues(changes: readonly PlanChange[], template: SyncTemplate, deps: ApplyDeps): Promise<Map<string, Map<string, string[]>>> {
+  const out = new Map<string, Map<string, string[]>>();
+  const ids = [...new Set(changes.map((c) => c.id))];
+  if (ids.length === 0) return out;
+  const attributes = [...new Set(changes.map((c) => c.attribute))];
+  const target = await deps.openTarget(template.spec.target);
+  try {
+    for (let i = 0; i < ids.length; i += 500) {
+      const query = {
+        target: template.spec.target,
+        baseDN: template.spec.scope.baseDN,
+        scope: template.spec.scope.searchScope ?? 'sub',
+        scopeFilter: template.spec.scope.filter,
+        matchAttribute: template.spec.match.targetAttribute,
+        ids: ids.slice(i, i + 500),
+        attributes,
+      } as const;
+      for await (const page of target.readEntries({ ...query, ids: [...query.ids], attributes: [...query.attributes] })) {
+        for (const e of page) out.set(normalizeDn(e.dn), new Map([...e.attrs].map(([k, v]) => [k, v.values])));
+      }
+    }
+  } finally {
+    await target.close();
+  }
+  return out;
 }
 
 function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanChange, ChangeOutcome> {

@@ -1,5 +1,5 @@
 import type { PlanChange } from '../plan/plan-types.js';
-import { driftKey } from './source-drift.js';
+import { type Drift, driftKey } from './source-drift.js';
 import type { Journal } from './journal.js';
 import { type ChangeOutcome, casOperations, classify } from './outcomes.js';
 
@@ -26,7 +26,7 @@ export interface EntryWriter {
 export interface ExecuteOptions {
   changes: readonly PlanChange[];
   /** Changes whose source moved since the preview, with the reason. */
-  drift: ReadonlyMap<string, string>;
+  drift: ReadonlyMap<string, Drift>;
   journal: Journal;
   /** Entries finished by an earlier, interrupted run. */
   done: ReadonlyMap<string, ChangeOutcome[]>;
@@ -41,7 +41,8 @@ export interface ExecuteOptions {
 }
 
 const ENTRY_GONE = 'the entry no longer exists (deleted or moved after the preview); nothing to write';
-const LDAP = { noSuchAttribute: 16, inappropriateMatching: 18, typeOrValueExists: 20, noSuchObject: 32 } as const;
+// 19: OpenLDAP's answer to adding a second value to a single-valued attribute someone filled meanwhile.
+const LDAP = { noSuchAttribute: 16, constraintViolation: 19, inappropriateMatching: 18, typeOrValueExists: 20, noSuchObject: 32 } as const;
 
 /** Applies the plan entry by entry as compare-and-swap writes; returns every change's outcome. */
 export async function executePlan(opts: ExecuteOptions): Promise<{ outcomes: ChangeOutcome[]; interrupted: boolean }> {
@@ -78,8 +79,8 @@ async function applyEntry(writer: EntryWriter, changes: PlanChange[], opts: Exec
   const out: ChangeOutcome[] = [];
   const live: PlanChange[] = [];
   for (const c of changes) {
-    const reason = opts.drift.get(driftKey(c));
-    if (reason) out.push(outcome(c, 'stale', reason));
+    const drift = opts.drift.get(driftKey(c));
+    if (drift) out.push({ ...outcome(c, 'stale', drift.reason), ...(drift.found ? { found: drift.found } : {}) });
     else live.push(c);
   }
   if (live.length === 0) return out;
@@ -88,7 +89,7 @@ async function applyEntry(writer: EntryWriter, changes: PlanChange[], opts: Exec
     return [...out, ...live.map((c) => outcome(c, 'applied'))];
   } catch (err) {
     if (!(err instanceof WriteFailure)) throw err;
-    if (err.code === LDAP.noSuchAttribute || err.code === LDAP.typeOrValueExists) return [...out, ...(await resolveAfterRead(writer, live, 'cas', opts, sleep))];
+    if (err.code === LDAP.noSuchAttribute || err.code === LDAP.typeOrValueExists || err.code === LDAP.constraintViolation) return [...out, ...(await resolveAfterRead(writer, live, 'cas', opts, sleep))];
     if (err.code === LDAP.inappropriateMatching) return [...out, ...(await resolveAfterRead(writer, live, 'replace', opts, sleep))];
     if (err.code === LDAP.noSuchObject) return [...out, ...live.map((c) => outcome(c, 'skipped', ENTRY_GONE))];
     return [...out, ...live.map((c) => outcome(c, 'failed', err.message, err.code))];

@@ -9,30 +9,36 @@ import { idKey, type SourceData } from '../source/records.js';
  * them would write what the source no longer says, and applying the new value would write what
  * nobody reviewed. Keyed by `${id}\0${attribute}`.
  */
-export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData): Map<string, string> {
+export interface Drift {
+  reason: string;
+  /** Directory values seen, when the drift is in the directory. */
+  found?: string[];
+}
+
+export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData): Map<string, Drift> {
   const records = new Map(source.records.map((r) => [idKey(r.id), r]));
   const mappings = new Map(compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]));
-  const drift = new Map<string, string>();
+  const drift = new Map<string, Drift>();
   for (const c of changes) {
     const key = driftKey(c);
     const record = records.get(idKey(c.id));
     if (!record) {
-      drift.set(key, 'the user is no longer in the source');
+      drift.set(key, { reason: 'the user is no longer in the source' });
       continue;
     }
     const m = mappings.get(c.attribute.toLowerCase());
     if (!m) {
-      drift.set(key, 'the mapping is no longer in the template');
+      drift.set(key, { reason: 'the mapping is no longer in the template' });
       continue;
     }
     const result = evaluateMapping(m, record.fields);
     if ('error' in result) {
-      drift.set(key, `the mapping now fails: ${result.error}`);
+      drift.set(key, { reason: `the mapping now fails: ${result.error}` });
       continue;
     }
     const outcome = decideChange(c.before, result.values, m.mapping);
     const expected = outcome.kind === 'change' ? outcome.after : c.before;
-    if (!sameValues(expected, c.after)) drift.set(key, `the source now gives ${JSON.stringify(result.values)}, not the reviewed ${JSON.stringify(c.after)}`);
+    if (!sameValues(expected, c.after)) drift.set(key, { reason: `the source now gives ${JSON.stringify(result.values)}, not the reviewed ${JSON.stringify(c.after)}` });
   }
   return drift;
 }
