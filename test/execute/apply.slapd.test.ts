@@ -10,7 +10,7 @@ import { previewRequest } from '../../src/preview/preview-request.js';
 import { renderPreviewFiles, writeFiles } from '../../src/report/write-reports.js';
 import { makeDir } from '../harness/files.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { type Slapd, startSlapd } from '../harness/slapd.js';
+import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../preview/fixtures.js';
 
@@ -167,6 +167,41 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
       expect(applied.state).toBe('refused');
       expect(applied.message).toMatch(/plan\.jsonl cannot be trusted: its changes do not match its digest/);
       expect(await readMail(slapd, 'other')).toContain('mail: other@kommune.no');
+    } finally {
+      await cleanup();
+      await slapd.stop();
+    }
+  });
+});
+
+describeWithSlapd('apply to an attribute without an equality rule', () => {
+  it('falls back to a fresh read, compare and replace, and says so', async () => {
+    const slapd = await startSlapd({
+      ldif: `dn: ou=Ansatte,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: Ansatte\n\n${toLdif([
+        { dn: 'uid=a,ou=Ansatte,dc=kommune,dc=test', attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: 'a', cn: 'A', sn: 'A', employeeID: '1', reexportNote: 'old note' } },
+        { dn: 'uid=b,ou=Ansatte,dc=kommune,dc=test', attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: 'b', cn: 'B', sn: 'B', employeeID: '2', reexportNote: 'old note' } },
+      ])}`,
+    });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    const { dir, cleanup } = await makeDir({
+      'templates/t.yaml': 'apiVersion: reexport/v1\nkind: SyncTemplate\nmetadata: { name: t }\nspec:\n  target: ldap\n  source: { file: data/p.csv, id: id }\n  match: { sourceField: id, targetAttribute: employeeID }\n  scope: { baseDN: "ou=Ansatte,dc=kommune,dc=test" }\n  mappings:\n    - { target: reexportNote, source: "note for {{ id }}" }\n',
+      'data/p.csv': 'id\n1\n2\n',
+      'requests/all.yaml': 'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: all }\nspec: { template: t, mappings: all, users: all }\n',
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN).replace('description]', 'description, reexportNote]'),
+    });
+    try {
+      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      const preview = await previewRequest(dir, 'all', daemon, { openTarget: (t) => openTargetReader(daemon, t) });
+      if ('invalid' in preview) throw new Error(preview.invalid.map(formatDiagnostic).join('\n'));
+      await writeFiles(path.join(dir, 'reports', 'all'), renderPreviewFiles(preview.plan, 10));
+      await slapd.ldapmodify('dn: uid=b,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: reexportNote\nreexportNote: changed by hand\n');
+      const result = await applyRequest(dir, 'all', daemon, { openTarget: (t) => openTargetReader(daemon, t), openWriters: (t, n) => openLdapWriters(daemon, t, n), journalDir: path.join(dir, 'journal') });
+      expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1 applied', '2 stale']);
+      expect(result.outcomes.find((o) => o.id === '1')?.reason).toMatch(/no equality rule.*fresh read.*replaced/);
+      const { runLdapTool, ldapToolEnv, LDAPSEARCH } = await import('../harness/slapd.js');
+      const out = await runLdapTool(LDAPSEARCH, ['-x', '-LLL', '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-b', slapd.suffix, '(employeeID=*)', 'reexportNote'], await ldapToolEnv(slapd.dir));
+      expect(out).toContain('reexportNote: note for 1');
+      expect(out).toContain('reexportNote: changed by hand');
     } finally {
       await cleanup();
       await slapd.stop();
