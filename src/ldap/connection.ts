@@ -8,7 +8,7 @@ import type { ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError } from 'ldapts';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { resolveFromConfig } from '../config/daemon-config.js';
-import type { Tls } from '../config/types.generated.js';
+import type { Target, Tls } from '../config/types.generated.js';
 import { DirectoryError } from '../errors.js';
 import { type Directory, type DirectorySession, directoryOver } from './directory.js';
 
@@ -26,17 +26,8 @@ export interface ConnectionSettings {
   directoryType?: 'ad' | 'ldap';
 }
 
-/** The connection part of a target or an LDAP source in the daemon config. */
-export interface ConnectionConfig {
-  url: string;
-  bindDN?: string;
-  passwordFile?: string;
-  passwordEnv?: string;
-  tls?: Tls;
-  timeoutMs?: number;
-  pageSize?: number;
-  directoryType?: 'ad' | 'ldap';
-}
+/** The connection part of a target or an LDAP source in the daemon config (the schema is its source of truth). */
+export type ConnectionConfig = Pick<Target, 'url' | 'bindDN' | 'passwordFile' | 'passwordEnv' | 'tls' | 'timeoutMs' | 'pageSize' | 'directoryType'>;
 
 /** Structural subset of a pino logger, so callers can pass theirs. */
 export interface DirectoryLogger {

@@ -8,6 +8,7 @@ import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { freePort, waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
+import { successfulModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 
 const USERS = 400;
@@ -26,18 +27,6 @@ spec:
 `;
 const REQUEST = (execute: boolean) => `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
 
-function successfulModifies(log: string): Map<string, number> {
-  const pending = new Map<string, string>();
-  const counts = new Map<string, number>();
-  for (const line of log.split('\n')) {
-    const mod = /conn=(\d+) op=(\d+) MOD dn="([^"]+)"/.exec(line);
-    if (mod) pending.set(`${mod[1]}/${mod[2]}`, mod[3]!.toLowerCase());
-    const res = /conn=(\d+) op=(\d+) RESULT tag=103 err=(\d+)/.exec(line);
-    const dn = res && pending.get(`${res[1]}/${res[2]}`);
-    if (dn && res[3] === '0') counts.set(dn, (counts.get(dn) ?? 0) + 1);
-  }
-  return counts;
-}
 
 describeWithSlapd('the daemon as a process', () => {
   let slapd: Slapd;

@@ -6,6 +6,7 @@ import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
+import { successfulModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 
 const USERS = 600;
@@ -22,21 +23,6 @@ spec:
       source: "{{ id }}@lillevik.kommune.no"
 `;
 
-/** Successful modifies per DN, from slapd's own operation log: the ground truth for "exactly once". */
-function successfulModifies(log: string): Map<string, number> {
-  const pending = new Map<string, string>();
-  const counts = new Map<string, number>();
-  for (const line of log.split('\n')) {
-    const mod = /conn=(\d+) op=(\d+) MOD dn="([^"]+)"/.exec(line);
-    if (mod) pending.set(`${mod[1]}/${mod[2]}`, mod[3]!.toLowerCase());
-    const res = /conn=(\d+) op=(\d+) RESULT tag=103 err=(\d+)/.exec(line);
-    if (res) {
-      const dn = pending.get(`${res[1]}/${res[2]}`);
-      if (dn && res[3] === '0') counts.set(dn, (counts.get(dn) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
 
 describeWithSlapd('apply after kill -9', () => {
   let slapd: Slapd;
