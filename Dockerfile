@@ -19,6 +19,8 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
+# config-example/ seeds `reexport demo`; it is not read by the daemon.
+COPY config-example ./config-example
 RUN useradd --system --uid 10001 --home-dir /var/lib/reexport --create-home reexport
 USER reexport
 ENV NODE_ENV=production
