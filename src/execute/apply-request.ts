@@ -63,11 +63,11 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   const status = await readStatus(reportDir);
   const diagnostics = diagnosticsForRequest(repo, name);
   const requestFile = repo.requests.get(name);
-  if (!requestFile) return refusal('invalid', `no request ${name}`, status);
+  if (!requestFile) return refusal(name, 'invalid', `no request ${name}`, status);
   if (status?.state === 'executed') {
     return { state: 'refused', message: `request ${name} was executed at ${status.executedAt ?? 'an earlier time'}; an executed request is never executed again: create a new request`, outcomes: [], files: {} };
   }
-  if (diagnostics.length || !requestFile.value) return { ...refusal('invalid', 'the request is invalid', status), diagnostics };
+  if (diagnostics.length || !requestFile.value) return { ...refusal(name, 'invalid', 'the request is invalid', status), diagnostics };
   const request = requestFile.value;
   const template = repo.templates.get(request.spec.template)!.value!;
   const safety = { ...DEFAULT_SAFETY, ...daemon.config.safety };
@@ -79,12 +79,12 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   const parsed = committed ? safeParse(committed) : undefined;
   if (parsed && parsed.header.request === name && parsed.header.digests.request === requestDigest(request) && parsed.header.digests.template === templateDigest(template)) {
     const tampered = tamperedPlan(parsed.header, parsed.changes, request, template);
-    if (tampered) return refusal('refused', `the committed plan.jsonl cannot be trusted: ${tampered}; reports/ is written by the daemon only, let it preview again`, status);
+    if (tampered) return refusal(name, 'refused', `the committed plan.jsonl cannot be trusted: ${tampered}; reports/ is written by the daemon only, let it preview again`, status);
     ({ header, changes } = parsed);
     reviewed = true;
   } else if (daemon.config.safety?.requireReviewedPreview) {
     const why = parsed ? 'the committed plan was made for another version of the request or template' : 'there is no committed plan';
-    return refusal('refused', `${why}, and the daemon requires a reviewed preview: let the daemon preview the request in a pull request first`, status);
+    return refusal(name, 'refused', `${why}, and the daemon requires a reviewed preview: let the daemon preview the request in a pull request first`, status);
   } else {
     // A fresh plan is kept beside the journal, so a resumed run finishes that same plan
     // instead of planning anew against a half-changed directory.
@@ -94,7 +94,7 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
       ({ header, changes } = saved);
     } else {
       const fresh = await previewRequest(root, name, daemon, deps, { commit: opts.commit });
-      if ('invalid' in fresh) return { ...refusal('invalid', 'the request is invalid', status), diagnostics: fresh.invalid };
+      if ('invalid' in fresh) return { ...refusal(name, 'invalid', 'the request is invalid', status), diagnostics: fresh.invalid };
       ({ header, changes } = fresh.plan);
       await mkdir(deps.journalDir, { recursive: true });
       await writeFile(savedFile, renderPlanJsonl(fresh.plan));
@@ -102,7 +102,7 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   }
 
   const verdict = assessSafety(changes, safety, request.spec.maxChanges);
-  if (!verdict.ok) return { ...refusal('refused', verdict.message, status), header };
+  if (!verdict.ok) return { ...refusal(name, 'refused', verdict.message, status), header };
 
   // The operator may have narrowed the target since the review; the daemon config always wins.
   const target = daemon.config.targets[template.spec.target]!;
@@ -202,8 +202,8 @@ function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanCha
   return out;
 }
 
-function refusal(state: 'refused' | 'invalid', message: string, status: RequestStatus | undefined): ApplyResult {
-  const s: RequestStatus = { ...(status ?? { request: '' }), state: state === 'invalid' ? 'invalid' : 'refused', message };
+function refusal(request: string, state: 'refused' | 'invalid', message: string, status: RequestStatus | undefined): ApplyResult {
+  const s: RequestStatus = { ...(status ?? {}), request, state: state === 'invalid' ? 'invalid' : 'refused', message };
   return { state, message, outcomes: [], files: { 'status.yaml': renderStatus(s) } };
 }
 
