@@ -4,7 +4,7 @@ import { CronJob } from 'cron';
 import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
 import { UsageError } from '../errors.js';
 import { openLdapWriters } from '../execute/ldap-writer.js';
-import { GitRepo } from '../git/git-repo.js';
+import { ConfigRepoGit } from '../git/config-repo-git.js';
 import type { Logger } from '../log.js';
 import { ldapSourceReader, openTargetReader } from '../preview/ldap-ports.js';
 import type { PreviewDeps } from '../preview/preview-request.js';
@@ -37,7 +37,7 @@ export async function reconcileContext(opts: DaemonOptions, metrics: Metrics, si
   const cfg = daemon.config;
   if (!cfg.repo) throw new UsageError(`${daemon.path}: the daemon needs repo.url (the config repository)`);
   const workdir = resolveFromConfig(daemon, cfg.repo.workdir ?? './var/reexport');
-  const repo = opts.repo ?? (await GitRepo.open({
+  const repo = opts.repo ?? (await ConfigRepoGit.open({
     url: cfg.repo.url,
     workdir,
     author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },

@@ -1,0 +1,158 @@
+/**
+ * Deterministic fixtures for the benchmarks: people with Norwegian names in a directory (LDIF for
+ * slapadd) and in an HR export (CSV), plus the config repository that re-exports their mail.
+ */
+import { ascii } from '../src/expr/ascii.js';
+import { toLdif } from '../test/harness/slapd.js';
+
+export const SUFFIX = 'dc=kommune,dc=test';
+export const PEOPLE_DN = `ou=people,${SUFFIX}`;
+export const TEMPLATE_NAME = 'people';
+export const MAIL_DOMAIN = 'kommune.no';
+
+const GIVEN = [
+  'Åse', 'Bjørn', 'Kåre', 'Jørgen', 'Sølvi', 'Ørjan', 'Håkon', 'Tørris', 'Ragnhild', 'Øystein', 'Åsmund', 'Pål',
+  'Frøydis', 'Gøril', 'Bård', 'Torbjørn', 'Ståle', 'Jens', 'Anne', 'Ingrid', 'Kari', 'Ola', 'Per', 'Nils', 'Lars',
+  'Marit', 'Siri', 'Eirik', 'Sindre', 'Maren', 'Hege', 'Tove', 'Liv', 'Ellinor', 'Trond', 'Geir', 'Sigrid', 'Astrid',
+  'Solveig', 'Bodil', 'Dagfinn', 'Hallvard', 'Ivar', 'Jostein', 'Knut', 'Leif', 'Magne', 'Njål', 'Odd', 'Rune',
+  'Svein', 'Terje', 'Ulf', 'Vegard', 'Yngve', 'Åshild', 'Øyvind', 'José', 'André', 'Renée', 'Zoë', 'Chloé', 'Noël',
+  'Mikaël', 'Hélène', 'Þóra', 'Anne-Lise', 'Kjærsti', 'Mads', 'Ida', 'Emma', 'Nora', 'Sofie', 'Jakob', 'Emil',
+  'Noah', 'Oskar', 'Aksel', 'Filip', 'Mathias', 'Sebastian', 'Tiril', 'Vilde', 'Thea', 'Ingeborg', 'Sunniva',
+];
+const SURNAMES = [
+  'Ødegård', 'Ærø', 'Dæhlie', 'Bråten', 'Sæther', 'Løken', 'Håland', 'Kjærnes', 'Strømmen', 'Grønli', 'Sørensen',
+  'Mæland', 'Bjørnstad', 'Øverland', 'Åsheim', 'Følstad', 'Hansen', 'Johansen', 'Olsen', 'Larsen', 'Andersen',
+  'Pedersen', 'Nilsen', 'Kristiansen', 'Jensen', 'Karlsen', 'Johnsen', 'Pettersen', 'Eriksen', 'Berg', 'Haugen',
+  'Hagen', 'Johannessen', 'Andreassen', 'Jacobsen', 'Dahl', 'Jørgensen', 'Halvorsen', 'Henriksen', 'Lund', 'Sørlie',
+  'Moen', 'Gundersen', 'Iversen', 'Strand', 'Solberg', 'Svendsen', 'Eide', 'Knutsen', 'Martinsen', 'Paulsen',
+  'Bakken', 'Kristoffersen', 'Mathisen', 'Lie', 'Amundsen', 'Nguyen', 'Rasmussen', 'Ali', 'Lunde', 'Solheim',
+  'Berge', 'Moe', 'Nygård', 'Bakke', 'Kristensen', 'Fredriksen', 'Holm', 'Lien', 'Hauge', 'Christensen', 'Andresen',
+  'Nielsen', 'Knudsen', 'Evensen', 'Aas', 'Myhre', 'Hanssen', 'Ahmed', 'Haugland', 'Thomassen', 'Sivertsen',
+  'Simonsen', 'Danielsen', 'Berntsen', 'Sandvik', 'Rønning', 'Arnesen', 'Antonsen', 'Næss', 'Vik', 'Haug',
+  'Ellingsen', 'Thorsen', 'Edvardsen', 'Birkeland', 'Isaksen', 'Gulbrandsen', 'Ruud', 'Aasen', 'Strøm', 'Myklebust',
+  'Tangen', 'Ødegaard', 'Martínez', 'Müller', 'Østby', 'Kvålsvoll', 'Sæbø', 'Grøtting', 'Vågen', 'Bøe',
+];
+
+/** mulberry32: a tiny seeded PRNG, so every run benchmarks the same data. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface Person {
+  uid: string;
+  employeeId: string;
+  givenName: string;
+  sn: string;
+  /** The mail the directory holds before the re-export. */
+  mail: string;
+  /** The mail the template's mapping produces. */
+  expectedMail: string;
+}
+
+/** What `{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@kommune.no` gives (liquid's downcase is toLowerCase). */
+export function mappedMail(givenName: string, sn: string): string {
+  return `${ascii(givenName).toLowerCase()}.${ascii(sn).toLowerCase()}@${MAIL_DOMAIN}`;
+}
+
+/**
+ * `count` people; a person's directory mail differs from the mapping's output when `differs(i)`
+ * (the old mail domain, as after a municipal merger, or a hand-typed spelling).
+ */
+export function people(count: number, differs: (i: number) => boolean, seed = 2026): Person[] {
+  const rnd = prng(seed);
+  const pick = <T>(list: T[]) => list[Math.floor(rnd() * list.length)]!;
+  const out: Person[] = [];
+  for (let i = 0; i < count; i++) {
+    const givenName = pick(GIVEN);
+    const sn = pick(SURNAMES);
+    const expectedMail = mappedMail(givenName, sn);
+    // mail is an IA5 (ASCII) attribute: a hand-typed variant differs in letter case, the rest in domain.
+    const mail = !differs(i) ? expectedMail : i % 20 === 0 ? `${ascii(givenName)}.${ascii(sn)}@${MAIL_DOMAIN}` : expectedMail.replace(`@${MAIL_DOMAIN}`, `@old.${MAIL_DOMAIN}`);
+    out.push({ uid: `u${String(i + 1).padStart(7, '0')}`, employeeId: String(100000 + i), givenName, sn, mail, expectedMail });
+  }
+  return out;
+}
+
+export function dnOf(p: Person): string {
+  return `uid=${p.uid},${PEOPLE_DN}`;
+}
+
+/** Seed LDIF for slapadd: the people OU and one inetOrgPerson + reexportPerson entry per person. */
+export function directoryLdif(persons: Person[]): string {
+  const ou = `dn: ${PEOPLE_DN}\nobjectClass: organizationalUnit\nou: people\n`;
+  const entries = persons.map((p) => ({
+    dn: dnOf(p),
+    attrs: {
+      objectClass: ['inetOrgPerson', 'reexportPerson'],
+      uid: p.uid,
+      cn: `${p.givenName} ${p.sn}`,
+      givenName: p.givenName,
+      sn: p.sn,
+      employeeID: p.employeeId,
+      mail: p.mail,
+    },
+  }));
+  return `${ou}\n${toLdif(entries)}`;
+}
+
+/** The HR export, in a shuffled order (an export is rarely sorted by ID). */
+export function sourceCsv(persons: Person[], seed = 7): string {
+  const rnd = prng(seed);
+  const rows = persons.map((p) => `${p.employeeId},${p.givenName},${p.sn}`);
+  for (let i = rows.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [rows[i], rows[j]] = [rows[j]!, rows[i]!];
+  }
+  return `employeeId,givenName,sn\n${rows.join('\n')}\n`;
+}
+
+export function templateYaml(): string {
+  return `apiVersion: reexport/v1
+kind: SyncTemplate
+metadata: { name: ${TEMPLATE_NAME}, description: Benchmark people }
+spec:
+  target: ldap
+  source: { file: data/people.csv, id: employeeId }
+  match: { sourceField: employeeId, targetAttribute: employeeID }
+  scope: { baseDN: "${PEOPLE_DN}" }
+  mappings:
+    - target: mail
+      source: "{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@${MAIL_DOMAIN}"
+`;
+}
+
+export function requestYaml(name: string): string {
+  return `apiVersion: reexport/v1
+kind: ReexportRequest
+metadata: { name: ${name}, description: Benchmark re-export of every mail }
+spec:
+  template: ${TEMPLATE_NAME}
+  mappings: [mail]
+  users: all
+  execute: true
+  maxChanges: 10000000
+`;
+}
+
+export const PASSWORD_ENV = 'REEXPORT_BENCH_LDAP_PASSWORD';
+
+export function daemonYaml(url: string, bindDN: string): string {
+  return `apiVersion: reexport/v1
+kind: DaemonConfig
+safety: { maxChanges: 500, maxClears: 100 }
+targets:
+  ldap:
+    url: ${url}
+    bindDN: "${bindDN}"
+    passwordEnv: ${PASSWORD_ENV}
+    allowedAttributes: [mail]
+    concurrency: 4
+`;
+}

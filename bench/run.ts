@@ -1,0 +1,618 @@
+/**
+ * `npm run bench`: the quality bars of SPEC.md section 8, measured in one run.
+ *
+ *   A. Preview of 100,000 users against slapd vs `ldapsearch` paging the same entries and
+ *      attributes (wall-time ratio, peak RSS).
+ *   B. Executing 20,000 single-attribute changes vs `ldapmodify` applying the preview's
+ *      changes.ldif on an identically seeded slapd (wall-time ratio, and the same end state).
+ *
+ * Everything runs the real CLI in a child process, in two builds: `node bin/reexport.js` as this
+ * checkout has it (TypeScript through tsx unless a dist/ exists) and the same sources compiled to
+ * JavaScript in a temporary folder (what the Docker image runs). Wall time is taken by this
+ * process from spawn to exit; peak RSS and CPU times come from GNU time (`/usr/bin/time -v`: the
+ * kernel's wait4() rusage of the child). Each comparison runs several rounds in alternating
+ * order; medians are reported.
+ *
+ * Options: --users N (100000) --changes N (20000) --rounds N (3) --profile | --no-profile
+ *          --no-diagnostics (skip B's fsync / tmpfs / strace / profile runs) --only a|b --keep
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { LDAPMODIFY, LDAPSEARCH, ldapToolEnv, SLAPD, type Slapd, startSlapd } from '../test/harness/slapd.js';
+import { daemonYaml, directoryLdif, type Person, PASSWORD_ENV, PEOPLE_DN, people, requestYaml, sourceCsv, templateYaml, TEMPLATE_NAME } from './data.js';
+import { check, fmtMb, fmtS, hasGnuTime, type Measured, measure, median } from './measure.js';
+import { type ProfileSummary, summariseProfile } from './profile.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const REQUEST = 'mail-all';
+/** The product's default page size for targets (src/ldap/connection.ts); ldapsearch pages the same way. */
+const PAGE_SIZE = Number(/DEFAULT_PAGE_SIZE = (\d+)/.exec(readFileSync(path.join(ROOT, 'src', 'ldap', 'connection.ts'), 'utf8'))?.[1] ?? 1000);
+
+const { values: opt } = parseArgs({
+  options: {
+    users: { type: 'string', default: '100000' },
+    changes: { type: 'string', default: '20000' },
+    rounds: { type: 'string', default: '3' },
+    profile: { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    'no-diagnostics': { type: 'boolean', default: false },
+    only: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const USERS = Number(opt.users);
+const CHANGES = Number(opt.changes);
+const ROUNDS = Math.max(1, Number(opt.rounds));
+
+const say = (line = '') => process.stdout.write(`${line}\n`);
+const pad = (s: string, n: number) => s.padEnd(n);
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const n = (x: number) => x.toLocaleString('en-US');
+const line = (m: Measured) =>
+  `${fmtS(m.wallMs).padStart(8)}  rss ${fmtMb(m.maxRssMb).padStart(6)}  cpu ${(m.userS + m.sysS).toFixed(2).padStart(5)} s (user ${m.userS.toFixed(2)}, sys ${m.sysS.toFixed(2)})${m.serverCpuS !== undefined ? `  slapd cpu ${m.serverCpuS.toFixed(2)} s` : ''}  load ${m.load.toFixed(1)}`;
+
+const summary: Record<string, unknown> = {};
+const cleanups: Array<() => Promise<void>> = [];
+
+interface Cli {
+  name: string;
+  bin: string;
+}
+
+function firstLine(cmd: string, args: string[]): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  return `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').find((l) => l.trim())?.trim() ?? 'unknown';
+}
+
+function machineInfo() {
+  const cpus = os.cpus();
+  return {
+    cores: cpus.length,
+    cpu: cpus[0]?.model.trim() ?? 'unknown',
+    memoryGb: r2(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    node: process.version,
+    slapd: firstLine(SLAPD, ['-VV']).replace(/^@\(#\) \$OpenLDAP: /, '').replace(/ \$$/, ''),
+    ldapTools: firstLine(LDAPSEARCH, ['-VV']).replace(/^.*\$OpenLDAP: /, '').replace(/ \$$/, ''),
+    loadAverage: os.loadavg().map(r2),
+    measurement: hasGnuTime
+      ? 'wall: spawn→exit, timed by the bench; peak RSS and CPU: /usr/bin/time -v (kernel wait4 rusage of the child)'
+      : 'wall: spawn→exit; peak RSS: /proc/<pid>/status VmHWM polled every 10 ms (no /usr/bin/time)',
+    tmp: os.tmpdir(),
+  };
+}
+
+async function tempDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  if (!opt.keep) cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+async function listTs(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await listTs(p)));
+    else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * The CLI as the Docker image runs it: src/ compiled to JavaScript, in a throw-away package folder
+ * (package.json and bin/ copied, node_modules and schemas/ linked), so the checkout gets no dist/.
+ */
+async function buildCompiledCli(): Promise<Cli & { buildMs: number; tool: string }> {
+  const dir = await tempDir('reexport-bench-build-');
+  copyFileSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  await mkdir(path.join(dir, 'bin'));
+  copyFileSync(path.join(ROOT, 'bin', 'reexport.js'), path.join(dir, 'bin', 'reexport.js'));
+  await symlink(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  await symlink(path.join(ROOT, 'schemas'), path.join(dir, 'schemas'));
+  const t0 = performance.now();
+  const esbuild = path.join(ROOT, 'node_modules', '.bin', 'esbuild');
+  let tool: string;
+  if (existsSync(esbuild)) {
+    tool = 'esbuild (transpile only, same output shape as tsc -p tsconfig.build.json)';
+    execFileSync(esbuild, [...(await listTs(path.join(ROOT, 'src'))), `--outdir=${path.join(dir, 'dist')}`, `--outbase=${path.join(ROOT, 'src')}`, '--format=esm', '--platform=node', '--target=node20', '--log-level=error'], { stdio: 'inherit' });
+  } else {
+    tool = 'tsc -p tsconfig.build.json';
+    // tsc emits even when types are wrong (noEmitOnError is off); a type error elsewhere is not the bench's business.
+    spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(dir, 'dist')], { stdio: 'ignore' });
+  }
+  if (!existsSync(path.join(dir, 'dist', 'cli.js'))) throw new Error(`compiling src/ with ${tool} produced no dist/cli.js`);
+  return { name: 'compiled', bin: path.join(dir, 'bin', 'reexport.js'), buildMs: performance.now() - t0, tool };
+}
+
+async function writeRepo(dir: string, persons: Person[], slapd: Slapd): Promise<void> {
+  for (const d of ['templates', 'requests', 'data']) await mkdir(path.join(dir, d), { recursive: true });
+  await writeFile(path.join(dir, 'templates', `${TEMPLATE_NAME}.yaml`), templateYaml());
+  await writeFile(path.join(dir, 'requests', `${REQUEST}.yaml`), requestYaml(REQUEST));
+  await writeFile(path.join(dir, 'data', 'people.csv'), sourceCsv(persons));
+  await writeFile(path.join(dir, 'daemon.yaml'), daemonYaml(slapd.url, slapd.bindDN));
+}
+
+const cliEnv = (slapd: Slapd) => ({ ...process.env, [PASSWORD_ENV]: slapd.password });
+
+const previewArgs = (cli: Cli, repo: string, out: string) => [cli.bin, 'preview', REQUEST, '--repo', repo, '--config', path.join(repo, 'daemon.yaml'), '--out', out];
+const applyArgs = (cli: Cli, repo: string, extra: string[] = []) => [cli.bin, 'apply', REQUEST, '--repo', repo, '--config', path.join(repo, 'daemon.yaml'), ...extra];
+
+/** ldapsearch paging like the product: same base, scope, filter and page size. */
+function ldapsearchArgs(slapd: Slapd, attributes: string[], extra: string[] = []): string[] {
+  return ['-x', '-LLL', ...extra, '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-b', PEOPLE_DN, '-E', `pr=${PAGE_SIZE}/noprompt`, '(&(objectClass=*)(employeeID=*))', ...attributes];
+}
+
+/** employeeID → mail, as the directory holds them now. */
+async function dumpMails(slapd: Slapd, dir: string): Promise<Map<string, string>> {
+  const file = path.join(dir, `dump-${process.hrtime.bigint()}.ldif`);
+  check(await measure('dump', LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail'], ['-o', 'ldif-wrap=no']), { env: await ldapToolEnv(dir), stdoutFile: file }));
+  const out = new Map<string, string>();
+  const text = await readFile(file, 'utf8');
+  await rm(file, { force: true });
+  for (const block of text.split(/\n\n+/)) {
+    let id: string | undefined;
+    let mail: string | undefined;
+    for (const l of block.split('\n')) {
+      const m = /^([A-Za-z0-9-]+)(::?) ?(.*)$/.exec(l);
+      if (!m) continue;
+      const value = m[2] === '::' ? Buffer.from(m[3]!, 'base64').toString('utf8') : m[3]!;
+      if (m[1]!.toLowerCase() === 'employeeid') id = value;
+      else if (m[1]!.toLowerCase() === 'mail') mail = value;
+    }
+    if (id !== undefined) out.set(id, mail ?? '');
+  }
+  return out;
+}
+
+function profileLines(p: ProfileSummary): string[] {
+  const rows = (title: string, list: ProfileSummary['byModule'], count: number) => [
+    `    ${title}`,
+    ...list.slice(0, count).map((r) => `      ${r.ms.toFixed(0).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`),
+  ];
+  return [
+    `    ${p.totalMs.toFixed(0)} ms sampled on the main thread (idle = waiting for the network or disk)`,
+    ...rows('self time by module:', p.byModule, 14),
+    ...rows('self time by function:', p.selfTop, 18),
+    ...rows('inclusive time of src/ functions:', p.srcInclusive, 18),
+  ];
+}
+
+/** Runs `node --cpu-prof …` once and summarises the main thread's profile (kept in bench/.last-<name>.cpuprofile). */
+async function cpuProfile(name: string, work: string, args: string[], env: NodeJS.ProcessEnv, serverPid: number): Promise<{ m: Measured; p?: ProfileSummary }> {
+  const profDir = path.join(work, `cpuprofile-${name}`);
+  const m = check(await measure(`${name} --cpu-prof`, process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...args], { env, serverPid }));
+  const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
+  if (!files[0]) return { m };
+  const keepAt = path.join(ROOT, 'bench', `.last-${name}.cpuprofile`);
+  await writeFile(keepAt, await readFile(path.join(profDir, files[0])));
+  return { m, p: await summariseProfile(keepAt) };
+}
+
+const verdict = (ratio: number, goal: number, spec: number) => (ratio <= goal ? 'meets goal' : ratio <= spec ? 'meets spec, misses goal' : 'MISSES SPEC');
+
+// ───────────────────────────── A. preview vs ldapsearch ─────────────────────────────
+
+async function benchPreview(clis: Cli[]) {
+  say(`A. Preview of ${n(USERS)} users vs ldapsearch paging the same entries and attributes (page size ${PAGE_SIZE})`);
+  const persons = people(USERS, (i) => i % 10 === 0);
+  const expectedChanges = persons.filter((p) => p.mail !== p.expectedMail).length;
+  const t0 = performance.now();
+  const ldif = directoryLdif(persons);
+  const genMs = performance.now() - t0;
+  const t1 = performance.now();
+  const slapd = await startSlapd({ ldif });
+  cleanups.push(() => slapd.stop());
+  const seedMs = performance.now() - t1;
+  say(`  fixtures: ${(Buffer.byteLength(ldif) / 2 ** 20).toFixed(1)} MB LDIF in ${fmtS(genMs)}; slapd seeded (slapadd -q) and started in ${fmtS(seedMs)}; ${n(expectedChanges)} of the mails differ from the mapping`);
+  const work = await tempDir('reexport-bench-a-');
+  const repo = path.join(work, 'repo');
+  await writeRepo(repo, persons, slapd);
+  const env = cliEnv(slapd);
+  const toolEnv = await ldapToolEnv(work);
+
+  // Warm-ups (not counted): tsx's transform cache, slapd's database in the page cache.
+  const startup: Record<string, number> = {};
+  for (const cli of clis) {
+    const runs: number[] = [];
+    for (let i = 0; i < 3; i++) runs.push(check(await measure('reexport --help', process.execPath, [cli.bin, '--help'], { env })).wallMs);
+    startup[cli.name] = Math.round(median(runs));
+  }
+  const countFile = path.join(work, 'ldapsearch-warmup.ldif');
+  check(await measure('ldapsearch warm-up', LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail']), { env: toolEnv, stdoutFile: countFile }));
+  const found = ((await readFile(countFile, 'utf8')).match(/^dn: /gm) ?? []).length;
+  await rm(countFile);
+  say(`  CLI start-up (\`reexport --help\`, median of 3): ${clis.map((c) => `${c.name} ${fmtS(startup[c.name]!)}`).join(', ')}; ldapsearch warm-up returned ${n(found)} entries`);
+  if (found !== USERS) throw new Error(`ldapsearch found ${found} entries, expected ${USERS}`);
+
+  const previews = new Map<string, Measured[]>(clis.map((c) => [c.name, []]));
+  const searches: Measured[] = [];
+  const searchesNames: Measured[] = [];
+  let checked = false;
+  for (let r = 0; r < ROUNDS; r++) {
+    const runPreview = async (cli: Cli) => {
+      const out = path.join(work, `out-${cli.name}-${r}`);
+      const m = check(await measure(`preview ${cli.name} #${r + 1}`, process.execPath, previewArgs(cli, repo, out), { env, serverPid: slapd.pid }));
+      previews.get(cli.name)!.push(m);
+      say(`  ${pad(`preview (${cli.name}) #${r + 1}`, 24)}${line(m)}`);
+      if (!checked) {
+        checked = true;
+        const status = parseYaml(await readFile(path.join(out, 'status.yaml'), 'utf8')) as { counts: Record<string, number> };
+        summary.previewCounts = status.counts;
+        say(`  ${pad('', 24)}plan: ${JSON.stringify(status.counts)}`);
+        if (status.counts.entriesInScope !== USERS || status.counts.attributeChanges !== expectedChanges) {
+          throw new Error(`preview counts ${JSON.stringify(status.counts)}; expected ${USERS} entries and ${expectedChanges} changes`);
+        }
+      }
+      await rm(out, { recursive: true, force: true });
+    };
+    const runSearches = async () => {
+      const m = check(await measure(`ldapsearch #${r + 1}`, LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail']), { env: toolEnv, serverPid: slapd.pid }));
+      searches.push(m);
+      say(`  ${pad(`ldapsearch #${r + 1}`, 24)}${line(m)}   employeeID mail (what the preview asks for)`);
+      const b = check(await measure(`ldapsearch+names #${r + 1}`, LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail', 'givenName', 'sn']), { env: toolEnv, serverPid: slapd.pid }));
+      searchesNames.push(b);
+      say(`  ${pad(`ldapsearch+names #${r + 1}`, 24)}${line(b)}   employeeID mail givenName sn`);
+    };
+    const order = r % 2 === 0 ? [...clis.map((c) => () => runPreview(c)), runSearches] : [runSearches, ...[...clis].reverse().map((c) => () => runPreview(c))];
+    for (const step of order) await step();
+  }
+  const sMed = median(searches.map((m) => m.wallMs));
+  const snMed = median(searchesNames.map((m) => m.wallMs));
+  say(`  median ldapsearch ${fmtS(sMed)} (with givenName sn ${fmtS(snMed)})`);
+  const perCli: Record<string, unknown> = {};
+  for (const cli of clis) {
+    const ms = previews.get(cli.name)!;
+    const pMed = median(ms.map((m) => m.wallMs));
+    const ratio = pMed / sMed;
+    const peak = Math.max(...ms.map((m) => m.maxRssMb));
+    say(`  ${pad(cli.name, 9)} median preview ${fmtS(pMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 2.0, spec ≤ 2.5: ${verdict(ratio, 2, 2.5)}; vs ldapsearch with names ${(pMed / snMed).toFixed(2)}); PEAK RSS ${fmtMb(peak)} (≤ 300 MB: ${peak <= 300 ? 'meets' : 'MISSES'}); start-up alone ${(startup[cli.name]! / sMed).toFixed(2)}× ldapsearch`);
+    perCli[cli.name] = {
+      wallMs: ms.map((m) => Math.round(m.wallMs)),
+      maxRssMb: ms.map((m) => Math.round(m.maxRssMb)),
+      cpuS: ms.map((m) => r2(m.userS + m.sysS)),
+      slapdCpuS: ms.map((m) => r2(m.serverCpuS ?? NaN)),
+      load: ms.map((m) => r2(m.load)),
+      startupMs: startup[cli.name],
+      medianMs: Math.round(pMed),
+      ratio: r2(ratio),
+      ratioVsLdapsearchWithNames: r2(pMed / snMed),
+      peakRssMb: Math.round(peak),
+      goals: { ratio: ratio <= 2, ratioSpec: ratio <= 2.5, rss: peak <= 300 },
+    };
+  }
+
+  // Where the time goes: in-process phase timings (compiled build's modules through tsx here), and a CPU profile.
+  let phases: ({ ms: Record<string, number> } & Record<string, unknown>) | undefined;
+  try {
+    const phasesOut = path.join(work, 'phases-out');
+    const ph = check(await measure('phases', process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'phases.ts'), repo, path.join(repo, 'daemon.yaml'), REQUEST, phasesOut], { env, cwd: ROOT, stdoutFile: path.join(work, 'phases.json'), serverPid: slapd.pid }));
+    phases = JSON.parse(await readFile(path.join(work, 'phases.json'), 'utf8')) as { ms: Record<string, number> } & Record<string, unknown>;
+    say(`  phases of one in-process preview (bench/phases.ts through tsx; ${fmtS(ph.wallMs)} in all, slapd cpu ${ph.serverCpuS?.toFixed(2)} s):`);
+    for (const [k, v] of Object.entries(phases.ms)) say(`    ${pad(k, 46)} ${String(v).padStart(6)} ms`);
+    const { ms: _ms, ...rest } = phases;
+    say(`    ${JSON.stringify(rest)}`);
+  } catch (err) {
+    say(`  phases diagnostic failed (bench/phases.ts uses src/ modules directly): ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+  }
+
+  const worst = Math.max(...Object.values(perCli).map((c) => (c as { ratio: number }).ratio));
+  let profile: ProfileSummary | undefined;
+  if (opt.profile || (worst > 2 && !opt['no-profile'])) {
+    const cli = clis.find((c) => c.name === 'compiled') ?? clis[0]!;
+    const { m, p } = await cpuProfile('preview', work, previewArgs(cli, repo, path.join(work, 'out-prof')), env, slapd.pid);
+    if (p) {
+      profile = p;
+      say(`  CPU profile of the ${cli.name} preview (${worst > 2 ? 'ratio over 2' : '--profile'}; ${fmtS(m.wallMs)} under the profiler; bench/.last-preview.cpuprofile):`);
+      for (const l of profileLines(p)) say(l);
+    }
+  }
+
+  summary.preview = {
+    users: USERS,
+    expectedChanges,
+    seedMs: Math.round(seedMs),
+    ldapsearchWallMs: searches.map((m) => Math.round(m.wallMs)),
+    ldapsearchSlapdCpuS: searches.map((m) => r2(m.serverCpuS ?? NaN)),
+    ldapsearchWithNamesWallMs: searchesNames.map((m) => Math.round(m.wallMs)),
+    medianLdapsearchMs: Math.round(sMed),
+    medianLdapsearchWithNamesMs: Math.round(snMed),
+    cli: perCli,
+    phasesMs: phases?.ms,
+    ...(profile ? { profileTopModules: profile.byModule.slice(0, 10).map((r) => `${r.name} ${r.pct.toFixed(1)}%`) } : {}),
+  };
+  await slapd.stop();
+}
+
+// ───────────────────────────── B. apply vs ldapmodify ─────────────────────────────
+
+async function fsyncLatency(dir: string, count = 300): Promise<{ medianMs: number; p99Ms: number; totalMs: number }> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, `fsync-probe-${process.pid}.jsonl`);
+  const h = await open(file, 'a');
+  const times: number[] = [];
+  const text = `${JSON.stringify({ dn: 'uid=u0000001,ou=people,dc=kommune,dc=test', outcomes: [{ id: '100000', dn: 'uid=u0000001,ou=people,dc=kommune,dc=test', attribute: 'mail', outcome: 'applied' }], at: new Date().toISOString() })}\n`;
+  const t0 = performance.now();
+  for (let i = 0; i < count; i++) {
+    const t = performance.now();
+    await h.appendFile(text);
+    await h.datasync();
+    times.push(performance.now() - t);
+  }
+  const totalMs = performance.now() - t0;
+  await h.close();
+  await rm(file, { force: true });
+  const sorted = [...times].sort((a, b) => a - b);
+  return { medianMs: r2(median(times)), p99Ms: r2(sorted[Math.floor(sorted.length * 0.99)]!), totalMs: Math.round(totalMs) };
+}
+
+async function benchApply(clis: Cli[]) {
+  const main = clis.find((c) => c.name === 'compiled') ?? clis[0]!;
+  const others = clis.filter((c) => c !== main);
+  say(`B. Execute ${n(CHANGES)} single-attribute changes vs ldapmodify of the preview's changes.ldif (a fresh, identically seeded slapd for every run)`);
+  say(`   ${ROUNDS} rounds of apply (${main.name}) and ldapmodify in alternating order${others.length ? `; apply (${others.map((c) => c.name).join(', ')}) once, in round 1` : ''}; target concurrency 4, no rateLimit`);
+  const persons = people(CHANGES, () => true, 4711);
+  const expected = new Map(persons.map((p) => [p.employeeId, p.expectedMail]));
+  const ldif = directoryLdif(persons);
+  const work = await tempDir('reexport-bench-b-');
+  const repo = path.join(work, 'repo');
+  const reports = path.join(repo, 'reports', REQUEST);
+
+  const fresh = async () => {
+    const s = await startSlapd({ ldif });
+    await writeFile(path.join(repo, 'daemon.yaml'), daemonYaml(s.url, s.bindDN));
+    return s;
+  };
+
+  // The reviewed plan: a CLI preview into reports/<request>/, as the daemon would commit it.
+  const t0 = performance.now();
+  let slapd = await startSlapd({ ldif });
+  const seedMs = performance.now() - t0;
+  await writeRepo(repo, persons, slapd);
+  const pv = check(await measure('preview (plan for B)', process.execPath, previewArgs(main, repo, reports), { env: cliEnv(slapd) }));
+  await slapd.stop();
+  const pristine: Record<string, string> = {};
+  for (const f of ['preview.md', 'plan.jsonl', 'changes.ldif', 'status.yaml']) pristine[f] = await readFile(path.join(reports, f), 'utf8');
+  const planLines = pristine['plan.jsonl']!.trim().split('\n').length - 1;
+  const ldifFile = path.join(work, 'changes.ldif');
+  await writeFile(ldifFile, pristine['changes.ldif']!);
+  say(`  slapd seeded and started in ${fmtS(seedMs)}; reviewed plan from the CLI preview in ${fmtS(pv.wallMs)}: ${n(planLines)} changes (changes.ldif ${(Buffer.byteLength(pristine['changes.ldif']!) / 2 ** 20).toFixed(1)} MB, delete old value + add new value per entry)`);
+  if (planLines !== CHANGES) throw new Error(`the plan has ${planLines} changes, expected ${CHANGES}`);
+
+  /** Each apply starts from the committed preview and no journal, as on first execution. */
+  const restoreReports = async () => {
+    await rm(reports, { recursive: true, force: true });
+    await mkdir(reports, { recursive: true });
+    for (const [f, text] of Object.entries(pristine)) await writeFile(path.join(reports, f), text);
+    await rm(path.join(repo, 'var'), { recursive: true, force: true });
+  };
+  const compare = (label: string, got: Map<string, string>): string => {
+    let wrong = 0;
+    for (const [id, mail] of expected) if (got.get(id) !== mail) wrong++;
+    return `${label} ${wrong === 0 && got.size === expected.size ? `all ${n(got.size)} mails as planned` : `${wrong} of ${expected.size} mails NOT as planned`}`;
+  };
+  const sameDirs = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([id, mail]) => b.get(id) === mail);
+
+  const applies = new Map<string, Measured[]>(clis.map((c) => [c.name, []]));
+  const modifies: Measured[] = [];
+  const checks: string[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    const ends: Array<[string, Map<string, string>]> = [];
+    const runApply = async (cli: Cli) => {
+      slapd = await fresh();
+      await restoreReports();
+      const outFile = path.join(work, `apply-${cli.name}-${r}.out`);
+      const m = check(await measure(`apply ${cli.name} #${r + 1}`, process.execPath, applyArgs(cli, repo), { env: cliEnv(slapd), stdoutFile: outFile, serverPid: slapd.pid }));
+      applies.get(cli.name)!.push(m);
+      const said = (await readFile(outFile, 'utf8')).trim();
+      say(`  ${pad(`apply (${cli.name}) #${r + 1}`, 24)}${line(m)}   → ${said}`);
+      if (!said.startsWith(`executed: ${CHANGES} applied`)) throw new Error(`apply said: ${said}\n${m.stderr.slice(-3000)}`);
+      ends.push([`apply (${cli.name})`, await dumpMails(slapd, work)]);
+      await slapd.stop();
+    };
+    const runModify = async () => {
+      slapd = await fresh();
+      const m = check(await measure(`ldapmodify #${r + 1}`, LDAPMODIFY, ['-x', '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-f', ldifFile], { env: await ldapToolEnv(work), serverPid: slapd.pid }));
+      modifies.push(m);
+      say(`  ${pad(`ldapmodify #${r + 1}`, 24)}${line(m)}`);
+      ends.push(['ldapmodify', await dumpMails(slapd, work)]);
+      await slapd.stop();
+    };
+    const steps = [() => runApply(main), runModify];
+    if (r % 2 === 1) steps.reverse();
+    if (r === 0) steps.unshift(...others.map((c) => () => runApply(c)));
+    for (const step of steps) await step();
+    const identical = ends.every(([, m]) => sameDirs(m, ends[0]![1]));
+    const text = `round ${r + 1}: ${ends.map(([l, m]) => compare(l, m)).join('; ')}; directories ${identical ? 'identical' : 'DIFFER'} (full compare, employeeID → mail)`;
+    checks.push(text);
+    say(`  ${text}`);
+    if (!identical) throw new Error('apply and ldapmodify left different directories');
+  }
+  const mMed = median(modifies.map((m) => m.wallMs));
+  const perCli: Record<string, unknown> = {};
+  say(`  median ldapmodify ${fmtS(mMed)}`);
+  for (const cli of clis) {
+    const ms = applies.get(cli.name)!;
+    const aMed = median(ms.map((m) => m.wallMs));
+    const ratio = aMed / mMed;
+    say(`  ${pad(cli.name, 9)} ${ms.length > 1 ? 'median ' : ''}apply ${fmtS(aMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 0.7, spec ≤ 0.8: ${verdict(ratio, 0.7, 0.8)}); peak RSS ${fmtMb(Math.max(...ms.map((m) => m.maxRssMb)))}`);
+    perCli[cli.name] = {
+      wallMs: ms.map((m) => Math.round(m.wallMs)),
+      cpuS: ms.map((m) => r2(m.userS + m.sysS)),
+      userS: ms.map((m) => r2(m.userS)),
+      sysS: ms.map((m) => r2(m.sysS)),
+      slapdCpuS: ms.map((m) => r2(m.serverCpuS ?? NaN)),
+      maxRssMb: ms.map((m) => Math.round(m.maxRssMb)),
+      load: ms.map((m) => r2(m.load)),
+      medianMs: Math.round(aMed),
+      ratio: r2(ratio),
+      goals: { ratio: ratio <= 0.7, ratioSpec: ratio <= 0.8 },
+    };
+  }
+  const mainMed = median(applies.get(main.name)!.map((m) => m.wallMs));
+
+  const diagnostics: Record<string, unknown> = {};
+  if (!opt['no-diagnostics']) {
+    try {
+      await applyDiagnostics();
+    } catch (err) {
+      say(`    diagnostics failed: ${(err as Error).message.split('\n').slice(0, 5).join(' | ')}`);
+      await slapd.stop().catch(() => {});
+    }
+  }
+  async function applyDiagnostics() {
+    say(`  where the apply's time goes (${main.name} build, one run each on a fresh slapd):`);
+    // Is the journal's fdatasync what limits the apply?
+    const disk = await fsyncLatency(path.join(repo, 'var'));
+    const shmDir = existsSync('/dev/shm') ? '/dev/shm/reexport-bench-fsync' : undefined;
+    const shm = shmDir ? await fsyncLatency(shmDir).catch(() => undefined) : undefined;
+    if (shmDir) await rm(shmDir, { recursive: true, force: true });
+    say(`    one journal line appended + fdatasync: on the journal's disk median ${disk.medianMs} ms (p99 ${disk.p99Ms} ms)${shm ? `; on tmpfs median ${shm.medianMs} ms` : ''}`);
+    diagnostics.fsyncDisk = disk;
+    diagnostics.fsyncTmpfs = shm;
+
+    // The parts in isolation, with the product's modules in-process (bench/apply-phases.ts).
+    const planFile = path.join(work, 'plan.jsonl');
+    await writeFile(planFile, pristine['plan.jsonl']!);
+    const phase = async (label: string, phaseArgs: string[], env: NodeJS.ProcessEnv, serverPid?: number) => {
+      const outFile = path.join(work, `phase-${label.replace(/\W+/g, '-')}.json`);
+      const m = await measure(label, process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'apply-phases.ts'), ...phaseArgs], { env, cwd: ROOT, stdoutFile: outFile, serverPid });
+      if (m.exitCode !== 0) {
+        say(`    ${pad(label, 22)}failed: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+        return undefined;
+      }
+      const result = JSON.parse(await readFile(outFile, 'utf8')) as Record<string, unknown>;
+      say(`    ${pad(label, 22)}${JSON.stringify(result)}${m.serverCpuS !== undefined ? ` slapd cpu ${m.serverCpuS.toFixed(2)} s` : ''}`);
+      diagnostics[label] = { ...result, ...(m.serverCpuS !== undefined ? { slapdCpuS: r2(m.serverCpuS) } : {}) };
+      return result;
+    };
+    try {
+      await phase('journal only, disk', ['journal', planFile, path.join(repo, 'var', 'bench-journal'), '4'], process.env);
+      if (shmDir) {
+        await phase('journal only, tmpfs', ['journal', planFile, '/dev/shm/reexport-bench-journal-only', '4'], process.env);
+        await rm('/dev/shm/reexport-bench-journal-only', { recursive: true, force: true });
+      }
+      slapd = await fresh();
+      await restoreReports();
+      await phase('before first write', ['prep', repo, path.join(repo, 'daemon.yaml'), REQUEST], cliEnv(slapd), slapd.pid);
+      await phase('writes only, c=4', ['writes', path.join(repo, 'daemon.yaml'), planFile, '4'], cliEnv(slapd), slapd.pid);
+      await slapd.stop();
+      for (const c of ['1', '8']) {
+        slapd = await fresh();
+        await phase(`writes only, c=${c}`, ['writes', path.join(repo, 'daemon.yaml'), planFile, c], cliEnv(slapd), slapd.pid);
+        await slapd.stop();
+      }
+    } catch (err) {
+      say(`    phase diagnostics failed: ${(err as Error).message}`);
+    }
+
+    if (shmDir) {
+      slapd = await fresh();
+      await restoreReports();
+      const shmJournal = '/dev/shm/reexport-bench-journal';
+      await rm(shmJournal, { recursive: true, force: true });
+      const t = check(await measure('apply (journal on tmpfs)', process.execPath, applyArgs(main, repo, ['--journal', shmJournal]), { env: cliEnv(slapd), serverPid: slapd.pid }));
+      await rm(shmJournal, { recursive: true, force: true });
+      await slapd.stop();
+      say(`    ${pad('journal on tmpfs', 22)}${line(t)}   = ${((t.wallMs / mainMed) * 100).toFixed(0)}% of the median apply`);
+      diagnostics.applyJournalOnTmpfs = { wallMs: Math.round(t.wallMs), cpuS: r2(t.userS + t.sysS), sysS: r2(t.sysS) };
+    }
+
+    if (firstLine('strace', ['-V']).startsWith('strace')) {
+      slapd = await fresh();
+      await restoreReports();
+      const straceOut = path.join(work, 'strace.txt');
+      const s = await measure('apply under strace', process.execPath, applyArgs(main, repo), {
+        env: cliEnv(slapd),
+        serverPid: slapd.pid,
+        wrapper: ['strace', '-f', '--seccomp-bpf', '-c', '-w', '-e', 'trace=fdatasync,fsync,write,writev,read,epoll_wait', '-o', straceOut],
+      });
+      await slapd.stop();
+      const text = await readFile(straceOut, 'utf8').catch(() => '');
+      const calls = (name: string) => {
+        const m = new RegExp(`^\\s*[\\d.]+\\s+([\\d.]+)\\s+\\d+\\s+(\\d+)\\s+(?:\\d+\\s+)?${name}$`, 'm').exec(text);
+        return m ? { wallS: Number(m[1]), calls: Number(m[2]) } : undefined;
+      };
+      const st = Object.fromEntries(['fdatasync', 'write', 'writev', 'read', 'epoll_wait'].map((k) => [k, calls(k)]));
+      diagnostics.strace = { ...st, wallMs: Math.round(s.wallMs) };
+      const fmt = (k: string) => (st[k] ? `${k} ${n(st[k]!.calls)} calls (${st[k]!.wallS.toFixed(2)} s)` : `${k} n/a`);
+      say(`    ${pad('under strace -f -c -w', 22)}${fmtS(s.wallMs).padStart(8)}: ${['fdatasync', 'write', 'writev', 'read', 'epoll_wait'].map(fmt).join(', ')}  (wall time inside the calls, all threads)`);
+    }
+
+    slapd = await fresh();
+    await restoreReports();
+    const { m, p } = await cpuProfile('apply', work, applyArgs(main, repo), cliEnv(slapd), slapd.pid);
+    await slapd.stop();
+    if (p) {
+      say(`    CPU profile (${fmtS(m.wallMs)} under the profiler; bench/.last-apply.cpuprofile):`);
+      for (const l of profileLines(p)) say(`  ${l}`);
+      diagnostics.profileTopModules = p.byModule.slice(0, 10).map((r) => `${r.name} ${r.pct.toFixed(1)}%`);
+    }
+  }
+
+  summary.apply = {
+    changes: CHANGES,
+    seedMs: Math.round(seedMs),
+    ldapmodifyWallMs: modifies.map((m) => Math.round(m.wallMs)),
+    ldapmodifyCpuS: modifies.map((m) => r2(m.userS + m.sysS)),
+    ldapmodifySlapdCpuS: modifies.map((m) => r2(m.serverCpuS ?? NaN)),
+    medianLdapmodifyMs: Math.round(mMed),
+    cli: perCli,
+    sameEndState: checks,
+    diagnostics,
+  };
+}
+
+// ───────────────────────────── main ─────────────────────────────
+
+const started = performance.now();
+let failed = false;
+try {
+  const info = machineInfo();
+  summary.machine = info;
+  say(`reexport benchmark — ${new Date().toISOString()}`);
+  say(`machine: ${info.cores} cores (${info.cpu}), ${info.memoryGb} GB, ${info.kernel}; node ${info.node}; slapd ${info.slapd}; load average ${info.loadAverage.join(' ')}`);
+  say(`method: ${info.measurement}; ${ROUNDS} rounds in alternating order, medians reported`);
+  const tsxCli: Cli = { name: existsSync(path.join(ROOT, 'dist', 'cli.js')) ? 'dist' : 'tsx', bin: path.join(ROOT, 'bin', 'reexport.js') };
+  const compiled = await buildCompiledCli();
+  const clis = [tsxCli, compiled];
+  say(`CLIs: "${tsxCli.name}" = node bin/reexport.js in this checkout${tsxCli.name === 'tsx' ? ' (no dist/: TypeScript through tsx)' : ''}; "compiled" = src/ compiled by ${compiled.tool} in ${fmtS(compiled.buildMs)}, as in the Docker image`);
+  summary.clis = { [tsxCli.name]: 'node bin/reexport.js in the checkout', compiled: compiled.tool };
+  say();
+  if (opt.only !== 'b') {
+    await benchPreview(clis);
+    say();
+  }
+  if (opt.only !== 'a') {
+    await benchApply(clis);
+    say();
+  }
+} catch (err) {
+  failed = true;
+  say(`BENCHMARK FAILED: ${(err as Error).stack ?? String(err)}`);
+} finally {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+}
+const verdicts = () => {
+  const lines: string[] = [];
+  const p = summary.preview as { medianLdapsearchMs: number; cli: Record<string, { medianMs: number; ratio: number; peakRssMb: number }> } | undefined;
+  if (p) for (const [name, c] of Object.entries(p.cli)) lines.push(`preview ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapsearch ${fmtS(p.medianLdapsearchMs)}: ratio ${c.ratio.toFixed(2)} (goal 2.0, spec 2.5: ${verdict(c.ratio, 2, 2.5)}); peak RSS ${c.peakRssMb} MB (300: ${c.peakRssMb <= 300 ? 'meets' : 'MISSES'})`);
+  const a = summary.apply as { medianLdapmodifyMs: number; cli: Record<string, { medianMs: number; ratio: number }> } | undefined;
+  if (a) for (const [name, c] of Object.entries(a.cli)) lines.push(`apply   ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapmodify ${fmtS(a.medianLdapmodifyMs)}: ratio ${c.ratio.toFixed(2)} (goal 0.7, spec 0.8: ${verdict(c.ratio, 0.7, 0.8)})`);
+  return lines;
+};
+if (!failed) {
+  say('SUMMARY');
+  for (const l of verdicts()) say(`  ${l}`);
+}
+summary.loadAverageAtEnd = os.loadavg().map(r2);
+summary.totalSeconds = r2((performance.now() - started) / 1000);
+say(`total ${summary.totalSeconds} s; load average at the end ${(summary.loadAverageAtEnd as number[]).join(' ')}`);
+say('JSON summary:');
+say(JSON.stringify(summary, null, 2));
+process.exitCode = failed ? 1 : 0;
