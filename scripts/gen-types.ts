@@ -1,9 +1,13 @@
-// Generates src/config/types.generated.ts from schemas/*.schema.json, so the JSON Schemas stay the
-// single source of truth. test/config/types.test.ts fails when the committed file is out of date.
+// Generates src/config/types.generated.ts and src/config/validators.generated.ts from
+// schemas/*.schema.json, so the JSON Schemas stay the single source of truth.
+// test/config/types.test.ts fails when a committed file is out of date.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { renderTypes } from './render-types.js';
+import { renderValidators } from './render-validators.js';
 
-const out = fileURLToPath(new URL('../src/config/types.generated.ts', import.meta.url));
-await writeFile(out, await renderTypes());
-console.log(`wrote ${out}`);
+for (const [file, render] of [['types.generated.ts', renderTypes], ['validators.generated.ts', renderValidators]] as const) {
+  const out = fileURLToPath(new URL(`../src/config/${file}`, import.meta.url));
+  await writeFile(out, await render());
+  console.log(`wrote ${out}`);
+}

@@ -1,30 +1,21 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
+import { daemonConfig, reexportRequest, syncTemplate } from './validators.generated.js';
 
 export type SchemaName = 'sync-template' | 'reexport-request' | 'daemon-config';
 
-const schemaDir = new URL('../../schemas/', import.meta.url);
+/**
+ * The schemas' validators, compiled ahead of time from schemas/*.schema.json by `npm run gen:types`
+ * (test/config/types.test.ts fails when they are stale). `verbose` keeps parentSchema on errors so
+ * messages can use the schema's hints.
+ */
+const VALIDATORS: Record<SchemaName, ValidateFunction> = {
+  'sync-template': syncTemplate as ValidateFunction,
+  'reexport-request': reexportRequest as ValidateFunction,
+  'daemon-config': daemonConfig as ValidateFunction,
+};
 
-export function schemaPath(name: SchemaName): string {
-  return fileURLToPath(new URL(`${name}.schema.json`, schemaDir));
-}
-
-let ajv: Ajv2020 | undefined;
-const compiled = new Map<SchemaName, ValidateFunction>();
-
-/** Compiled once per process; `verbose` keeps parentSchema on errors so messages can use the schema's hints. */
 export function validatorFor(name: SchemaName): ValidateFunction {
-  let fn = compiled.get(name);
-  if (!fn) {
-    if (!ajv) {
-      ajv = new Ajv2020({ allErrors: true, strict: true, verbose: true, useDefaults: false });
-      ajv.addVocabulary(['x-hint']);
-    }
-    fn = ajv.compile(JSON.parse(readFileSync(schemaPath(name), 'utf8')));
-    compiled.set(name, fn);
-  }
-  return fn;
+  return VALIDATORS[name];
 }
 
 export type { ErrorObject };

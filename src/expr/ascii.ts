@@ -12,8 +12,11 @@ const LETTERS: Record<string, string> = {
 
 const isUpper = (c: string | undefined) => c !== undefined && c !== c.toLowerCase() && c === c.toUpperCase();
 
+const PLAIN = /^[\x00-\x7f]*$/;
+
 export function ascii(input: unknown): string {
   const text = input == null ? '' : String(input);
+  if (PLAIN.test(text)) return text;
   let out = '';
   const chars = [...text];
   chars.forEach((c, i) => {

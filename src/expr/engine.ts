@@ -1,12 +1,15 @@
 import { Liquid, Tag, type Template } from 'liquidjs';
 import type { ExpressionProblem } from '../config/rules.js';
-import { ascii } from './ascii.js';
+import { compileFastPath, type FastRender } from './fast-path.js';
+import { OWN_FILTERS, str } from './filters.js';
 
 /**
  * Source expressions are Liquid templates with no access to files, no JavaScript and hard limits on
  * parse and render cost, so a pull request can compute values but never run code or read files.
  */
 const FORBIDDEN_TAGS = ['include', 'render', 'layout', 'block', 'tablerow', 'cycle', 'increment', 'decrement'];
+
+const MEMORY_LIMIT = 1024 * 1024;
 
 function createLiquid(): Liquid {
   const liquid = new Liquid({
@@ -17,7 +20,7 @@ function createLiquid(): Liquid {
     jsTruthy: false,
     parseLimit: 64 * 1024,
     renderLimit: 1000,
-    memoryLimit: 1024 * 1024,
+    memoryLimit: MEMORY_LIMIT,
     cache: false,
   });
   for (const name of FORBIDDEN_TAGS) {
@@ -29,27 +32,9 @@ function createLiquid(): Liquid {
       override *render(): Generator<unknown, void, unknown> {}
     });
   }
-  liquid.registerFilter('ascii', ascii);
-  liquid.registerFilter('lower', (v: unknown) => str(v).toLowerCase());
-  liquid.registerFilter('upper', (v: unknown) => str(v).toUpperCase());
-  liquid.registerFilter('trim', (v: unknown) => str(v).trim());
-  // Directory values never want repeated or edge whitespace, e.g. from hand-typed HR data.
-  liquid.registerFilter('collapse', (v: unknown) => str(v).replace(/\s+/gu, ' ').trim());
-  // Liquid's own truncate appends "..." inside the limit; a directory value wants a clean cut
-  // (sAMAccountName's 20 characters). An explicit second argument still adds a marker.
-  liquid.registerFilter('truncate', (v: unknown, length: unknown = 50, marker: unknown = '') => {
-    const s = [...str(v)];
-    const n = Math.max(0, Number(length) || 0);
-    if (s.length <= n) return s.join('');
-    const m = [...str(marker)];
-    return s.slice(0, Math.max(0, n - m.length)).join('') + m.join('');
-  });
-  liquid.registerFilter('fallback', (v: unknown, ...alternatives: unknown[]) =>
-    [v, ...alternatives].map(str).find((s) => s.trim() !== '') ?? '');
+  for (const [name, fn] of Object.entries(OWN_FILTERS)) liquid.registerFilter(name, fn);
   return liquid;
 }
-
-const str = (v: unknown): string => (v == null ? '' : String(v));
 
 let shared: Liquid | undefined;
 const engine = () => (shared ??= createLiquid());
@@ -60,6 +45,8 @@ export interface CompiledExpression {
   template?: Template[];
   /** Top-level source fields it reads. */
   fields: string[];
+  /** The same render without Liquid's machinery, for the simple shapes (fast-path.ts). */
+  fast?: FastRender;
 }
 
 export function isStatic(text: string): boolean {
@@ -71,7 +58,7 @@ export function compileExpression(text: string): CompiledExpression {
   if (isStatic(text)) return { text, fields: [] };
   const template = engine().parse(text);
   const fields = [...new Set(engine().globalVariableSegmentsSync(template).map((s) => String(s[0])))];
-  return { text, template, fields };
+  return { text, template, fields, fast: compileFastPath(text, MEMORY_LIMIT) };
 }
 
 /** For validation: every problem in one expression, located by offset in its text. */
@@ -104,5 +91,7 @@ export const AVAILABLE_FILTERS = 'ascii, lower, upper, downcase, upcase, capital
 /** Renders a compiled expression for one record. The result is trimmed: edge whitespace is never meant. */
 export function renderExpression(expr: CompiledExpression, record: Record<string, unknown>): string {
   if (!expr.template) return expr.text;
+  const fast = expr.fast?.(record);
+  if (fast !== undefined) return fast.trim();
   return str(engine().renderSync(expr.template, record)).trim();
 }

@@ -158,6 +158,22 @@ function decodeValues(raw: RawAttr): AttrValues {
   return { name: raw.name, values: texts };
 }
 
+/** The entry decoded directly when no attribute comes in ranges or twice; undefined otherwise. */
+function decodeWhole(raw: Entry): DirectoryEntry | undefined {
+  const attrs = new Map<string, AttrValues>();
+  for (const type in raw) {
+    if (type === 'dn') continue;
+    const value = raw[type]!;
+    const values = Array.isArray(value) ? value : [value];
+    if (values.length === 0) continue;
+    if (type.includes(';')) return undefined;
+    const key = type.toLowerCase();
+    if (attrs.has(key)) return undefined;
+    attrs.set(key, decodeValues({ name: type, values }));
+  }
+  return { dn: readableDn(raw.dn), attrs };
+}
+
 function toEntry(dn: string, attrs: Map<string, RawAttr>): DirectoryEntry {
   const out = new Map<string, AttrValues>();
   for (const [key, raw] of attrs) out.set(key, decodeValues(raw));
@@ -230,10 +246,37 @@ class LdapDirectory implements Directory {
         // whole search would end reads of large directories.
         timeLimit: 0,
       });
-      for await (const page of pages) {
-        const entries: DirectoryEntry[] = [];
-        for (const raw of page.searchEntries) entries.push(await this.complete(client, raw, opts.rangeStep));
-        if (entries.length > 0) yield entries;
+      // Read-ahead: the next page is asked for before this one is handed on, so the server
+      // works while the caller plans (one extra page in memory; a third of a large read's time).
+      // The catch marks a failure of the page in flight as handled until it is awaited, which
+      // rethrows it; otherwise Node would end the process on an unhandled rejection meanwhile.
+      const ask = () => {
+        const next = pages.next();
+        next.catch(() => {});
+        return next;
+      };
+      let ahead = ask();
+      try {
+        for (;;) {
+          const step = await ahead;
+          if (step.done) break;
+          ahead = ask();
+          const entries: DirectoryEntry[] = [];
+          for (const raw of step.value.searchEntries) {
+            // Most entries come whole: decoded in one pass, without the bookkeeping ranges need.
+            const whole = opts.rangeStep === undefined ? decodeWhole(raw) : undefined;
+            if (whole) {
+              entries.push(whole);
+              continue;
+            }
+            const { attrs, pending } = collect(raw);
+            entries.push(pending.length ? await this.completeRanges(client, raw.dn, attrs, pending, opts.rangeStep) : toEntry(raw.dn, attrs));
+          }
+          if (entries.length > 0) yield entries;
+        }
+      } finally {
+        // A caller that stops early leaves a page request in flight; its outcome no longer matters.
+        void pages.return(undefined).catch(() => {});
       }
     } catch (err) {
       throw this.session.fail(err, action);
@@ -270,11 +313,15 @@ class LdapDirectory implements Directory {
 
   private async complete(client: Client, raw: Entry, rangeStep: number | undefined): Promise<DirectoryEntry> {
     const { attrs, pending } = collect(raw);
+    return this.completeRanges(client, raw.dn, attrs, pending, rangeStep);
+  }
+
+  private async completeRanges(client: Client, dn: string, attrs: Map<string, RawAttr>, pending: PendingRange[], rangeStep: number | undefined): Promise<DirectoryEntry> {
     for (const p of pending) {
-      const rest = await this.fetchRemainingRange(client, raw.dn, p, rangeStep);
+      const rest = await this.fetchRemainingRange(client, dn, p, rangeStep);
       attrs.get(p.key)!.values.push(...rest);
     }
-    return toEntry(raw.dn, attrs);
+    return toEntry(dn, attrs);
   }
 
   /** Asks for `name;range=<next>-…` until the server answers with a range ending in `*`. */

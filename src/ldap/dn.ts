@@ -87,6 +87,7 @@ export function isDnWithin(dn: string, base: string): boolean {
  * escapes (`\,`, `\2C`, …) stay, so the DN means exactly the same to the server.
  */
 export function readableDn(dn: string): string {
+  if (!dn.includes('\\')) return dn;
   return dn.replace(/(?:\\[89a-fA-F][0-9a-fA-F])+/g, (run) => {
     try {
       return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.from(run.replaceAll('\\', ''), 'hex'));

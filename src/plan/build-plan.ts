@@ -27,10 +27,18 @@ export interface PlanInput {
 /** What one matched entry contributes; counted only once the match is known not to be a duplicate. */
 interface Match {
   dn: string;
-  changes: PlanChange[];
-  skippedEmpty: string[];
-  evaluationErrors: PlanSummary['evaluationErrors'];
-  binarySkipped: PlanSummary['binarySkipped'];
+  // Absent when empty: most of 100,000 matched users have nothing to report.
+  changes?: PlanChange[];
+  skippedEmpty?: string[];
+  evaluationErrors?: PlanSummary['evaluationErrors'];
+  binarySkipped?: PlanSummary['binarySkipped'];
+}
+
+const NO_VALUES: readonly string[] = Object.freeze([]);
+
+interface Slot {
+  record: SourceRecord;
+  match?: Match | { duplicateDns: string[] };
 }
 
 /** Attributes whose values must be unique per user; a collision is a warning worth a reviewer's eye. */
@@ -43,15 +51,19 @@ const UNIQUE_ATTRIBUTES = new Set(['mail', 'userprincipalname', 'samaccountname'
 export class Planner {
   private readonly mappings: CompiledMapping[];
   private readonly matchAttr: string;
-  private readonly selected = new Map<string, SourceRecord>();
-  private readonly matches = new Map<string, Match | { duplicateDns: string[] }>();
+  /** The selected records by ID key, each with what the directory read found for it so far. */
+  private readonly selected = new Map<string, Slot>();
   private readonly summary: PlanSummary;
-  private readonly valueOwners = new Map<string, Map<string, string[]>>();
+  /** Attribute → value (lower case) → the ID that yields it, or every ID once there are several. */
+  private readonly valueOwners = new Map<string, Map<string, string | string[]>>();
+  /** The mappings' attribute names in lower case, as entry attributes are keyed. */
+  private readonly keys: string[];
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
     this.mappings = compileMappings(template, request.spec.mappings);
     this.matchAttr = template.spec.match.targetAttribute.toLowerCase();
+    this.keys = this.mappings.map((m) => m.attribute.toLowerCase());
     this.summary = {
       entriesInScope: 0,
       recordsInSource: source.records.length,
@@ -72,7 +84,7 @@ export class Planner {
     };
     const only = input.onlyIds && new Set(input.onlyIds.map(idKey));
     for (const r of selectRecords(source, request.spec.users, this.summary.unknownIds)) {
-      if (!only || only.has(idKey(r.id))) this.selected.set(idKey(r.id), r);
+      if (!only || only.has(r.key)) this.selected.set(r.key, { record: r });
     }
     this.summary.recordsSelected = this.selected.size;
     if (this.mappings.some((m) => UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase()))) {
@@ -87,7 +99,7 @@ export class Planner {
 
   /** The selected IDs, for a targeted directory search when the request names few users. */
   get selectedIds(): string[] {
-    return [...this.selected.values()].map((r) => r.id);
+    return [...this.selected.values()].map((s) => s.record.id);
   }
 
   addEntries(entries: Iterable<PlanEntry>): void {
@@ -99,39 +111,39 @@ export class Planner {
     if (matchValues.length === 0) return;
     this.summary.entriesInScope++;
     for (const value of matchValues) {
-      const key = idKey(value);
-      const record = this.selected.get(key);
-      if (!record) continue;
-      const prior = this.matches.get(key);
+      const slot = this.selected.get(idKey(value));
+      if (!slot) continue;
+      const prior = slot.match;
       if (prior) {
         // Two entries claim one user: nobody can tell which is right, so neither is written.
         const dns = 'duplicateDns' in prior ? prior.duplicateDns : [prior.dn];
-        this.matches.set(key, { duplicateDns: [...dns, entry.dn] });
+        slot.match = { duplicateDns: [...dns, entry.dn] };
         continue;
       }
-      this.matches.set(key, this.matchFor(record, entry));
+      slot.match = this.matchFor(slot.record, entry);
     }
   }
 
   private matchFor(record: SourceRecord, entry: PlanEntry): Match {
-    const match: Match = { dn: entry.dn, changes: [], skippedEmpty: [], evaluationErrors: [], binarySkipped: [] };
-    for (const m of this.mappings) {
-      const current = entry.attrs.get(m.attribute.toLowerCase());
+    const match: Match = { dn: entry.dn };
+    for (let i = 0; i < this.mappings.length; i++) {
+      const m = this.mappings[i]!;
+      const current = entry.attrs.get(this.keys[i]!);
       if (current?.binary) {
-        match.binarySkipped.push({ id: record.id, attribute: m.attribute });
+        (match.binarySkipped ??= []).push({ id: record.id, attribute: m.attribute });
         continue;
       }
       const result = evaluateMapping(m, record.fields);
       if ('error' in result) {
-        match.evaluationErrors.push({ id: record.id, attribute: m.attribute, message: result.error });
+        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message: result.error });
         continue;
       }
       this.noteOwner(m.attribute, result.values, record.id);
-      const before = normalizeValues(current?.values ?? []);
+      const before = normalizeValues(current?.values ?? NO_VALUES);
       const outcome = decideChange(before, result.values, m.mapping);
-      if (outcome.kind === 'skip-empty') match.skippedEmpty.push(m.attribute);
+      if (outcome.kind === 'skip-empty') (match.skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      match.changes.push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
+      (match.changes ??= []).push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
     }
     return match;
   }
@@ -141,27 +153,29 @@ export class Planner {
     if (!owners) return;
     for (const v of values) {
       const key = v.toLowerCase();
-      const list = owners.get(key);
-      if (list) list.push(id);
-      else owners.set(key, [id]);
+      const prior = owners.get(key);
+      if (prior === undefined) owners.set(key, id);
+      else if (typeof prior === 'string') owners.set(key, [prior, id]);
+      else prior.push(id);
     }
   }
 
   finish(createdAt: string): Plan {
     const s = this.summary;
     const changes: PlanChange[] = [];
-    for (const [key, record] of this.selected) {
-      const match = this.matches.get(key);
+    for (const { record, match } of this.selected.values()) {
       if (!match) s.noEntry.push({ id: record.id, origin: record.origin });
       else if ('duplicateDns' in match) s.duplicateMatches.push({ id: record.id, dns: match.duplicateDns });
       else {
         s.matched++;
-        if (match.changes.length === 0) s.unchanged++;
-        else s.usersToChange++;
-        changes.push(...match.changes);
-        for (const a of match.skippedEmpty) s.perAttribute[a]!.skippedEmpty++;
-        s.evaluationErrors.push(...match.evaluationErrors);
-        s.binarySkipped.push(...match.binarySkipped);
+        if (!match.changes) s.unchanged++;
+        else {
+          s.usersToChange++;
+          for (const c of match.changes) changes.push(c);
+        }
+        for (const a of match.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
+        if (match.evaluationErrors) s.evaluationErrors.push(...match.evaluationErrors);
+        if (match.binarySkipped) s.binarySkipped.push(...match.binarySkipped);
       }
     }
     const order = new Map(this.mappings.map((m, i) => [m.attribute, i]));
@@ -179,7 +193,7 @@ export class Planner {
     s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));
     s.evaluationErrors.sort((a, b) => compareIds(a.id, b.id));
     for (const [attribute, owners] of this.valueOwners) {
-      for (const [value, ids] of owners) if (ids.length > 1) s.collisions.push({ attribute, value, ids: ids.sort(compareIds) });
+      for (const [value, ids] of owners) if (typeof ids !== 'string') s.collisions.push({ attribute, value, ids: ids.sort(compareIds) });
     }
     const { requestName, templateName, template, request, source, commit } = this.input;
     const header: PlanHeader = {
@@ -218,7 +232,7 @@ export function planDigest(changes: readonly PlanChange[]): string {
 function selectRecords(source: SourceData, users: ReexportRequest['spec']['users'], unknownIds: string[]): SourceRecord[] {
   if (users === 'all') return source.records;
   if ('ids' in users) {
-    const byKey = new Map(source.records.map((r) => [idKey(r.id), r]));
+    const byKey = new Map(source.records.map((r) => [r.key, r]));
     const out: SourceRecord[] = [];
     for (const id of users.ids) {
       const r = byKey.get(idKey(id));

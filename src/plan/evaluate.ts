@@ -25,6 +25,7 @@ export type Evaluation = { values: string[] } | { error: string };
 
 export function evaluateMapping(m: CompiledMapping, fields: Record<string, unknown>): Evaluation {
   try {
+    if (m.expressions.length === 1) return { values: normalizeValues([renderExpression(m.expressions[0]!, fields)]) };
     return { values: normalizeValues(m.expressions.map((e) => renderExpression(e, fields))) };
   } catch (err) {
     return { error: (err as Error).message.split('\n')[0]! };

@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
+import { nfc } from '../plan/values.js';
 
 /** One record of the source of truth, with where it came from for messages. */
 export interface SourceRecord {
   id: string;
+  /** idKey(id), computed once: a large plan looks records up by it 100,000 times. */
+  key: string;
   fields: Record<string, unknown>;
   /** e.g. "data/ansatte.csv:12" or an LDAP DN. */
   origin: string;
@@ -27,7 +30,7 @@ export interface SourceData {
 
 /** IDs compare the way directories compare employeeID: trimmed, Unicode-normalised, case-insensitive. */
 export function idKey(id: string): string {
-  return id.normalize('NFC').trim().toLowerCase();
+  return nfc(id).trim().toLowerCase();
 }
 
 /** Turns raw rows into records, reporting missing, empty and duplicate IDs per row instead of failing. */
@@ -37,12 +40,12 @@ export function collectRecords(
   idField: string,
   digest: string,
 ): SourceData {
-  const candidates: SourceRecord[] = [];
   const issues: SourceIssue[] = [];
   const fields = new Set<string>();
-  const seen = new Map<string, SourceRecord[]>();
+  // One record per key, or every record with it once the key repeats.
+  const seen = new Map<string, SourceRecord | SourceRecord[]>();
   for (const row of rows) {
-    for (const k of Object.keys(row.fields)) fields.add(k);
+    for (const k in row.fields) if (Object.hasOwn(row.fields, k)) fields.add(k);
     const raw = row.fields[idField];
     if (raw === undefined || raw === null) {
       issues.push({ origin: row.origin, message: `has no \`${idField}\`; the record is left out` });
@@ -52,21 +55,25 @@ export function collectRecords(
       issues.push({ origin: row.origin, message: `\`${idField}\` is not a single value; the record is left out` });
       continue;
     }
-    const id = String(raw).normalize('NFC').trim();
+    const id = nfc(String(raw)).trim();
     if (id === '') {
       issues.push({ origin: row.origin, message: `has an empty \`${idField}\`; the record is left out` });
       continue;
     }
-    const record = { id, fields: row.fields, origin: row.origin };
-    candidates.push(record);
-    const same = seen.get(idKey(id));
-    if (same) same.push(record);
-    else seen.set(idKey(id), [record]);
+    const key = id.toLowerCase();
+    const record = { id, key, fields: row.fields, origin: row.origin };
+    const same = seen.get(key);
+    if (same === undefined) seen.set(key, record);
+    else {
+      if (Array.isArray(same)) same.push(record);
+      else seen.set(key, [same, record]);
+    }
   }
   // A repeated ID makes every record with it ambiguous, the first one included: which one is true?
-  const records = candidates.filter((r) => seen.get(idKey(r.id))!.length === 1);
+  const records: SourceRecord[] = [];
+  for (const group of seen.values()) if (!Array.isArray(group)) records.push(group);
   for (const group of seen.values()) {
-    if (group.length < 2) continue;
+    if (!Array.isArray(group)) continue;
     const where = group.map((r) => r.origin).join(', ');
     for (const r of group) issues.push({ origin: r.origin, message: `repeats \`${idField}\` ${r.id} (${where}); these records are left out until the source is fixed` });
   }

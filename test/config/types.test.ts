@@ -1,10 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { renderTypes } from '../../scripts/render-types.js';
+import { renderValidators } from '../../scripts/render-validators.js';
 
-describe('generated types', () => {
-  it('match the JSON Schemas (run `npm run gen:types` after editing a schema)', async () => {
-    const committed = await readFile(new URL('../../src/config/types.generated.ts', import.meta.url), 'utf8');
-    expect(committed).toBe(await renderTypes());
+const committed = (file: string) => readFile(new URL(`../../src/config/${file}`, import.meta.url), 'utf8');
+
+describe('generated from the JSON Schemas', () => {
+  it('the types match them (run `npm run gen:types` after editing a schema)', async () => {
+    expect(await committed('types.generated.ts')).toBe(await renderTypes());
+  });
+
+  it('the precompiled validators match them (run `npm run gen:types` after editing a schema)', async () => {
+    expect(await committed('validators.generated.ts')).toBe(await renderValidators());
   });
 });

@@ -14,6 +14,14 @@ describe('source files', () => {
     ]);
   });
 
+  it('give each CSV record the line it starts on, with Windows line ends and blank lines too', () => {
+    const lines = (csv: string) => parseSourceText(csv, 'a.csv', 'csv').map((r) => r.origin);
+    expect(lines('id,t\r\n1,"a\r\nb"\r\n2,c\r\n3,"x\ny\nz"\r\n4,d\r\n')).toEqual(['a.csv:2', 'a.csv:4', 'a.csv:5', 'a.csv:8']);
+    expect(lines('id,t\n\n1,a\n\n\n2,"b\nc"\n3,d\n')).toEqual(['a.csv:3', 'a.csv:6', 'a.csv:8']);
+    expect(lines('\nid,t\n1,a\n')).toEqual(['a.csv:3']);
+    expect(lines('id,t\r1,a\r2,b\r')).toEqual(['a.csv:2', 'a.csv:3']);
+  });
+
   it('read a semicolon-separated CSV, as Norwegian Excel writes it', () => {
     expect(parseSourceText('employeeId;sn\n1;Ås\n', 'a.csv', 'csv', ';')[0]?.fields).toEqual({ employeeId: '1', sn: 'Ås' });
   });
