@@ -12,8 +12,8 @@ import { compileMappings } from '../plan/evaluate.js';
 import type { PlanChange, PlanHeader } from '../plan/plan-types.js';
 import { assessSafety } from '../plan/safety.js';
 import { DEFAULT_SAFETY } from '../plan/safety.js';
-import { type PreviewDeps, type PreviewTarget, previewRequest } from '../preview/preview-request.js';
-import type { EntryQuery } from '../preview/make-plan.js';
+import { type PreviewDeps, previewRequest } from '../preview/preview-request.js';
+import { entryQuery } from '../preview/make-plan.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../report/plan-jsonl.js';
 import { renderResultJsonl, renderResultMd } from '../report/result.js';
 import { renderStatus, type RequestStatus } from '../report/status.js';
@@ -22,7 +22,7 @@ import { type EntryWriter, executePlan } from './executor.js';
 import { Journal } from './journal.js';
 import { type ChangeOutcome, countOutcomes } from './outcomes.js';
 import { caseDrift } from './case-drift.js';
-import { type Drift, sourceDrift } from './source-drift.js';
+import { sourceDrift } from './source-drift.js';
 
 export interface ApplyDeps extends PreviewDeps {
   /** Opens `concurrency` bound connections to the target for writing. */
@@ -111,18 +111,17 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   changes = changes.filter((c) => !skipped.has(c));
   const source = await loadTemplateSource(template, repo, daemon, deps.readLdapSource);
   const drift = sourceDrift(changes, template, request, source);
+  for (const [k, v] of caseDrift(changes, await freshValues(changes, template, deps), normalizeDn)) if (!drift.has(k)) drift.set(k, v);
   const executionStartedAt = status?.state === 'executing' && status.executionStartedAt ? status.executionStartedAt : startedAt;
   await deps.beforeWrite?.({
     'status.yaml': renderStatus({ ...(status ?? {}), request: name, state: 'executing', digests: header.digests, executionStartedAt, ...(opts.commit ? { commit: opts.commit } : {}) }),
   });
   const { journal, done } = await Journal.open(deps.journalDir, name, header.digests.plan);
   const conns = await deps.openWriters(template.spec.target, target.concurrency ?? 4);
-  const fresh = freshReads(changes, template, deps);
   let result: Awaited<ReturnType<typeof executePlan>>;
   try {
-    result = await executePlan({ changes, drift, freshDrift: fresh.caseDrift, journal, done, writers: conns.writers, rateLimit: target.rateLimit, signal: deps.signal, onEntry: deps.onEntry, retry: deps.retry });
+    result = await executePlan({ changes, drift, journal, done, writers: conns.writers, rateLimit: target.rateLimit, signal: deps.signal, onEntry: deps.onEntry, retry: deps.retry });
   } finally {
-    await fresh.close();
     await conns.close();
     await journal.close();
   }
@@ -165,65 +164,37 @@ function tamperedPlan(header: PlanHeader, changes: readonly PlanChange[], reques
   return undefined;
 }
 
-/** IDs per search (an OR filter), and batches read ahead of the writes. */
+/** IDs per search (an OR filter), and searches in flight, when reading the planned entries afresh. */
 const FRESH_READ_BATCH = 500;
-const FRESH_READ_AHEAD = 2;
+const FRESH_READ_PARALLEL = 4;
 
 /**
  * The planned entries as they are now, read in batches of IDs (a search per 500 entries, not one
- * per entry) in the order the executor writes them, a few batches ahead: the directory answers
- * the reads while it takes the writes, instead of all reads first.
+ * per entry), several searches at once on the one connection (LDAP multiplexes them by message
+ * ID). Reading them all before the first write measured as fast as reading ahead of the writes
+ * (the directory is the bottleneck either way), and is simpler.
  */
-function freshReads(changes: readonly PlanChange[], template: SyncTemplate, deps: ApplyDeps) {
-  const batchOf = new Map<string, number>();
-  const batches: string[][] = [];
-  for (const c of changes) {
-    if (batchOf.has(c.id)) continue;
-    if (!batches.length || batches[batches.length - 1]!.length >= FRESH_READ_BATCH) batches.push([]);
-    batches[batches.length - 1]!.push(c.id);
-    batchOf.set(c.id, batches.length - 1);
-  }
+async function freshValues(changes: readonly PlanChange[], template: SyncTemplate, deps: ApplyDeps): Promise<Map<string, Map<string, string[]>>> {
+  const out = new Map<string, Map<string, string[]>>();
+  const ids = [...new Set(changes.map((c) => c.id))];
+  if (ids.length === 0) return out;
   const attributes = [...new Set(changes.map((c) => c.attribute))];
-  const loaded = new Map<number, Promise<Map<string, Map<string, string[]>>>>();
-  let target: Promise<PreviewTarget> | undefined;
-
-  const read = async (k: number) => {
-    const out = new Map<string, Map<string, string[]>>();
-    const query: EntryQuery = {
-      target: template.spec.target,
-      baseDN: template.spec.scope.baseDN,
-      scope: template.spec.scope.searchScope ?? 'sub',
-      scopeFilter: template.spec.scope.filter,
-      matchAttribute: template.spec.match.targetAttribute,
-      ids: batches[k]!,
-      attributes: [...attributes],
+  const target = await deps.openTarget(template.spec.target);
+  try {
+    let next = 0;
+    const lane = async () => {
+      for (let i = next; i < ids.length; i = next) {
+        next += FRESH_READ_BATCH;
+        for await (const page of target.readEntries(entryQuery(template, [...attributes], ids.slice(i, i + FRESH_READ_BATCH)))) {
+          for (const e of page) out.set(normalizeDn(e.dn), new Map([...e.attrs].map(([k, v]) => [k, v.values])));
+        }
+      }
     };
-    target ??= deps.openTarget(template.spec.target);
-    for await (const page of (await target).readEntries(query)) {
-      for (const e of page) out.set(normalizeDn(e.dn), new Map([...e.attrs].map(([key, v]) => [key, v.values])));
-    }
-    return out;
-  };
-  const load = (k: number) => {
-    if (k >= batches.length || loaded.has(k)) return;
-    const p = read(k);
-    // Read ahead: a failure counts when the batch is needed, not before.
-    p.catch(() => {});
-    loaded.set(k, p);
-  };
-
-  return {
-    caseDrift: async (entry: readonly PlanChange[]): Promise<ReadonlyMap<string, Drift>> => {
-      const k = batchOf.get(entry[0]!.id)!;
-      for (let a = 0; a <= FRESH_READ_AHEAD; a++) load(k + a);
-      for (const old of loaded.keys()) if (old < k - 1) loaded.delete(old);
-      return caseDrift(entry, await loaded.get(k)!, normalizeDn);
-    },
-    close: async () => {
-      await Promise.allSettled(loaded.values());
-      await (await target?.catch(() => undefined))?.close();
-    },
-  };
+    await Promise.all(Array.from({ length: FRESH_READ_PARALLEL }, lane));
+  } finally {
+    await target.close();
+  }
+  return out;
 }
 
 function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanChange, ChangeOutcome> {

@@ -27,8 +27,6 @@ export interface ExecuteOptions {
   changes: readonly PlanChange[];
   /** Changes whose source moved since the preview, with the reason. */
   drift: ReadonlyMap<string, Drift>;
-  /** Changes of one entry that moved in the directory in a way the compare cannot see, checked just before writing it. */
-  freshDrift?: (changes: readonly PlanChange[]) => Promise<ReadonlyMap<string, Drift>>;
   journal: Journal;
   /** Entries finished by an earlier, interrupted run. */
   done: ReadonlyMap<string, ChangeOutcome[]>;
@@ -80,9 +78,8 @@ export async function executePlan(opts: ExecuteOptions): Promise<{ outcomes: Cha
 async function applyEntry(writer: EntryWriter, changes: PlanChange[], opts: ExecuteOptions, sleep: (ms: number) => Promise<void>): Promise<ChangeOutcome[]> {
   const out: ChangeOutcome[] = [];
   const live: PlanChange[] = [];
-  const fresh = opts.freshDrift ? await opts.freshDrift(changes) : undefined;
   for (const c of changes) {
-    const drift = opts.drift.get(driftKey(c)) ?? fresh?.get(driftKey(c));
+    const drift = opts.drift.get(driftKey(c));
     if (drift) out.push({ ...outcome(c, 'stale', drift.reason), ...(drift.found ? { found: drift.found } : {}) });
     else live.push(c);
   }

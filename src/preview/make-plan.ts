@@ -4,6 +4,7 @@ import type { Diagnostic } from '../config/diagnostics.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { Planner, type PlanEntry } from '../plan/build-plan.js';
 import type { Plan } from '../plan/plan-types.js';
+import type { SyncTemplate } from '../config/types.generated.js';
 import { DEFAULT_SAFETY } from '../plan/safety.js';
 import type { SourceData } from '../source/records.js';
 import { checkSourceFields } from './check-fields.js';
@@ -18,6 +19,20 @@ export interface EntryQuery {
   /** When set, only entries whose match attribute equals one of these. */
   ids?: string[];
   attributes: string[];
+}
+
+/** The template's part of a directory query: where its entries are and how they match. */
+export function entryQuery(template: SyncTemplate, attributes: string[], ids?: string[]): EntryQuery {
+  const { target, scope, match } = template.spec;
+  return {
+    target,
+    baseDN: scope.baseDN,
+    scope: scope.searchScope ?? 'sub',
+    scopeFilter: scope.filter,
+    matchAttribute: match.targetAttribute,
+    attributes,
+    ...(ids ? { ids } : {}),
+  };
 }
 
 export interface PlanPorts {
@@ -55,15 +70,8 @@ export async function makePlan(
   const safety = { ...DEFAULT_SAFETY, ...daemon?.config.safety };
   const planner = new Planner({ requestName, request, onlyIds: opts.onlyIds, templateName: templateFile.name, template, source, safety, commit: opts.commit });
   const ids = planner.selectedIds;
-  const query: EntryQuery = {
-    target: template.spec.target,
-    baseDN: template.spec.scope.baseDN,
-    scope: template.spec.scope.searchScope ?? 'sub',
-    scopeFilter: template.spec.scope.filter,
-    matchAttribute: template.spec.match.targetAttribute,
-    attributes: planner.attributes,
-    ...(request.spec.users !== 'all' || opts.onlyIds ? (ids.length <= TARGETED_SEARCH_MAX_IDS ? { ids } : {}) : {}),
-  };
+  const targeted = (request.spec.users !== 'all' || opts.onlyIds) && ids.length <= TARGETED_SEARCH_MAX_IDS;
+  const query = entryQuery(template, planner.attributes, targeted ? ids : undefined);
   let read = 0;
   if (!(query.ids && query.ids.length === 0)) {
     for await (const page of ports.readEntries(query)) {
