@@ -22,6 +22,7 @@ import { type EntryWriter, executePlan } from './executor.js';
 import { Journal } from './journal.js';
 import { type ChangeOutcome, countOutcomes } from './outcomes.js';
 import { caseDrift } from './case-drift.js';
+import { identityDrift } from './identity-drift.js';
 import { sourceDrift } from './source-drift.js';
 
 export interface ApplyDeps extends PreviewDeps {
@@ -111,7 +112,10 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   changes = changes.filter((c) => !skipped.has(c));
   const source = await loadTemplateSource(template, repo, daemon, deps.readLdapSource);
   const drift = sourceDrift(changes, template, request, source);
-  for (const [k, v] of caseDrift(changes, await freshValues(changes, template, deps), normalizeDn)) if (!drift.has(k)) drift.set(k, v);
+  const fresh = await freshValues(changes, template, deps);
+  for (const found of [identityDrift(changes, fresh, template.spec.match.targetAttribute, normalizeDn), caseDrift(changes, fresh, normalizeDn)]) {
+    for (const [k, v] of found) if (!drift.has(k)) drift.set(k, v);
+  }
   const executionStartedAt = status?.state === 'executing' && status.executionStartedAt ? status.executionStartedAt : startedAt;
   await deps.beforeWrite?.({
     'status.yaml': renderStatus({ ...(status ?? {}), request: name, state: 'executing', digests: header.digests, executionStartedAt, ...(opts.commit ? { commit: opts.commit } : {}) }),
@@ -161,6 +165,12 @@ function tamperedPlan(header: PlanHeader, changes: readonly PlanChange[], reques
   if (outside) return `it changes \`${outside.attribute}\`, which the request does not re-export`;
   const foreign = changes.find((c) => !isDnWithin(c.dn, template.spec.scope.baseDN));
   if (foreign) return `it changes ${foreign.dn}, outside the template's baseDN`;
+  const seen = new Set<string>();
+  for (const c of changes) {
+    const key = `${c.id.toLowerCase()}\0${c.attribute.toLowerCase()}`;
+    if (seen.has(key)) return `it changes \`${c.attribute}\` of ${c.id} twice`;
+    seen.add(key);
+  }
   return undefined;
 }
 
@@ -178,7 +188,7 @@ async function freshValues(changes: readonly PlanChange[], template: SyncTemplat
   const out = new Map<string, Map<string, string[]>>();
   const ids = [...new Set(changes.map((c) => c.id))];
   if (ids.length === 0) return out;
-  const attributes = [...new Set(changes.map((c) => c.attribute))];
+  const attributes = [...new Set([template.spec.match.targetAttribute, ...changes.map((c) => c.attribute)])];
   const target = await deps.openTarget(template.spec.target);
   try {
     let next = 0;

@@ -80,7 +80,7 @@ async function applyEntry(writer: EntryWriter, changes: PlanChange[], opts: Exec
   const live: PlanChange[] = [];
   for (const c of changes) {
     const drift = opts.drift.get(driftKey(c));
-    if (drift) out.push({ ...outcome(c, 'stale', drift.reason), ...(drift.found ? { found: drift.found } : {}) });
+    if (drift) out.push({ ...outcome(c, drift.outcome ?? 'stale', drift.reason), ...(drift.found ? { found: drift.found } : {}) });
     else live.push(c);
   }
   if (live.length === 0) return out;

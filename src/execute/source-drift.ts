@@ -1,4 +1,5 @@
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
+import { selectRecords } from '../plan/build-plan.js';
 import { compileMappings, evaluateMapping } from '../plan/evaluate.js';
 import type { PlanChange } from '../plan/plan-types.js';
 import { decideChange, sameValues } from '../plan/values.js';
@@ -11,12 +12,15 @@ import { idKey, type SourceData } from '../source/records.js';
  */
 export interface Drift {
   reason: string;
+  /** How the change ends; stale unless said otherwise. */
+  outcome?: 'stale' | 'skipped';
   /** Directory values seen, when the drift is in the directory. */
   found?: string[];
 }
 
 export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData): Map<string, Drift> {
-  const records = new Map(source.records.map((r) => [idKey(r.id), r]));
+  const records = new Map(source.records.map((r) => [r.key, r]));
+  const selected = new Set(selectRecords(source, request.spec.users, []).map((r) => r.key));
   const mappings = new Map(compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]));
   const drift = new Map<string, Drift>();
   for (const c of changes) {
@@ -24,6 +28,11 @@ export function sourceDrift(changes: readonly PlanChange[], template: SyncTempla
     const record = records.get(idKey(c.id));
     if (!record) {
       drift.set(key, { reason: 'the user is no longer in the source' });
+      continue;
+    }
+    // A plan is data from the repository; only users the request selects may be written.
+    if (!selected.has(record.key)) {
+      drift.set(key, { reason: 'the request does not select this user (any more); nothing written' });
       continue;
     }
     const m = mappings.get(c.attribute.toLowerCase());

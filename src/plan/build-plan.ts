@@ -229,7 +229,8 @@ export function planDigest(changes: readonly PlanChange[]): string {
   return digestOf(changes.map((c) => [c.id, c.dn, c.attribute, c.before, c.after]));
 }
 
-function selectRecords(source: SourceData, users: ReexportRequest['spec']['users'], unknownIds: string[]): SourceRecord[] {
+/** The records a request's `users` selects; IDs it names that the source lacks go to unknownIds. */
+export function selectRecords(source: SourceData, users: ReexportRequest['spec']['users'], unknownIds: string[]): SourceRecord[] {
   if (users === 'all') return source.records;
   if ('ids' in users) {
     const byKey = new Map(source.records.map((r) => [r.key, r]));

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/daemon-config.js';
 import { formatDiagnostic } from '../../src/config/diagnostics.js';
 import { applyRequest } from '../../src/execute/apply-request.js';
+import { planDigest } from '../../src/plan/build-plan.js';
 import { openLdapWriters } from '../../src/execute/ldap-writer.js';
 import { openTargetReader } from '../../src/preview/ldap-ports.js';
 import { previewRequest } from '../../src/preview/preview-request.js';
@@ -167,6 +168,47 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
       expect(applied.state).toBe('refused');
       expect(applied.message).toMatch(/plan\.jsonl cannot be trusted: its changes do not match its digest/);
       expect(await readMail(slapd, 'other')).toContain('mail: other@kommune.no');
+    } finally {
+      await cleanup();
+      await slapd.stop();
+    }
+  });
+
+  it('writes nothing from a forged plan with a valid digest: another user\'s entry, a user the request does not select', async () => {
+    const slapd = await startSlapd({ ldif: seedLdif() });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    const { dir, cleanup } = await makeDir({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      'data/ansatte.csv': CSV,
+      'requests/one.yaml': request('one', '  mappings: [mail]\n  users: { ids: ["1001"] }\n  execute: true\n'),
+      'requests/everyone.yaml': request('everyone', '  mappings: [mail]\n  users: all\n'),
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
+    });
+    try {
+      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      const planOf = async (name: string) => {
+        const r = await previewRequest(dir, name, daemon, { openTarget: (t) => openTargetReader(daemon, t) });
+        if ('invalid' in r) throw new Error(r.invalid.map(formatDiagnostic).join('\n'));
+        return r.plan;
+      };
+      const one = await planOf('one');
+      const everyone = await planOf('everyone');
+      const aase = one.changes.find((c) => c.id === '1001')!;
+      const kaare = everyone.changes.find((c) => c.id === '1003')!;
+      // Someone who can push rewrites plan.jsonl and recomputes its digest: Åse's new mail aimed at
+      // Kåre's entry, and Kåre's own change, which the request (Åse only) never selected.
+      const changes = [{ ...aase, dn: kaare.dn, before: kaare.before }, kaare];
+      const forged = { ...one, changes, header: { ...one.header, digests: { ...one.header.digests, plan: planDigest(changes) } } };
+      await writeFiles(path.join(dir, 'reports', 'one'), renderPreviewFiles(forged, 10));
+      const kaareBefore = await readMail(slapd, 'kaare');
+      const aaseBefore = await readMail(slapd, 'aase');
+      const result = await applyRequest(dir, 'one', daemon, { openTarget: (t) => openTargetReader(daemon, t), openWriters: (t, n) => openLdapWriters(daemon, t, n), journalDir: path.join(dir, 'journal') });
+      expect(result.reviewed).toBe(true);
+      expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1001 stale', '1003 stale']);
+      expect(result.outcomes.find((o) => o.id === '1001')).toMatchObject({ reason: expect.stringMatching(/entry's employeeID is not 1001/), found: ['1003'] });
+      expect(result.outcomes.find((o) => o.id === '1003')?.reason).toMatch(/request does not select this user/);
+      expect(await readMail(slapd, 'kaare')).toBe(kaareBefore);
+      expect(await readMail(slapd, 'aase')).toBe(aaseBefore);
     } finally {
       await cleanup();
       await slapd.stop();
