@@ -259,7 +259,7 @@ function sameRemote(a: string, b: string): boolean {
 
 /** A push refused because the remote branch has commits we lack, as opposed to auth, hooks, protection. */
 function isMovedRejection(message: string): boolean {
-  return /!\s+\[rejected\]/.test(message) && /\((fetch first|non-fast-forward)\)/.test(message);
+  return /!\s+\[rejected\]/.test(message) && /\((fetch first|non-fast-forward|stale info)\)/.test(message);
 }
 
 /** The daemon's own clone of the config repository. */
@@ -385,11 +385,11 @@ export class ConfigRepoGit implements RepoPort {
 
   private async commitAndPushNow(branch: string, files: Record<string, string | null>, body: string): Promise<CommitResult> {
     for (let attempt = 0; ; attempt++) {
-      await this.resetTo(branch);
+      const base = await this.resetTo(branch);
       await this.applyFiles(files);
       if (!(await this.hasStagedChanges())) return { unchanged: true };
       await this.run(['commit', '--quiet', '--cleanup=whitespace', '-m', body]);
-      const pushed = await this.tryPush(branch);
+      const pushed = await this.tryPush(branch, base);
       if (pushed) {
         this.opts.log?.info({ branch, commit: pushed, attempt }, 'reports committed and pushed');
         return { commit: pushed };
@@ -402,10 +402,16 @@ export class ConfigRepoGit implements RepoPort {
     }
   }
 
-  /** The pushed commit, or undefined when the branch moved under us; any other refusal throws. */
-  private async tryPush(branch: string): Promise<string | undefined> {
+  /**
+   * The pushed commit, or undefined when the branch moved under us; any other refusal throws.
+   * The lease makes git refuse unless the branch still points at `base`, the commit ours sits on:
+   * a plain push would recreate a branch deleted meanwhile (a pull request merged and its branch
+   * removed while a pass was previewing it). Our commit is a child of `base`, so every push the
+   * lease lets through is a fast-forward; nothing is ever overwritten.
+   */
+  private async tryPush(branch: string, base: string): Promise<string | undefined> {
     try {
-      await this.git.raw(['push', '--quiet', 'origin', `HEAD:refs/heads/${branch}`]);
+      await this.git.raw(['push', '--quiet', `--force-with-lease=refs/heads/${branch}:${base}`, 'origin', `HEAD:refs/heads/${branch}`]);
     } catch (err) {
       const text = errorText(err);
       if (isMovedRejection(text)) return undefined;

@@ -322,6 +322,18 @@ describe('ConfigRepoGit.commitAndPush', () => {
     expect(log.lines.filter((l) => l.level === 'warn' && /branch moved/.test(l.msg))).toHaveLength(1);
   });
 
+  it('does not bring back a branch deleted after the fetch (a merged pull request\'s branch)', async () => {
+    const { remote, repo } = await setup();
+    const h = await human(remote);
+    await pushBranch(h, 'feature', { 'requests/b.yaml': 'b: 1\n' });
+    await repo.fetch();
+    await repo.checkout('feature');
+    await gitIn(h, 'push', '-q', 'origin', '--delete', 'feature');
+
+    await expect(repo.commitAndPush('feature', { 'reports/b/preview.md': 'preview\n' }, 'reexport: preview b')).rejects.toThrow(/branch feature is not on origin/);
+    expect((await gitIn(remote.bare, 'branch', '--list', 'feature')).trim()).toBe('');
+  });
+
   it('does not retry a push the remote refuses for another reason', async () => {
     const { remote, repo, log } = await setup();
     const hook = path.join(remote.bare, 'hooks', 'pre-receive');
