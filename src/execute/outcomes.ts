@@ -1,5 +1,5 @@
 import type { PlanChange } from '../plan/plan-types.js';
-import { normalizeValues, sameValues } from '../plan/values.js';
+import { normalizeValues, sameValues, valueKey } from '../plan/values.js';
 
 export type OutcomeKind = 'applied' | 'already-applied' | 'stale' | 'failed' | 'skipped';
 
@@ -22,8 +22,9 @@ export type AttributeState = 'before' | 'after' | 'other';
 /** Where the directory stands for one change, from a fresh read. */
 export function classify(change: PlanChange, currentValues: readonly string[]): AttributeState {
   const current = normalizeValues(currentValues);
-  if (sameValues(current, change.after)) return 'after';
-  if (sameValues(current, change.before)) return 'before';
+  const key = valueKey(change.attribute);
+  if (sameValues(current, change.after, key)) return 'after';
+  if (sameValues(current, change.before, key)) return 'before';
   return 'other';
 }
 

@@ -1,4 +1,5 @@
 import type { Mapping } from '../config/types.generated.js';
+import { DnSyntaxError, normalizeDn } from '../ldap/dn.js';
 
 /**
  * Values are compared the way a reviewer reads them: Unicode-normalised (NFC and NFD spellings of ø
@@ -28,11 +29,39 @@ export function nfc(text: string): string {
   return ASCII.test(text) ? text : text.normalize('NFC');
 }
 
-export function sameValues(a: readonly string[], b: readonly string[]): boolean {
+/**
+ * Attributes whose values are DNs of other entries. Directories compare them as DNs and hand them
+ * back in their own spelling (Active Directory always returns the referenced object's DN as it is
+ * stored), so a value that differs only in case or spacing is the same value: comparing text would
+ * show a change on every preview and never converge.
+ */
+const DN_VALUED = new Set(['manager', 'secretary', 'assistant', 'seealso', 'owner', 'managedby', 'member', 'roleoccupant']);
+
+export function isDnValued(attribute: string | undefined): boolean {
+  return attribute !== undefined && DN_VALUED.has(attribute.toLowerCase());
+}
+
+type ValueKey = (value: string) => string;
+const exact: ValueKey = (v) => v;
+const asDn: ValueKey = (v) => {
+  try {
+    return normalizeDn(v);
+  } catch (err) {
+    if (err instanceof DnSyntaxError) return v;
+    throw err;
+  }
+};
+
+/** How the directory tells two values of the attribute apart, as far as the plan must. */
+export function valueKey(attribute: string | undefined): ValueKey {
+  return isDnValued(attribute) ? asDn : exact;
+}
+
+export function sameValues(a: readonly string[], b: readonly string[], key: ValueKey = exact): boolean {
   if (a.length !== b.length) return false;
-  if (a.length === 1) return a[0] === b[0];
-  const set = new Set(a);
-  return b.every((v) => set.has(v));
+  if (a.length === 1) return key(a[0]!) === key(b[0]!);
+  const set = new Set(a.map(key));
+  return b.every((v) => set.has(key(v)));
 }
 
 export type AttributeOutcome =
@@ -47,6 +76,12 @@ export function decideChange(current: readonly string[], desired: readonly strin
   if (policy === 'keep') {
     return current.length === 0 && desired.length > 0 ? { kind: 'change', after: [...desired] } : { kind: 'unchanged' };
   }
+  const key = valueKey(mapping.target);
+  if (policy === 'merge' && key === asDn) {
+    const have = new Set(current.map(key));
+    const missing = desired.filter((v) => !have.has(key(v)));
+    return missing.length ? { kind: 'change', after: [...current, ...missing] } : { kind: 'unchanged' };
+  }
   if (policy === 'merge') {
     // A value present in another letter case is replaced by the computed spelling (SMTP: vs smtp: matters to Exchange).
     const wanted = new Map(desired.map((v) => [v.toLowerCase(), v]));
@@ -55,7 +90,7 @@ export function decideChange(current: readonly string[], desired: readonly strin
     const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
     return sameValues(current, after) ? { kind: 'unchanged' } : { kind: 'change', after };
   }
-  return sameValues(current, desired) ? { kind: 'unchanged' } : { kind: 'change', after: [...desired] };
+  return sameValues(current, desired, key) ? { kind: 'unchanged' } : { kind: 'change', after: [...desired] };
 }
 
 /**

@@ -316,4 +316,45 @@ describeWithSamba('apply against Samba AD', () => {
     expect(confirmed.outcomes.every((o) => o.outcome === 'applied')).toBe(true);
     expect(confirmed.outcomes).toHaveLength(11);
   });
+  it('compares manager DNs as AD does: a mapping in another spelling is applied once, then the preview is empty', async () => {
+    const ou = 'Mgr';
+    const baseDN = `OU=${ou},OU=Ansatte,${SUFFIX}`;
+    await samba.addUsers(STAFF.map((u) => ({ ...u, sAMAccountName: `${u.sAMAccountName}.mgr` })), `OU=${ou},OU=Ansatte`);
+    // The HR export names each manager; the template spells the DN in lower case, AD stores and
+    // returns the referenced object's own DN (CN=Kåre Dæhlie,OU=Mgr,…).
+    const managerTemplate = `apiVersion: reexport/v1
+kind: SyncTemplate
+metadata: { name: ad-employees }
+spec:
+  target: ad
+  source: { file: data/ansatte.csv, id: employeeId }
+  match: { sourceField: employeeId, targetAttribute: employeeID }
+  scope: { baseDN: "${baseDN}", filter: "(objectClass=user)" }
+  mappings:
+    - target: manager
+      source: "{% if boss != blank %}cn={{ boss }},ou=mgr,ou=ansatte,dc=kommune,dc=test{% endif %}"
+      onEmpty: skip
+`;
+    ({ dir, cleanup } = await makeDir({
+      'templates/ad-employees.yaml': managerTemplate,
+      'data/ansatte.csv': 'employeeId,givenName,sn,boss\n1001,Åse,Ødegård,Kåre Dæhlie\n1002,Bjørn,Ærø,Åse Ødegård\n1003,Kåre,Dæhlie,\n',
+      [`requests/${REQUEST}.yaml`]: requestYaml,
+      'daemon.yaml': daemonConfig(samba).replace('allowedAttributes: [mail,', 'allowedAttributes: [manager, mail,'),
+    }));
+    const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+    const first = await reviewedPreview(daemon);
+    expect(first.changes.map((c) => `${c.id} ${c.attribute} → ${c.after.join()}`)).toEqual([
+      '1001 manager → cn=Kåre Dæhlie,ou=mgr,ou=ansatte,dc=kommune,dc=test',
+      '1002 manager → cn=Åse Ødegård,ou=mgr,ou=ansatte,dc=kommune,dc=test',
+    ]);
+    const result = await apply(daemon);
+    expect(brief(result.outcomes)).toEqual(['1001 manager applied', '1002 manager applied']);
+    const stored = await withClient(async (c) => (await c.search(baseDN, { scope: 'one', filter: '(employeeID=1001)', attributes: ['manager'] })).searchEntries[0]?.manager);
+    expect(stored).toBe(`CN=Kåre Dæhlie,${baseDN}`);
+    // Read back in AD's spelling, the same DNs: nothing left to do.
+    const again = await previewRequest(dir, REQUEST, daemon, { openTarget: (t) => openTargetReader(daemon, t) });
+    if ('invalid' in again) throw new Error('invalid');
+    expect(again.plan.changes).toEqual([]);
+    expect(again.plan.summary.unchanged).toBe(3);
+  });
 });

@@ -93,6 +93,31 @@ describe('Planner', () => {
     expect(p.summary.unchanged).toBe(1);
   });
 
+  it('compares DN values as DNs: the directory\'s spelling of the same manager is no change, another manager is', () => {
+    const people = [
+      { employeeId: '1001', givenName: 'Åse', boss: 'Kåre' },
+      { employeeId: '1002', givenName: 'Bjørn', boss: 'Åse' },
+    ];
+    const mappings: SyncTemplate['spec']['mappings'] = [
+      { target: 'manager', source: 'CN={{ boss }},OU=Ansatte,DC=kommune,DC=test' },
+      { target: 'seeAlso', source: ['CN={{ boss }},OU=Ansatte,DC=kommune,DC=test'], policy: 'merge' },
+    ];
+    const p = plan({
+      src: source(people),
+      dir: [
+        // As Active Directory hands them back: its own case and spacing.
+        entry('CN=Åse,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1001', manager: 'cn=kåre, ou=ansatte,dc=Kommune,dc=Test', seeAlso: 'cn=KÅRE,ou=Ansatte,dc=kommune,dc=test' }),
+        entry('CN=Bjørn,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1002', manager: 'CN=Kåre,OU=Ansatte,DC=kommune,DC=test', seeAlso: 'CN=Kåre,OU=Ansatte,DC=kommune,DC=test' }),
+      ],
+      mappings,
+    });
+    expect(brief(p.changes)).toEqual([
+      '1002 manager: [CN=Kåre,OU=Ansatte,DC=kommune,DC=test] → [CN=Åse,OU=Ansatte,DC=kommune,DC=test]',
+      '1002 seeAlso: [CN=Kåre,OU=Ansatte,DC=kommune,DC=test] → [CN=Kåre,OU=Ansatte,DC=kommune,DC=test,CN=Åse,OU=Ansatte,DC=kommune,DC=test]',
+    ]);
+    // A mail address is text: a change of case there is still a change (first test).
+  });
+
   it('never writes to an ID found on two entries, and reports records without an entry', () => {
     const dir = [...DIR, entry('CN=Åse 2,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1001' })];
     const p = plan({ dir: dir.filter((e) => !e.dn.startsWith('CN=Kåre')) });
