@@ -40,6 +40,9 @@ export class RepoError extends ReexportError {
   readonly kind = 'repo';
 }
 
+/** The branch was deleted on the remote while the daemon worked on it (a merged pull request's branch): nothing to do. */
+export class BranchGoneError extends RepoError {}
+
 /** A plan was refused by a safety rule; nothing was written. */
 export class SafetyRefusal extends ReexportError {
   readonly kind = 'safety';
@@ -61,6 +64,7 @@ export function describeError(err: unknown): ErrorReport {
   if (err instanceof SafetyRefusal) return { level: 'warn', message: `refused: ${err.message}`, exitCode: 1 };
   if (err instanceof DirectoryError) return { level: 'error', message: `directory: ${err.message}`, exitCode: 1 };
   if (err instanceof SourceError) return { level: 'error', message: `source: ${err.message}`, exitCode: 1 };
+  if (err instanceof BranchGoneError) return { level: 'warn', message: `git: ${err.message}`, exitCode: 1 };
   if (err instanceof RepoError) return { level: 'error', message: `git: ${err.message}`, exitCode: 1 };
   const message = err instanceof Error ? err.message : String(err);
   return { level: 'fatal', message: `internal error: ${message}`, exitCode: 70 };

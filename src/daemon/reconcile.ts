@@ -7,6 +7,7 @@ import type { Diagnostic } from '../config/diagnostics.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { validateRepo } from '../config/validate-repo.js';
 import { type ApplyDeps, applyRequest, readStatus } from '../execute/apply-request.js';
+import { describeError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { requestDigest } from '../plan/build-plan.js';
 import { type PreviewDeps, previewRequest } from '../preview/preview-request.js';
@@ -53,6 +54,11 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
       summary.previews += await previewBranch(ctx, b.name, main);
     } catch (err) {
       // One broken branch must not stop previews of the others or execution on main.
+      const report = describeError(err);
+      if (report.level === 'warn') {
+        ctx.log.warn({ branch: b.name, err: report.message }, 'preview of branch dropped');
+        continue;
+      }
       ctx.metrics.errors.inc({ kind: 'branch' });
       ctx.log.error({ branch: b.name, err: String((err as Error).message ?? err) }, 'preview of branch failed');
     }

@@ -2,7 +2,7 @@ import { lstat, mkdir, readdir, realpath, rename, rm, writeFile } from 'node:fs/
 import path from 'node:path';
 import { simpleGit, type SimpleGit, type SimpleGitOptions } from 'simple-git';
 import type { RepoPort } from '../daemon/repo-port.js';
-import { RepoError } from '../errors.js';
+import { BranchGoneError, RepoError } from '../errors.js';
 
 /** Structured logger subset (pino's Logger fits). */
 export interface GitLog {
@@ -427,7 +427,7 @@ export class ConfigRepoGit implements RepoPort {
   private async resetTo(branch: string): Promise<string> {
     const ref = `refs/remotes/origin/${branch}`;
     if ((await this.tryRun(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])) === undefined) {
-      throw new RepoError(`branch ${branch} is not on origin (as of the last fetch)`);
+      throw new BranchGoneError(`branch ${branch} is not on origin (deleted since the last fetch); its reports are dropped`);
     }
     await this.run(['checkout', '--quiet', '--force', '--no-track', '-B', branch, ref, '--']);
     await this.run(['clean', '--quiet', '-ffdx']);

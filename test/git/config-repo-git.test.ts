@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ConfigRepoGit, type GitLog, isDaemonCommit, redactUrl, REPORT_TRAILER, withReportTrailer } from '../../src/git/config-repo-git.js';
-import { RepoError } from '../../src/errors.js';
+import { BranchGoneError, RepoError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitEnv, gitIn, makeRepo, type TestRepo } from '../harness/git.js';
@@ -330,7 +330,7 @@ describe('ConfigRepoGit.commitAndPush', () => {
     await repo.checkout('feature');
     await gitIn(h, 'push', '-q', 'origin', '--delete', 'feature');
 
-    await expect(repo.commitAndPush('feature', { 'reports/b/preview.md': 'preview\n' }, 'reexport: preview b')).rejects.toThrow(/branch feature is not on origin/);
+    await expect(repo.commitAndPush('feature', { 'reports/b/preview.md': 'preview\n' }, 'reexport: preview b')).rejects.toThrow(BranchGoneError);
     expect((await gitIn(remote.bare, 'branch', '--list', 'feature')).trim()).toBe('');
   });
 
