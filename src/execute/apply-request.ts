@@ -24,6 +24,7 @@ import { type ChangeOutcome, countOutcomes } from './outcomes.js';
 import { caseDrift } from './case-drift.js';
 import { identityDrift } from './identity-drift.js';
 import { sourceDrift } from './source-drift.js';
+import { type DnValued, dnValuedFrom, isDnValued } from '../plan/values.js';
 
 export interface ApplyDeps extends PreviewDeps {
   /** Opens `concurrency` bound connections to the target for writing. */
@@ -111,9 +112,9 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   const skipped = disallowed(changes, target);
   changes = changes.filter((c) => !skipped.has(c));
   const source = await loadTemplateSource(template, repo, daemon, deps.readLdapSource);
-  const drift = sourceDrift(changes, template, request, source);
-  const fresh = await freshValues(changes, template, deps);
-  for (const found of [identityDrift(changes, fresh, template.spec.match.targetAttribute, normalizeDn), caseDrift(changes, fresh, normalizeDn)]) {
+  const { fresh, dnValued } = await readDirectory(changes, template, deps);
+  const drift = sourceDrift(changes, template, request, source, dnValued);
+  for (const found of [identityDrift(changes, fresh, template.spec.match.targetAttribute, normalizeDn), caseDrift(changes, fresh, normalizeDn, dnValued)]) {
     for (const [k, v] of found) if (!drift.has(k)) drift.set(k, v);
   }
   const executionStartedAt = status?.state === 'executing' && status.executionStartedAt ? status.executionStartedAt : startedAt;
@@ -124,7 +125,7 @@ export async function applyRequest(root: string, name: string, daemon: LoadedDae
   const conns = await deps.openWriters(template.spec.target, target.concurrency ?? 4);
   let result: Awaited<ReturnType<typeof executePlan>>;
   try {
-    result = await executePlan({ changes, drift, journal, done, writers: conns.writers, rateLimit: target.rateLimit, signal: deps.signal, onEntry: deps.onEntry, retry: deps.retry });
+    result = await executePlan({ changes, drift, dnValued, journal, done, writers: conns.writers, rateLimit: target.rateLimit, signal: deps.signal, onEntry: deps.onEntry, retry: deps.retry });
   } finally {
     await conns.close();
     await journal.close();
@@ -179,18 +180,22 @@ const FRESH_READ_BATCH = 500;
 const FRESH_READ_PARALLEL = 4;
 
 /**
- * The planned entries as they are now, read in batches of IDs (a search per 500 entries, not one
- * per entry), several searches at once on the one connection (LDAP multiplexes them by message
- * ID). Reading them all before the first write measured as fast as reading ahead of the writes
- * (the directory is the bottleneck either way), and is simpler.
+ * The directory's schema (which attributes compare as DNs), and the planned entries as they are
+ * now, read in batches of IDs (a search per 500 entries, not one per entry), several searches at
+ * once on the one connection (LDAP multiplexes them by message ID). Reading them all before the
+ * first write measured as fast as reading ahead of the writes (the directory is the bottleneck
+ * either way), and is simpler.
  */
-async function freshValues(changes: readonly PlanChange[], template: SyncTemplate, deps: ApplyDeps): Promise<Map<string, Map<string, string[]>>> {
+async function readDirectory(changes: readonly PlanChange[], template: SyncTemplate, deps: ApplyDeps): Promise<{ fresh: Map<string, Map<string, string[]>>; dnValued: DnValued }> {
   const out = new Map<string, Map<string, string[]>>();
   const ids = [...new Set(changes.map((c) => c.id))];
-  if (ids.length === 0) return out;
+  if (ids.length === 0) return { fresh: out, dnValued: isDnValued };
   const attributes = [...new Set([template.spec.match.targetAttribute, ...changes.map((c) => c.attribute)])];
   const target = await deps.openTarget(template.spec.target);
+  let dnValued: DnValued;
   try {
+    // The same schema answers as the preview had: which attributes compare as DNs.
+    dnValued = dnValuedFrom(await target.readSchema?.());
     let next = 0;
     const lane = async () => {
       for (let i = next; i < ids.length; i = next) {
@@ -204,7 +209,7 @@ async function freshValues(changes: readonly PlanChange[], template: SyncTemplat
   } finally {
     await target.close();
   }
-  return out;
+  return { fresh: out, dnValued };
 }
 
 function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanChange, ChangeOutcome> {

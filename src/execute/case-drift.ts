@@ -1,5 +1,5 @@
 import type { PlanChange } from '../plan/plan-types.js';
-import { isDnValued, normalizeValues, sameValues } from '../plan/values.js';
+import { type DnValued, isDnValued, normalizeValues, sameValues } from '../plan/values.js';
 import { type Drift, driftKey } from './source-drift.js';
 
 /**
@@ -9,11 +9,16 @@ import { type Drift, driftKey } from './source-drift.js';
  * stale (a person changed the value after the review). Other differences are left to the
  * compare-and-swap, which also tells already-applied changes apart.
  */
-export function caseDrift(changes: readonly PlanChange[], current: ReadonlyMap<string, ReadonlyMap<string, string[]>>, dnKey: (dn: string) => string): Map<string, Drift> {
+export function caseDrift(
+  changes: readonly PlanChange[],
+  current: ReadonlyMap<string, ReadonlyMap<string, string[]>>,
+  dnKey: (dn: string) => string,
+  dnValued: DnValued = isDnValued,
+): Map<string, Drift> {
   const drift = new Map<string, Drift>();
   for (const c of changes) {
     // DN values come back in the directory's spelling; their case says nothing about a hand edit.
-    if (isDnValued(c.attribute)) continue;
+    if (dnValued(c.attribute)) continue;
     const attrs = current.get(dnKey(c.dn));
     if (!attrs) continue;
     const now = normalizeValues(attrs.get(c.attribute.toLowerCase()) ?? []);

@@ -1,4 +1,5 @@
 import type { PlanChange } from '../plan/plan-types.js';
+import type { DnValued } from '../plan/values.js';
 import { type Drift, driftKey } from './source-drift.js';
 import type { Journal } from './journal.js';
 import { type ChangeOutcome, casOperations, classify } from './outcomes.js';
@@ -27,6 +28,8 @@ export interface ExecuteOptions {
   changes: readonly PlanChange[];
   /** Changes whose source moved since the preview, with the reason. */
   drift: ReadonlyMap<string, Drift>;
+  /** Which attributes compare as DNs when a fresh read decides (the directory's schema). */
+  dnValued?: DnValued;
   journal: Journal;
   /** Entries finished by an earlier, interrupted run. */
   done: ReadonlyMap<string, ChangeOutcome[]>;
@@ -108,7 +111,7 @@ async function resolveAfterRead(writer: EntryWriter, live: PlanChange[], mode: '
   const pending: PlanChange[] = [];
   for (const c of live) {
     const values = current.get(c.attribute.toLowerCase()) ?? [];
-    const state = classify(c, values);
+    const state = classify(c, values, opts.dnValued);
     if (state === 'after') out.push(outcome(c, 'already-applied'));
     else if (state === 'before') pending.push(c);
     else out.push({ ...outcome(c, 'stale', 'the directory value changed after the preview; not overwritten'), found: values });

@@ -1,5 +1,5 @@
 import type { PlanChange } from '../plan/plan-types.js';
-import { normalizeValues, sameValues, valueKey } from '../plan/values.js';
+import { type DnValued, isDnValued, normalizeValues, sameValues, valueKey } from '../plan/values.js';
 
 export type OutcomeKind = 'applied' | 'already-applied' | 'stale' | 'failed' | 'skipped';
 
@@ -20,9 +20,9 @@ export interface ChangeOutcome {
 export type AttributeState = 'before' | 'after' | 'other';
 
 /** Where the directory stands for one change, from a fresh read. */
-export function classify(change: PlanChange, currentValues: readonly string[]): AttributeState {
+export function classify(change: PlanChange, currentValues: readonly string[], dnValued: DnValued = isDnValued): AttributeState {
   const current = normalizeValues(currentValues);
-  const key = valueKey(change.attribute);
+  const key = valueKey(change.attribute, dnValued);
   if (sameValues(current, change.after, key)) return 'after';
   if (sameValues(current, change.before, key)) return 'before';
   return 'other';

@@ -2,7 +2,7 @@ import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js
 import { selectRecords } from '../plan/build-plan.js';
 import { compileMappings, evaluateMapping } from '../plan/evaluate.js';
 import type { PlanChange } from '../plan/plan-types.js';
-import { decideChange, sameValues } from '../plan/values.js';
+import { decideChange, type DnValued, isDnValued, sameValues } from '../plan/values.js';
 import { idKey, type SourceData } from '../source/records.js';
 
 /**
@@ -18,7 +18,7 @@ export interface Drift {
   found?: string[];
 }
 
-export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData): Map<string, Drift> {
+export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData, dnValued: DnValued = isDnValued): Map<string, Drift> {
   const records = new Map(source.records.map((r) => [r.key, r]));
   const selected = new Set(selectRecords(source, request.spec.users, []).map((r) => r.key));
   const mappings = new Map(compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]));
@@ -45,7 +45,7 @@ export function sourceDrift(changes: readonly PlanChange[], template: SyncTempla
       drift.set(key, { reason: `the mapping now fails: ${result.error}` });
       continue;
     }
-    const outcome = decideChange(c.before, result.values, m.mapping);
+    const outcome = decideChange(c.before, result.values, m.mapping, dnValued);
     const expected = outcome.kind === 'change' ? outcome.after : c.before;
     if (!sameValues(expected, c.after)) drift.set(key, { reason: `the source now gives ${JSON.stringify(result.values)}, not the reviewed ${JSON.stringify(c.after)}` });
   }

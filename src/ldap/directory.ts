@@ -6,6 +6,7 @@ import { type Change, type Client, type Entry, type Filter, NoSuchObjectError } 
 import { DirectoryError } from '../errors.js';
 import { readableDn } from './dn.js';
 import { parseFilter } from './filter.js';
+import { type DirectorySchema, schemaFrom } from './schema.js';
 
 export interface AttrValues {
   /** The attribute name as the server spells it (range option removed). */
@@ -42,6 +43,8 @@ export interface Directory {
   readonly isActiveDirectory: boolean;
   /** Yields the matching entries one server page at a time; empty pages are skipped. */
   searchPages(opts: SearchPagesOptions): AsyncIterable<DirectoryEntry[]>;
+  /** The attribute types of the subschema entry, or undefined when the server does not let us read them. */
+  readSchema(): Promise<DirectorySchema | undefined>;
   /** One entry by DN; undefined when it does not exist. */
   readEntry(dn: string, attributes: string[], opts?: { rangeStep?: number }): Promise<DirectoryEntry | undefined>;
   /**
@@ -299,6 +302,23 @@ class LdapDirectory implements Directory {
     } catch (err) {
       if (err instanceof NoSuchObjectError) return undefined;
       throw this.session.fail(err, `read ${dn}`);
+    }
+  }
+
+  async readSchema(): Promise<DirectorySchema | undefined> {
+    const client = await this.ready();
+    try {
+      const dse = (await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['subschemaSubentry'] })).searchEntries[0];
+      const where = dse && Object.entries(dse).find(([k]) => k.toLowerCase() === 'subschemasubentry')?.[1];
+      const dn = Array.isArray(where) ? where[0] : where;
+      if (!dn) return undefined;
+      const entry = (await client.search(String(dn), { scope: 'base', filter: '(objectClass=*)', attributes: ['attributeTypes'], timeLimit: 0 })).searchEntries[0];
+      const types = entry && Object.entries(entry).find(([k]) => k.toLowerCase() === 'attributetypes')?.[1];
+      const list = (Array.isArray(types) ? types : types === undefined ? [] : [types]).map(String);
+      return list.length ? schemaFrom(list) : undefined;
+    } catch {
+      // Reading the schema is an optimisation of comparisons, never a reason to fail a preview.
+      return undefined;
     }
   }
 

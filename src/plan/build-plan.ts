@@ -4,7 +4,8 @@ import { compareIds, digestOf } from './canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import type { Plan, PlanChange, PlanHeader, PlanSummary } from './plan-types.js';
 import { assessSafety, type SafetyLimits } from './safety.js';
-import { decideChange, normalizeValues } from './values.js';
+import { decideChange, type DnValued, dnValuedFrom, normalizeValues } from './values.js';
+import type { DirectorySchema } from '../ldap/schema.js';
 
 /** The part of a directory entry planning needs; attribute keys are lower-cased names. */
 export interface PlanEntry {
@@ -22,6 +23,8 @@ export interface PlanInput {
   commit?: string;
   /** Narrows the request's selection further (a local preview of a few users). */
   onlyIds?: string[];
+  /** The target directory's schema, when it could be read: which attributes hold DNs or one value. */
+  schema?: DirectorySchema;
 }
 
 /** What one matched entry contributes; counted only once the match is known not to be a duplicate. */
@@ -58,12 +61,14 @@ export class Planner {
   private readonly valueOwners = new Map<string, Map<string, string | string[]>>();
   /** The mappings' attribute names in lower case, as entry attributes are keyed. */
   private readonly keys: string[];
+  private readonly dnValued: DnValued;
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
     this.mappings = compileMappings(template, request.spec.mappings);
     this.matchAttr = template.spec.match.targetAttribute.toLowerCase();
     this.keys = this.mappings.map((m) => m.attribute.toLowerCase());
+    this.dnValued = dnValuedFrom(input.schema);
     this.summary = {
       entriesInScope: 0,
       recordsInSource: source.records.length,
@@ -138,9 +143,15 @@ export class Planner {
         (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message: result.error });
         continue;
       }
+      if (result.values.length > 1 && this.input.schema?.singleValued.has(this.keys[i]!)) {
+        // The directory would refuse the write at execution; say so in the preview instead.
+        const message = `\`${m.attribute}\` holds one value in the directory, but the mapping gives ${result.values.length}`;
+        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message });
+        continue;
+      }
       this.noteOwner(m.attribute, result.values, record.id);
       const before = normalizeValues(current?.values ?? NO_VALUES);
-      const outcome = decideChange(before, result.values, m.mapping);
+      const outcome = decideChange(before, result.values, m.mapping, this.dnValued);
       if (outcome.kind === 'skip-empty') (match.skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
       (match.changes ??= []).push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });

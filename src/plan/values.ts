@@ -37,8 +37,13 @@ export function nfc(text: string): string {
  */
 const DN_VALUED = new Set(['manager', 'secretary', 'assistant', 'seealso', 'owner', 'managedby', 'member', 'roleoccupant']);
 
-export function isDnValued(attribute: string | undefined): boolean {
-  return attribute !== undefined && DN_VALUED.has(attribute.toLowerCase());
+/** Which attributes hold DNs: from the directory's schema when it could be read, else the well-known ones. */
+export type DnValued = (attribute: string) => boolean;
+
+export const isDnValued: DnValued = (attribute) => DN_VALUED.has(attribute.toLowerCase());
+
+export function dnValuedFrom(schema: { dnValued: ReadonlySet<string> } | undefined): DnValued {
+  return schema ? (attribute) => schema.dnValued.has(attribute.toLowerCase()) : isDnValued;
 }
 
 type ValueKey = (value: string) => string;
@@ -53,8 +58,8 @@ const asDn: ValueKey = (v) => {
 };
 
 /** How the directory tells two values of the attribute apart, as far as the plan must. */
-export function valueKey(attribute: string | undefined): ValueKey {
-  return isDnValued(attribute) ? asDn : exact;
+export function valueKey(attribute: string, dnValued: DnValued = isDnValued): ValueKey {
+  return dnValued(attribute) ? asDn : exact;
 }
 
 export function sameValues(a: readonly string[], b: readonly string[], key: ValueKey = exact): boolean {
@@ -70,13 +75,18 @@ export type AttributeOutcome =
   | { kind: 'change'; after: string[] };
 
 /** What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are normalised. */
-export function decideChange(current: readonly string[], desired: readonly string[], mapping: Pick<Mapping, 'policy' | 'onEmpty'> & { target?: string }): AttributeOutcome {
+export function decideChange(
+  current: readonly string[],
+  desired: readonly string[],
+  mapping: Pick<Mapping, 'policy' | 'onEmpty'> & { target?: string },
+  dnValued: DnValued = isDnValued,
+): AttributeOutcome {
   const policy = mapping.policy ?? 'replace';
   if (desired.length === 0 && (mapping.onEmpty ?? 'clear') === 'skip') return { kind: 'skip-empty' };
   if (policy === 'keep') {
     return current.length === 0 && desired.length > 0 ? { kind: 'change', after: [...desired] } : { kind: 'unchanged' };
   }
-  const key = valueKey(mapping.target);
+  const key = mapping.target === undefined ? exact : valueKey(mapping.target, dnValued);
   if (policy === 'merge' && key === asDn) {
     const have = new Set(current.map(key));
     const missing = desired.filter((v) => !have.has(key(v)));

@@ -20,6 +20,7 @@ export async function openTargetReader(daemon: LoadedDaemonConfig, name: string,
         filter: scopeFilter({ scopeFilter: query.scopeFilter, matchAttribute: query.matchAttribute, ids: query.ids }),
         attributes: query.attributes,
       }),
+    readSchema: () => directory.readSchema(),
     close: () => directory.close(),
   };
 }

@@ -5,6 +5,7 @@ import { diagnosticsForRequest } from '../config/rules.js';
 import { Planner, type PlanEntry } from '../plan/build-plan.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { SyncTemplate } from '../config/types.generated.js';
+import type { DirectorySchema } from '../ldap/schema.js';
 import { DEFAULT_SAFETY } from '../plan/safety.js';
 import type { SourceData } from '../source/records.js';
 import { checkSourceFields } from './check-fields.js';
@@ -38,6 +39,8 @@ export function entryQuery(template: SyncTemplate, attributes: string[], ids?: s
 export interface PlanPorts {
   loadSource: () => Promise<SourceData>;
   readEntries: (query: EntryQuery) => AsyncIterable<PlanEntry[]>;
+  /** The target's schema; undefined when it cannot be read (then well-known DN attributes are assumed). */
+  readSchema?: (target: string) => Promise<DirectorySchema | undefined>;
   now: () => Date;
   onProgress?: (entriesRead: number) => void;
 }
@@ -68,7 +71,8 @@ export async function makePlan(
   if (fieldProblems.length) return { invalid: fieldProblems };
 
   const safety = { ...DEFAULT_SAFETY, ...daemon?.config.safety };
-  const planner = new Planner({ requestName, request, onlyIds: opts.onlyIds, templateName: templateFile.name, template, source, safety, commit: opts.commit });
+  const schema = await ports.readSchema?.(template.spec.target);
+  const planner = new Planner({ requestName, request, onlyIds: opts.onlyIds, templateName: templateFile.name, template, source, safety, commit: opts.commit, schema });
   const ids = planner.selectedIds;
   const targeted = (request.spec.users !== 'all' || opts.onlyIds) && ids.length <= TARGETED_SEARCH_MAX_IDS;
   const query = entryQuery(template, planner.attributes, targeted ? ids : undefined);

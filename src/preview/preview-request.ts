@@ -2,12 +2,14 @@ import path from 'node:path';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { validateRepo } from '../config/validate-repo.js';
 import { UsageError } from '../errors.js';
+import type { DirectorySchema } from '../ldap/schema.js';
 import type { Plan } from '../plan/plan-types.js';
 import { loadTemplateSource } from '../source/load-source.js';
 import { makePlan, type PlanPorts, type PlanResult } from './make-plan.js';
 
 export interface PreviewTarget {
   readEntries: PlanPorts['readEntries'];
+  readSchema?: () => Promise<DirectorySchema | undefined>;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,10 @@ export async function previewRequest(
           yield* target.readEntries(query);
         },
       }),
+      readSchema: async (name) => {
+        target ??= await deps.openTarget(name);
+        return target.readSchema?.();
+      },
       now: deps.now ?? (() => new Date()),
       onProgress: deps.onProgress,
     }, opts);

@@ -334,6 +334,8 @@ spec:
     - target: manager
       source: "{% if boss != blank %}cn={{ boss }},ou=mgr,ou=ansatte,dc=kommune,dc=test{% endif %}"
       onEmpty: skip
+    - target: company
+      source: ["Lillevik kommune", "Annen kommune"]
 `;
     ({ dir, cleanup } = await makeDir({
       'templates/ad-employees.yaml': managerTemplate,
@@ -343,6 +345,8 @@ spec:
     }));
     const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
     const first = await reviewedPreview(daemon);
+    // AD's schema (read from CN=Aggregate) says company holds one value: an error before anything is written.
+    expect(first.summary.evaluationErrors.map((e) => `${e.id} ${e.message}`)).toEqual(['1001', '1002', '1003'].map((id) => `${id} \`company\` holds one value in the directory, but the mapping gives 2`));
     expect(first.changes.map((c) => `${c.id} ${c.attribute} → ${c.after.join()}`)).toEqual([
       '1001 manager → cn=Kåre Dæhlie,ou=mgr,ou=ansatte,dc=kommune,dc=test',
       '1002 manager → cn=Åse Ødegård,ou=mgr,ou=ansatte,dc=kommune,dc=test',

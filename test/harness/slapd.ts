@@ -48,9 +48,12 @@ olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.4 NAME 'department'
 olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.5 NAME 'reexportNote'
   DESC 'Text with no equality rule, so values cannot be deleted by value (test schema)'
   SYNTAX 1.3.6.1.4.1.1466.115.121.1.15{256} )
+olcAttributeTypes: ( 1.3.6.1.4.1.99999.1.1.6 NAME 'reexportSponsor'
+  DESC 'A site-specific DN-valued attribute, DN by its supertype (test schema)'
+  SUP distinguishedName )
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.1 NAME 'reexportPerson'
   DESC 'Auxiliary class giving entries AD-style attributes (test schema)'
-  SUP top AUXILIARY MAY ( employeeID $ proxyAddresses $ company $ department $ reexportNote ) )
+  SUP top AUXILIARY MAY ( employeeID $ proxyAddresses $ company $ department $ reexportNote $ reexportSponsor ) )
 olcObjectClasses: ( 1.3.6.1.4.1.99999.1.2.2 NAME 'user'
   DESC 'Auxiliary stand-in for AD user objects, so (objectClass=user) templates run on OpenLDAP (test schema)'
   SUP top AUXILIARY MAY ( employeeID $ proxyAddresses $ company $ department ) )
