@@ -1,4 +1,5 @@
-import { Liquid, Tag, type Template } from 'liquidjs';
+import { createRequire } from 'node:module';
+import type { Liquid, Template } from 'liquidjs';
 import type { ExpressionProblem } from '../config/rules.js';
 import { compileFastPath, type FastRender } from './fast-path.js';
 import { OWN_FILTERS, str } from './filters.js';
@@ -11,7 +12,14 @@ const FORBIDDEN_TAGS = ['include', 'render', 'layout', 'block', 'tablerow', 'cyc
 
 const MEMORY_LIMIT = 1024 * 1024;
 
+/**
+ * Liquid is loaded when an expression first needs it: most mappings are simple enough for the fast
+ * path, and loading the engine is a fifth of a small preview's start-up.
+ */
+const loadLiquid = () => createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
+
 function createLiquid(): Liquid {
+  const { Liquid, Tag } = loadLiquid();
   const liquid = new Liquid({
     templates: {},
     strictFilters: true,
@@ -39,9 +47,12 @@ function createLiquid(): Liquid {
 let shared: Liquid | undefined;
 const engine = () => (shared ??= createLiquid());
 
-/** One compiled expression: either a static text or a parsed template. */
+/** One compiled expression: a static text, a simple expression (fast path), or a parsed template. */
 export interface CompiledExpression {
   text: string;
+  /** Plain text, rendered as it is. */
+  static?: true;
+  /** The parsed Liquid template; for a simple expression made when a record first needs it. */
   template?: Template[];
   /** Top-level source fields it reads. */
   fields: string[];
@@ -55,10 +66,13 @@ export function isStatic(text: string): boolean {
 
 /** Compiles one expression; throws with a message (and offset) for a syntax error or unknown filter. */
 export function compileExpression(text: string): CompiledExpression {
-  if (isStatic(text)) return { text, fields: [] };
+  if (isStatic(text)) return { text, static: true, fields: [] };
+  // The fast path accepts only a strict subset of Liquid (known filters, literal arguments), all valid.
+  const simple = compileFastPath(text, MEMORY_LIMIT);
+  if (simple) return { text, fields: simple.fields, fast: simple.render };
   const template = engine().parse(text);
   const fields = [...new Set(engine().globalVariableSegmentsSync(template).map((s) => String(s[0])))];
-  return { text, template, fields, fast: compileFastPath(text, MEMORY_LIMIT) };
+  return { text, template, fields };
 }
 
 /** For validation: every problem in one expression, located by offset in its text. */
@@ -90,8 +104,9 @@ export const AVAILABLE_FILTERS = 'ascii, lower, upper, downcase, upcase, capital
 
 /** Renders a compiled expression for one record. The result is trimmed: edge whitespace is never meant. */
 export function renderExpression(expr: CompiledExpression, record: Record<string, unknown>): string {
-  if (!expr.template) return expr.text;
+  if (expr.static) return expr.text;
   const fast = expr.fast?.(record);
   if (fast !== undefined) return fast.trim();
+  expr.template ??= engine().parse(expr.text);
   return str(engine().renderSync(expr.template, record)).trim();
 }

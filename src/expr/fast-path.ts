@@ -54,8 +54,8 @@ interface Output {
   filters: Array<{ fn: Filter; args: Array<string | number> }>;
 }
 
-/** The expression as a render function, or undefined when it is not of the simple shape. */
-export function compileFastPath(text: string, memoryLimit: number): FastRender | undefined {
+/** The expression as a render function and the fields it reads, or undefined when it is not of the simple shape. */
+export function compileFastPath(text: string, memoryLimit: number): { render: FastRender; fields: string[] } | undefined {
   if (text.includes('{%') || text.includes('{{-') || text.includes('-}}')) return undefined;
   const parts: Array<string | Output> = [];
   let at = 0;
@@ -72,7 +72,8 @@ export function compileFastPath(text: string, memoryLimit: number): FastRender |
   if (rest.includes('{{') || rest.includes('}}')) return undefined;
   if (rest) parts.push(rest);
 
-  return (record) => {
+  const fields = [...new Set(parts.filter((p): p is Output => typeof p !== 'string').map((p) => p.field))];
+  const render: FastRender = (record) => {
     const budget = { left: memoryLimit };
     let out = '';
     for (const part of parts) {
@@ -91,6 +92,7 @@ export function compileFastPath(text: string, memoryLimit: number): FastRender |
     }
     return out;
   };
+  return { render, fields };
 }
 
 function parseOutput(inner: string): Output | undefined {

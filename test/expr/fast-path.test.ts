@@ -34,6 +34,8 @@ const RECORDS: Array<Record<string, unknown>> = [
 describe('the expression fast path', () => {
   it('takes the shapes mappings use, and leaves conditionals and variable arguments to Liquid', () => {
     for (const text of SIMPLE.slice(0, 10)) expect(compileExpression(text).fast, text).toBeDefined();
+    // Validation reads the fields a simple expression uses from the fast path (Liquid is not loaded for it).
+    expect(compileExpression('{{ sn | lower }}.{{ givenName }}{{ sn }}').fields).toEqual(['sn', 'givenName']);
     for (const text of ['{% if x != blank %}+47 {{ x }}{% endif %}', '{{ a.b }}', '{{ x | fallback: givenName }}', '{{ x | split: "-" | join: " " }}', '{{- x -}}', '{{ empty }}', '{{ x | append: "a\\"b" }}']) {
       expect(compileExpression(text).fast, text).toBeUndefined();
     }
