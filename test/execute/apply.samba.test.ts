@@ -17,7 +17,7 @@ const REQUEST = '2026-11-25-ny-epost';
 const SUFFIX = 'DC=kommune,DC=test';
 
 /** Each test gets its own OU under OU=Ansatte, so one Samba serves the whole file without tests leaking into each other. */
-const template = (baseDN: string) => `apiVersion: reexport/v1
+const template = (baseDN: string, mappings = MAPPINGS) => `apiVersion: reexport/v1
 kind: SyncTemplate
 metadata: { name: ad-employees }
 spec:
@@ -26,7 +26,9 @@ spec:
   match: { sourceField: employeeId, targetAttribute: employeeID }
   scope: { baseDN: "${baseDN}", filter: "(objectClass=user)" }
   mappings:
-    - target: mail
+${mappings}`;
+
+const MAPPINGS = `    - target: mail
       source: "{{ givenName | ascii | downcase | replace: ' ', '.' }}.{{ sn | ascii | downcase | replace: ' ', '-' }}@lillevik.kommune.no"
     - target: company
       source: Lillevik kommune
@@ -322,21 +324,12 @@ describeWithSamba('apply against Samba AD', () => {
     await samba.addUsers(STAFF.map((u) => ({ ...u, sAMAccountName: `${u.sAMAccountName}.mgr` })), `OU=${ou},OU=Ansatte`);
     // The HR export names each manager; the template spells the DN in lower case, AD stores and
     // returns the referenced object's own DN (CN=Kåre Dæhlie,OU=Mgr,…).
-    const managerTemplate = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: ad-employees }
-spec:
-  target: ad
-  source: { file: data/ansatte.csv, id: employeeId }
-  match: { sourceField: employeeId, targetAttribute: employeeID }
-  scope: { baseDN: "${baseDN}", filter: "(objectClass=user)" }
-  mappings:
-    - target: manager
+    const managerTemplate = template(baseDN, `    - target: manager
       source: "{% if boss != blank %}cn={{ boss }},ou=mgr,ou=ansatte,dc=kommune,dc=test{% endif %}"
       onEmpty: skip
     - target: company
       source: ["Lillevik kommune", "Annen kommune"]
-`;
+`);
     ({ dir, cleanup } = await makeDir({
       'templates/ad-employees.yaml': managerTemplate,
       'data/ansatte.csv': 'employeeId,givenName,sn,boss\n1001,Åse,Ødegård,Kåre Dæhlie\n1002,Bjørn,Ærø,Åse Ødegård\n1003,Kåre,Dæhlie,\n',
