@@ -318,6 +318,7 @@ describeWithSamba('apply against Samba AD', () => {
     expect(confirmed.outcomes.every((o) => o.outcome === 'applied')).toBe(true);
     expect(confirmed.outcomes).toHaveLength(11);
   });
+
   it('compares manager DNs as AD does: a mapping in another spelling is applied once, then the preview is empty', async () => {
     const ou = 'Mgr';
     const baseDN = `OU=${ou},OU=Ansatte,${SUFFIX}`;
