@@ -312,9 +312,8 @@ class LdapDirectory implements Directory {
       const where = dse && Object.entries(dse).find(([k]) => k.toLowerCase() === 'subschemasubentry')?.[1];
       const dn = Array.isArray(where) ? where[0] : where;
       if (!dn) return undefined;
-      const entry = (await client.search(String(dn), { scope: 'base', filter: '(objectClass=*)', attributes: ['attributeTypes'], timeLimit: 0 })).searchEntries[0];
-      const types = entry && Object.entries(entry).find(([k]) => k.toLowerCase() === 'attributetypes')?.[1];
-      const list = (Array.isArray(types) ? types : types === undefined ? [] : [types]).map(String);
+      // readEntry follows range retrieval, should a server hand out its many types in ranges.
+      const list = (await this.readEntry(String(dn), ['attributeTypes']))?.attrs.get('attributetypes')?.values ?? [];
       return list.length ? schemaFrom(list) : undefined;
     } catch {
       // Reading the schema is an optimisation of comparisons, never a reason to fail a preview.
