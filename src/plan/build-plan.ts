@@ -154,6 +154,11 @@ export class Planner {
       const outcome = decideChange(before, result.values, m.mapping, this.dnValued);
       if (outcome.kind === 'skip-empty') (match.skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
+      if (outcome.after.length > 1 && this.input.schema?.singleValued.has(this.keys[i]!)) {
+        const message = `\`${m.attribute}\` holds one value in the directory, but merging would leave ${outcome.after.length}; use policy: replace`;
+        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message });
+        continue;
+      }
       (match.changes ??= []).push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
     }
     return match;

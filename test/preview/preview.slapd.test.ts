@@ -68,10 +68,11 @@ describeWithSlapd('preview against slapd', () => {
     expect(md).toContain('```diff\n-mail: ase.odegard@kommune.no\n+mail: aase.odegaard@lillevik.kommune.no\n SMTP:'.slice(0, 60));
   });
 
-  it('reads the directory schema: a site\'s own DN attribute compares as DNs, a list for a single-valued attribute is an error', async () => {
+  it('reads the directory schema: a site\'s own DN attribute compares as DNs, several values for a single-valued attribute are an error', async () => {
     // reexportSponsor is DN-valued only through its supertype in the test schema: no built-in list knows it.
     await slapd.ldapmodify('dn: uid=aase,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nadd: reexportSponsor\nreexportSponsor: UID=Kaare, OU=Ansatte,DC=Kommune,DC=test\n');
     await slapd.ldapmodify('dn: uid=bjorn,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nadd: reexportSponsor\nreexportSponsor: uid=aase,ou=Ansatte,dc=kommune,dc=test\n');
+    await slapd.ldapmodify('dn: uid=aase,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nadd: preferredLanguage\npreferredLanguage: nb\n');
     const sponsor = await makeDir({
       'templates/ldap-employees.yaml': SLAPD_TEMPLATE.replace(/  mappings:[\s\S]*$/, `  mappings:
     - target: reexportSponsor
@@ -79,18 +80,25 @@ describeWithSlapd('preview against slapd', () => {
       onEmpty: skip
     - target: displayName
       source: ["{{ givenName }}", "{{ sn }}"]
+    - target: preferredLanguage
+      source: nn
+      policy: merge
 `),
       'data/ansatte.csv': 'employeeId,givenName,sn,boss\n1001,Åse,Ødegård,kaare\n1002,Bjørn,Ærø,kaare\n',
       'requests/sponsor.yaml': request('sponsor', '  mappings: all\n  users: all\n'),
-      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN).replace('allowedAttributes: [', 'allowedAttributes: [reexportSponsor, displayName, '),
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN).replace('allowedAttributes: [', 'allowedAttributes: [reexportSponsor, displayName, preferredLanguage, '),
     });
     try {
       const daemon = await loadDaemonConfig(`${sponsor.dir}/daemon.yaml`);
       const result = await previewRequest(sponsor.dir, 'sponsor', daemon, { openTarget: (t) => openTargetReader(daemon, t) });
       if ('invalid' in result) throw new Error(result.invalid.map(formatDiagnostic).join('\n'));
-      expect(brief(result.plan)).toEqual(['1002 reexportSponsor: ["uid=aase,ou=Ansatte,dc=kommune,dc=test"] → ["uid=kaare,ou=ansatte,dc=kommune,dc=test"]']);
+      expect(brief(result.plan)).toEqual([
+        '1002 reexportSponsor: ["uid=aase,ou=Ansatte,dc=kommune,dc=test"] → ["uid=kaare,ou=ansatte,dc=kommune,dc=test"]',
+        '1002 preferredLanguage: [] → ["nn"]',
+      ]);
       expect(result.plan.summary.evaluationErrors.map((e) => `${e.id} ${e.attribute}: ${e.message}`)).toEqual([
         '1001 displayName: `displayName` holds one value in the directory, but the mapping gives 2',
+        '1001 preferredLanguage: `preferredLanguage` holds one value in the directory, but merging would leave 2; use policy: replace',
         '1002 displayName: `displayName` holds one value in the directory, but the mapping gives 2',
       ]);
     } finally {
