@@ -279,26 +279,32 @@ function asStrings(value: unknown): string[] {
   return list.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
 }
 
-/** Active Directory and Samba AD announce AD capabilities and forest levels in the root DSE. */
-async function detectActiveDirectory(client: Client): Promise<boolean> {
+/**
+ * The root DSE: Active Directory and Samba AD announce AD capabilities and forest levels there,
+ * and every server names its subschema entry.
+ */
+async function readRootDse(client: Client): Promise<{ isActiveDirectory: boolean; subschemaSubentry?: string }> {
   const { searchEntries } = await client.search('', {
     scope: 'base',
     filter: '(objectClass=*)',
-    attributes: ['supportedCapabilities', 'forestFunctionality'],
+    attributes: ['supportedCapabilities', 'forestFunctionality', 'subschemaSubentry'],
   });
   const dse = searchEntries[0];
-  if (!dse) return false;
-  const field = (name: string) => Object.entries(dse).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
-  return asStrings(field('supportedCapabilities')).some((oid) => AD_CAPABILITIES.has(oid)) || asStrings(field('forestFunctionality')).length > 0;
+  if (!dse) return { isActiveDirectory: false };
+  const field = (name: string) => asStrings(Object.entries(dse).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
+  const isActiveDirectory = field('supportedCapabilities').some((oid) => AD_CAPABILITIES.has(oid)) || field('forestFunctionality').length > 0;
+  return { isActiveDirectory, subschemaSubentry: field('subschemaSubentry')[0] };
 }
 
 export async function openDirectory(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Directory> {
   const client = await openClient(settings);
   let isActiveDirectory: boolean;
+  let subschemaSubentry: string | undefined;
   try {
     // Read even when configured: it proves the connection works before anyone relies on it.
-    const detected = await detectActiveDirectory(client);
-    isActiveDirectory = settings.directoryType ? settings.directoryType === 'ad' : detected;
+    const dse = await readRootDse(client);
+    isActiveDirectory = settings.directoryType ? settings.directoryType === 'ad' : dse.isActiveDirectory;
+    subschemaSubentry = dse.subschemaSubentry;
   } catch (err) {
     await client.unbind().catch(() => {});
     throw explainError(err, settings, 'read the root DSE');
@@ -310,6 +316,7 @@ export async function openDirectory(settings: ConnectionSettings, log?: Director
   const session: DirectorySession = {
     url: settings.url,
     isActiveDirectory,
+    subschemaSubentry,
     pageSize: settings.pageSize,
     authenticated: settings.bindDN !== undefined,
     client,

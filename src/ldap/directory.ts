@@ -64,6 +64,8 @@ export interface Directory {
 export interface DirectorySession {
   url: string;
   isActiveDirectory: boolean;
+  /** The root DSE's subschemaSubentry: where the attribute types are published. */
+  subschemaSubentry?: string;
   pageSize: number;
   /** Bound with credentials: then an unbound client means the connection was lost. */
   authenticated: boolean;
@@ -306,14 +308,11 @@ class LdapDirectory implements Directory {
   }
 
   async readSchema(): Promise<DirectorySchema | undefined> {
-    const client = await this.ready();
+    const dn = this.session.subschemaSubentry;
+    if (!dn) return undefined;
     try {
-      const dse = (await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['subschemaSubentry'] })).searchEntries[0];
-      const where = dse && Object.entries(dse).find(([k]) => k.toLowerCase() === 'subschemasubentry')?.[1];
-      const dn = Array.isArray(where) ? where[0] : where;
-      if (!dn) return undefined;
       // readEntry follows range retrieval, should a server hand out its many types in ranges.
-      const list = (await this.readEntry(String(dn), ['attributeTypes']))?.attrs.get('attributetypes')?.values ?? [];
+      const list = (await this.readEntry(dn, ['attributeTypes']))?.attrs.get('attributetypes')?.values ?? [];
       return list.length ? schemaFrom(list) : undefined;
     } catch {
       // Reading the schema is an optimisation of comparisons, never a reason to fail a preview.

@@ -4,7 +4,7 @@ import { compareIds, digestOf } from './canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import type { Plan, PlanChange, PlanHeader, PlanSummary } from './plan-types.js';
 import { assessSafety, type SafetyLimits } from './safety.js';
-import { decideChange, type DnValued, dnValuedFrom, normalizeValues } from './values.js';
+import { type AttributeOutcome, decideChange, type DnValued, dnValuedFrom, normalizeValues } from './values.js';
 import type { DirectorySchema } from '../ldap/schema.js';
 
 /** The part of a directory entry planning needs; attribute keys are lower-cased names. */
@@ -143,25 +143,28 @@ export class Planner {
         (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message: result.error });
         continue;
       }
-      if (result.values.length > 1 && this.input.schema?.singleValued.has(this.keys[i]!)) {
+      const before = normalizeValues(current?.values ?? NO_VALUES);
+      const outcome = decideChange(before, result.values, m.mapping, this.dnValued);
+      const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
+      if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
-        const message = `\`${m.attribute}\` holds one value in the directory, but the mapping gives ${result.values.length}`;
-        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message });
+        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message: `\`${m.attribute}\` holds one value in the directory, but ${tooMany}` });
         continue;
       }
       this.noteOwner(m.attribute, result.values, record.id);
-      const before = normalizeValues(current?.values ?? NO_VALUES);
-      const outcome = decideChange(before, result.values, m.mapping, this.dnValued);
       if (outcome.kind === 'skip-empty') (match.skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      if (outcome.after.length > 1 && this.input.schema?.singleValued.has(this.keys[i]!)) {
-        const message = `\`${m.attribute}\` holds one value in the directory, but merging would leave ${outcome.after.length}; use policy: replace`;
-        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message });
-        continue;
-      }
       (match.changes ??= []).push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
     }
     return match;
+  }
+
+  /** Why a single-valued attribute would get several values, if it would. */
+  private tooManyValues(key: string, desired: readonly string[], outcome: AttributeOutcome): string | undefined {
+    if (!this.input.schema?.singleValued.has(key)) return undefined;
+    if (desired.length > 1) return `the mapping gives ${desired.length}`;
+    if (outcome.kind === 'change' && outcome.after.length > 1) return `merging would leave ${outcome.after.length}; use policy: replace`;
+    return undefined;
   }
 
   private noteOwner(attribute: string, values: string[], id: string): void {
