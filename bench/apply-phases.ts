@@ -16,11 +16,11 @@ import { performance } from 'node:perf_hooks';
 import { loadDaemonConfig } from '../src/config/daemon-config.js';
 import { validateRepo } from '../src/config/validate-repo.js';
 import { type EntryWriter, executePlan } from '../src/execute/executor.js';
-import { Journal } from '../src/execute/journal.js';
-import { openLdapWriters } from '../src/execute/ldap-writer.js';
-import { openTargetReader } from '../src/preview/ldap-ports.js';
+import { Journal } from '../src/adapters/fs/journal.js';
+import { openLdapWriters } from '../src/adapters/ldap/writer.js';
+import { openTargetReader } from '../src/adapters/ldap/readers.js';
 import { parsePlanJsonl } from '../src/report/plan-jsonl.js';
-import { loadTemplateSource } from '../src/source/load-source.js';
+import { loadTemplateSource } from '../src/workflows/load-source.js';
 
 const [mode, ...args] = process.argv.slice(2);
 const out: Record<string, unknown> = {};
@@ -35,7 +35,9 @@ if (mode === 'prep') {
   const [root, config, request] = args as [string, string, string];
   const daemon = await time('loadDaemonConfig', () => loadDaemonConfig(config));
   const { repo } = await time('validateRepo', () => validateRepo(root, daemon));
-  const plan = await time('readAndParsePlan', async () => parsePlanJsonl(await readFile(`${root}/reports/${request}/plan.jsonl`, 'utf8')));
+  const plan = await time('readAndParsePlan', async () =>
+    parsePlanJsonl(await readFile(`${root}/reports/${request}/plan.jsonl`, 'utf8')),
+  );
   const template = repo.templates.get(repo.requests.get(request)!.value!.spec.template)!.value!;
   await time('loadSource', () => loadTemplateSource(template, repo, daemon));
   // The fresh read before writing: the planned entries by ID, 500 IDs per search.
@@ -54,7 +56,8 @@ if (mode === 'prep') {
           matchAttribute: template.spec.match.targetAttribute,
           ids: ids.slice(i, i + 500),
           attributes,
-        })) entries += page.length;
+        }))
+          entries += page.length;
       }
     } finally {
       await target.close();
@@ -63,7 +66,7 @@ if (mode === 'prep') {
   out.freshReadEntries = entries;
 } else if (mode === 'writes' || mode === 'journal') {
   const planFile = mode === 'writes' ? args[1]! : args[0]!;
-  const concurrency = Number(mode === 'writes' ? args[2] : args[2] ?? 4);
+  const concurrency = Number(mode === 'writes' ? args[2] : (args[2] ?? 4));
   const plan = parsePlanJsonl(await readFile(planFile, 'utf8'));
   let writers: EntryWriter[];
   let close = async () => {};
@@ -77,12 +80,17 @@ if (mode === 'prep') {
     close = opened.close;
     journal = { record: async () => {}, close: async () => {} } as unknown as Journal;
   } else {
-    writers = Array.from({ length: concurrency }, () => ({ modify: async () => {}, read: async () => new Map() }));
+    writers = Array.from({ length: concurrency }, () => ({
+      modify: async () => {},
+      read: async () => new Map(),
+    }));
     const j = await Journal.open(args[1]!, 'bench', plan.header.digests.plan);
     journal = j.journal;
     closeJournal = () => j.journal.close();
   }
-  const result = await time('execute', () => executePlan({ changes: plan.changes, drift: new Map(), journal, done: new Map(), writers }));
+  const result = await time('execute', () =>
+    executePlan({ changes: plan.changes, drift: new Map(), journal, done: new Map(), writers }),
+  );
   await close();
   await closeJournal();
   const counts: Record<string, number> = {};

@@ -65,14 +65,21 @@ function parseGnuTime(text: string): { maxRssKb: number; userS: number; sysS: nu
     maxRssKb: num(/Maximum resident set size \(kbytes\): (\d+)/),
     userS: num(/User time \(seconds\): ([\d.]+)/),
     sysS: num(/System time \(seconds\): ([\d.]+)/),
-    exit: /Command exited with non-zero status (\d+)/.test(text) ? num(/Command exited with non-zero status (\d+)/) : undefined,
+    exit: /Command exited with non-zero status (\d+)/.test(text)
+      ? num(/Command exited with non-zero status (\d+)/)
+      : undefined,
   };
 }
 
 let seq = 0;
 
 /** Runs `cmd args` to completion and measures it. Never rejects on a non-zero exit: check exitCode. */
-export async function measure(label: string, cmd: string, args: string[], opts: RunOptions = {}): Promise<Measured> {
+export async function measure(
+  label: string,
+  cmd: string,
+  args: string[],
+  opts: RunOptions = {},
+): Promise<Measured> {
   const timeFile = path.join(tmpdir(), `reexport-bench-time-${process.pid}-${++seq}.txt`);
   const full = [...(opts.wrapper ?? []), cmd, ...args];
   const argv = hasGnuTime ? [GNU_TIME, '-v', '-o', timeFile, ...full] : full;
@@ -82,7 +89,11 @@ export async function measure(label: string, cmd: string, args: string[], opts: 
   let stderr = '';
   let hwmKb = 0;
   const started = process.hrtime.bigint();
-  const child = spawn(argv[0]!, argv.slice(1), { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', out, 'pipe'] });
+  const child = spawn(argv[0]!, argv.slice(1), {
+    env: opts.env ?? process.env,
+    cwd: opts.cwd,
+    stdio: ['ignore', out, 'pipe'],
+  });
   child.stderr!.on('data', (c: Buffer) => {
     stderr += c.toString('utf8');
     if (stderr.length > 1_000_000) stderr = stderr.slice(-500_000);
@@ -108,7 +119,10 @@ export async function measure(label: string, cmd: string, args: string[], opts: 
   polling = false;
   await poller;
   closeSync(out);
-  const serverCpuS = opts.serverPid && serverBefore !== undefined ? processCpuSeconds(opts.serverPid) - serverBefore : undefined;
+  const serverCpuS =
+    opts.serverPid && serverBefore !== undefined
+      ? processCpuSeconds(opts.serverPid) - serverBefore
+      : undefined;
   let maxRssKb = hwmKb;
   let userS = NaN;
   let sysS = NaN;

@@ -11,7 +11,8 @@
 import { performance } from 'node:perf_hooks';
 
 const [root, config, request, outDir] = process.argv.slice(2);
-if (!root || !config || !request || !outDir) throw new Error('usage: phases.ts <repo> <daemon.yaml> <request> <outDir>');
+if (!root || !config || !request || !outDir)
+  throw new Error('usage: phases.ts <repo> <daemon.yaml> <request> <outDir>');
 
 const lap = (() => {
   let last = performance.now();
@@ -27,15 +28,27 @@ const t: Record<string, number> = {};
 const mods = await Promise.all([
   import('../src/config/daemon-config.js'),
   import('../src/config/validate-repo.js'),
-  import('../src/source/load-source.js'),
-  import('../src/preview/ldap-ports.js'),
-  import('../src/preview/preview-request.js'),
+  import('../src/workflows/load-source.js'),
+  import('../src/adapters/ldap/readers.js'),
+  import('../src/workflows/preview.js'),
   import('../src/report/preview-md.js'),
   import('../src/report/plan-jsonl.js'),
   import('../src/report/ldif.js'),
   import('../src/report/write-reports.js'),
+  import('../src/adapters/fs/write-files.js'),
 ]);
-const [{ loadDaemonConfig }, { validateRepo }, { loadTemplateSource }, { openTargetReader }, { previewRequest }, { renderPreviewMd }, { renderPlanJsonl }, { renderLdif }, { renderPreviewFiles, writeFiles }] = mods;
+const [
+  { loadDaemonConfig },
+  { validateRepo },
+  { loadTemplateSource },
+  { openTargetReader },
+  { previewRequest },
+  { renderPreviewMd },
+  { renderPlanJsonl },
+  { renderLdif },
+  { renderPreviewFiles },
+  { writeFiles },
+] = mods;
 t.importModules = lap();
 
 const daemon = await loadDaemonConfig(config);
@@ -44,7 +57,7 @@ const { repo } = await validateRepo(root, daemon);
 t.validateRepo = lap();
 const reqValue = repo.requests.get(request)!.value!;
 const template = repo.templates.get(reqValue.spec.template)!.value!;
-const source = await loadTemplateSource(template, repo, daemon);
+await loadTemplateSource(template, repo, daemon);
 t.loadSource = lap();
 
 let inDirectory = 0;
@@ -76,7 +89,7 @@ const result = await previewRequest(root, request, daemon, {
 });
 const previewTotal = lap();
 if ('invalid' in result) throw new Error(`invalid: ${JSON.stringify(result.invalid)}`);
-const plan = result.plan!;
+const plan = result.plan;
 t.previewRequestTotal = previewTotal;
 t['  directory (connect + paged search + decode)'] = inDirectory;
 t['  planning + validate + source again'] = previewTotal - inDirectory;

@@ -62,7 +62,8 @@ export async function summariseProfile(file: string, top = 20): Promise<ProfileS
   for (const n of p.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const selfUs = new Map<number, number>();
   // timeDeltas[i] is the time before sample i; attribute it to the sample, as DevTools does.
-  for (let i = 0; i < p.samples.length; i++) selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
+  for (let i = 0; i < p.samples.length; i++)
+    selfUs.set(p.samples[i]!, (selfUs.get(p.samples[i]!) ?? 0) + (p.timeDeltas[i] ?? 0));
   const totalUs = [...selfUs.values()].reduce((a, b) => a + b, 0);
   const add = (m: Map<string, number>, k: string, v: number) => m.set(k, (m.get(k) ?? 0) + v);
   const byModule = new Map<string, number>();
@@ -88,5 +89,10 @@ export async function summariseProfile(file: string, top = 20): Promise<ProfileS
       .sort((a, b) => b[1] - a[1])
       .slice(0, n)
       .map(([name, us]) => ({ name, ms: us / 1000, pct: (100 * us) / totalUs }));
-  return { totalMs: totalUs / 1000, byModule: rows(byModule, top), selfTop: rows(selfByFn, top), srcInclusive: rows(inclusiveSrc, top) };
+  return {
+    totalMs: totalUs / 1000,
+    byModule: rows(byModule, top),
+    selfTop: rows(selfByFn, top),
+    srcInclusive: rows(inclusiveSrc, top),
+  };
 }

@@ -25,14 +25,29 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { LDAPMODIFY, LDAPSEARCH, ldapToolEnv, SLAPD, type Slapd, startSlapd } from '../test/harness/slapd.js';
-import { daemonYaml, directoryLdif, type Person, PASSWORD_ENV, PEOPLE_DN, people, requestYaml, sourceCsv, templateYaml, TEMPLATE_NAME } from './data.js';
+import {
+  daemonYaml,
+  directoryLdif,
+  type Person,
+  PASSWORD_ENV,
+  PEOPLE_DN,
+  people,
+  requestYaml,
+  sourceCsv,
+  templateYaml,
+  TEMPLATE_NAME,
+} from './data.js';
 import { check, fmtMb, fmtS, hasGnuTime, type Measured, measure, median } from './measure.js';
 import { type ProfileSummary, summariseProfile } from './profile.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const REQUEST = 'mail-all';
 /** The product's default page size for targets (src/ldap/connection.ts); ldapsearch pages the same way. */
-const PAGE_SIZE = Number(/DEFAULT_PAGE_SIZE = (\d+)/.exec(readFileSync(path.join(ROOT, 'src', 'ldap', 'connection.ts'), 'utf8'))?.[1] ?? 1000);
+const PAGE_SIZE = Number(
+  /DEFAULT_PAGE_SIZE = (\d+)/.exec(
+    readFileSync(path.join(ROOT, 'src', 'ldap', 'connection.ts'), 'utf8'),
+  )?.[1] ?? 1000,
+);
 
 const { values: opt } = parseArgs({
   options: {
@@ -67,7 +82,12 @@ interface Cli {
 
 function firstLine(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  return `${r.stdout ?? ''}\n${r.stderr ?? ''}`.split('\n').find((l) => l.trim())?.trim() ?? 'unknown';
+  return (
+    `${r.stdout ?? ''}\n${r.stderr ?? ''}`
+      .split('\n')
+      .find((l) => l.trim())
+      ?.trim() ?? 'unknown'
+  );
 }
 
 function machineInfo() {
@@ -78,8 +98,12 @@ function machineInfo() {
     memoryGb: r2(os.totalmem() / 2 ** 30),
     kernel: `${os.type()} ${os.release()}`,
     node: process.version,
-    slapd: firstLine(SLAPD, ['-VV']).replace(/^@\(#\) \$OpenLDAP: /, '').replace(/ \$$/, ''),
-    ldapTools: firstLine(LDAPSEARCH, ['-VV']).replace(/^.*\$OpenLDAP: /, '').replace(/ \$$/, ''),
+    slapd: firstLine(SLAPD, ['-VV'])
+      .replace(/^@\(#\) \$OpenLDAP: /, '')
+      .replace(/ \$$/, ''),
+    ldapTools: firstLine(LDAPSEARCH, ['-VV'])
+      .replace(/^.*\$OpenLDAP: /, '')
+      .replace(/ \$$/, ''),
     loadAverage: os.loadavg().map(r2),
     measurement: hasGnuTime
       ? 'wall: spawn→exit, timed by the bench; peak RSS and CPU: /usr/bin/time -v (kernel wait4 rusage of the child)'
@@ -120,14 +144,42 @@ async function buildCompiledCli(): Promise<Cli & { buildMs: number; tool: string
   let tool: string;
   if (existsSync(esbuild)) {
     tool = 'esbuild (transpile only, same output shape as tsc -p tsconfig.build.json)';
-    execFileSync(esbuild, [...(await listTs(path.join(ROOT, 'src'))), `--outdir=${path.join(dir, 'dist')}`, `--outbase=${path.join(ROOT, 'src')}`, '--format=esm', '--platform=node', '--target=node20', '--log-level=error'], { stdio: 'inherit' });
+    execFileSync(
+      esbuild,
+      [
+        ...(await listTs(path.join(ROOT, 'src'))),
+        `--outdir=${path.join(dir, 'dist')}`,
+        `--outbase=${path.join(ROOT, 'src')}`,
+        '--format=esm',
+        '--platform=node',
+        '--target=node20',
+        '--log-level=error',
+      ],
+      { stdio: 'inherit' },
+    );
   } else {
     tool = 'tsc -p tsconfig.build.json';
     // tsc emits even when types are wrong (noEmitOnError is off); a type error elsewhere is not the bench's business.
-    spawnSync(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', path.join(ROOT, 'tsconfig.build.json'), '--outDir', path.join(dir, 'dist')], { stdio: 'ignore' });
+    spawnSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        path.join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        path.join(dir, 'dist'),
+      ],
+      { stdio: 'ignore' },
+    );
   }
-  if (!existsSync(path.join(dir, 'dist', 'cli.js'))) throw new Error(`compiling src/ with ${tool} produced no dist/cli.js`);
-  return { name: 'compiled', bin: path.join(dir, 'bin', 'reexport.js'), buildMs: performance.now() - t0, tool };
+  if (!existsSync(path.join(dir, 'dist', 'cli.js')))
+    throw new Error(`compiling src/ with ${tool} produced no dist/cli.js`);
+  return {
+    name: 'compiled',
+    bin: path.join(dir, 'bin', 'reexport.js'),
+    buildMs: performance.now() - t0,
+    tool,
+  };
 }
 
 async function writeRepo(dir: string, persons: Person[], slapd: Slapd): Promise<void> {
@@ -140,18 +192,58 @@ async function writeRepo(dir: string, persons: Person[], slapd: Slapd): Promise<
 
 const cliEnv = (slapd: Slapd) => ({ ...process.env, [PASSWORD_ENV]: slapd.password });
 
-const previewArgs = (cli: Cli, repo: string, out: string) => [cli.bin, 'preview', REQUEST, '--repo', repo, '--config', path.join(repo, 'daemon.yaml'), '--out', out];
-const applyArgs = (cli: Cli, repo: string, extra: string[] = []) => [cli.bin, 'apply', REQUEST, '--repo', repo, '--config', path.join(repo, 'daemon.yaml'), ...extra];
+const previewArgs = (cli: Cli, repo: string, out: string) => [
+  cli.bin,
+  'preview',
+  REQUEST,
+  '--repo',
+  repo,
+  '--config',
+  path.join(repo, 'daemon.yaml'),
+  '--out',
+  out,
+];
+const applyArgs = (cli: Cli, repo: string, extra: string[] = []) => [
+  cli.bin,
+  'apply',
+  REQUEST,
+  '--repo',
+  repo,
+  '--config',
+  path.join(repo, 'daemon.yaml'),
+  ...extra,
+];
 
 /** ldapsearch paging like the product: same base, scope, filter and page size. */
 function ldapsearchArgs(slapd: Slapd, attributes: string[], extra: string[] = []): string[] {
-  return ['-x', '-LLL', ...extra, '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-b', PEOPLE_DN, '-E', `pr=${PAGE_SIZE}/noprompt`, '(&(objectClass=*)(employeeID=*))', ...attributes];
+  return [
+    '-x',
+    '-LLL',
+    ...extra,
+    '-H',
+    slapd.url,
+    '-D',
+    slapd.bindDN,
+    '-w',
+    slapd.password,
+    '-b',
+    PEOPLE_DN,
+    '-E',
+    `pr=${PAGE_SIZE}/noprompt`,
+    '(&(objectClass=*)(employeeID=*))',
+    ...attributes,
+  ];
 }
 
 /** employeeID → mail, as the directory holds them now. */
 async function dumpMails(slapd: Slapd, dir: string): Promise<Map<string, string>> {
   const file = path.join(dir, `dump-${process.hrtime.bigint()}.ldif`);
-  check(await measure('dump', LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail'], ['-o', 'ldif-wrap=no']), { env: await ldapToolEnv(dir), stdoutFile: file }));
+  check(
+    await measure('dump', LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail'], ['-o', 'ldif-wrap=no']), {
+      env: await ldapToolEnv(dir),
+      stdoutFile: file,
+    }),
+  );
   const out = new Map<string, string>();
   const text = await readFile(file, 'utf8');
   await rm(file, { force: true });
@@ -173,7 +265,9 @@ async function dumpMails(slapd: Slapd, dir: string): Promise<Map<string, string>
 function profileLines(p: ProfileSummary): string[] {
   const rows = (title: string, list: ProfileSummary['byModule'], count: number) => [
     `    ${title}`,
-    ...list.slice(0, count).map((r) => `      ${r.ms.toFixed(0).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`),
+    ...list
+      .slice(0, count)
+      .map((r) => `      ${r.ms.toFixed(0).padStart(7)} ms ${r.pct.toFixed(1).padStart(5)}%  ${r.name}`),
   ];
   return [
     `    ${p.totalMs.toFixed(0)} ms sampled on the main thread (idle = waiting for the network or disk)`,
@@ -184,9 +278,22 @@ function profileLines(p: ProfileSummary): string[] {
 }
 
 /** Runs `node --cpu-prof …` once and summarises the main thread's profile (kept in bench/.last-<name>.cpuprofile). */
-async function cpuProfile(name: string, work: string, args: string[], env: NodeJS.ProcessEnv, serverPid: number): Promise<{ m: Measured; p?: ProfileSummary }> {
+async function cpuProfile(
+  name: string,
+  work: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  serverPid: number,
+): Promise<{ m: Measured; p?: ProfileSummary }> {
   const profDir = path.join(work, `cpuprofile-${name}`);
-  const m = check(await measure(`${name} --cpu-prof`, process.execPath, ['--cpu-prof', '--cpu-prof-dir', profDir, ...args], { env, serverPid }));
+  const m = check(
+    await measure(
+      `${name} --cpu-prof`,
+      process.execPath,
+      ['--cpu-prof', '--cpu-prof-dir', profDir, ...args],
+      { env, serverPid },
+    ),
+  );
   const files = (await readdir(profDir)).filter((f) => f.endsWith('.cpuprofile'));
   if (!files[0]) return { m };
   const keepAt = path.join(ROOT, 'bench', `.last-${name}.cpuprofile`);
@@ -194,12 +301,15 @@ async function cpuProfile(name: string, work: string, args: string[], env: NodeJ
   return { m, p: await summariseProfile(keepAt) };
 }
 
-const verdict = (ratio: number, goal: number, spec: number) => (ratio <= goal ? 'meets goal' : ratio <= spec ? 'meets spec, misses goal' : 'MISSES SPEC');
+const verdict = (ratio: number, goal: number, spec: number) =>
+  ratio <= goal ? 'meets goal' : ratio <= spec ? 'meets spec, misses goal' : 'MISSES SPEC';
 
 // ───────────────────────────── A. preview vs ldapsearch ─────────────────────────────
 
 async function benchPreview(clis: Cli[]) {
-  say(`A. Preview of ${n(USERS)} users vs ldapsearch paging the same entries and attributes (page size ${PAGE_SIZE})`);
+  say(
+    `A. Preview of ${n(USERS)} users vs ldapsearch paging the same entries and attributes (page size ${PAGE_SIZE})`,
+  );
   const persons = people(USERS, (i) => i % 10 === 0);
   const expectedChanges = persons.filter((p) => p.mail !== p.expectedMail).length;
   const t0 = performance.now();
@@ -209,7 +319,9 @@ async function benchPreview(clis: Cli[]) {
   const slapd = await startSlapd({ ldif });
   cleanups.push(() => slapd.stop());
   const seedMs = performance.now() - t1;
-  say(`  fixtures: ${(Buffer.byteLength(ldif) / 2 ** 20).toFixed(1)} MB LDIF in ${fmtS(genMs)}; slapd seeded (slapadd -q) and started in ${fmtS(seedMs)}; ${n(expectedChanges)} of the mails differ from the mapping`);
+  say(
+    `  fixtures: ${(Buffer.byteLength(ldif) / 2 ** 20).toFixed(1)} MB LDIF in ${fmtS(genMs)}; slapd seeded (slapadd -q) and started in ${fmtS(seedMs)}; ${n(expectedChanges)} of the mails differ from the mapping`,
+  );
   const work = await tempDir('reexport-bench-a-');
   const repo = path.join(work, 'repo');
   await writeRepo(repo, persons, slapd);
@@ -220,14 +332,24 @@ async function benchPreview(clis: Cli[]) {
   const startup: Record<string, number> = {};
   for (const cli of clis) {
     const runs: number[] = [];
-    for (let i = 0; i < 3; i++) runs.push(check(await measure('reexport --help', process.execPath, [cli.bin, '--help'], { env })).wallMs);
+    for (let i = 0; i < 3; i++)
+      runs.push(
+        check(await measure('reexport --help', process.execPath, [cli.bin, '--help'], { env })).wallMs,
+      );
     startup[cli.name] = Math.round(median(runs));
   }
   const countFile = path.join(work, 'ldapsearch-warmup.ldif');
-  check(await measure('ldapsearch warm-up', LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail']), { env: toolEnv, stdoutFile: countFile }));
+  check(
+    await measure('ldapsearch warm-up', LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail']), {
+      env: toolEnv,
+      stdoutFile: countFile,
+    }),
+  );
   const found = ((await readFile(countFile, 'utf8')).match(/^dn: /gm) ?? []).length;
   await rm(countFile);
-  say(`  CLI start-up (\`reexport --help\`, median of 3): ${clis.map((c) => `${c.name} ${fmtS(startup[c.name]!)}`).join(', ')}; ldapsearch warm-up returned ${n(found)} entries`);
+  say(
+    `  CLI start-up (\`reexport --help\`, median of 3): ${clis.map((c) => `${c.name} ${fmtS(startup[c.name]!)}`).join(', ')}; ldapsearch warm-up returned ${n(found)} entries`,
+  );
   if (found !== USERS) throw new Error(`ldapsearch found ${found} entries, expected ${USERS}`);
 
   const previews = new Map<string, Measured[]>(clis.map((c) => [c.name, []]));
@@ -237,29 +359,53 @@ async function benchPreview(clis: Cli[]) {
   for (let r = 0; r < ROUNDS; r++) {
     const runPreview = async (cli: Cli) => {
       const out = path.join(work, `out-${cli.name}-${r}`);
-      const m = check(await measure(`preview ${cli.name} #${r + 1}`, process.execPath, previewArgs(cli, repo, out), { env, serverPid: slapd.pid }));
+      const m = check(
+        await measure(`preview ${cli.name} #${r + 1}`, process.execPath, previewArgs(cli, repo, out), {
+          env,
+          serverPid: slapd.pid,
+        }),
+      );
       previews.get(cli.name)!.push(m);
       say(`  ${pad(`preview (${cli.name}) #${r + 1}`, 24)}${line(m)}`);
       if (!checked) {
         checked = true;
-        const status = parseYaml(await readFile(path.join(out, 'status.yaml'), 'utf8')) as { counts: Record<string, number> };
+        const status = parseYaml(await readFile(path.join(out, 'status.yaml'), 'utf8')) as {
+          counts: Record<string, number>;
+        };
         summary.previewCounts = status.counts;
         say(`  ${pad('', 24)}plan: ${JSON.stringify(status.counts)}`);
         if (status.counts.entriesInScope !== USERS || status.counts.attributeChanges !== expectedChanges) {
-          throw new Error(`preview counts ${JSON.stringify(status.counts)}; expected ${USERS} entries and ${expectedChanges} changes`);
+          throw new Error(
+            `preview counts ${JSON.stringify(status.counts)}; expected ${USERS} entries and ${expectedChanges} changes`,
+          );
         }
       }
       await rm(out, { recursive: true, force: true });
     };
     const runSearches = async () => {
-      const m = check(await measure(`ldapsearch #${r + 1}`, LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail']), { env: toolEnv, serverPid: slapd.pid }));
+      const m = check(
+        await measure(`ldapsearch #${r + 1}`, LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail']), {
+          env: toolEnv,
+          serverPid: slapd.pid,
+        }),
+      );
       searches.push(m);
       say(`  ${pad(`ldapsearch #${r + 1}`, 24)}${line(m)}   employeeID mail (what the preview asks for)`);
-      const b = check(await measure(`ldapsearch+names #${r + 1}`, LDAPSEARCH, ldapsearchArgs(slapd, ['employeeID', 'mail', 'givenName', 'sn']), { env: toolEnv, serverPid: slapd.pid }));
+      const b = check(
+        await measure(
+          `ldapsearch+names #${r + 1}`,
+          LDAPSEARCH,
+          ldapsearchArgs(slapd, ['employeeID', 'mail', 'givenName', 'sn']),
+          { env: toolEnv, serverPid: slapd.pid },
+        ),
+      );
       searchesNames.push(b);
       say(`  ${pad(`ldapsearch+names #${r + 1}`, 24)}${line(b)}   employeeID mail givenName sn`);
     };
-    const order = r % 2 === 0 ? [...clis.map((c) => () => runPreview(c)), runSearches] : [runSearches, ...[...clis].reverse().map((c) => () => runPreview(c))];
+    const order =
+      r % 2 === 0
+        ? [...clis.map((c) => () => runPreview(c)), runSearches]
+        : [runSearches, ...[...clis].reverse().map((c) => () => runPreview(c))];
     for (const step of order) await step();
   }
   const sMed = median(searches.map((m) => m.wallMs));
@@ -271,7 +417,9 @@ async function benchPreview(clis: Cli[]) {
     const pMed = median(ms.map((m) => m.wallMs));
     const ratio = pMed / sMed;
     const peak = Math.max(...ms.map((m) => m.maxRssMb));
-    say(`  ${pad(cli.name, 9)} median preview ${fmtS(pMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 2.0, spec ≤ 2.5: ${verdict(ratio, 2, 2.5)}; vs ldapsearch with names ${(pMed / snMed).toFixed(2)}); PEAK RSS ${fmtMb(peak)} (≤ 300 MB: ${peak <= 300 ? 'meets' : 'MISSES'}); start-up alone ${(startup[cli.name]! / sMed).toFixed(2)}× ldapsearch`);
+    say(
+      `  ${pad(cli.name, 9)} median preview ${fmtS(pMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 2.0, spec ≤ 2.5: ${verdict(ratio, 2, 2.5)}; vs ldapsearch with names ${(pMed / snMed).toFixed(2)}); PEAK RSS ${fmtMb(peak)} (≤ 300 MB: ${peak <= 300 ? 'meets' : 'MISSES'}); start-up alone ${(startup[cli.name]! / sMed).toFixed(2)}× ldapsearch`,
+    );
     perCli[cli.name] = {
       wallMs: ms.map((m) => Math.round(m.wallMs)),
       maxRssMb: ms.map((m) => Math.round(m.maxRssMb)),
@@ -291,24 +439,53 @@ async function benchPreview(clis: Cli[]) {
   let phases: ({ ms: Record<string, number> } & Record<string, unknown>) | undefined;
   try {
     const phasesOut = path.join(work, 'phases-out');
-    const ph = check(await measure('phases', process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'phases.ts'), repo, path.join(repo, 'daemon.yaml'), REQUEST, phasesOut], { env, cwd: ROOT, stdoutFile: path.join(work, 'phases.json'), serverPid: slapd.pid }));
-    phases = JSON.parse(await readFile(path.join(work, 'phases.json'), 'utf8')) as { ms: Record<string, number> } & Record<string, unknown>;
-    say(`  phases of one in-process preview (bench/phases.ts through tsx; ${fmtS(ph.wallMs)} in all, slapd cpu ${ph.serverCpuS?.toFixed(2)} s):`);
+    const ph = check(
+      await measure(
+        'phases',
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          path.join(ROOT, 'bench', 'phases.ts'),
+          repo,
+          path.join(repo, 'daemon.yaml'),
+          REQUEST,
+          phasesOut,
+        ],
+        { env, cwd: ROOT, stdoutFile: path.join(work, 'phases.json'), serverPid: slapd.pid },
+      ),
+    );
+    phases = JSON.parse(await readFile(path.join(work, 'phases.json'), 'utf8')) as {
+      ms: Record<string, number>;
+    } & Record<string, unknown>;
+    say(
+      `  phases of one in-process preview (bench/phases.ts through tsx; ${fmtS(ph.wallMs)} in all, slapd cpu ${ph.serverCpuS?.toFixed(2)} s):`,
+    );
     for (const [k, v] of Object.entries(phases.ms)) say(`    ${pad(k, 46)} ${String(v).padStart(6)} ms`);
     const { ms: _ms, ...rest } = phases;
     say(`    ${JSON.stringify(rest)}`);
   } catch (err) {
-    say(`  phases diagnostic failed (bench/phases.ts uses src/ modules directly): ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+    say(
+      `  phases diagnostic failed (bench/phases.ts uses src/ modules directly): ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`,
+    );
   }
 
   const worst = Math.max(...Object.values(perCli).map((c) => (c as { ratio: number }).ratio));
   let profile: ProfileSummary | undefined;
   if (opt.profile || (worst > 2 && !opt['no-profile'])) {
     const cli = clis.find((c) => c.name === 'compiled') ?? clis[0]!;
-    const { m, p } = await cpuProfile('preview', work, previewArgs(cli, repo, path.join(work, 'out-prof')), env, slapd.pid);
+    const { m, p } = await cpuProfile(
+      'preview',
+      work,
+      previewArgs(cli, repo, path.join(work, 'out-prof')),
+      env,
+      slapd.pid,
+    );
     if (p) {
       profile = p;
-      say(`  CPU profile of the ${cli.name} preview (${worst > 2 ? 'ratio over 2' : '--profile'}; ${fmtS(m.wallMs)} under the profiler; bench/.last-preview.cpuprofile):`);
+      say(
+        `  CPU profile of the ${cli.name} preview (${worst > 2 ? 'ratio over 2' : '--profile'}; ${fmtS(m.wallMs)} under the profiler; bench/.last-preview.cpuprofile):`,
+      );
       for (const l of profileLines(p)) say(l);
     }
   }
@@ -324,14 +501,19 @@ async function benchPreview(clis: Cli[]) {
     medianLdapsearchWithNamesMs: Math.round(snMed),
     cli: perCli,
     phasesMs: phases?.ms,
-    ...(profile ? { profileTopModules: profile.byModule.slice(0, 10).map((r) => `${r.name} ${r.pct.toFixed(1)}%`) } : {}),
+    ...(profile
+      ? { profileTopModules: profile.byModule.slice(0, 10).map((r) => `${r.name} ${r.pct.toFixed(1)}%`) }
+      : {}),
   };
   await slapd.stop();
 }
 
 // ───────────────────────────── B. apply vs ldapmodify ─────────────────────────────
 
-async function fsyncLatency(dir: string, count = 300): Promise<{ medianMs: number; p99Ms: number; totalMs: number }> {
+async function fsyncLatency(
+  dir: string,
+  count = 300,
+): Promise<{ medianMs: number; p99Ms: number; totalMs: number }> {
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, `fsync-probe-${process.pid}.jsonl`);
   const h = await open(file, 'a');
@@ -348,14 +530,22 @@ async function fsyncLatency(dir: string, count = 300): Promise<{ medianMs: numbe
   await h.close();
   await rm(file, { force: true });
   const sorted = [...times].sort((a, b) => a - b);
-  return { medianMs: r2(median(times)), p99Ms: r2(sorted[Math.floor(sorted.length * 0.99)]!), totalMs: Math.round(totalMs) };
+  return {
+    medianMs: r2(median(times)),
+    p99Ms: r2(sorted[Math.floor(sorted.length * 0.99)]!),
+    totalMs: Math.round(totalMs),
+  };
 }
 
 async function benchApply(clis: Cli[]) {
   const main = clis.find((c) => c.name === 'compiled') ?? clis[0]!;
   const others = clis.filter((c) => c !== main);
-  say(`B. Execute ${n(CHANGES)} single-attribute changes vs ldapmodify of the preview's changes.ldif (a fresh, identically seeded slapd for every run)`);
-  say(`   ${ROUNDS} rounds of apply (${main.name}) and ldapmodify in alternating order${others.length ? `; apply (${others.map((c) => c.name).join(', ')}) once, in round 1` : ''}; target concurrency 4, no rateLimit`);
+  say(
+    `B. Execute ${n(CHANGES)} single-attribute changes vs ldapmodify of the preview's changes.ldif (a fresh, identically seeded slapd for every run)`,
+  );
+  say(
+    `   ${ROUNDS} rounds of apply (${main.name}) and ldapmodify in alternating order${others.length ? `; apply (${others.map((c) => c.name).join(', ')}) once, in round 1` : ''}; target concurrency 4, no rateLimit`,
+  );
   const persons = people(CHANGES, () => true, 4711);
   const expected = new Map(persons.map((p) => [p.employeeId, p.expectedMail]));
   const ldif = directoryLdif(persons);
@@ -374,14 +564,21 @@ async function benchApply(clis: Cli[]) {
   let slapd = await startSlapd({ ldif });
   const seedMs = performance.now() - t0;
   await writeRepo(repo, persons, slapd);
-  const pv = check(await measure('preview (plan for B)', process.execPath, previewArgs(main, repo, reports), { env: cliEnv(slapd) }));
+  const pv = check(
+    await measure('preview (plan for B)', process.execPath, previewArgs(main, repo, reports), {
+      env: cliEnv(slapd),
+    }),
+  );
   await slapd.stop();
   const pristine: Record<string, string> = {};
-  for (const f of ['preview.md', 'plan.jsonl', 'changes.ldif', 'status.yaml']) pristine[f] = await readFile(path.join(reports, f), 'utf8');
+  for (const f of ['preview.md', 'plan.jsonl', 'changes.ldif', 'status.yaml'])
+    pristine[f] = await readFile(path.join(reports, f), 'utf8');
   const planLines = pristine['plan.jsonl']!.trim().split('\n').length - 1;
   const ldifFile = path.join(work, 'changes.ldif');
   await writeFile(ldifFile, pristine['changes.ldif']!);
-  say(`  slapd seeded and started in ${fmtS(seedMs)}; reviewed plan from the CLI preview in ${fmtS(pv.wallMs)}: ${n(planLines)} changes (changes.ldif ${(Buffer.byteLength(pristine['changes.ldif']!) / 2 ** 20).toFixed(1)} MB, delete old value + add new value per entry)`);
+  say(
+    `  slapd seeded and started in ${fmtS(seedMs)}; reviewed plan from the CLI preview in ${fmtS(pv.wallMs)}: ${n(planLines)} changes (changes.ldif ${(Buffer.byteLength(pristine['changes.ldif']!) / 2 ** 20).toFixed(1)} MB, delete old value + add new value per entry)`,
+  );
   if (planLines !== CHANGES) throw new Error(`the plan has ${planLines} changes, expected ${CHANGES}`);
 
   /** Each apply starts from the committed preview and no journal, as on first execution. */
@@ -396,7 +593,8 @@ async function benchApply(clis: Cli[]) {
     for (const [id, mail] of expected) if (got.get(id) !== mail) wrong++;
     return `${label} ${wrong === 0 && got.size === expected.size ? `all ${n(got.size)} mails as planned` : `${wrong} of ${expected.size} mails NOT as planned`}`;
   };
-  const sameDirs = (a: Map<string, string>, b: Map<string, string>) => a.size === b.size && [...a].every(([id, mail]) => b.get(id) === mail);
+  const sameDirs = (a: Map<string, string>, b: Map<string, string>) =>
+    a.size === b.size && [...a].every(([id, mail]) => b.get(id) === mail);
 
   const applies = new Map<string, Measured[]>(clis.map((c) => [c.name, []]));
   const modifies: Measured[] = [];
@@ -407,17 +605,31 @@ async function benchApply(clis: Cli[]) {
       slapd = await fresh();
       await restoreReports();
       const outFile = path.join(work, `apply-${cli.name}-${r}.out`);
-      const m = check(await measure(`apply ${cli.name} #${r + 1}`, process.execPath, applyArgs(cli, repo), { env: cliEnv(slapd), stdoutFile: outFile, serverPid: slapd.pid }));
+      const m = check(
+        await measure(`apply ${cli.name} #${r + 1}`, process.execPath, applyArgs(cli, repo), {
+          env: cliEnv(slapd),
+          stdoutFile: outFile,
+          serverPid: slapd.pid,
+        }),
+      );
       applies.get(cli.name)!.push(m);
       const said = (await readFile(outFile, 'utf8')).trim();
       say(`  ${pad(`apply (${cli.name}) #${r + 1}`, 24)}${line(m)}   → ${said}`);
-      if (!said.startsWith(`executed: ${CHANGES} applied`)) throw new Error(`apply said: ${said}\n${m.stderr.slice(-3000)}`);
+      if (!said.startsWith(`executed: ${CHANGES} applied`))
+        throw new Error(`apply said: ${said}\n${m.stderr.slice(-3000)}`);
       ends.push([`apply (${cli.name})`, await dumpMails(slapd, work)]);
       await slapd.stop();
     };
     const runModify = async () => {
       slapd = await fresh();
-      const m = check(await measure(`ldapmodify #${r + 1}`, LDAPMODIFY, ['-x', '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-f', ldifFile], { env: await ldapToolEnv(work), serverPid: slapd.pid }));
+      const m = check(
+        await measure(
+          `ldapmodify #${r + 1}`,
+          LDAPMODIFY,
+          ['-x', '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-f', ldifFile],
+          { env: await ldapToolEnv(work), serverPid: slapd.pid },
+        ),
+      );
       modifies.push(m);
       say(`  ${pad(`ldapmodify #${r + 1}`, 24)}${line(m)}`);
       ends.push(['ldapmodify', await dumpMails(slapd, work)]);
@@ -440,7 +652,9 @@ async function benchApply(clis: Cli[]) {
     const ms = applies.get(cli.name)!;
     const aMed = median(ms.map((m) => m.wallMs));
     const ratio = aMed / mMed;
-    say(`  ${pad(cli.name, 9)} ${ms.length > 1 ? 'median ' : ''}apply ${fmtS(aMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 0.7, spec ≤ 0.8: ${verdict(ratio, 0.7, 0.8)}); peak RSS ${fmtMb(Math.max(...ms.map((m) => m.maxRssMb)))}`);
+    say(
+      `  ${pad(cli.name, 9)} ${ms.length > 1 ? 'median ' : ''}apply ${fmtS(aMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 0.7, spec ≤ 0.8: ${verdict(ratio, 0.7, 0.8)}); peak RSS ${fmtMb(Math.max(...ms.map((m) => m.maxRssMb)))}`,
+    );
     perCli[cli.name] = {
       wallMs: ms.map((m) => Math.round(m.wallMs)),
       cpuS: ms.map((m) => r2(m.userS + m.sysS)),
@@ -472,7 +686,9 @@ async function benchApply(clis: Cli[]) {
     const shmDir = existsSync('/dev/shm') ? '/dev/shm/reexport-bench-fsync' : undefined;
     const shm = shmDir ? await fsyncLatency(shmDir).catch(() => undefined) : undefined;
     if (shmDir) await rm(shmDir, { recursive: true, force: true });
-    say(`    one journal line appended + fdatasync: on the journal's disk median ${disk.medianMs} ms (p99 ${disk.p99Ms} ms)${shm ? `; on tmpfs median ${shm.medianMs} ms` : ''}`);
+    say(
+      `    one journal line appended + fdatasync: on the journal's disk median ${disk.medianMs} ms (p99 ${disk.p99Ms} ms)${shm ? `; on tmpfs median ${shm.medianMs} ms` : ''}`,
+    );
     diagnostics.fsyncDisk = disk;
     diagnostics.fsyncTmpfs = shm;
 
@@ -481,30 +697,63 @@ async function benchApply(clis: Cli[]) {
     await writeFile(planFile, pristine['plan.jsonl']!);
     const phase = async (label: string, phaseArgs: string[], env: NodeJS.ProcessEnv, serverPid?: number) => {
       const outFile = path.join(work, `phase-${label.replace(/\W+/g, '-')}.json`);
-      const m = await measure(label, process.execPath, ['--import', 'tsx', path.join(ROOT, 'bench', 'apply-phases.ts'), ...phaseArgs], { env, cwd: ROOT, stdoutFile: outFile, serverPid });
+      const m = await measure(
+        label,
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'bench', 'apply-phases.ts'), ...phaseArgs],
+        { env, cwd: ROOT, stdoutFile: outFile, serverPid },
+      );
       if (m.exitCode !== 0) {
         say(`    ${pad(label, 22)}failed: ${m.stderr.trim().split('\n').slice(-3).join(' | ')}`);
         return undefined;
       }
       const result = JSON.parse(await readFile(outFile, 'utf8')) as Record<string, unknown>;
-      say(`    ${pad(label, 22)}${JSON.stringify(result)}${m.serverCpuS !== undefined ? ` slapd cpu ${m.serverCpuS.toFixed(2)} s` : ''}`);
-      diagnostics[label] = { ...result, ...(m.serverCpuS !== undefined ? { slapdCpuS: r2(m.serverCpuS) } : {}) };
+      say(
+        `    ${pad(label, 22)}${JSON.stringify(result)}${m.serverCpuS !== undefined ? ` slapd cpu ${m.serverCpuS.toFixed(2)} s` : ''}`,
+      );
+      diagnostics[label] = {
+        ...result,
+        ...(m.serverCpuS !== undefined ? { slapdCpuS: r2(m.serverCpuS) } : {}),
+      };
       return result;
     };
     try {
-      await phase('journal only, disk', ['journal', planFile, path.join(repo, 'var', 'bench-journal'), '4'], process.env);
+      await phase(
+        'journal only, disk',
+        ['journal', planFile, path.join(repo, 'var', 'bench-journal'), '4'],
+        process.env,
+      );
       if (shmDir) {
-        await phase('journal only, tmpfs', ['journal', planFile, '/dev/shm/reexport-bench-journal-only', '4'], process.env);
+        await phase(
+          'journal only, tmpfs',
+          ['journal', planFile, '/dev/shm/reexport-bench-journal-only', '4'],
+          process.env,
+        );
         await rm('/dev/shm/reexport-bench-journal-only', { recursive: true, force: true });
       }
       slapd = await fresh();
       await restoreReports();
-      await phase('before first write', ['prep', repo, path.join(repo, 'daemon.yaml'), REQUEST], cliEnv(slapd), slapd.pid);
-      await phase('writes only, c=4', ['writes', path.join(repo, 'daemon.yaml'), planFile, '4'], cliEnv(slapd), slapd.pid);
+      await phase(
+        'before first write',
+        ['prep', repo, path.join(repo, 'daemon.yaml'), REQUEST],
+        cliEnv(slapd),
+        slapd.pid,
+      );
+      await phase(
+        'writes only, c=4',
+        ['writes', path.join(repo, 'daemon.yaml'), planFile, '4'],
+        cliEnv(slapd),
+        slapd.pid,
+      );
       await slapd.stop();
       for (const c of ['1', '8']) {
         slapd = await fresh();
-        await phase(`writes only, c=${c}`, ['writes', path.join(repo, 'daemon.yaml'), planFile, c], cliEnv(slapd), slapd.pid);
+        await phase(
+          `writes only, c=${c}`,
+          ['writes', path.join(repo, 'daemon.yaml'), planFile, c],
+          cliEnv(slapd),
+          slapd.pid,
+        );
         await slapd.stop();
       }
     } catch (err) {
@@ -516,11 +765,24 @@ async function benchApply(clis: Cli[]) {
       await restoreReports();
       const shmJournal = '/dev/shm/reexport-bench-journal';
       await rm(shmJournal, { recursive: true, force: true });
-      const t = check(await measure('apply (journal on tmpfs)', process.execPath, applyArgs(main, repo, ['--journal', shmJournal]), { env: cliEnv(slapd), serverPid: slapd.pid }));
+      const t = check(
+        await measure(
+          'apply (journal on tmpfs)',
+          process.execPath,
+          applyArgs(main, repo, ['--journal', shmJournal]),
+          { env: cliEnv(slapd), serverPid: slapd.pid },
+        ),
+      );
       await rm(shmJournal, { recursive: true, force: true });
       await slapd.stop();
-      say(`    ${pad('journal on tmpfs', 22)}${line(t)}   = ${((t.wallMs / mainMed) * 100).toFixed(0)}% of the median apply`);
-      diagnostics.applyJournalOnTmpfs = { wallMs: Math.round(t.wallMs), cpuS: r2(t.userS + t.sysS), sysS: r2(t.sysS) };
+      say(
+        `    ${pad('journal on tmpfs', 22)}${line(t)}   = ${((t.wallMs / mainMed) * 100).toFixed(0)}% of the median apply`,
+      );
+      diagnostics.applyJournalOnTmpfs = {
+        wallMs: Math.round(t.wallMs),
+        cpuS: r2(t.userS + t.sysS),
+        sysS: r2(t.sysS),
+      };
     }
 
     if (firstLine('strace', ['-V']).startsWith('strace')) {
@@ -530,18 +792,36 @@ async function benchApply(clis: Cli[]) {
       const s = await measure('apply under strace', process.execPath, applyArgs(main, repo), {
         env: cliEnv(slapd),
         serverPid: slapd.pid,
-        wrapper: ['strace', '-f', '--seccomp-bpf', '-c', '-w', '-e', 'trace=fdatasync,fsync,write,writev,read,epoll_wait', '-o', straceOut],
+        wrapper: [
+          'strace',
+          '-f',
+          '--seccomp-bpf',
+          '-c',
+          '-w',
+          '-e',
+          'trace=fdatasync,fsync,write,writev,read,epoll_wait',
+          '-o',
+          straceOut,
+        ],
       });
       await slapd.stop();
       const text = await readFile(straceOut, 'utf8').catch(() => '');
       const calls = (name: string) => {
-        const m = new RegExp(`^\\s*[\\d.]+\\s+([\\d.]+)\\s+\\d+\\s+(\\d+)\\s+(?:\\d+\\s+)?${name}$`, 'm').exec(text);
+        const m = new RegExp(
+          `^\\s*[\\d.]+\\s+([\\d.]+)\\s+\\d+\\s+(\\d+)\\s+(?:\\d+\\s+)?${name}$`,
+          'm',
+        ).exec(text);
         return m ? { wallS: Number(m[1]), calls: Number(m[2]) } : undefined;
       };
-      const st = Object.fromEntries(['fdatasync', 'write', 'writev', 'read', 'epoll_wait'].map((k) => [k, calls(k)]));
+      const st = Object.fromEntries(
+        ['fdatasync', 'write', 'writev', 'read', 'epoll_wait'].map((k) => [k, calls(k)]),
+      );
       diagnostics.strace = { ...st, wallMs: Math.round(s.wallMs) };
-      const fmt = (k: string) => (st[k] ? `${k} ${n(st[k]!.calls)} calls (${st[k]!.wallS.toFixed(2)} s)` : `${k} n/a`);
-      say(`    ${pad('under strace -f -c -w', 22)}${fmtS(s.wallMs).padStart(8)}: ${['fdatasync', 'write', 'writev', 'read', 'epoll_wait'].map(fmt).join(', ')}  (wall time inside the calls, all threads)`);
+      const fmt = (k: string) =>
+        st[k] ? `${k} ${n(st[k].calls)} calls (${st[k].wallS.toFixed(2)} s)` : `${k} n/a`;
+      say(
+        `    ${pad('under strace -f -c -w', 22)}${fmtS(s.wallMs).padStart(8)}: ${['fdatasync', 'write', 'writev', 'read', 'epoll_wait'].map(fmt).join(', ')}  (wall time inside the calls, all threads)`,
+      );
     }
 
     slapd = await fresh();
@@ -576,12 +856,19 @@ try {
   const info = machineInfo();
   summary.machine = info;
   say(`reexport benchmark — ${new Date().toISOString()}`);
-  say(`machine: ${info.cores} cores (${info.cpu}), ${info.memoryGb} GB, ${info.kernel}; node ${info.node}; slapd ${info.slapd}; load average ${info.loadAverage.join(' ')}`);
+  say(
+    `machine: ${info.cores} cores (${info.cpu}), ${info.memoryGb} GB, ${info.kernel}; node ${info.node}; slapd ${info.slapd}; load average ${info.loadAverage.join(' ')}`,
+  );
   say(`method: ${info.measurement}; ${ROUNDS} rounds in alternating order, medians reported`);
-  const tsxCli: Cli = { name: existsSync(path.join(ROOT, 'dist', 'cli.js')) ? 'dist' : 'tsx', bin: path.join(ROOT, 'bin', 'reexport.js') };
+  const tsxCli: Cli = {
+    name: existsSync(path.join(ROOT, 'dist', 'cli.js')) ? 'dist' : 'tsx',
+    bin: path.join(ROOT, 'bin', 'reexport.js'),
+  };
   const compiled = await buildCompiledCli();
   const clis = [tsxCli, compiled];
-  say(`CLIs: "${tsxCli.name}" = node bin/reexport.js in this checkout${tsxCli.name === 'tsx' ? ' (no dist/: TypeScript through tsx)' : ''}; "compiled" = src/ compiled by ${compiled.tool} in ${fmtS(compiled.buildMs)}, as in the Docker image`);
+  say(
+    `CLIs: "${tsxCli.name}" = node bin/reexport.js in this checkout${tsxCli.name === 'tsx' ? ' (no dist/: TypeScript through tsx)' : ''}; "compiled" = src/ compiled by ${compiled.tool} in ${fmtS(compiled.buildMs)}, as in the Docker image`,
+  );
   summary.clis = { [tsxCli.name]: 'node bin/reexport.js in the checkout', compiled: compiled.tool };
   say();
   if (opt.only !== 'b') {
@@ -600,10 +887,24 @@ try {
 }
 const verdicts = () => {
   const lines: string[] = [];
-  const p = summary.preview as { medianLdapsearchMs: number; cli: Record<string, { medianMs: number; ratio: number; peakRssMb: number }> } | undefined;
-  if (p) for (const [name, c] of Object.entries(p.cli)) lines.push(`preview ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapsearch ${fmtS(p.medianLdapsearchMs)}: ratio ${c.ratio.toFixed(2)} (goal 2.0, spec 2.5: ${verdict(c.ratio, 2, 2.5)}); peak RSS ${c.peakRssMb} MB (300: ${c.peakRssMb <= 300 ? 'meets' : 'MISSES'})`);
-  const a = summary.apply as { medianLdapmodifyMs: number; cli: Record<string, { medianMs: number; ratio: number }> } | undefined;
-  if (a) for (const [name, c] of Object.entries(a.cli)) lines.push(`apply   ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapmodify ${fmtS(a.medianLdapmodifyMs)}: ratio ${c.ratio.toFixed(2)} (goal 0.7, spec 0.8: ${verdict(c.ratio, 0.7, 0.8)})`);
+  const p = summary.preview as
+    | {
+        medianLdapsearchMs: number;
+        cli: Record<string, { medianMs: number; ratio: number; peakRssMb: number }>;
+      }
+    | undefined;
+  if (p)
+    for (const [name, c] of Object.entries(p.cli))
+      lines.push(
+        `preview ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapsearch ${fmtS(p.medianLdapsearchMs)}: ratio ${c.ratio.toFixed(2)} (goal 2.0, spec 2.5: ${verdict(c.ratio, 2, 2.5)}); peak RSS ${c.peakRssMb} MB (300: ${c.peakRssMb <= 300 ? 'meets' : 'MISSES'})`,
+      );
+  const a = summary.apply as
+    { medianLdapmodifyMs: number; cli: Record<string, { medianMs: number; ratio: number }> } | undefined;
+  if (a)
+    for (const [name, c] of Object.entries(a.cli))
+      lines.push(
+        `apply   ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapmodify ${fmtS(a.medianLdapmodifyMs)}: ratio ${c.ratio.toFixed(2)} (goal 0.7, spec 0.8: ${verdict(c.ratio, 0.7, 0.8)})`,
+      );
   return lines;
 };
 if (!failed) {
@@ -612,7 +913,9 @@ if (!failed) {
 }
 summary.loadAverageAtEnd = os.loadavg().map(r2);
 summary.totalSeconds = r2((performance.now() - started) / 1000);
-say(`total ${summary.totalSeconds} s; load average at the end ${(summary.loadAverageAtEnd as number[]).join(' ')}`);
+say(
+  `total ${String(summary.totalSeconds)} s; load average at the end ${String((summary.loadAverageAtEnd as number[]).join(' '))}`,
+);
 say('JSON summary:');
 say(JSON.stringify(summary, null, 2));
 process.exitCode = failed ? 1 : 0;

@@ -1,11 +1,29 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when present (the Docker image), otherwise the TypeScript sources through tsx.
+// A source checkout runs its TypeScript sources (through tsx, a development dependency), even when
+// a build exists: the CLI must never run stale code in development. Installed copies (the image,
+// the packed package) ship dist/ and no src/, so they run the compiled build.
 import { existsSync } from 'node:fs';
-const compiled = new URL('../dist/cli.js', import.meta.url);
-if (existsSync(compiled)) {
+
+const source = new URL('../src/cli/main.ts', import.meta.url);
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+
+async function runSources() {
+  try {
+    const { register } = await import('tsx/esm/api');
+    register();
+  } catch {
+    return false;
+  }
+  await import(source.href);
+  return true;
+}
+
+if (!(existsSync(source) && (await runSources()))) {
+  if (!existsSync(compiled)) {
+    process.stderr.write(
+      'reexport: neither the sources with tsx (npm ci) nor a build (npm run build) found\n',
+    );
+    process.exit(70);
+  }
   await import(compiled.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import(new URL('../src/cli.ts', import.meta.url).href);
 }

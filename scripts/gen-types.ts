@@ -6,7 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { renderTypes } from './render-types.js';
 import { renderValidators } from './render-validators.js';
 
-for (const [file, render] of [['types.generated.ts', renderTypes], ['validators.generated.ts', renderValidators]] as const) {
+for (const [file, render] of [
+  ['types.generated.ts', renderTypes],
+  ['validators.generated.ts', renderValidators],
+] as const) {
   const out = fileURLToPath(new URL(`../src/config/${file}`, import.meta.url));
   await writeFile(out, await render());
   console.log(`wrote ${out}`);

@@ -1,6 +1,6 @@
 import { readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
-import type { Diagnostic } from './diagnostics.js';
+import type { Diagnostic } from '../shared/diagnostics.js';
 import { loadYamlFile } from './load-file.js';
 import type { ReexportRequest, SyncTemplate } from './types.generated.js';
 import { locate, type YamlFile } from './yaml-file.js';
@@ -36,7 +36,12 @@ export async function readConfigRepo(root: string): Promise<ConfigRepo> {
       const entry = await readRepoFile(realRoot, folder, file);
       const prior = map.get(entry.name);
       if (prior) {
-        repo.diagnostics.push({ file: entry.file, line: 1, col: 1, message: `has the same name as ${prior.file}; keep one of them` });
+        repo.diagnostics.push({
+          file: entry.file,
+          line: 1,
+          col: 1,
+          message: `has the same name as ${prior.file}; keep one of them`,
+        });
         continue;
       }
       map.set(entry.name, entry);
@@ -58,22 +63,54 @@ async function listYaml(root: string, folder: string): Promise<string[]> {
   }
 }
 
-async function readRepoFile(root: string, folder: keyof typeof KINDS, file: string): Promise<RepoFile<unknown>> {
+async function readRepoFile(
+  root: string,
+  folder: keyof typeof KINDS,
+  file: string,
+): Promise<RepoFile<unknown>> {
   const name = path.basename(file).replace(/\.ya?ml$/, '');
   const abs = path.join(root, file);
   const real = await realpath(abs).catch(() => abs);
   if (real !== abs && !real.startsWith(root + path.sep)) {
-    return { name, file, diagnostics: [{ file, line: 1, col: 1, message: 'is a symbolic link that leads outside the repository; replace it with a regular file' }] };
+    return {
+      name,
+      file,
+      diagnostics: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          message: 'is a symbolic link that leads outside the repository; replace it with a regular file',
+        },
+      ],
+    };
   }
   const expected = KINDS[folder];
-  const checked = await loadYamlFile<{ kind: string; metadata: { name: string } }>(abs, file, folder === 'templates' ? 'sync-template' : 'reexport-request');
+  const checked = await loadYamlFile<{ kind: string; metadata: { name: string } }>(
+    abs,
+    file,
+    folder === 'templates' ? 'sync-template' : 'reexport-request',
+  );
   const kind = (checked.yaml?.value as { kind?: unknown } | undefined)?.kind;
   const other = Object.entries(KINDS).find(([, k]) => k === kind && k !== expected);
   if (checked.yaml && other) {
     const pos = locate(checked.yaml, ['kind']);
-    return { name, file, yaml: checked.yaml, diagnostics: [{ file, ...pos, message: `is a ${kind} but lives in ${folder}/; move it to ${other[0]}/` }] };
+    return {
+      name,
+      file,
+      yaml: checked.yaml,
+      diagnostics: [
+        { file, ...pos, message: `is a ${String(kind)} but lives in ${folder}/; move it to ${other[0]}/` },
+      ],
+    };
   }
-  const entry: RepoFile<unknown> = { name, file, yaml: checked.yaml, value: checked.value, diagnostics: checked.diagnostics };
+  const entry: RepoFile<unknown> = {
+    name,
+    file,
+    yaml: checked.yaml,
+    value: checked.value,
+    diagnostics: checked.diagnostics,
+  };
   if (checked.value && checked.value.metadata.name !== name) {
     entry.diagnostics.push({
       file,

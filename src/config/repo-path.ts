@@ -10,13 +10,19 @@ export type RepoPathResult = { abs: string; error?: undefined } | { abs?: undefi
 export async function resolveRepoPath(root: string, rel: string): Promise<RepoPathResult> {
   if (rel.includes('\0')) return { error: 'the path contains a NUL character' };
   if (path.isAbsolute(rel) || /^[A-Za-z]:[\\/]/.test(rel) || rel.startsWith('\\')) {
-    return { error: `\`${rel}\` is absolute; give a path relative to the repository root, e.g. data/employees.csv` };
+    return {
+      error: `\`${rel}\` is absolute; give a path relative to the repository root, e.g. data/employees.csv`,
+    };
   }
   if (rel.includes('\\')) return { error: `\`${rel}\` contains a backslash; use / between folders` };
   const segments = rel.split('/');
-  if (segments.includes('..')) return { error: `\`${rel}\` leaves the repository through '..'; source files must be inside the repository` };
+  if (segments.includes('..'))
+    return {
+      error: `\`${rel}\` leaves the repository through '..'; source files must be inside the repository`,
+    };
   const first = segments.find((s) => s !== '.' && s !== '');
-  if (first === '.git' || first === 'reports') return { error: `\`${rel}\` is under ${first}/, which is not for source data; put data under data/` };
+  if (first === '.git' || first === 'reports')
+    return { error: `\`${rel}\` is under ${first}/, which is not for source data; put data under data/` };
   const realRoot = await realpath(root);
   const joined = path.join(realRoot, rel);
   let real: string;
@@ -26,7 +32,9 @@ export async function resolveRepoPath(root: string, rel: string): Promise<RepoPa
     return { error: `\`${rel}\` does not exist in the repository; add the file or fix the path` };
   }
   if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
-    return { error: `\`${rel}\` is a symbolic link that leads outside the repository; source files must be inside it` };
+    return {
+      error: `\`${rel}\` is a symbolic link that leads outside the repository; source files must be inside it`,
+    };
   }
   const st = await stat(real);
   if (!st.isFile()) return { error: `\`${rel}\` is not a regular file` };

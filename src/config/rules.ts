@@ -1,8 +1,9 @@
+import type { ExpressionProblem } from '../expr/engine.js';
 import { FilterParser } from 'ldapts';
-import { isDnWithin, parseDn } from '../ldap/dn.js';
+import { isDnWithin, parseDn } from '../syntax/dn.js';
 import type { ConfigRepo, RepoFile } from './config-repo.js';
 import type { LoadedDaemonConfig } from './daemon-config.js';
-import type { Diagnostic } from './diagnostics.js';
+import type { Diagnostic } from '../shared/diagnostics.js';
 import { resolveRepoPath } from './repo-path.js';
 import { closest } from './schema-errors.js';
 import type { ReexportRequest, SyncTemplate } from './types.generated.js';
@@ -16,12 +17,6 @@ export interface RuleContext {
   checkExpression?: (source: string) => ExpressionProblem[];
 }
 
-export interface ExpressionProblem {
-  message: string;
-  /** 0-based offset in the expression text, when known. */
-  offset?: number;
-}
-
 /** Stage two: rules that need context. Adds diagnostics to the files they concern. */
 export async function applyRules(ctx: RuleContext): Promise<void> {
   for (const t of ctx.repo.templates.values()) await templateRules(ctx, t);
@@ -32,21 +27,31 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
   const spec = t.value?.spec;
   if (!spec || !t.yaml) return;
   const yaml = t.yaml;
-  const at = (p: PathSegment[], message: string, which: 'value' | 'key' = 'value') => t.diagnostics.push({ file: t.file, ...locate(yaml, p, which), message });
+  const at = (p: PathSegment[], message: string, which: 'value' | 'key' = 'value') =>
+    t.diagnostics.push({ file: t.file, ...locate(yaml, p, which), message });
   const daemon = ctx.daemon?.config;
 
   if (daemon && !daemon.targets[spec.target]) {
-    at(['spec', 'target'], `target \`${spec.target}\` is not defined in the daemon config${suggest(spec.target, Object.keys(daemon.targets))}`);
+    at(
+      ['spec', 'target'],
+      `target \`${spec.target}\` is not defined in the daemon config${suggest(spec.target, Object.keys(daemon.targets))}`,
+    );
   }
   if (typeof spec.source === 'string') {
     if (daemon && !daemon.sources?.[spec.source]) {
-      at(['spec', 'source'], `source \`${spec.source}\` is not defined in the daemon config${suggest(spec.source, Object.keys(daemon.sources ?? {}))}, or use { file: data/…, id: … } for a file in this repository`);
+      at(
+        ['spec', 'source'],
+        `source \`${spec.source}\` is not defined in the daemon config${suggest(spec.source, Object.keys(daemon.sources ?? {}))}, or use { file: data/…, id: … } for a file in this repository`,
+      );
     }
   } else {
     const resolved = await resolveRepoPath(ctx.repo.root, spec.source.file);
     if (resolved.error) at(['spec', 'source', 'file'], `source file ${resolved.error}`);
     else if (!spec.source.format && !/\.(csv|json|ya?ml)$/i.test(spec.source.file)) {
-      at(['spec', 'source', 'file'], 'cannot tell the format from the file name; name it .csv, .json or .yaml, or add format: csv|json|yaml');
+      at(
+        ['spec', 'source', 'file'],
+        'cannot tell the format from the file name; name it .csv, .json or .yaml, or add format: csv|json|yaml',
+      );
     }
   }
 
@@ -54,7 +59,10 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
     parseDn(spec.scope.baseDN);
     const bases = daemon?.targets[spec.target]?.baseDNs;
     if (bases && !bases.some((b) => isDnWithin(spec.scope.baseDN, b))) {
-      at(['spec', 'scope', 'baseDN'], `baseDN is outside what target \`${spec.target}\` allows (${bases.join('; ')}); choose a baseDN at or under one of them`);
+      at(
+        ['spec', 'scope', 'baseDN'],
+        `baseDN is outside what target \`${spec.target}\` allows (${bases.join('; ')}); choose a baseDN at or under one of them`,
+      );
     }
   } catch (err) {
     at(['spec', 'scope', 'baseDN'], `scope.baseDN: ${(err as Error).message}`);
@@ -66,7 +74,10 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
       if (depth !== 0) throw new Error('unbalanced parentheses');
       FilterParser.parseString(spec.scope.filter);
     } catch (err) {
-      at(['spec', 'scope', 'filter'], `scope.filter \`${spec.scope.filter}\` is not a valid LDAP filter (${(err as Error).message}); e.g. (&(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))`);
+      at(
+        ['spec', 'scope', 'filter'],
+        `scope.filter \`${spec.scope.filter}\` is not a valid LDAP filter (${(err as Error).message}); e.g. (&(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))`,
+      );
     }
   }
 
@@ -76,19 +87,35 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
   spec.mappings.forEach((m, i) => {
     const key = m.target.toLowerCase();
     const prior = seen.get(key);
-    if (prior !== undefined) at(['spec', 'mappings', i, 'target'], `attribute \`${m.target}\` is already mapped by mapping ${prior + 1}; keep one mapping per attribute`);
+    if (prior !== undefined)
+      at(
+        ['spec', 'mappings', i, 'target'],
+        `attribute \`${m.target}\` is already mapped by mapping ${prior + 1}; keep one mapping per attribute`,
+      );
     seen.set(key, i);
     if (key === spec.match.targetAttribute.toLowerCase()) {
-      at(['spec', 'mappings', i, 'target'], `\`${m.target}\` is the match attribute; a template must not rewrite the attribute it finds users by`);
+      at(
+        ['spec', 'mappings', i, 'target'],
+        `\`${m.target}\` is the match attribute; a template must not rewrite the attribute it finds users by`,
+      );
     } else if (allowed && !allowedLower.has(key)) {
-      at(['spec', 'mappings', i, 'target'], `attribute \`${m.target}\` is not in the allowedAttributes of target \`${spec.target}\` (${allowed.join(', ')}); remove the mapping or ask the operator to allow it`);
+      at(
+        ['spec', 'mappings', i, 'target'],
+        `attribute \`${m.target}\` is not in the allowedAttributes of target \`${spec.target}\` (${allowed.join(', ')}); remove the mapping or ask the operator to allow it`,
+      );
     }
     if (ctx.checkExpression) {
       const sources = Array.isArray(m.source) ? m.source : [m.source];
       sources.forEach((src, j) => {
-        const path: PathSegment[] = Array.isArray(m.source) ? ['spec', 'mappings', i, 'source', j] : ['spec', 'mappings', i, 'source'];
+        const path: PathSegment[] = Array.isArray(m.source)
+          ? ['spec', 'mappings', i, 'source', j]
+          : ['spec', 'mappings', i, 'source'];
         for (const problem of ctx.checkExpression!(src)) {
-          t.diagnostics.push({ file: t.file, ...locateInScalar(t, path, src, problem.offset), message: problem.message });
+          t.diagnostics.push({
+            file: t.file,
+            ...locateInScalar(t, path, src, problem.offset),
+            message: problem.message,
+          });
         }
       });
     }
@@ -101,13 +128,18 @@ function requestRules(ctx: RuleContext, r: RepoFile<ReexportRequest>): void {
   const raw = (r.value ?? r.yaml?.value) as { spec?: { template?: unknown; mappings?: unknown } } | undefined;
   const rawSpec = raw?.spec;
   if (!r.yaml || typeof rawSpec?.template !== 'string') return;
-  const mappings = rawSpec.mappings === 'all' || (Array.isArray(rawSpec.mappings) && rawSpec.mappings.every((m) => typeof m === 'string')) ? rawSpec.mappings as 'all' | string[] : 'all';
+  const listed = rawSpec.mappings;
+  const mappings: 'all' | string[] = isStringList(listed) ? listed : 'all';
   const spec = { template: rawSpec.template, mappings };
   const yaml = r.yaml;
-  const at = (p: PathSegment[], message: string) => r.diagnostics.push({ file: r.file, ...locate(yaml, p), message });
+  const at = (p: PathSegment[], message: string) =>
+    r.diagnostics.push({ file: r.file, ...locate(yaml, p), message });
   const template = ctx.repo.templates.get(spec.template);
   if (!template) {
-    at(['spec', 'template'], `template \`${spec.template}\` does not exist (no templates/${spec.template}.yaml)${suggest(spec.template, [...ctx.repo.templates.keys()])}`);
+    at(
+      ['spec', 'template'],
+      `template \`${spec.template}\` does not exist (no templates/${spec.template}.yaml)${suggest(spec.template, [...ctx.repo.templates.keys()])}`,
+    );
     return;
   }
   if (!template.value) {
@@ -119,7 +151,10 @@ function requestRules(ctx: RuleContext, r: RepoFile<ReexportRequest>): void {
     const lower = new Set(targets.map((t) => t.toLowerCase()));
     spec.mappings.forEach((m, i) => {
       if (!lower.has(m.toLowerCase())) {
-        at(['spec', 'mappings', i], `template \`${spec.template}\` has no mapping for \`${m}\`${suggest(m, targets)} (it maps ${targets.join(', ')}); or use mappings: all`);
+        at(
+          ['spec', 'mappings', i],
+          `template \`${spec.template}\` has no mapping for \`${m}\`${suggest(m, targets)} (it maps ${targets.join(', ')}); or use mappings: all`,
+        );
       }
     });
   }
@@ -129,7 +164,12 @@ function requestRules(ctx: RuleContext, r: RepoFile<ReexportRequest>): void {
  * An expression's problem, located inside the YAML scalar. For plain and quoted single-line scalars
  * the column is exact; for block scalars, the scalar's start is the honest answer.
  */
-function locateInScalar(file: RepoFile<unknown>, path: PathSegment[], src: string, offset: number | undefined) {
+function locateInScalar(
+  file: RepoFile<unknown>,
+  path: PathSegment[],
+  src: string,
+  offset: number | undefined,
+) {
   const start = locate(file.yaml!, path);
   if (offset === undefined || src.includes('\n')) return start;
   const raw = file.yaml!.doc.getIn(path, true) as { type?: string } | undefined;
@@ -156,4 +196,8 @@ export function diagnosticsForRequest(repo: ConfigRepo, name: string): Diagnosti
   if (!r) return [];
   const t = r.value ? repo.templates.get(r.value.spec.template) : undefined;
   return [...r.diagnostics, ...(t?.diagnostics ?? [])];
+}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((m) => typeof m === 'string');
 }

@@ -1,5 +1,5 @@
 import type { ErrorObject } from 'ajv/dist/2020.js';
-import type { Diagnostic } from './diagnostics.js';
+import type { Diagnostic } from '../shared/diagnostics.js';
 import { locate, type PathSegment, type YamlFile } from './yaml-file.js';
 
 /**
@@ -22,8 +22,17 @@ export function schemaDiagnostics(yaml: YamlFile, errors: readonly ErrorObject[]
   for (const alt of alternatives) {
     const inside = errors.filter((e) => e !== alt && isWithin(e.instancePath, alt.instancePath));
     const deeper = inside.filter((e) => e.instancePath !== alt.instancePath && !alternatives.includes(e));
-    if (deeper.length === 0 && !alternatives.some((a) => a !== alt && isWithin(a.instancePath, alt.instancePath) && a.instancePath !== alt.instancePath)) {
-      emit(toPath(alt.instancePath), 'value', `${label(alt.instancePath)}: ${hintOf(alt) ?? describeAlternatives(alt)}`);
+    if (
+      deeper.length === 0 &&
+      !alternatives.some(
+        (a) => a !== alt && isWithin(a.instancePath, alt.instancePath) && a.instancePath !== alt.instancePath,
+      )
+    ) {
+      emit(
+        toPath(alt.instancePath),
+        'value',
+        `${label(alt.instancePath)}: ${hintOf(alt) ?? describeAlternatives(alt)}`,
+      );
     }
   }
 
@@ -45,49 +54,97 @@ function explain(err: ErrorObject): { path: PathSegment[]; which: 'value' | 'key
   switch (err.keyword) {
     case 'required': {
       const field = String(p.missingProperty);
-      return { path, which: 'key', message: `${path.length ? `${where}: ` : ''}missing required field \`${field}\`; add it` };
+      return {
+        path,
+        which: 'key',
+        message: `${path.length ? `${where}: ` : ''}missing required field \`${field}\`; add it`,
+      };
     }
     case 'additionalProperties': {
       const field = String(p.additionalProperty);
       const allowed = Object.keys((err.parentSchema as { properties?: object })?.properties ?? {});
       const guess = closest(field, allowed);
-      const tail = guess ? `; did you mean \`${guess}\`?` : allowed.length ? ` (allowed: ${allowed.join(', ')})` : '';
-      return { path: [...path, field], which: 'key', message: `${where}: unknown field \`${field}\`; remove it${tail}` };
+      const tail = guess
+        ? `; did you mean \`${guess}\`?`
+        : allowed.length
+          ? ` (allowed: ${allowed.join(', ')})`
+          : '';
+      return {
+        path: [...path, field],
+        which: 'key',
+        message: `${where}: unknown field \`${field}\`; remove it${tail}`,
+      };
     }
     case 'type': {
       const expected = String(p.type);
-      const quote = expected === 'string' && (typeof err.data === 'number' || typeof err.data === 'boolean')
-        ? ` (put it in quotes, e.g. "${String(err.data)}", so YAML keeps it as text)` : '';
-      return { path, which: 'value', message: `${where} must be ${article(expected)}, not ${typeName(err.data)}${quote}` };
+      const quote =
+        expected === 'string' && (typeof err.data === 'number' || typeof err.data === 'boolean')
+          ? ` (put it in quotes, e.g. "${String(err.data)}", so YAML keeps it as text)`
+          : '';
+      return {
+        path,
+        which: 'value',
+        message: `${where} must be ${article(expected)}, not ${typeName(err.data)}${quote}`,
+      };
     }
     case 'const':
-      return { path, which: 'value', message: `${where} must be \`${String(p.allowedValue)}\`, not \`${show(err.data)}\`` };
+      return {
+        path,
+        which: 'value',
+        message: `${where} must be \`${String(p.allowedValue)}\`, not \`${show(err.data)}\``,
+      };
     case 'enum': {
       const allowed = (p.allowedValues as unknown[]).map(String);
       const guess = typeof err.data === 'string' ? closest(err.data, allowed) : undefined;
-      return { path, which: 'value', message: `${where} must be one of ${allowed.join(', ')}, not \`${show(err.data)}\`${guess ? `; did you mean \`${guess}\`?` : ''}` };
+      return {
+        path,
+        which: 'value',
+        message: `${where} must be one of ${allowed.join(', ')}, not \`${show(err.data)}\`${guess ? `; did you mean \`${guess}\`?` : ''}`,
+      };
     }
     case 'pattern': {
       const hint = hintOf(err);
-      return { path, which: 'value', message: `${where} \`${show(err.data)}\` is not valid: ${hint ?? `it must match ${String(p.pattern)}`}` };
+      return {
+        path,
+        which: 'value',
+        message: `${where} \`${show(err.data)}\` is not valid: ${hint ?? `it must match ${String(p.pattern)}`}`,
+      };
     }
     case 'propertyNames':
-      return { path: [...path, String(p.propertyName)], which: 'key', message: `${where}: the name \`${String(p.propertyName)}\` is not valid` };
+      return {
+        path: [...path, String(p.propertyName)],
+        which: 'key',
+        message: `${where}: the name \`${String(p.propertyName)}\` is not valid`,
+      };
     case 'uniqueItems':
-      return { path: [...path, Number(p.i)], which: 'value', message: `${where} lists the same value twice (items ${Number(p.j) + 1} and ${Number(p.i) + 1}); remove the duplicate` };
+      return {
+        path: [...path, Number(p.i)],
+        which: 'value',
+        message: `${where} lists the same value twice (items ${Number(p.j) + 1} and ${Number(p.i) + 1}); remove the duplicate`,
+      };
     default:
       return { path, which: 'value', message: `${where} ${err.message ?? 'is not valid'}` };
   }
 }
 
 function hintOf(err: ErrorObject): string | undefined {
-  const hint = (err.parentSchema as Record<string, unknown> | undefined)?.['x-hint'];
+  const hint: unknown = err.parentSchema?.['x-hint'];
   return typeof hint === 'string' ? hint : undefined;
 }
 
 function describeAlternatives(err: ErrorObject): string {
-  const branches = ((err.parentSchema as { oneOf?: unknown[]; anyOf?: unknown[] })?.oneOf ?? (err.parentSchema as { anyOf?: unknown[] })?.anyOf ?? []) as Array<Record<string, unknown>>;
-  const kinds = branches.map((b) => ('const' in b ? `\`${String(b.const)}\`` : b.type === 'array' ? 'a list' : typeof b.type === 'string' ? article(b.type) : 'another form'));
+  const branches = ((err.parentSchema as { oneOf?: unknown[]; anyOf?: unknown[] })?.oneOf ??
+    (err.parentSchema as { anyOf?: unknown[] })?.anyOf ??
+    []) as Array<Record<string, unknown>>;
+  const kinds = branches.map((b) =>
+    'const' in b
+      ? `\`${String(b.const)}\``
+      : b.type === 'array'
+        ? 'a list'
+        : typeof b.type === 'string'
+          ? article(b.type)
+          : 'another form',
+  );
   return `must be ${kinds.join(' or ')}, not ${typeName(err.data)}`;
 }
 
@@ -104,7 +161,10 @@ export function toPath(instancePath: string): PathSegment[] {
 export function label(instancePath: string): string {
   const path = toPath(instancePath);
   if (path.length === 0) return 'the file';
-  return path.reduce<string>((acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg), '');
+  return path.reduce<string>(
+    (acc, seg) => (typeof seg === 'number' ? `${acc}[${seg}]` : acc ? `${acc}.${seg}` : seg),
+    '',
+  );
 }
 
 function isWithin(path: string, ancestor: string): boolean {
@@ -112,7 +172,15 @@ function isWithin(path: string, ancestor: string): boolean {
 }
 
 function article(type: string): string {
-  const names: Record<string, string> = { object: 'a mapping (key: value)', array: 'a list', string: 'a string', integer: 'a whole number', number: 'a number', boolean: 'true or false', null: 'empty' };
+  const names: Record<string, string> = {
+    object: 'a mapping (key: value)',
+    array: 'a list',
+    string: 'a string',
+    integer: 'a whole number',
+    number: 'a number',
+    boolean: 'true or false',
+    null: 'empty',
+  };
   return names[type] ?? type;
 }
 

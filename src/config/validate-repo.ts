@@ -1,12 +1,12 @@
 import { checkExpression } from '../expr/engine.js';
 import { type ConfigRepo, readConfigRepo } from './config-repo.js';
 import type { LoadedDaemonConfig } from './daemon-config.js';
-import { type Diagnostic, sortDiagnostics } from './diagnostics.js';
+import { type Diagnostic, sortDiagnostics } from '../shared/diagnostics.js';
 import { applyRules, collectDiagnostics } from './rules.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { requestDigest } from '../plan/build-plan.js';
+import { requestDigest } from './digests.js';
 
 export interface ValidatedRepo {
   repo: ConfigRepo;
@@ -27,7 +27,9 @@ export async function validateRepo(root: string, daemon?: LoadedDaemonConfig): P
  */
 async function executedRequestRule(repo: ConfigRepo): Promise<void> {
   for (const r of repo.requests.values()) {
-    const text = await readFile(path.join(repo.root, 'reports', r.name, 'status.yaml'), 'utf8').catch(() => undefined);
+    const text = await readFile(path.join(repo.root, 'reports', r.name, 'status.yaml'), 'utf8').catch(
+      () => undefined,
+    );
     if (!text) continue;
     let status: { executedAt?: string; state?: string; digests?: { request?: string } } | undefined;
     try {
@@ -38,7 +40,13 @@ async function executedRequestRule(repo: ConfigRepo): Promise<void> {
     const executed = Boolean(status?.executedAt) || status?.state === 'executed';
     if (!executed || !status?.digests?.request || !r.value) continue;
     if (requestDigest(r.value) !== status.digests.request) {
-      r.diagnostics.push({ file: r.file, line: 1, col: 1, message: 'this request was already executed and must not change; revert the edit and create a new request' });
+      r.diagnostics.push({
+        file: r.file,
+        line: 1,
+        col: 1,
+        message:
+          'this request was already executed and must not change; revert the edit and create a new request',
+      });
     }
   }
 }

@@ -1,6 +1,15 @@
 import { readFile, stat } from 'node:fs/promises';
-import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
-import type { Diagnostic } from './diagnostics.js';
+import {
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseAllDocuments,
+  type Document,
+  type Node,
+} from 'yaml';
+import type { Diagnostic } from '../shared/diagnostics.js';
 
 export type PathSegment = string | number;
 
@@ -23,8 +32,14 @@ export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
 type ReadResult = { text: string; diagnostics: [] } | { text?: undefined; diagnostics: Diagnostic[] };
 
 /** Reads a text file for the loader: size-capped, UTF-8 checked, BOM dropped; never throws for bad content. */
-export async function readConfigText(absPath: string, file: string, maxBytes = MAX_CONFIG_FILE_BYTES): Promise<ReadResult> {
-  const at = (message: string, pos: Position = { line: 1, col: 1 }): ReadResult => ({ diagnostics: [{ file, ...pos, message }] });
+export async function readConfigText(
+  absPath: string,
+  file: string,
+  maxBytes = MAX_CONFIG_FILE_BYTES,
+): Promise<ReadResult> {
+  const at = (message: string, pos: Position = { line: 1, col: 1 }): ReadResult => ({
+    diagnostics: [{ file, ...pos, message }],
+  });
   let size: number;
   try {
     const st = await stat(absPath);
@@ -34,18 +49,24 @@ export async function readConfigText(absPath: string, file: string, maxBytes = M
     return at(`cannot be read: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   if (size > maxBytes) {
-    return at(`is ${formatBytes(size)}, over the limit of ${formatBytes(maxBytes)}; keep templates and requests small and put data in data/ or a source in the daemon config`);
+    return at(
+      `is ${formatBytes(size)}, over the limit of ${formatBytes(maxBytes)}; keep templates and requests small and put data in data/ or a source in the daemon config`,
+    );
   }
   const bytes = await readFile(absPath);
   const nul = bytes.indexOf(0);
-  if (nul >= 0) return at('is binary (it contains a NUL byte); it must be UTF-8 YAML text', positionOfByte(bytes, nul));
+  if (nul >= 0)
+    return at('is binary (it contains a NUL byte); it must be UTF-8 YAML text', positionOfByte(bytes, nul));
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     const loose = new TextDecoder('utf-8').decode(bytes);
     const bad = loose.indexOf('\uFFFD');
-    return at('is not valid UTF-8; save it as UTF-8 (Latin-1 files from older tools often show up like this)', positionOfOffset(loose, Math.max(bad, 0)));
+    return at(
+      'is not valid UTF-8; save it as UTF-8 (Latin-1 files from older tools often show up like this)',
+      positionOfOffset(loose, Math.max(bad, 0)),
+    );
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   return { text, diagnostics: [] };
@@ -56,12 +77,20 @@ export function parseYaml(text: string, file: string): { yaml?: YamlFile; diagno
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, uniqueKeys: true, prettyErrors: true, strict: true });
   if (!Array.isArray(docs)) {
-    return { diagnostics: [{ file, line: 1, col: 1, message: 'is empty; it needs apiVersion, kind, metadata and spec' }] };
+    return {
+      diagnostics: [
+        { file, line: 1, col: 1, message: 'is empty; it needs apiVersion, kind, metadata and spec' },
+      ],
+    };
   }
   const diagnostics: Diagnostic[] = [];
   const [doc, second] = docs;
   if (!doc || doc.contents === null) {
-    return { diagnostics: [{ file, line: 1, col: 1, message: 'is empty; it needs apiVersion, kind, metadata and spec' }] };
+    return {
+      diagnostics: [
+        { file, line: 1, col: 1, message: 'is empty; it needs apiVersion, kind, metadata and spec' },
+      ],
+    };
   }
   // Later syntax errors are nearly always echoes of the first; one precise message helps more.
   for (const err of doc.errors.slice(0, 1)) {
@@ -70,7 +99,11 @@ export function parseYaml(text: string, file: string): { yaml?: YamlFile; diagno
   }
   if (second) {
     const pos = lineCounter.linePos(second.range[0]);
-    diagnostics.push({ file, ...pos, message: 'holds a second YAML document; put one document in each file' });
+    diagnostics.push({
+      file,
+      ...pos,
+      message: 'holds a second YAML document; put one document in each file',
+    });
   }
   if (diagnostics.length) return { diagnostics };
   let value: unknown;
@@ -93,9 +126,13 @@ function cleanYamlMessage(message: string): string {
  * Where a value (or, with `key`, its key) is in the file. Falls back to the closest existing ancestor,
  * so a missing field points at the mapping that should hold it.
  */
-export function locate(yaml: YamlFile, path: readonly PathSegment[], which: 'value' | 'key' = 'value'): Position {
+export function locate(
+  yaml: YamlFile,
+  path: readonly PathSegment[],
+  which: 'value' | 'key' = 'value',
+): Position {
   for (let depth = path.length; depth >= 0; depth--) {
-    const node = findNode(yaml.doc.contents as Node | null, path.slice(0, depth), which === 'key' && depth === path.length);
+    const node = findNode(yaml.doc.contents, path.slice(0, depth), which === 'key' && depth === path.length);
     if (node?.range) return yaml.lineCounter.linePos(node.range[0]);
   }
   return { line: 1, col: 1 };
@@ -106,7 +143,9 @@ function findNode(root: Node | null, path: readonly PathSegment[], wantKey: bool
   for (let i = 0; i < path.length; i++) {
     const seg = path[i];
     if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = node.items.find(
+        (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg),
+      );
       if (!pair) return null;
       if (wantKey && i === path.length - 1) return pair.key as Node;
       node = pair.value ?? pair.key;

@@ -2,17 +2,17 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CronJob } from 'cron';
 import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
-import { UsageError } from '../errors.js';
-import { openLdapWriters } from '../execute/ldap-writer.js';
-import { ConfigRepoGit } from '../git/config-repo-git.js';
-import type { Logger } from '../log.js';
-import { ldapSourceReader, openTargetReader } from '../preview/ldap-ports.js';
-import type { PreviewDeps } from '../preview/preview-request.js';
-import { startHttp } from './http.js';
-import { Metrics } from './metrics.js';
+import { UsageError } from '../shared/errors.js';
+import { openLdapWriters } from '../adapters/ldap/writer.js';
+import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
+import type { Logger } from '../shared/log.js';
+import { ldapSourceReader, openTargetReader } from '../adapters/ldap/readers.js';
+import type { PreviewDeps } from '../workflows/preview.js';
+import { startHttp } from '../adapters/http/server.js';
+import { Metrics } from '../adapters/http/metrics.js';
 import { PassRunner } from './pass-runner.js';
-import { type ReconcileContext, reconcilePass } from './reconcile.js';
-import type { RepoPort } from './repo-port.js';
+import { type ReconcileContext, reconcilePass } from '../workflows/reconcile.js';
+import type { RepoPort } from '../ports/repo.js';
 
 export interface DaemonOptions {
   daemon: LoadedDaemonConfig;
@@ -32,25 +32,38 @@ export interface DaemonHandle {
 }
 
 /** Everything a pass needs, from the daemon config. */
-export async function reconcileContext(opts: DaemonOptions, metrics: Metrics, signal: AbortSignal): Promise<ReconcileContext> {
+export async function reconcileContext(
+  opts: DaemonOptions,
+  metrics: Metrics,
+  signal: AbortSignal,
+): Promise<ReconcileContext> {
   const { daemon, log } = opts;
   const cfg = daemon.config;
   if (!cfg.repo) throw new UsageError(`${daemon.path}: the daemon needs repo.url (the config repository)`);
   const workdir = resolveFromConfig(daemon, cfg.repo.workdir ?? './var/reexport');
-  const repo = opts.repo ?? (await ConfigRepoGit.open({
-    url: cfg.repo.url,
-    workdir,
-    author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },
-    mainBranch: cfg.repo.branch ?? 'main',
-    log,
-  }));
+  const repo =
+    opts.repo ??
+    (await ConfigRepoGit.open({
+      url: cfg.repo.url,
+      workdir,
+      author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },
+      mainBranch: cfg.repo.branch ?? 'main',
+      log,
+    }));
   return {
     repo,
     daemon,
     log,
     metrics,
-    preview: opts.preview ?? { openTarget: (t) => openTargetReader(daemon, t, log), readLdapSource: ldapSourceReader(daemon, log) },
-    apply: { openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)), journalDir: path.join(workdir, 'journal'), signal },
+    preview: opts.preview ?? {
+      openTarget: (t) => openTargetReader(daemon, t, log),
+      readLdapSource: ldapSourceReader(daemon, log),
+    },
+    apply: {
+      openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),
+      journalDir: path.join(workdir, 'journal'),
+      signal,
+    },
   };
 }
 
@@ -93,16 +106,25 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
     ...(cfg.timeZone ? { timeZone: cfg.timeZone } : {}),
     errorHandler: (err) => opts.log.error({ err: String(err) }, 'scheduled pass failed'),
   });
-  const http = await startHttp({
-    metrics,
-    log: opts.log,
-    ready: () => (lastOk === undefined ? { ok: false, reason: 'first pass not finished' } : lastOk ? { ok: true } : { ok: false, reason: 'last pass failed (see logs)' }),
-    trigger: (why) => {
-      opts.log.info({ why }, 'pass requested');
-      void runner.trigger();
+  const http = await startHttp(
+    {
+      metrics,
+      log: opts.log,
+      ready: () =>
+        lastOk === undefined
+          ? { ok: false, reason: 'first pass not finished' }
+          : lastOk
+            ? { ok: true }
+            : { ok: false, reason: 'last pass failed (see logs)' },
+      trigger: (why) => {
+        opts.log.info({ why }, 'pass requested');
+        void runner.trigger();
+      },
+      webhookSecret: await webhookSecret(opts.daemon),
     },
-    webhookSecret: await webhookSecret(opts.daemon),
-  }, cfg.http?.port ?? 9464, cfg.http?.host);
+    cfg.http?.port ?? 9464,
+    cfg.http?.host,
+  );
   void runner.trigger();
   return {
     runner,
@@ -120,6 +142,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
 async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
   const h = daemon.config.http;
   if (h?.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;
-  if (h?.webhookSecretFile) return (await readFile(resolveFromConfig(daemon, h.webhookSecretFile), 'utf8')).trim() || undefined;
+  if (h?.webhookSecretFile)
+    return (await readFile(resolveFromConfig(daemon, h.webhookSecretFile), 'utf8')).trim() || undefined;
   return undefined;
 }

@@ -6,13 +6,13 @@
  * ldapjs is decommissioned but runs on Node 20 and 24; confining it here keeps that risk small.
  */
 import { createRequire } from 'node:module';
-import { normalizeDn, isDnWithin } from '../ldap/dn.js';
+import { normalizeDn, isDnWithin } from '../syntax/dn.js';
 
 const require = createRequire(import.meta.url);
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const ldap = require('ldapjs') as any;
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-const { PagedResultsControl } = require('@ldapjs/controls') as any;
+
+const ldap = require('ldapjs');
+
+const { PagedResultsControl } = require('@ldapjs/controls');
 
 const PAGED = '1.2.840.113556.1.4.319';
 
@@ -27,15 +27,25 @@ export interface DemoDirectory {
   stop(): Promise<void>;
 }
 
-export async function startDemoDirectory(opts: { port?: number; host?: string; suffix: string; bindDN: string; password: string; entries: DemoEntry[] }): Promise<DemoDirectory> {
-  const store = new Map<string, DemoEntry>(opts.entries.map((e) => [normalizeDn(e.dn), { dn: e.dn, attributes: { ...e.attributes } }]));
+export async function startDemoDirectory(opts: {
+  port?: number;
+  host?: string;
+  suffix: string;
+  bindDN: string;
+  password: string;
+  entries: DemoEntry[];
+}): Promise<DemoDirectory> {
+  const store = new Map<string, DemoEntry>(
+    opts.entries.map((e) => [normalizeDn(e.dn), { dn: e.dn, attributes: { ...e.attributes } }]),
+  );
   const bound = new WeakSet<object>();
   const server = ldap.createServer();
 
   server.bind('', (req: any, res: any, next: any) => {
     const dn = String(req.dn ?? '');
     if (dn === '' && !req.credentials) return (res.end(), next());
-    if (normalizeDn(dn) !== normalizeDn(opts.bindDN) || req.credentials !== opts.password) return next(new ldap.InvalidCredentialsError());
+    if (normalizeDn(dn) !== normalizeDn(opts.bindDN) || req.credentials !== opts.password)
+      return next(new ldap.InvalidCredentialsError());
     bound.add(req.connection);
     res.end();
     return next();
@@ -44,18 +54,30 @@ export async function startDemoDirectory(opts: { port?: number; host?: string; s
   server.search('', (req: any, res: any, next: any) => {
     const base = String(req.dn ?? '');
     // ldapjs 3 names the scopes base, single and subtree.
-    const scope = ({ base: 'base', single: 'one', subtree: 'sub' } as Record<string, string>)[req.scopeName] ?? 'sub';
+    const scope =
+      ({ base: 'base', single: 'one', subtree: 'sub' } as Record<string, string>)[req.scopeName] ?? 'sub';
     if (base === '' && scope === 'base') {
-      res.send({ dn: '', attributes: { namingContexts: [opts.suffix], supportedControl: [PAGED], supportedLDAPVersion: ['3'], vendorName: ['reexport demo directory'] } });
+      res.send({
+        dn: '',
+        attributes: {
+          namingContexts: [opts.suffix],
+          supportedControl: [PAGED],
+          supportedLDAPVersion: ['3'],
+          vendorName: ['reexport demo directory'],
+        },
+      });
       res.end();
       return next();
     }
     // Like slapd with ACLs: anonymous users see nothing.
     if (!bound.has(req.connection)) return (res.end(), next());
     const baseKey = normalizeDn(base);
-    if (!store.has(baseKey) && baseKey !== normalizeDn(opts.suffix)) return next(new ldap.NoSuchObjectError(base));
+    if (!store.has(baseKey) && baseKey !== normalizeDn(opts.suffix))
+      return next(new ldap.NoSuchObjectError(base));
     const wanted: string[] = (req.attributes ?? []).map((a: string) => a.toLowerCase());
-    const matched = [...store.values()].filter((e) => inScope(e.dn, base, scope) && req.filter.matches(e.attributes, false));
+    const matched = [...store.values()].filter(
+      (e) => inScope(e.dn, base, scope) && req.filter.matches(e.attributes, false),
+    );
     const paged = (req.controls ?? []).find((c: any) => c.type === PAGED);
     let from = 0;
     let to = matched.length;
@@ -65,9 +87,17 @@ export async function startDemoDirectory(opts: { port?: number; host?: string; s
       to = Math.min(matched.length, from + (paged.value?.size || matched.length));
     }
     res.attributes = ['*'];
-    for (const e of matched.slice(from, to)) res.send({ dn: e.dn, attributes: select(e.attributes, wanted) }, true);
+    for (const e of matched.slice(from, to))
+      res.send({ dn: e.dn, attributes: select(e.attributes, wanted) }, true);
     if (paged) {
-      res.addControl(new PagedResultsControl({ value: { size: matched.length, cookie: to < matched.length ? Buffer.from(String(to)) : Buffer.alloc(0) } }));
+      res.addControl(
+        new PagedResultsControl({
+          value: {
+            size: matched.length,
+            cookie: to < matched.length ? Buffer.from(String(to)) : Buffer.alloc(0),
+          },
+        }),
+      );
     }
     res.end();
     return next();
@@ -124,7 +154,11 @@ export async function startDemoDirectory(opts: { port?: number; host?: string; s
 function inScope(dn: string, base: string, scope: string): boolean {
   if (scope === 'base') return normalizeDn(dn) === normalizeDn(base);
   if (!isDnWithin(dn, base)) return false;
-  if (scope === 'one') return normalizeDn(dn).split(',').length === normalizeDn(base).split(',').length + 1 && normalizeDn(dn) !== normalizeDn(base);
+  if (scope === 'one')
+    return (
+      normalizeDn(dn).split(',').length === normalizeDn(base).split(',').length + 1 &&
+      normalizeDn(dn) !== normalizeDn(base)
+    );
   return true;
 }
 

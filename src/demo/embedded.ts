@@ -3,10 +3,17 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadDaemonConfig } from '../config/daemon-config.js';
 import { startDaemon } from '../daemon/daemon.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../shared/log.js';
 import { startDemoDirectory } from './demo-directory.js';
 import { demoEntries } from './demo-seed.js';
-import { DEMO_BIND_DN, DEMO_SUFFIX, demoDaemonConfig, demoPassword, ensureDemoRepository, exists } from './setup.js';
+import {
+  DEMO_BIND_DN,
+  DEMO_SUFFIX,
+  demoDaemonConfig,
+  demoPassword,
+  ensureDemoRepository,
+  exists,
+} from './setup.js';
 
 /** Where `npm start` keeps its repository, clone, journal and directory contents (ignored by Git). */
 export const DEFAULT_STATE_DIR = fileURLToPath(new URL('../../.reexport/', import.meta.url));
@@ -23,16 +30,35 @@ export interface Embedded {
  * repository made from config-example/, and the real daemon between them. A second start reuses
  * the repository, the daemon's clone and journal, and the directory's contents.
  */
-export async function startEmbedded(opts: { stateDir?: string; httpPort?: number; schedule?: string; quiet?: boolean } = {}): Promise<Embedded> {
+export async function startEmbedded(
+  opts: { stateDir?: string; httpPort?: number; schedule?: string; quiet?: boolean } = {},
+): Promise<Embedded> {
   const stateDir = path.resolve(opts.stateDir ?? DEFAULT_STATE_DIR);
   await mkdir(stateDir, { recursive: true });
   const repoUrl = await ensureDemoRepository(stateDir);
   const savedEntries = path.join(stateDir, 'directory.json');
-  const entries = (await exists(savedEntries)) ? JSON.parse(await readFile(savedEntries, 'utf8')) : demoEntries(DEMO_SUFFIX);
+  const entries = (await exists(savedEntries))
+    ? (JSON.parse(await readFile(savedEntries, 'utf8')) as ReturnType<typeof demoEntries>)
+    : demoEntries(DEMO_SUFFIX);
   const password = demoPassword();
-  const directory = await startDemoDirectory({ port: 0, suffix: DEMO_SUFFIX, bindDN: DEMO_BIND_DN, password, entries });
+  const directory = await startDemoDirectory({
+    port: 0,
+    suffix: DEMO_SUFFIX,
+    bindDN: DEMO_BIND_DN,
+    password,
+    entries,
+  });
   const configPath = path.join(stateDir, 'daemon.yaml');
-  await writeFile(configPath, demoDaemonConfig({ repoUrl, workdir: path.join(stateDir, 'var'), directoryUrl: directory.url, httpPort: opts.httpPort ?? 0, schedule: opts.schedule ?? '*/10 * * * * *' }));
+  await writeFile(
+    configPath,
+    demoDaemonConfig({
+      repoUrl,
+      workdir: path.join(stateDir, 'var'),
+      directoryUrl: directory.url,
+      httpPort: opts.httpPort ?? 0,
+      schedule: opts.schedule ?? '*/10 * * * * *',
+    }),
+  );
   const daemon = await loadDaemonConfig(configPath);
   const log = createLogger(opts.quiet ? 'silent' : (daemon.config.log?.level ?? 'warn'));
   const handle = await startDaemon({ daemon, log });

@@ -2,12 +2,19 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadDaemonConfig } from '../config/daemon-config.js';
-import { Metrics } from '../daemon/metrics.js';
+import { Metrics } from '../adapters/http/metrics.js';
 import { reconcileContext, runPass } from '../daemon/daemon.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../shared/log.js';
 import { startDemoDirectory } from './demo-directory.js';
 import { demoEntries } from './demo-seed.js';
-import { DEMO_BIND_DN, DEMO_SUFFIX, demoDaemonConfig, demoPassword, ensureDemoRepository, git } from './setup.js';
+import {
+  DEMO_BIND_DN,
+  DEMO_SUFFIX,
+  demoDaemonConfig,
+  demoPassword,
+  ensureDemoRepository,
+  git,
+} from './setup.js';
 
 const REQUEST = '2026-11-25-demo-new-mail';
 
@@ -15,19 +22,41 @@ const REQUEST = '2026-11-25-demo-new-mail';
 export async function playStory(out: NodeJS.WritableStream = process.stdout): Promise<void> {
   const root = await mkdtemp(path.join(tmpdir(), 'reexport-demo-'));
   const say = (s: string) => out.write(`${s}\n`);
-  const directory = await startDemoDirectory({ port: 0, suffix: DEMO_SUFFIX, bindDN: DEMO_BIND_DN, password: demoPassword(), entries: demoEntries(DEMO_SUFFIX) });
+  const directory = await startDemoDirectory({
+    port: 0,
+    suffix: DEMO_SUFFIX,
+    bindDN: DEMO_BIND_DN,
+    password: demoPassword(),
+    entries: demoEntries(DEMO_SUFFIX),
+  });
   try {
     const bare = await ensureDemoRepository(root);
-    await writeFile(path.join(root, 'daemon.yaml'), demoDaemonConfig({ repoUrl: bare, workdir: path.join(root, 'var'), directoryUrl: directory.url, httpPort: 0, schedule: '0 0 1 1 *' }));
+    await writeFile(
+      path.join(root, 'daemon.yaml'),
+      demoDaemonConfig({
+        repoUrl: bare,
+        workdir: path.join(root, 'var'),
+        directoryUrl: directory.url,
+        httpPort: 0,
+        schedule: '0 0 1 1 *',
+      }),
+    );
     const daemon = await loadDaemonConfig(path.join(root, 'daemon.yaml'));
-    const ctx = await reconcileContext({ daemon, log: createLogger(process.env.REEXPORT_LOG_LEVEL ?? 'silent') }, new Metrics(), new AbortController().signal);
+    const ctx = await reconcileContext(
+      { daemon, log: createLogger(process.env.REEXPORT_LOG_LEVEL ?? 'silent') },
+      new Metrics(),
+      new AbortController().signal,
+    );
     const human = path.join(root, 'kari');
     await git(root, 'clone', '-q', bare, human);
 
     say('# 1. Kari opens a pull request that re-exports mail and proxyAddresses for everyone\n');
     await git(human, 'checkout', '-q', '-b', 'new-mail');
     const example = await readFile(path.join(human, 'requests', '2026-11-25-new-mail-domain.yaml'), 'utf8');
-    await writeFile(path.join(human, 'requests', `${REQUEST}.yaml`), example.replace('name: 2026-11-25-new-mail-domain', `name: ${REQUEST}`));
+    await writeFile(
+      path.join(human, 'requests', `${REQUEST}.yaml`),
+      example.replace('name: 2026-11-25-new-mail-domain', `name: ${REQUEST}`),
+    );
     await git(human, 'add', '-A');
     await git(human, 'commit', '-q', '-m', 'Re-export mail after the merger');
     await git(human, 'push', '-q', '-u', 'origin', 'new-mail');
@@ -54,7 +83,9 @@ export async function playStory(out: NodeJS.WritableStream = process.stdout): Pr
     say('# 5. The history of main\n');
     say(await git(human, 'log', '--format=    %h %<(14,trunc)%an %s', '-6'));
     const aase = directory.entries().find((e) => e.attributes.employeeID?.[0] === '1001');
-    say(`# The directory now: ${aase?.dn}\n    mail: ${aase?.attributes.mail?.join(', ')}\n    proxyAddresses: ${aase?.attributes.proxyAddresses?.join(', ')}\n`);
+    say(
+      `# The directory now: ${aase?.dn}\n    mail: ${aase?.attributes.mail?.join(', ')}\n    proxyAddresses: ${aase?.attributes.proxyAddresses?.join(', ')}\n`,
+    );
     say('Run it yourself against the embedded default: npm start');
   } finally {
     await directory.stop();

@@ -25,7 +25,10 @@ export function caseDrift(
     if (sameValues(now, c.before) || sameValues(now, c.after)) continue;
     const lower = (vs: readonly string[]) => vs.map((v) => v.toLowerCase());
     if (sameValues(lower(now), lower(c.before))) {
-      drift.set(driftKey(c), { reason: 'the directory value changed after the preview (letter case only); not overwritten', found: now });
+      drift.set(driftKey(c), {
+        reason: 'the directory value changed after the preview (letter case only); not overwritten',
+        found: now,
+      });
     }
   }
   return drift;

@@ -27,7 +27,10 @@ export function identityDrift(
     }
     const ids = (attrs.get(matchKey) ?? []).map(idKey);
     if (!ids.includes(idKey(c.id))) {
-      drift.set(driftKey(c), { reason: `the entry's ${matchAttribute} is not ${c.id} (any more); nothing written`, found: attrs.get(matchKey) ?? [] });
+      drift.set(driftKey(c), {
+        reason: `the entry's ${matchAttribute} is not ${c.id} (any more); nothing written`,
+        found: attrs.get(matchKey) ?? [],
+      });
     }
   }
   return drift;

@@ -20,7 +20,11 @@ export interface ChangeOutcome {
 export type AttributeState = 'before' | 'after' | 'other';
 
 /** Where the directory stands for one change, from a fresh read. */
-export function classify(change: PlanChange, currentValues: readonly string[], dnValued: DnValued = isDnValued): AttributeState {
+export function classify(
+  change: PlanChange,
+  currentValues: readonly string[],
+  dnValued: DnValued = isDnValued,
+): AttributeState {
   const current = normalizeValues(currentValues);
   const key = valueKey(change.attribute, dnValued);
   if (sameValues(current, change.after, key)) return 'after';
@@ -37,7 +41,13 @@ export function casOperations(change: PlanChange): { remove: string[]; add: stri
 }
 
 export function countOutcomes(outcomes: readonly ChangeOutcome[]): Record<OutcomeKind, number> {
-  const counts: Record<OutcomeKind, number> = { applied: 0, 'already-applied': 0, stale: 0, failed: 0, skipped: 0 };
+  const counts: Record<OutcomeKind, number> = {
+    applied: 0,
+    'already-applied': 0,
+    stale: 0,
+    failed: 0,
+    skipped: 0,
+  };
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }

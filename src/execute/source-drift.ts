@@ -18,10 +18,18 @@ export interface Drift {
   found?: string[];
 }
 
-export function sourceDrift(changes: readonly PlanChange[], template: SyncTemplate, request: ReexportRequest, source: SourceData, dnValued: DnValued = isDnValued): Map<string, Drift> {
+export function sourceDrift(
+  changes: readonly PlanChange[],
+  template: SyncTemplate,
+  request: ReexportRequest,
+  source: SourceData,
+  dnValued: DnValued = isDnValued,
+): Map<string, Drift> {
   const records = new Map(source.records.map((r) => [r.key, r]));
   const selected = new Set(selectRecords(source, request.spec.users, []).map((r) => r.key));
-  const mappings = new Map(compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]));
+  const mappings = new Map(
+    compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]),
+  );
   const drift = new Map<string, Drift>();
   for (const c of changes) {
     const key = driftKey(c);
@@ -47,7 +55,10 @@ export function sourceDrift(changes: readonly PlanChange[], template: SyncTempla
     }
     const outcome = decideChange(c.before, result.values, m.mapping, dnValued);
     const expected = outcome.kind === 'change' ? outcome.after : c.before;
-    if (!sameValues(expected, c.after)) drift.set(key, { reason: `the source now gives ${JSON.stringify(result.values)}, not the reviewed ${JSON.stringify(c.after)}` });
+    if (!sameValues(expected, c.after))
+      drift.set(key, {
+        reason: `the source now gives ${JSON.stringify(result.values)}, not the reviewed ${JSON.stringify(c.after)}`,
+      });
   }
   return drift;
 }

@@ -5,9 +5,29 @@
  * decompose are mapped too. Everything else loses its accents through NFKD.
  */
 const LETTERS: Record<string, string> = {
-  æ: 'ae', ø: 'o', å: 'aa', Æ: 'Ae', Ø: 'O', Å: 'Aa',
-  ß: 'ss', ẞ: 'SS', œ: 'oe', Œ: 'Oe', þ: 'th', Þ: 'Th', ð: 'd', Ð: 'D',
-  đ: 'd', Đ: 'D', ŋ: 'n', Ŋ: 'N', ŧ: 't', Ŧ: 'T', ł: 'l', Ł: 'L', ı: 'i',
+  æ: 'ae',
+  ø: 'o',
+  å: 'aa',
+  Æ: 'Ae',
+  Ø: 'O',
+  Å: 'Aa',
+  ß: 'ss',
+  ẞ: 'SS',
+  œ: 'oe',
+  Œ: 'Oe',
+  þ: 'th',
+  Þ: 'Th',
+  ð: 'd',
+  Ð: 'D',
+  đ: 'd',
+  Đ: 'D',
+  ŋ: 'n',
+  Ŋ: 'N',
+  ŧ: 't',
+  Ŧ: 'T',
+  ł: 'l',
+  Ł: 'L',
+  ı: 'i',
 };
 
 const isUpper = (c: string | undefined) => c !== undefined && c !== c.toLowerCase() && c === c.toUpperCase();
@@ -26,7 +46,8 @@ export function ascii(input: unknown): string {
       return;
     }
     // In an all-caps word (ÆRØ, ÅSE) the two-letter spelling stays all caps: AERO, AASE.
-    const shouting = isUpper(c) && (isUpper(chars[i + 1]) || (isUpper(chars[i - 1]) && !/\p{Ll}/u.test(chars[i + 1] ?? '')));
+    const shouting =
+      isUpper(c) && (isUpper(chars[i + 1]) || (isUpper(chars[i - 1]) && !/\p{Ll}/u.test(chars[i + 1] ?? '')));
     out += shouting ? mapped.toUpperCase() : mapped;
   });
   return out.normalize('NFKD').replace(/\p{M}/gu, '');

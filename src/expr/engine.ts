@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
+import type * as LiquidModule from 'liquidjs';
 import type { Liquid, Template } from 'liquidjs';
-import type { ExpressionProblem } from '../config/rules.js';
 import { compileFastPath, type FastRender } from './fast-path.js';
 import { OWN_FILTERS, str } from './filters.js';
 
@@ -8,7 +8,16 @@ import { OWN_FILTERS, str } from './filters.js';
  * Source expressions are Liquid templates with no access to files, no JavaScript and hard limits on
  * parse and render cost, so a pull request can compute values but never run code or read files.
  */
-const FORBIDDEN_TAGS = ['include', 'render', 'layout', 'block', 'tablerow', 'cycle', 'increment', 'decrement'];
+const FORBIDDEN_TAGS = [
+  'include',
+  'render',
+  'layout',
+  'block',
+  'tablerow',
+  'cycle',
+  'increment',
+  'decrement',
+];
 
 const MEMORY_LIMIT = 1024 * 1024;
 
@@ -16,7 +25,7 @@ const MEMORY_LIMIT = 1024 * 1024;
  * Liquid is loaded when an expression first needs it: most mappings are simple enough for the fast
  * path, and loading the engine is a fifth of a small preview's start-up.
  */
-const loadLiquid = () => createRequire(import.meta.url)('liquidjs') as typeof import('liquidjs');
+const loadLiquid = () => createRequire(import.meta.url)('liquidjs') as typeof LiquidModule;
 
 function createLiquid(): Liquid {
   const { Liquid, Tag } = loadLiquid();
@@ -32,13 +41,16 @@ function createLiquid(): Liquid {
     cache: false,
   });
   for (const name of FORBIDDEN_TAGS) {
-    liquid.registerTag(name, class extends Tag {
-      constructor(...args: ConstructorParameters<typeof Tag>) {
-        super(...args);
-        throw new Error(`the tag \`${name}\` is not available in source expressions`);
-      }
-      override *render(): Generator<unknown, void, unknown> {}
-    });
+    liquid.registerTag(
+      name,
+      class extends Tag {
+        constructor(...args: ConstructorParameters<typeof Tag>) {
+          super(...args);
+          throw new Error(`the tag \`${name}\` is not available in source expressions`);
+        }
+        override *render(): Generator<unknown, void, unknown> {}
+      },
+    );
   }
   for (const [name, fn] of Object.entries(OWN_FILTERS)) liquid.registerFilter(name, fn);
   return liquid;
@@ -71,11 +83,24 @@ export function compileExpression(text: string): CompiledExpression {
   const simple = compileFastPath(text, MEMORY_LIMIT);
   if (simple) return { text, fields: simple.fields, fast: simple.render };
   const template = engine().parse(text);
-  const fields = [...new Set(engine().globalVariableSegmentsSync(template).map((s) => String(s[0])))];
+  const fields = [
+    ...new Set(
+      engine()
+        .globalVariableSegmentsSync(template)
+        .map((s) => String(s[0])),
+    ),
+  ];
   return { text, template, fields };
 }
 
 /** For validation: every problem in one expression, located by offset in its text. */
+/** A problem in one expression, located relative to the expression's text. */
+export interface ExpressionProblem {
+  message: string;
+  /** 0-based offset in the expression text, when known. */
+  offset?: number;
+}
+
 export function checkExpression(text: string): ExpressionProblem[] {
   try {
     compileExpression(text);
@@ -100,7 +125,8 @@ function describeLiquidError(err: unknown, text: string): ExpressionProblem {
   return { message, offset };
 }
 
-export const AVAILABLE_FILTERS = 'ascii, lower, upper, downcase, upcase, capitalize, trim, strip, collapse, truncate, fallback, default, replace, replace_first, remove, prepend, append, split, join, first, last, slice, size';
+export const AVAILABLE_FILTERS =
+  'ascii, lower, upper, downcase, upcase, capitalize, trim, strip, collapse, truncate, fallback, default, replace, replace_first, remove, prepend, append, split, join, first, last, slice, size';
 
 /** Renders a compiled expression for one record. The result is trimmed: edge whitespace is never meant. */
 export function renderExpression(expr: CompiledExpression, record: Record<string, unknown>): string {

@@ -18,12 +18,17 @@ const BUILTIN: Record<string, { arity: number[]; fn: Filter }> = {
   upcase: { arity: [0], fn: (v, _a, b) => use(b, v.length, () => v.toUpperCase()) },
   append: { arity: [1], fn: (v, [a], b) => use(b, v.length + String(a).length, () => v + String(a)) },
   prepend: { arity: [1], fn: (v, [a], b) => use(b, v.length + String(a).length, () => String(a) + v) },
-  remove: { arity: [1], fn: (v, [a], b) => use(b, v.length + String(a).length, () => v.split(String(a)).join('')) },
+  remove: {
+    arity: [1],
+    fn: (v, [a], b) => use(b, v.length + String(a).length, () => v.split(String(a)).join('')),
+  },
   replace: {
     arity: [2],
     fn: (v, [p, r], b) => {
       const parts = v.split(String(p));
-      return use(b, v.length + (parts.length - 1) * (String(r).length - String(p).length), () => parts.join(String(r)));
+      return use(b, v.length + (parts.length - 1) * (String(r).length - String(p).length), () =>
+        parts.join(String(r)),
+      );
     },
   },
 };
@@ -55,7 +60,10 @@ interface Output {
 }
 
 /** The expression as a render function and the fields it reads, or undefined when it is not of the simple shape. */
-export function compileFastPath(text: string, memoryLimit: number): { render: FastRender; fields: string[] } | undefined {
+export function compileFastPath(
+  text: string,
+  memoryLimit: number,
+): { render: FastRender; fields: string[] } | undefined {
   if (text.includes('{%') || text.includes('{{-') || text.includes('-}}')) return undefined;
   const parts: Array<string | Output> = [];
   let at = 0;

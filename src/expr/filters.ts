@@ -22,5 +22,6 @@ export const OWN_FILTERS = {
     const m = [...str(marker)];
     return s.slice(0, Math.max(0, n - m.length)).join('') + m.join('');
   },
-  fallback: (v: unknown, ...alternatives: unknown[]) => [v, ...alternatives].map(str).find((s) => s.trim() !== '') ?? '',
+  fallback: (v: unknown, ...alternatives: unknown[]) =>
+    [v, ...alternatives].map(str).find((s) => s.trim() !== '') ?? '',
 } satisfies Record<string, (v: unknown, ...args: unknown[]) => string>;

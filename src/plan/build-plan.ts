@@ -4,8 +4,14 @@ import { compareIds, digestOf } from './canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import type { Plan, PlanChange, PlanHeader, PlanSummary } from './plan-types.js';
 import { assessSafety, type SafetyLimits } from './safety.js';
-import { type AttributeOutcome, decideChange, type DnValued, dnValuedFrom, normalizeValues } from './values.js';
-import type { DirectorySchema } from '../ldap/schema.js';
+import {
+  type AttributeOutcome,
+  decideChange,
+  type DnValued,
+  dnValuedFrom,
+  normalizeValues,
+} from './values.js';
+import type { DirectorySchema } from '../syntax/ldap-schema.js';
 
 /** The part of a directory entry planning needs; attribute keys are lower-cased names. */
 export interface PlanEntry {
@@ -78,7 +84,9 @@ export class Planner {
       usersToChange: 0,
       attributeChanges: 0,
       clears: 0,
-      perAttribute: Object.fromEntries(this.mappings.map((m) => [m.attribute, { changes: 0, clears: 0, skippedEmpty: 0 }])),
+      perAttribute: Object.fromEntries(
+        this.mappings.map((m) => [m.attribute, { changes: 0, clears: 0, skippedEmpty: 0 }]),
+      ),
       noEntry: [],
       unknownIds: [],
       duplicateMatches: [],
@@ -93,7 +101,8 @@ export class Planner {
     }
     this.summary.recordsSelected = this.selected.size;
     if (this.mappings.some((m) => UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase()))) {
-      for (const m of this.mappings) if (UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase())) this.valueOwners.set(m.attribute, new Map());
+      for (const m of this.mappings)
+        if (UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase())) this.valueOwners.set(m.attribute, new Map());
     }
   }
 
@@ -140,7 +149,11 @@ export class Planner {
       }
       const result = evaluateMapping(m, record.fields);
       if ('error' in result) {
-        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message: result.error });
+        (match.evaluationErrors ??= []).push({
+          id: record.id,
+          attribute: m.attribute,
+          message: result.error,
+        });
         continue;
       }
       const before = normalizeValues(current?.values ?? NO_VALUES);
@@ -148,22 +161,37 @@ export class Planner {
       const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
       if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
-        (match.evaluationErrors ??= []).push({ id: record.id, attribute: m.attribute, message: `\`${m.attribute}\` holds one value in the directory, but ${tooMany}` });
+        (match.evaluationErrors ??= []).push({
+          id: record.id,
+          attribute: m.attribute,
+          message: `\`${m.attribute}\` holds one value in the directory, but ${tooMany}`,
+        });
         continue;
       }
       this.noteOwner(m.attribute, result.values, record.id);
       if (outcome.kind === 'skip-empty') (match.skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      (match.changes ??= []).push({ id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after });
+      (match.changes ??= []).push({
+        id: record.id,
+        dn: entry.dn,
+        attribute: m.attribute,
+        before,
+        after: outcome.after,
+      });
     }
     return match;
   }
 
   /** Why a single-valued attribute would get several values, if it would. */
-  private tooManyValues(key: string, desired: readonly string[], outcome: AttributeOutcome): string | undefined {
+  private tooManyValues(
+    key: string,
+    desired: readonly string[],
+    outcome: AttributeOutcome,
+  ): string | undefined {
     if (!this.input.schema?.singleValued.has(key)) return undefined;
     if (desired.length > 1) return `the mapping gives ${desired.length}`;
-    if (outcome.kind === 'change' && outcome.after.length > 1) return `merging would leave ${outcome.after.length}; use policy: replace`;
+    if (outcome.kind === 'change' && outcome.after.length > 1)
+      return `merging would leave ${outcome.after.length}; use policy: replace`;
     return undefined;
   }
 
@@ -212,7 +240,8 @@ export class Planner {
     s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));
     s.evaluationErrors.sort((a, b) => compareIds(a.id, b.id));
     for (const [attribute, owners] of this.valueOwners) {
-      for (const [value, ids] of owners) if (typeof ids !== 'string') s.collisions.push({ attribute, value, ids: ids.sort(compareIds) });
+      for (const [value, ids] of owners)
+        if (typeof ids !== 'string') s.collisions.push({ attribute, value, ids: ids.sort(compareIds) });
     }
     const { requestName, templateName, template, request, source, commit } = this.input;
     const header: PlanHeader = {
@@ -230,26 +259,28 @@ export class Planner {
       ...(commit ? { commit } : {}),
       createdAt,
     };
-    return { header, changes, summary: s, safety: assessSafety(changes, this.input.safety, request.spec.maxChanges) };
+    return {
+      header,
+      changes,
+      summary: s,
+      safety: assessSafety(changes, this.input.safety, request.spec.maxChanges),
+    };
   }
 }
 
-/** Only what changes the plan counts: execute and maxChanges do not, so merging with execute: true still matches the preview. */
-export function requestDigest(request: ReexportRequest): string {
-  const { template, mappings, users } = request.spec;
-  return digestOf({ template, mappings, users });
-}
-
-export function templateDigest(template: SyncTemplate): string {
-  return digestOf({ name: template.metadata.name, spec: template.spec });
-}
+export { requestDigest, templateDigest } from '../config/digests.js';
+import { requestDigest, templateDigest } from '../config/digests.js';
 
 export function planDigest(changes: readonly PlanChange[]): string {
   return digestOf(changes.map((c) => [c.id, c.dn, c.attribute, c.before, c.after]));
 }
 
 /** The records a request's `users` selects; IDs it names that the source lacks go to unknownIds. */
-export function selectRecords(source: SourceData, users: ReexportRequest['spec']['users'], unknownIds: string[]): SourceRecord[] {
+export function selectRecords(
+  source: SourceData,
+  users: ReexportRequest['spec']['users'],
+  unknownIds: string[],
+): SourceRecord[] {
   if (users === 'all') return source.records;
   if ('ids' in users) {
     const byKey = new Map(source.records.map((r) => [r.key, r]));
@@ -261,7 +292,10 @@ export function selectRecords(source: SourceData, users: ReexportRequest['spec']
     }
     return out;
   }
-  const conditions = Object.entries(users.where).map(([field, v]) => [field, new Set((Array.isArray(v) ? v : [v]).map((x) => x.normalize('NFC').trim()))] as const);
+  const conditions = Object.entries(users.where).map(
+    ([field, v]) =>
+      [field, new Set((Array.isArray(v) ? v : [v]).map((x) => x.normalize('NFC').trim()))] as const,
+  );
   return source.records.filter((r) =>
     conditions.every(([field, accepted]) => {
       const value = r.fields[field];

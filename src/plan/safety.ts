@@ -11,19 +11,40 @@ export const DEFAULT_SAFETY: SafetyLimits = { maxChanges: 500, maxClears: 100 };
  * A plan larger than the operator's limits needs the request's explicit confirmation
  * (maxChanges at least the number of entries changed), so a typo cannot rewrite every mailbox.
  */
-export function assessSafety(changes: readonly PlanChange[], limits: SafetyLimits, confirmed?: number): SafetyVerdict {
+export function assessSafety(
+  changes: readonly PlanChange[],
+  limits: SafetyLimits,
+  confirmed?: number,
+): SafetyVerdict {
   const entries = new Set(changes.map((c) => c.dn.toLowerCase())).size;
   const clears = changes.filter((c) => c.after.length === 0).length;
-  const base = { entries, clears, maxChanges: limits.maxChanges, maxClears: limits.maxClears, ...(confirmed !== undefined ? { confirmedBy: confirmed } : {}) };
+  const base = {
+    entries,
+    clears,
+    maxChanges: limits.maxChanges,
+    maxClears: limits.maxClears,
+    ...(confirmed !== undefined ? { confirmedBy: confirmed } : {}),
+  };
   const over: string[] = [];
-  if (entries > limits.maxChanges) over.push(`changes ${entries} entries, over the limit of ${limits.maxChanges}`);
+  if (entries > limits.maxChanges)
+    over.push(`changes ${entries} entries, over the limit of ${limits.maxChanges}`);
   if (clears > limits.maxClears) over.push(`clears ${clears} values, over the limit of ${limits.maxClears}`);
-  if (over.length === 0) return { ...base, ok: true, message: `within limits (${entries} of ${limits.maxChanges} entries, ${clears} of ${limits.maxClears} clears)` };
+  if (over.length === 0)
+    return {
+      ...base,
+      ok: true,
+      message: `within limits (${entries} of ${limits.maxChanges} entries, ${clears} of ${limits.maxClears} clears)`,
+    };
   if (confirmed !== undefined && confirmed >= entries) {
-    return { ...base, ok: true, message: `the plan ${over.join(' and ')}, confirmed by the request's maxChanges: ${confirmed}` };
+    return {
+      ...base,
+      ok: true,
+      message: `the plan ${over.join(' and ')}, confirmed by the request's maxChanges: ${confirmed}`,
+    };
   }
-  const ask = confirmed !== undefined
-    ? `the request's maxChanges: ${confirmed} is lower than ${entries}; raise it to ${entries} if this is intended`
-    : `if this is intended, add \`maxChanges: ${entries}\` to the request's spec`;
+  const ask =
+    confirmed !== undefined
+      ? `the request's maxChanges: ${confirmed} is lower than ${entries}; raise it to ${entries} if this is intended`
+      : `if this is intended, add \`maxChanges: ${entries}\` to the request's spec`;
   return { ...base, ok: false, message: `refused: the plan ${over.join(' and ')}; ${ask}` };
 }

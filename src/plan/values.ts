@@ -1,5 +1,5 @@
 import type { Mapping } from '../config/types.generated.js';
-import { DnSyntaxError, normalizeDn } from '../ldap/dn.js';
+import { DnSyntaxError, normalizeDn } from '../syntax/dn.js';
 
 /**
  * Values are compared the way a reviewer reads them: Unicode-normalised (NFC and NFD spellings of ø
@@ -23,11 +23,9 @@ export function normalizeValues(values: readonly string[]): string[] {
   return out;
 }
 
-/** ASCII is its own normal form; skipping ICU for it halves the cost of a large plan's comparisons. */
-const ASCII = /^[\x00-\x7f]*$/;
-export function nfc(text: string): string {
-  return ASCII.test(text) ? text : text.normalize('NFC');
-}
+import { nfc } from '../syntax/unicode.js';
+
+export { nfc };
 
 /**
  * Attributes whose values are DNs of other entries. Directories compare them as DNs and hand them
@@ -35,7 +33,16 @@ export function nfc(text: string): string {
  * stored), so a value that differs only in case or spacing is the same value: comparing text would
  * show a change on every preview and never converge.
  */
-const DN_VALUED = new Set(['manager', 'secretary', 'assistant', 'seealso', 'owner', 'managedby', 'member', 'roleoccupant']);
+const DN_VALUED = new Set([
+  'manager',
+  'secretary',
+  'assistant',
+  'seealso',
+  'owner',
+  'managedby',
+  'member',
+  'roleoccupant',
+]);
 
 /** Which attributes hold DNs: from the directory's schema when it could be read, else the well-known ones. */
 export type DnValued = (attribute: string) => boolean;
@@ -70,9 +77,7 @@ export function sameValues(a: readonly string[], b: readonly string[], key: Valu
 }
 
 export type AttributeOutcome =
-  | { kind: 'unchanged' }
-  | { kind: 'skip-empty' }
-  | { kind: 'change'; after: string[] };
+  { kind: 'unchanged' } | { kind: 'skip-empty' } | { kind: 'change'; after: string[] };
 
 /** What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are normalised. */
 export function decideChange(
@@ -84,7 +89,9 @@ export function decideChange(
   const policy = mapping.policy ?? 'replace';
   if (desired.length === 0 && (mapping.onEmpty ?? 'clear') === 'skip') return { kind: 'skip-empty' };
   if (policy === 'keep') {
-    return current.length === 0 && desired.length > 0 ? { kind: 'change', after: [...desired] } : { kind: 'unchanged' };
+    return current.length === 0 && desired.length > 0
+      ? { kind: 'change', after: [...desired] }
+      : { kind: 'unchanged' };
   }
   const key = mapping.target === undefined ? exact : valueKey(mapping.target, dnValued);
   if (policy === 'merge' && key === asDn) {
@@ -95,7 +102,8 @@ export function decideChange(
   if (policy === 'merge') {
     // A value present in another letter case is replaced by the computed spelling (SMTP: vs smtp: matters to Exchange).
     const wanted = new Map(desired.map((v) => [v.toLowerCase(), v]));
-    const demoted = mapping.target?.toLowerCase() === 'proxyaddresses' ? demoteOtherPrimaries(current, desired) : current;
+    const demoted =
+      mapping.target?.toLowerCase() === 'proxyaddresses' ? demoteOtherPrimaries(current, desired) : current;
     const kept = demoted.filter((v) => !wanted.has(v.toLowerCase()) || wanted.get(v.toLowerCase()) === v);
     const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
     return sameValues(current, after) ? { kind: 'unchanged' } : { kind: 'change', after };

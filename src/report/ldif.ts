@@ -6,7 +6,9 @@ export function needsBase64(value: string): boolean {
 }
 
 export function ldifLine(name: string, value: string): string {
-  return needsBase64(value) ? `${name}:: ${Buffer.from(value, 'utf8').toString('base64')}` : `${name}: ${value}`;
+  return needsBase64(value)
+    ? `${name}:: ${Buffer.from(value, 'utf8').toString('base64')}`
+    : `${name}: ${value}`;
 }
 
 /**
@@ -24,7 +26,8 @@ export function renderLdif(changes: readonly PlanChange[], header: string[] = []
       const c = changes[i]!;
       const removed = c.before.filter((v) => !c.after.includes(v));
       const added = c.after.filter((v) => !c.before.includes(v));
-      if (removed.length) out.push(`delete: ${c.attribute}`, ...removed.map((v) => ldifLine(c.attribute, v)), '-');
+      if (removed.length)
+        out.push(`delete: ${c.attribute}`, ...removed.map((v) => ldifLine(c.attribute, v)), '-');
       if (added.length) out.push(`add: ${c.attribute}`, ...added.map((v) => ldifLine(c.attribute, v)), '-');
     }
   }

@@ -2,8 +2,20 @@ import type { Plan, PlanChange, PlanHeader } from '../plan/plan-types.js';
 
 /** One header line with the digests, then one line per attribute change: the reviewed plan, for machines. */
 export function renderPlanJsonl(plan: Plan): string {
-  const lines = [JSON.stringify({ ...plan.header, summary: { usersToChange: plan.summary.usersToChange, attributeChanges: plan.summary.attributeChanges, clears: plan.summary.clears } })];
-  for (const c of plan.changes) lines.push(JSON.stringify({ id: c.id, dn: c.dn, attribute: c.attribute, before: c.before, after: c.after }));
+  const lines = [
+    JSON.stringify({
+      ...plan.header,
+      summary: {
+        usersToChange: plan.summary.usersToChange,
+        attributeChanges: plan.summary.attributeChanges,
+        clears: plan.summary.clears,
+      },
+    }),
+  ];
+  for (const c of plan.changes)
+    lines.push(
+      JSON.stringify({ id: c.id, dn: c.dn, attribute: c.attribute, before: c.before, after: c.after }),
+    );
   return `${lines.join('\n')}\n`;
 }
 
@@ -23,11 +35,18 @@ export function parsePlanJsonl(text: string): ParsedPlan {
     }
   };
   const header = parse(lines[0] ?? '', 1) as unknown as PlanHeader;
-  if (header.format !== 'reexport-plan/v1') throw new Error('plan.jsonl:1: not a reexport plan (format reexport-plan/v1 expected)');
+  if (header.format !== 'reexport-plan/v1')
+    throw new Error('plan.jsonl:1: not a reexport plan (format reexport-plan/v1 expected)');
   const changes = lines.slice(1).map((l, i) => {
     const c = parse(l, i + 2);
     const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
-    if (typeof c.id !== 'string' || typeof c.dn !== 'string' || typeof c.attribute !== 'string' || !strings(c.before) || !strings(c.after)) {
+    if (
+      typeof c.id !== 'string' ||
+      typeof c.dn !== 'string' ||
+      typeof c.attribute !== 'string' ||
+      !strings(c.before) ||
+      !strings(c.after)
+    ) {
       throw new Error(`plan.jsonl:${i + 2}: expected {id, dn, attribute, before, after}`);
     }
     return c as unknown as PlanChange;

@@ -1,6 +1,6 @@
 import { diffArrays } from 'diff';
-import type { Diagnostic } from '../config/diagnostics.js';
-import { formatDiagnostic } from '../config/diagnostics.js';
+import type { Diagnostic } from '../shared/diagnostics.js';
+import { formatDiagnostic } from '../shared/diagnostics.js';
 import type { Plan, PlanChange } from '../plan/plan-types.js';
 
 export interface PreviewOptions {
@@ -18,7 +18,10 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   const max = opts.maxListed ?? 50;
   const out: string[] = [];
   out.push(`# Preview: ${header.request}`, '');
-  out.push(`Template \`${header.template}\` → target \`${header.target}\`; mappings: ${header.mappings.map((m) => `\`${m}\``).join(', ')}.`, '');
+  out.push(
+    `Template \`${header.template}\` → target \`${header.target}\`; mappings: ${header.mappings.map((m) => `\`${m}\``).join(', ')}.`,
+    '',
+  );
   out.push('| | |', '|---|---|');
   out.push(`| Entries in scope | ${n(s.entriesInScope)} |`);
   out.push(`| Source records selected | ${n(s.recordsSelected)} of ${n(s.recordsInSource)} |`);
@@ -36,7 +39,8 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   const attrs = Object.entries(s.perAttribute);
   if (attrs.length) {
     out.push('| Attribute | Changes | Clears | Empty, skipped |', '|---|---:|---:|---:|');
-    for (const [a, c] of attrs) out.push(`| ${a} | ${n(c.changes)} | ${n(c.clears)} | ${n(c.skippedEmpty)} |`);
+    for (const [a, c] of attrs)
+      out.push(`| ${a} | ${n(c.changes)} | ${n(c.clears)} | ${n(c.skippedEmpty)} |`);
     out.push('');
   }
 
@@ -48,21 +52,37 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
     if (items.length > max) warnings.push(`- … and ${n(items.length - max)} more`);
     warnings.push('');
   };
-  list('Duplicate matches: more than one entry has the ID; nothing is written to them', s.duplicateMatches, (d) => `${d.id}: ${d.dns.map(code).join(', ')}`);
+  list(
+    'Duplicate matches: more than one entry has the ID; nothing is written to them',
+    s.duplicateMatches,
+    (d) => `${d.id}: ${d.dns.map(code).join(', ')}`,
+  );
   list('Evaluation errors', s.evaluationErrors, (e) => `${e.id} ${e.attribute}: ${e.message}`);
   list('Source records with no directory entry', s.noEntry, (r) => `${r.id} (${r.origin})`);
   list('IDs in the request that are not in the source', s.unknownIds, (id) => id);
   list('Source records left out', s.sourceIssues, (i) => `${i.origin}: ${i.message}`);
-  list('The same value computed for several users', s.collisions, (c) => `${c.attribute} ${code(c.value)}: ${c.ids.join(', ')}`);
-  list('Attributes left alone because the directory holds a non-text value', s.binarySkipped, (b) => `${b.id} ${b.attribute}`);
+  list(
+    'The same value computed for several users',
+    s.collisions,
+    (c) => `${c.attribute} ${code(c.value)}: ${c.ids.join(', ')}`,
+  );
+  list(
+    'Attributes left alone because the directory holds a non-text value',
+    s.binarySkipped,
+    (b) => `${b.id} ${b.attribute}`,
+  );
   if (warnings.length) out.push('## Warnings', '', ...warnings);
 
   out.push('## Changes', '');
-  if (plan.changes.length === 0) out.push('No changes: the directory already holds what the mappings produce.', '');
+  if (plan.changes.length === 0)
+    out.push('No changes: the directory already holds what the mappings produce.', '');
   const users = groupByUser(plan.changes);
   for (const changes of users.slice(0, opts.maxUsers)) out.push(...userDiff(changes), '');
   if (users.length > opts.maxUsers) {
-    out.push(`*Cut after ${n(opts.maxUsers)} of ${n(users.length)} users.* The other ${n(users.length - opts.maxUsers)} are in \`plan.jsonl\` and \`changes.ldif\` next to this file.`, '');
+    out.push(
+      `*Cut after ${n(opts.maxUsers)} of ${n(users.length)} users.* The other ${n(users.length - opts.maxUsers)} are in \`plan.jsonl\` and \`changes.ldif\` next to this file.`,
+      '',
+    );
   }
   return out.join('\n');
 }

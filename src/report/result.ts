@@ -18,12 +18,30 @@ export interface ResultInfo {
 export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultInfo): string {
   const counts = countOutcomes(outcomes);
   const out = [`# Result: ${info.header.request}`, ''];
-  out.push(`Applied ${info.reviewed ? 'the reviewed plan' : 'a fresh plan (no reviewed plan matched)'} \`${info.header.digests.plan}\` from ${info.startedAt} to ${info.finishedAt}.`, '');
-  if (info.interrupted) out.push(`⚠️ **Interrupted**: ${info.interrupted}. The remaining changes run when the daemon resumes.`, '');
-  out.push('| Outcome | Changes |', '|---|---:|', ...KINDS.map((k) => `| ${k} | ${counts[k].toLocaleString('en-US')} |`), '');
+  out.push(
+    `Applied ${info.reviewed ? 'the reviewed plan' : 'a fresh plan (no reviewed plan matched)'} \`${info.header.digests.plan}\` from ${info.startedAt} to ${info.finishedAt}.`,
+    '',
+  );
+  if (info.interrupted)
+    out.push(
+      `⚠️ **Interrupted**: ${info.interrupted}. The remaining changes run when the daemon resumes.`,
+      '',
+    );
+  out.push(
+    '| Outcome | Changes |',
+    '|---|---:|',
+    ...KINDS.map((k) => `| ${k} | ${counts[k].toLocaleString('en-US')} |`),
+    '',
+  );
   const perAttr = new Map<string, Record<OutcomeKind, number>>();
   for (const o of outcomes) {
-    const row = perAttr.get(o.attribute) ?? { applied: 0, 'already-applied': 0, stale: 0, failed: 0, skipped: 0 };
+    const row = perAttr.get(o.attribute) ?? {
+      applied: 0,
+      'already-applied': 0,
+      stale: 0,
+      failed: 0,
+      skipped: 0,
+    };
     row[o.outcome]++;
     perAttr.set(o.attribute, row);
   }
@@ -32,7 +50,9 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
     for (const [a, row] of perAttr) out.push(`| ${a} | ${KINDS.map((k) => row[k]).join(' | ')} |`);
     out.push('');
   }
-  const attention = outcomes.filter((o) => o.outcome === 'stale' || o.outcome === 'failed' || o.outcome === 'skipped').sort((a, b) => compareIds(a.id, b.id));
+  const attention = outcomes
+    .filter((o) => o.outcome === 'stale' || o.outcome === 'failed' || o.outcome === 'skipped')
+    .sort((a, b) => compareIds(a.id, b.id));
   if (attention.length) {
     out.push('## Not applied', '');
     for (const o of attention) {

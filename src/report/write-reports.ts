@@ -1,11 +1,9 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { Diagnostic } from '../config/diagnostics.js';
+import type { Diagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
 import { renderLdif } from './ldif.js';
 import { renderPlanJsonl } from './plan-jsonl.js';
 import { renderInvalidMd, renderPreviewMd } from './preview-md.js';
-import { renderStatus, statusForInvalid, statusForPlan } from './status.js';
+import { renderStatus, statusForInvalid, statusForPlan } from '../lifecycle/status.js';
 
 export const REPORT_FILES = ['preview.md', 'plan.jsonl', 'changes.ldif', 'status.yaml'] as const;
 
@@ -14,25 +12,21 @@ export function renderPreviewFiles(plan: Plan, maxUsers: number): Record<string,
   return {
     'preview.md': renderPreviewMd(plan, { maxUsers }),
     'plan.jsonl': renderPlanJsonl(plan),
-    'changes.ldif': renderLdif(plan.changes, [`reexport plan for request ${plan.header.request}`, `plan digest ${plan.header.digests.plan}`]),
+    'changes.ldif': renderLdif(plan.changes, [
+      `reexport plan for request ${plan.header.request}`,
+      `plan digest ${plan.header.digests.plan}`,
+    ]),
     'status.yaml': renderStatus(statusForPlan(plan)),
   };
 }
 
-export function renderInvalidFiles(request: string, diagnostics: readonly Diagnostic[], commit?: string): Record<string, string> {
+export function renderInvalidFiles(
+  request: string,
+  diagnostics: readonly Diagnostic[],
+  commit?: string,
+): Record<string, string> {
   return {
     'preview.md': renderInvalidMd(request, diagnostics),
     'status.yaml': renderStatus(statusForInvalid(request, diagnostics, commit)),
   };
-}
-
-/** Writes each file atomically (temp file, then rename), so a crash never leaves half a report. */
-export async function writeFiles(dir: string, files: Record<string, string>): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  for (const [name, content] of Object.entries(files)) {
-    const target = path.join(dir, name);
-    const tmp = `${target}.${process.pid}.tmp`;
-    await writeFile(tmp, content);
-    await rename(tmp, target);
-  }
 }

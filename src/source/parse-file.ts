@@ -1,6 +1,6 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { LineCounter, parseDocument } from 'yaml';
-import { SourceError } from '../errors.js';
+import { SourceError } from '../shared/errors.js';
 
 export type SourceFormat = 'csv' | 'json' | 'yaml';
 
@@ -14,7 +14,9 @@ export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
   if (/\.csv$/i.test(file)) return 'csv';
   if (/\.json$/i.test(file)) return 'json';
   if (/\.ya?ml$/i.test(file)) return 'yaml';
-  throw new SourceError(`${file}: cannot tell the format from the file name; name it .csv, .json or .yaml or give a format`);
+  throw new SourceError(
+    `${file}: cannot tell the format from the file name; name it .csv, .json or .yaml or give a format`,
+  );
 }
 
 /** Parses a source file's text into rows, each with its line for messages. */
@@ -42,7 +44,7 @@ function parseCsvRows(text: string, name: string, delimiter: string): RawRow[] {
       relax_quotes: false,
     };
     if (countable) {
-      const records = parseCsv(text, options) as Array<Record<string, string>>;
+      const records = parseCsv<Record<string, string>>(text, options);
       let line = 2;
       return records.map((record) => {
         const row = { fields: record, origin: `${name}:${line}` };
@@ -50,12 +52,17 @@ function parseCsvRows(text: string, name: string, delimiter: string): RawRow[] {
         return row;
       });
     }
-    const rows = parseCsv(text, { ...options, info: true }) as Array<{ record: Record<string, string>; info: { lines: number } }>;
+    const rows = parseCsv<CsvRowWithInfo>(text, { ...options, info: true }) as unknown as CsvRowWithInfo[];
     // info.lines is the line where the record ends; a quoted field can span lines, so count back.
-    return rows.map(({ record, info }) => ({ fields: record, origin: `${name}:${info.lines - countNewlines(record)}` }));
+    return rows.map(({ record, info }) => ({
+      fields: record,
+      origin: `${name}:${info.lines - countNewlines(record)}`,
+    }));
   } catch (err) {
     const e = err as { message: string; lines?: number };
-    throw new SourceError(`${name}${e.lines ? `:${e.lines}` : ''}: not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`);
+    throw new SourceError(
+      `${name}${e.lines ? `:${e.lines}` : ''}: not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`,
+    );
   }
 }
 
@@ -78,7 +85,8 @@ function parseJsonRows(text: string, name: string): RawRow[] {
   if (!Array.isArray(data)) throw new SourceError(`${name}: must be a JSON array of records`);
   // JSON.parse keeps no positions; the record's index is the honest location.
   return data.map((r, i) => {
-    if (!r || typeof r !== 'object' || Array.isArray(r)) throw new SourceError(`${name}: record ${i + 1} is not an object`);
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      throw new SourceError(`${name}: record ${i + 1} is not an object`);
     return { fields: r as Record<string, unknown>, origin: `${name}#${i + 1}` };
   });
 }
@@ -88,14 +96,26 @@ function parseYamlRows(text: string, name: string): RawRow[] {
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors[0]) {
     const pos = doc.errors[0].linePos?.[0];
-    throw new SourceError(`${name}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`);
+    throw new SourceError(
+      `${name}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`,
+    );
   }
   const seq = doc.contents as { items?: Array<{ range?: [number, number, number] }> } | null;
   const data = doc.toJS({ maxAliasCount: 50 }) as unknown;
   if (!Array.isArray(data)) throw new SourceError(`${name}: must be a YAML list of records`);
   return data.map((r, i) => {
-    if (!r || typeof r !== 'object' || Array.isArray(r)) throw new SourceError(`${name}: record ${i + 1} is not a mapping`);
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      throw new SourceError(`${name}: record ${i + 1} is not a mapping`);
     const start = seq?.items?.[i]?.range?.[0];
-    return { fields: r as Record<string, unknown>, origin: `${name}:${start !== undefined ? lineCounter.linePos(start).line : i + 1}` };
+    return {
+      fields: r as Record<string, unknown>,
+      origin: `${name}:${start !== undefined ? lineCounter.linePos(start).line : i + 1}`,
+    };
   });
+}
+
+/** csv-parse's shape with `info: true` (its typings describe only the plain record). */
+interface CsvRowWithInfo {
+  record: Record<string, string>;
+  info: { lines: number };
 }

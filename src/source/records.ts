@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { nfc } from '../plan/values.js';
+import { nfc } from '../syntax/unicode.js';
 
 /** One record of the source of truth, with where it came from for messages. */
 export interface SourceRecord {
@@ -52,7 +52,10 @@ export function collectRecords(
       continue;
     }
     if (typeof raw === 'object') {
-      issues.push({ origin: row.origin, message: `\`${idField}\` is not a single value; the record is left out` });
+      issues.push({
+        origin: row.origin,
+        message: `\`${idField}\` is not a single value; the record is left out`,
+      });
       continue;
     }
     const id = nfc(String(raw)).trim();
@@ -75,7 +78,11 @@ export function collectRecords(
   for (const group of seen.values()) {
     if (!Array.isArray(group)) continue;
     const where = group.map((r) => r.origin).join(', ');
-    for (const r of group) issues.push({ origin: r.origin, message: `repeats \`${idField}\` ${r.id} (${where}); these records are left out until the source is fixed` });
+    for (const r of group)
+      issues.push({
+        origin: r.origin,
+        message: `repeats \`${idField}\` ${r.id} (${where}); these records are left out until the source is fixed`,
+      });
   }
   return { name, records, issues, fields, digest };
 }

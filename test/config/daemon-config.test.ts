@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/daemon-config.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/shared/errors.js';
 import { makeDir } from '../harness/files.js';
 import { DAEMON } from './fixtures.js';
 
@@ -33,10 +33,12 @@ describe('loadDaemonConfig', () => {
   });
 
   it('reports a bad cron schedule, a password given twice and a missing CA file, each located', async () => {
-    const { errors } = await load(`${DAEMON}schedule: "every minute please"\n`.replace(
-      '    allowedAttributes',
-      '    bindDN: CN=svc,DC=kommune,DC=test\n    passwordFile: /run/secrets/pw\n    passwordEnv: PW\n    tls: { caFile: ./missing-ca.pem }\n    allowedAttributes',
-    ));
+    const { errors } = await load(
+      `${DAEMON}schedule: "every minute please"\n`.replace(
+        '    allowedAttributes',
+        '    bindDN: CN=svc,DC=kommune,DC=test\n    passwordFile: /run/secrets/pw\n    passwordEnv: PW\n    tls: { caFile: ./missing-ca.pem }\n    allowedAttributes',
+      ),
+    );
     expect(errors).toEqual([
       'daemon.yaml:7:19: give passwordFile or passwordEnv, not both',
       "daemon.yaml:9:20: caFile ./missing-ca.pem cannot be read; give the PEM file of the CA that issued the directory's certificate",
@@ -46,11 +48,19 @@ describe('loadDaemonConfig', () => {
 
   it('refuses a plain-text connection URL scheme it does not know', async () => {
     const { errors } = await load(DAEMON.replace('ldaps://', 'http://'));
-    expect(errors).toEqual([expect.stringMatching(/daemon\.yaml:5:10: targets\.ad\.url `http:\/\/dc01\.kommune\.test:636` is not valid/)]);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /daemon\.yaml:5:10: targets\.ad\.url `http:\/\/dc01\.kommune\.test:636` is not valid/,
+      ),
+    ]);
   });
 
   it('refuses a target without an attribute allowlist', async () => {
     const { errors } = await load(DAEMON.replace('    allowedAttributes: [mail, company]\n', ''));
-    expect(errors).toEqual([expect.stringMatching(/daemon\.yaml:4:3: targets\.ad: missing required field `allowedAttributes`; add it/)]);
+    expect(errors).toEqual([
+      expect.stringMatching(
+        /daemon\.yaml:4:3: targets\.ad: missing required field `allowedAttributes`; add it/,
+      ),
+    ]);
   });
 });

@@ -25,8 +25,8 @@ spec:
     - target: mail
       source: "{{ id }}@lillevik.kommune.no"
 `;
-const REQUEST = (execute: boolean) => `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
-
+const REQUEST = (execute: boolean) =>
+  `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
 
 describeWithSlapd('the daemon as a process', () => {
   let slapd: Slapd;
@@ -39,14 +39,30 @@ describeWithSlapd('the daemon as a process', () => {
   beforeAll(async () => {
     const people = Array.from({ length: USERS }, (_, i) => ({
       dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
-      attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: `u${i}`, cn: `U ${i}`, sn: 'U', employeeID: String(i), mail: `old${i}@kommune.no` },
+      attrs: {
+        objectClass: ['inetOrgPerson', 'reexportPerson'],
+        uid: `u${i}`,
+        cn: `U ${i}`,
+        sn: 'U',
+        employeeID: String(i),
+        mail: `old${i}@kommune.no`,
+      },
     }));
-    slapd = await startSlapd({ ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`, debugLevel: 'stats', outputLimit: 64 * 1024 * 1024 });
-    remote = await makeRepo({ 'templates/t.yaml': TEMPLATE, 'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n` });
+    slapd = await startSlapd({
+      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+      debugLevel: 'stats',
+      outputLimit: 64 * 1024 * 1024,
+    });
+    remote = await makeRepo({
+      'templates/t.yaml': TEMPLATE,
+      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+    });
     human = await cloneRepo(remote.bare);
     work = await makeDir({});
     port = await freePort();
-    await writeFile(`${work.dir}/daemon.yaml`, `apiVersion: reexport/v1
+    await writeFile(
+      `${work.dir}/daemon.yaml`,
+      `apiVersion: reexport/v1
 kind: DaemonConfig
 repo: { url: "${remote.bare}", workdir: ./var, author: { name: reexport-bot, email: bot@kommune.test } }
 schedule: "0 0 1 1 *"
@@ -58,7 +74,8 @@ targets:
     rateLimit: 150
     allowedAttributes: [mail]
 http: { port: ${port}, host: 127.0.0.1, webhookSecretEnv: HOOK_SECRET }
-`);
+`,
+    );
   });
   afterAll(async () => {
     await human?.cleanup();
@@ -69,12 +86,22 @@ http: { port: ${port}, host: 127.0.0.1, webhookSecretEnv: HOOK_SECRET }
 
   it('completes an execution exactly once after kill -9 in the middle of it', async () => {
     await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Bulk mail re-export');
-    const child = spawn(process.execPath, [bin, 'once', '--config', `${work.dir}/daemon.yaml`], { env: env(), stdio: 'ignore' });
+    const child = spawn(process.execPath, [bin, 'once', '--config', `${work.dir}/daemon.yaml`], {
+      env: env(),
+      stdio: 'ignore',
+    });
     const journaled = async () => {
-      const files = (await readdir(`${work.dir}/var/journal`).catch(() => [] as string[])).filter((f) => /^bulk\.[0-9a-f]+\.jsonl$/.test(f));
-      return files[0] ? (await readFile(`${work.dir}/var/journal/${files[0]}`, 'utf8')).split('\n').filter(Boolean).length : 0;
+      const files = (await readdir(`${work.dir}/var/journal`).catch(() => [] as string[])).filter((f) =>
+        /^bulk\.[0-9a-f]+\.jsonl$/.test(f),
+      );
+      return files[0]
+        ? (await readFile(`${work.dir}/var/journal/${files[0]}`, 'utf8')).split('\n').filter(Boolean).length
+        : 0;
     };
-    await waitUntil('execution to be under way', async () => (await journaled()) >= 50, { timeoutMs: 60_000, intervalMs: 20 });
+    await waitUntil('execution to be under way', async () => (await journaled()) >= 50, {
+      timeoutMs: 60_000,
+      intervalMs: 20,
+    });
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     expect(await journaled()).toBeLessThan(USERS);
@@ -83,7 +110,10 @@ http: { port: ${port}, host: 127.0.0.1, webhookSecretEnv: HOOK_SECRET }
     const again = await runCli(['once', '--config', `${work.dir}/daemon.yaml`], { env: env() });
     expect(again.code).toBe(0);
     expect(await gitIn(remote.bare, 'show', 'main:reports/bulk/status.yaml')).toMatch(/state: executed/);
-    const results = (await gitIn(remote.bare, 'show', 'main:reports/bulk/result.jsonl')).trim().split('\n').map((l) => JSON.parse(l) as { outcome: string });
+    const results = (await gitIn(remote.bare, 'show', 'main:reports/bulk/result.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { outcome: string });
     expect(results).toHaveLength(USERS);
     expect(results.every((r) => r.outcome === 'applied' || r.outcome === 'already-applied')).toBe(true);
     const counts = successfulModifies(slapd.output());
@@ -96,20 +126,51 @@ http: { port: ${port}, host: 127.0.0.1, webhookSecretEnv: HOOK_SECRET }
   });
 
   it('serves health, readiness and metrics, takes a signed webhook, refuses an unsigned one, and stops on SIGTERM', async () => {
-    const child = spawn(process.execPath, [bin, 'daemon', '--config', `${work.dir}/daemon.yaml`], { env: env(), stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bin, 'daemon', '--config', `${work.dir}/daemon.yaml`], {
+      env: env(),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let logs = '';
     child.stderr.on('data', (c: Buffer) => (logs += c.toString()));
     const base = `http://127.0.0.1:${port}`;
     try {
-      await waitUntil('daemon ready', async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200, { timeoutMs: 30_000, intervalMs: 100 });
+      await waitUntil(
+        'daemon ready',
+        async () => (await fetch(`${base}/readyz`).catch(() => undefined))?.status === 200,
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const body = JSON.stringify({ ref: 'refs/heads/main' });
       expect((await fetch(`${base}/hooks/git`, { method: 'POST', body })).status).toBe(401);
-      expect((await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': 'sha256=00' } })).status).toBe(401);
+      expect(
+        (
+          await fetch(`${base}/hooks/git`, {
+            method: 'POST',
+            body,
+            headers: { 'x-hub-signature-256': 'sha256=00' },
+          })
+        ).status,
+      ).toBe(401);
       const sig = `sha256=${createHmac('sha256', 's3cret-hook').update(body).digest('hex')}`;
-      expect((await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': sig } })).status).toBe(202);
-      expect((await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-gitlab-token': 's3cret-hook' } })).status).toBe(202);
-      await waitUntil('second pass', async () => /reexport_passes_total\{result="ok"\} [2-9]/.test(await (await fetch(`${base}/metrics`)).text()), { timeoutMs: 30_000, intervalMs: 100 });
+      expect(
+        (await fetch(`${base}/hooks/git`, { method: 'POST', body, headers: { 'x-hub-signature-256': sig } }))
+          .status,
+      ).toBe(202);
+      expect(
+        (
+          await fetch(`${base}/hooks/git`, {
+            method: 'POST',
+            body,
+            headers: { 'x-gitlab-token': 's3cret-hook' },
+          })
+        ).status,
+      ).toBe(202);
+      await waitUntil(
+        'second pass',
+        async () =>
+          /reexport_passes_total\{result="ok"\} [2-9]/.test(await (await fetch(`${base}/metrics`)).text()),
+        { timeoutMs: 30_000, intervalMs: 100 },
+      );
       const metrics = await (await fetch(`${base}/metrics`)).text();
       expect(metrics).toMatch(/# TYPE reexport_passes_total counter/);
       expect(metrics).toMatch(/reexport_last_pass_success 1/);

@@ -33,21 +33,45 @@ describe('npm start (the embedded default)', () => {
     try {
       await gitIn(human.dir, 'checkout', '-b', 'my-first-request');
       const example = await gitIn(human.dir, 'show', 'HEAD:requests/2026-11-25-new-mail-domain.yaml');
-      await commitAndPush(human.dir, { 'requests/my-first-request.yaml': example.replace('name: 2026-11-25-new-mail-domain', 'name: my-first-request') }, 'My first request');
+      await commitAndPush(
+        human.dir,
+        {
+          'requests/my-first-request.yaml': example.replace(
+            'name: 2026-11-25-new-mail-domain',
+            'name: my-first-request',
+          ),
+        },
+        'My first request',
+      );
       await gitIn(human.dir, 'push', '-u', 'origin', 'my-first-request');
-      await waitUntil('preview on the branch', async () => Boolean(await gitIn(first.repoUrl, 'show', 'my-first-request:reports/my-first-request/preview.md').catch(() => '')), { timeoutMs: 30_000, intervalMs: 250 });
+      await waitUntil(
+        'preview on the branch',
+        async () =>
+          Boolean(
+            await gitIn(first.repoUrl, 'show', 'my-first-request:reports/my-first-request/preview.md').catch(
+              () => '',
+            ),
+          ),
+        { timeoutMs: 30_000, intervalMs: 250 },
+      );
       const health = await fetch(`http://127.0.0.1:${first.httpPort}/healthz`);
       expect(health.status).toBe(200);
     } finally {
       await first.stop();
       await human.cleanup();
     }
-    const preview = await gitIn(first.repoUrl, 'show', 'my-first-request:reports/my-first-request/preview.md');
+    const preview = await gitIn(
+      first.repoUrl,
+      'show',
+      'my-first-request:reports/my-first-request/preview.md',
+    );
     expect(preview).toContain('# Preview: my-first-request');
     const second = await startEmbedded({ stateDir: state, schedule: '0 0 1 1 *', quiet: true });
     try {
       expect(second.repoUrl).toBe(first.repoUrl);
-      expect(await gitIn(second.repoUrl, 'branch', '--list', 'my-first-request')).toContain('my-first-request');
+      expect(await gitIn(second.repoUrl, 'branch', '--list', 'my-first-request')).toContain(
+        'my-first-request',
+      );
     } finally {
       await second.stop();
     }

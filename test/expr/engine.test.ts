@@ -1,20 +1,32 @@
 import { describe, expect, it } from 'vitest';
 import { checkExpression, compileExpression, renderExpression } from '../../src/expr/engine.js';
 
-const render = (text: string, record: Record<string, unknown>) => renderExpression(compileExpression(text), record);
+const render = (text: string, record: Record<string, unknown>) =>
+  renderExpression(compileExpression(text), record);
 
 describe('expressions', () => {
   it('build a Norwegian mail address', () => {
-    expect(render('{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@kommune.no', { givenName: 'Åse', sn: 'Ødegård' })).toBe('aase.odegaard@kommune.no');
+    expect(
+      render('{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@kommune.no', {
+        givenName: 'Åse',
+        sn: 'Ødegård',
+      }),
+    ).toBe('aase.odegaard@kommune.no');
   });
 
   it('lists the source fields an expression reads', () => {
-    expect(compileExpression('{% if phone != blank %}+47 {{ phone }}{% endif %}{{ a.b | default: c }}').fields.sort()).toEqual(['a', 'c', 'phone']);
+    expect(
+      compileExpression(
+        '{% if phone != blank %}+47 {{ phone }}{% endif %}{{ a.b | default: c }}',
+      ).fields.sort(),
+    ).toEqual(['a', 'c', 'phone']);
     expect(compileExpression('Lillevik kommune').fields).toEqual([]);
   });
 
   it('cut to a length without an ellipsis, like sAMAccountName needs', () => {
-    expect(render('{{ x | truncate: 20 }}', { x: 'kristoffer.bjornstad-myhre' })).toBe('kristoffer.bjornstad');
+    expect(render('{{ x | truncate: 20 }}', { x: 'kristoffer.bjornstad-myhre' })).toBe(
+      'kristoffer.bjornstad',
+    );
     expect(render('{{ x | truncate: 5, "…" }}', { x: 'abcdefgh' })).toBe('abcd…');
   });
 
@@ -26,7 +38,9 @@ describe('expressions', () => {
   });
 
   it('fall back to another field or a default', () => {
-    expect(render('{{ preferredName | fallback: givenName }}', { preferredName: ' ', givenName: 'Kari' })).toBe('Kari');
+    expect(
+      render('{{ preferredName | fallback: givenName }}', { preferredName: ' ', givenName: 'Kari' }),
+    ).toBe('Kari');
     expect(render('{{ title | default: "Ansatt" }}', { title: '' })).toBe('Ansatt');
   });
 
@@ -42,7 +56,9 @@ describe('expressions', () => {
 
   it('run no code and read no files', () => {
     expect(render('{{ x.constructor }}{{ x.__proto__ }}{{ constructor }}', { x: 'a' })).toBe('');
-    expect(checkExpression("{% include '/etc/passwd' %}")[0]?.message).toMatch(/tag `include` is not available/);
+    expect(checkExpression("{% include '/etc/passwd' %}")[0]?.message).toMatch(
+      /tag `include` is not available/,
+    );
     expect(checkExpression("{% render 'secrets' %}")[0]?.message).toMatch(/tag `render` is not available/);
   });
 
@@ -51,7 +67,11 @@ describe('expressions', () => {
   });
 
   it('report unknown filters and syntax errors with their offset', () => {
-    expect(checkExpression('{{ x | ascii | lowercase }}')).toEqual([{ message: expect.stringMatching(/^unknown filter `lowercase`/), offset: 15 }]);
-    expect(checkExpression('abc {{ x ')).toEqual([{ message: expect.stringMatching(/not closed/), offset: 4 }]);
+    expect(checkExpression('{{ x | ascii | lowercase }}')).toEqual([
+      { message: expect.stringMatching(/^unknown filter `lowercase`/), offset: 15 },
+    ]);
+    expect(checkExpression('abc {{ x ')).toEqual([
+      { message: expect.stringMatching(/not closed/), offset: 4 },
+    ]);
   });
 });

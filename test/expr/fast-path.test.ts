@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { compileExpression, renderExpression } from '../../src/expr/engine.js';
 
 /** The same expression rendered by Liquid alone. */
-const viaLiquid = (text: string, record: Record<string, unknown>) => renderExpression({ ...compileExpression(text), fast: undefined }, record);
+const viaLiquid = (text: string, record: Record<string, unknown>) =>
+  renderExpression({ ...compileExpression(text), fast: undefined }, record);
 const viaFast = (text: string, record: Record<string, unknown>) => compileExpression(text).fast?.(record);
 
 const SIMPLE = [
@@ -36,7 +37,15 @@ describe('the expression fast path', () => {
     for (const text of SIMPLE.slice(0, 10)) expect(compileExpression(text).fast, text).toBeDefined();
     // Validation reads the fields a simple expression uses from the fast path (Liquid is not loaded for it).
     expect(compileExpression('{{ sn | lower }}.{{ givenName }}{{ sn }}').fields).toEqual(['sn', 'givenName']);
-    for (const text of ['{% if x != blank %}+47 {{ x }}{% endif %}', '{{ a.b }}', '{{ x | fallback: givenName }}', '{{ x | split: "-" | join: " " }}', '{{- x -}}', '{{ empty }}', '{{ x | append: "a\\"b" }}']) {
+    for (const text of [
+      '{% if x != blank %}+47 {{ x }}{% endif %}',
+      '{{ a.b }}',
+      '{{ x | fallback: givenName }}',
+      '{{ x | split: "-" | join: " " }}',
+      '{{- x -}}',
+      '{{ empty }}',
+      '{{ x | append: "a\\"b" }}',
+    ]) {
       expect(compileExpression(text).fast, text).toBeUndefined();
     }
   });
@@ -61,8 +70,9 @@ describe('the expression fast path', () => {
     expect(renderExpression(compileExpression('{{ givenName }}{{ sn }}'), record)).toBe('42ab');
   });
 
-  it('keeps Liquid\'s memory limit: a render that would blow up still fails', () => {
-    const text = '{{ x | replace: "a", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }}';
+  it("keeps Liquid's memory limit: a render that would blow up still fails", () => {
+    const text =
+      '{{ x | replace: "a", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb" }}';
     const record = { x: 'a'.repeat(100_000) };
     expect(viaFast(text, record)).toBeUndefined();
     expect(() => renderExpression(compileExpression(text), record)).toThrow(/memory/i);

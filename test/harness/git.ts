@@ -38,7 +38,15 @@ export async function gitEnv(): Promise<NodeJS.ProcessEnv> {
   await ensureGlobalConfig();
   const env: NodeJS.ProcessEnv = { ...process.env };
   // Set when tests run from inside a git hook; they would redirect every command.
-  for (const k of ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_OBJECT_DIRECTORY', 'GIT_COMMON_DIR', 'GIT_NAMESPACE']) delete env[k];
+  for (const k of [
+    'GIT_DIR',
+    'GIT_WORK_TREE',
+    'GIT_INDEX_FILE',
+    'GIT_OBJECT_DIRECTORY',
+    'GIT_COMMON_DIR',
+    'GIT_NAMESPACE',
+  ])
+    delete env[k];
   return {
     ...env,
     GIT_CONFIG_NOSYSTEM: '1',
@@ -51,11 +59,17 @@ export async function gitEnv(): Promise<NodeJS.ProcessEnv> {
 /** Run git in `dir`; resolves to stdout, rejects with git's stderr in the message. */
 export async function gitIn(dir: string, ...args: string[]): Promise<string> {
   try {
-    const { stdout } = await execFileP('git', args, { cwd: dir, env: await gitEnv(), maxBuffer: 64 * 1024 * 1024 });
+    const { stdout } = await execFileP('git', args, {
+      cwd: dir,
+      env: await gitEnv(),
+      maxBuffer: 64 * 1024 * 1024,
+    });
     return stdout;
   } catch (err) {
     const e = err as Error & { stderr?: string };
-    throw new Error(`git ${args.join(' ')} (in ${dir}) failed: ${e.stderr?.trim() || e.message}`);
+    throw new Error(`git ${args.join(' ')} (in ${dir}) failed: ${e.stderr?.trim() || e.message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -116,7 +130,11 @@ export async function cloneRepo(remote: string): Promise<{ dir: string; cleanup(
 }
 
 /** Write (or overwrite) files in a working clone, commit them and push to origin. Resolves to the new commit id. */
-export async function commitAndPush(dir: string, files: Record<string, string | Buffer>, message = 'Update'): Promise<string> {
+export async function commitAndPush(
+  dir: string,
+  files: Record<string, string | Buffer>,
+  message = 'Update',
+): Promise<string> {
   await writeFiles(dir, files);
   await gitIn(dir, 'add', '-A');
   await gitIn(dir, 'commit', '--allow-empty', '-m', message);

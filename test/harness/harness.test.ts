@@ -34,7 +34,11 @@ describeWithSlapd('slapd harness', () => {
     // Two people through slapadd (raw UTF-8 for one, base64 via toLdif for the other), one through ldapadd.
     const [ase, bjorn, paal] = people.map((p) => ({
       dn: `uid=${p.uid},${OU}`,
-      attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], ...p, employeeNumber: p.employeeID.replace(/\D/g, '') },
+      attrs: {
+        objectClass: ['inetOrgPerson', 'reexportPerson'],
+        ...p,
+        employeeNumber: p.employeeID.replace(/\D/g, ''),
+      },
     }));
     const raw = `dn: ${OU}\nobjectClass: organizationalUnit\nou: Ansatte\n\ndn: ${ase!.dn}\nobjectClass: inetOrgPerson\nobjectClass: reexportPerson\nuid: aodegard\ncn: Åse Ødegård\ngivenName: Åse\nsn: Ødegård\nemployeeID: ÆØÅ-1001\nemployeeNumber: 1001\n`;
     slapd = await startSlapd({ tls: true, ldif: `${raw}\n${toLdif([bjorn!])}` });
@@ -49,7 +53,9 @@ describeWithSlapd('slapd harness', () => {
       attributes: ['cn', 'sn', 'givenName', 'employeeID'],
       paged: { pageSize: 2 },
     });
-    return searchEntries.map(({ cn, sn, givenName, employeeID }) => ({ cn, sn, givenName, employeeID })).sort((a, b) => String(a.cn).localeCompare(String(b.cn)));
+    return searchEntries
+      .map(({ cn, sn, givenName, employeeID }) => ({ cn, sn, givenName, employeeID }))
+      .sort((a, b) => String(a.cn).localeCompare(String(b.cn)));
   }
   const expected = people
     .map(({ cn, sn, givenName, employeeID }) => ({ cn, sn, givenName, employeeID }))
@@ -61,7 +67,10 @@ describeWithSlapd('slapd harness', () => {
       await c.bind(slapd.bindDN, slapd.password);
       expect(await searchPeople(c)).toEqual(expected);
       // employeeID is case-insensitive and indexed, like AD's.
-      const { searchEntries } = await c.search(slapd.suffix, { filter: '(employeeID=æøå-1001)', attributes: ['uid'] });
+      const { searchEntries } = await c.search(slapd.suffix, {
+        filter: '(employeeID=æøå-1001)',
+        attributes: ['uid'],
+      });
       expect(searchEntries.map((e) => e.uid)).toEqual(['aodegard']);
     } finally {
       await c.unbind();
@@ -69,7 +78,9 @@ describeWithSlapd('slapd harness', () => {
   });
 
   it('applies ldapmodify changes', async () => {
-    await slapd.ldapmodify(`dn: uid=baero,${OU}\nchangetype: modify\nreplace: mail\nmail: bjorn.aero@kommune.test\n`);
+    await slapd.ldapmodify(
+      `dn: uid=baero,${OU}\nchangetype: modify\nreplace: mail\nmail: bjorn.aero@kommune.test\n`,
+    );
     const c = new Client({ url: slapd.url });
     try {
       await c.bind(slapd.bindDN, slapd.password);
@@ -95,7 +106,9 @@ describeWithSlapd('slapd harness', () => {
     }
 
     const wrongName = new Client({ url: slapd.url });
-    await expect(wrongName.startTLS({ ca, servername: 'wrong.kommune.test' })).rejects.toThrow(/altnames|does not match/i);
+    await expect(wrongName.startTLS({ ca, servername: 'wrong.kommune.test' })).rejects.toThrow(
+      /altnames|does not match/i,
+    );
     await wrongName.unbind().catch(() => {});
     const noCa = new Client({ url: slapd.url });
     await expect(noCa.startTLS({})).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
@@ -123,7 +136,16 @@ describeWithSamba('Samba AD harness', () => {
   beforeAll(async () => {
     ad = await startSambaAd();
     await ad.addUsers([
-      { cn: 'Åse Ødegård', sAMAccountName: 'aodegard', employeeID: 'A1001', givenName: 'Åse', sn: 'Ødegård', mail: 'ase@kommune.test', proxyAddresses: ['SMTP:ase@kommune.test', 'smtp:aase@kommune.test'], password: 'Sommer-2024-Æøå!' },
+      {
+        cn: 'Åse Ødegård',
+        sAMAccountName: 'aodegard',
+        employeeID: 'A1001',
+        givenName: 'Åse',
+        sn: 'Ødegård',
+        mail: 'ase@kommune.test',
+        proxyAddresses: ['SMTP:ase@kommune.test', 'smtp:aase@kommune.test'],
+        password: 'Sommer-2024-Æøå!',
+      },
       { cn: 'Bjørn Ærø', sAMAccountName: 'baero', employeeID: 'A1002', givenName: 'Bjørn', sn: 'Ærø' },
     ]);
   });
@@ -158,7 +180,9 @@ describeWithSamba('Samba AD harness', () => {
     await expect(wrong.bind(ad.adminDN, ad.adminPassword)).rejects.toThrow(/altnames|does not match/i);
     await wrong.unbind().catch(() => {});
     const noCa = new Client({ url: ad.ldapsUrl });
-    await expect(noCa.bind(ad.adminDN, ad.adminPassword)).rejects.toThrow(/self[- ]signed|unable to (get|verify)/i);
+    await expect(noCa.bind(ad.adminDN, ad.adminPassword)).rejects.toThrow(
+      /self[- ]signed|unable to (get|verify)/i,
+    );
     await noCa.unbind().catch(() => {});
     const plain = new Client({ url: ad.ldapUrl });
     await expect(plain.bind(ad.adminDN, ad.adminPassword)).rejects.toBeInstanceOf(StrongAuthRequiredError);
@@ -193,8 +217,12 @@ describe('git harness', () => {
       expect(await readFile(`${clone.dir}/templates/ad/ansatte.yaml`, 'utf8')).toBe('navn: Åse Ødegård\n');
       expect([...(await readFile(`${clone.dir}/bin/blob.bin`))]).toEqual([0, 1, 2, 255]);
       expect((await gitIn(clone.dir, 'rev-parse', '--abbrev-ref', 'HEAD')).trim()).toBe('main');
-      expect((await gitIn(clone.dir, 'log', '-1', '--format=%an <%ae>')).trim()).toBe(`${TEST_AUTHOR.name} <${TEST_AUTHOR.email}>`);
-      expect((await gitIn(repo.dir, 'status', '--porcelain', '--branch')).trim()).toBe('## main...origin/main');
+      expect((await gitIn(clone.dir, 'log', '-1', '--format=%an <%ae>')).trim()).toBe(
+        `${TEST_AUTHOR.name} <${TEST_AUTHOR.email}>`,
+      );
+      expect((await gitIn(repo.dir, 'status', '--porcelain', '--branch')).trim()).toBe(
+        '## main...origin/main',
+      );
     } finally {
       await clone.cleanup();
       await repo.cleanup();

@@ -112,10 +112,14 @@ function spawnWatchdog(groupPid: number, dir: string | undefined): ChildProcess 
   // No `--` before the negative pid: dash's kill builtin rejects it ("Illegal number: -").
   const script =
     'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL "-$2" 2>/dev/null; [ -n "$3" ] && rm -rf -- "$3"; exit 0';
-  const wd = spawn('/bin/sh', ['-c', script, 'reexport-watchdog', String(process.pid), String(groupPid), dir ?? ''], {
-    detached: true,
-    stdio: 'ignore',
-  });
+  const wd = spawn(
+    '/bin/sh',
+    ['-c', script, 'reexport-watchdog', String(process.pid), String(groupPid), dir ?? ''],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
   wd.unref();
   return wd;
 }
@@ -127,7 +131,14 @@ function spawnWatchdog(groupPid: number, dir: string | undefined): ChildProcess 
 export function spawnDaemon(
   command: string,
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; dir?: string; graceTimeoutMs?: number; stdinPipe?: boolean; outputLimit?: number },
+  opts: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    dir?: string;
+    graceTimeoutMs?: number;
+    stdinPipe?: boolean;
+    outputLimit?: number;
+  },
 ): Daemon {
   installExitHook();
   const child = spawn(command, args, {
@@ -191,7 +202,9 @@ export function spawnDaemon(
         child.ref();
         killGroup(pid, 'SIGTERM');
         const cancelGrace = new AbortController();
-        const grace = sleep(opts.graceTimeoutMs ?? 10_000, 'timeout' as const, { signal: cancelGrace.signal }).catch(() => 'exited' as const);
+        const grace = sleep(opts.graceTimeoutMs ?? 10_000, 'timeout' as const, {
+          signal: cancelGrace.signal,
+        }).catch(() => 'exited' as const);
         const first = await Promise.race([exited.then(() => 'exited' as const), grace]);
         cancelGrace.abort();
         if (first === 'timeout') {

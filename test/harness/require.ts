@@ -69,7 +69,10 @@ export const slapdMissing: string | undefined = reason(
 
 /** Why Samba AD tests cannot run here, or undefined when they can. */
 export const sambaMissing: string | undefined =
-  reason([...missingExecutables([SAMBA, SAMBA_TOOL, LDAPSEARCH]), ...opensslMissing], 'samba-ad-dc ldap-utils openssl') ??
+  reason(
+    [...missingExecutables([SAMBA, SAMBA_TOOL, LDAPSEARCH]), ...opensslMissing],
+    'samba-ad-dc ldap-utils openssl',
+  ) ??
   (canBindLowPorts() ? undefined : 'Samba AD needs ports 389/636, which this non-root process may not bind');
 
 export const slapdAvailable = slapdMissing === undefined;

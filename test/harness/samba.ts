@@ -121,9 +121,17 @@ export async function sambaTemplate(): Promise<string> {
       if ((owner > 0 && !pidAlive(owner)) || age > 5 * 60_000) {
         // Rename first so two workers breaking the same stale lock cannot remove a fresh one.
         const stale = `${lock}.stale-${process.pid}-${randomInt(1e9)}`;
-        if (await rename(lock, stale).then(() => true, () => false)) await rm(stale, { recursive: true, force: true });
+        if (
+          await rename(lock, stale).then(
+            () => true,
+            () => false,
+          )
+        )
+          await rm(stale, { recursive: true, force: true });
       }
-      if (Date.now() > deadline) throw new Error(`timed out waiting for the Samba template lock ${lock}`);
+      if (Date.now() > deadline) {
+        throw new Error(`timed out waiting for the Samba template lock ${lock}`, { cause: err });
+      }
       await sleep(250);
       continue;
     }
@@ -136,17 +144,30 @@ export async function sambaTemplate(): Promise<string> {
         await execFileP(
           SAMBA_TOOL,
           [
-            'domain', 'provision', `--targetdir=${work}`, `--realm=${REALM}`, `--domain=${DOMAIN}`,
-            `--host-name=${HOST.toLowerCase()}`, '--server-role=dc', '--dns-backend=NONE',
-            `--adminpass=${ADMIN_PASSWORD}`, '--use-rfc2307',
-            '--option=interfaces = lo', '--option=bind interfaces only = yes',
+            'domain',
+            'provision',
+            `--targetdir=${work}`,
+            `--realm=${REALM}`,
+            `--domain=${DOMAIN}`,
+            `--host-name=${HOST.toLowerCase()}`,
+            '--server-role=dc',
+            '--dns-backend=NONE',
+            `--adminpass=${ADMIN_PASSWORD}`,
+            '--use-rfc2307',
+            '--option=interfaces = lo',
+            '--option=bind interfaces only = yes',
           ],
           { maxBuffer: 16 * 1024 * 1024 },
         );
       } catch (err) {
         await rm(work, { recursive: true, force: true });
         const e = err as Error & { stdout?: string; stderr?: string };
-        throw new Error(`samba-tool domain provision failed: ${e.message}\n${(e.stderr ?? '').slice(-4000)}`);
+        throw new Error(
+          `samba-tool domain provision failed: ${e.message}\n${(e.stderr ?? '').slice(-4000)}`,
+          {
+            cause: err,
+          },
+        );
       }
       await writeFile(path.join(work, COMPLETE_MARKER), new Date().toISOString());
       await rm(final, { recursive: true, force: true });
@@ -165,7 +186,9 @@ async function pickAddress(): Promise<string> {
     const free = await Promise.all([389, 636, 3268, 3269].map((p) => canListen(addr, p)));
     if (free.every(Boolean)) return addr;
   }
-  throw new Error('no loopback address with free ports 389/636/3268/3269 (is this process allowed to bind ports < 1024?)');
+  throw new Error(
+    'no loopback address with free ports 389/636/3268/3269 (is this process allowed to bind ports < 1024?)',
+  );
 }
 
 function smbConf(dir: string, addr: string): string {
@@ -234,7 +257,12 @@ async function startOnce(template: string, opts: SambaOptions): Promise<SambaAd>
       SAMBA,
       ['-i', '-M', 'single', `--debuglevel=${opts.debugLevel ?? 0}`, '-s', conf],
       // -i exits when stdin hits EOF, which doubles as a lifeline to this process.
-      { dir, cwd: dir, stdinPipe: true, env: { ...process.env, KRB5_CONFIG: path.join(dir, 'private', 'krb5.conf') } },
+      {
+        dir,
+        cwd: dir,
+        stdinPipe: true,
+        env: { ...process.env, KRB5_CONFIG: path.join(dir, 'private', 'krb5.conf') },
+      },
     );
     const d = daemon;
     const ldapsUrl = `ldaps://${addr}:636`;
@@ -246,11 +274,19 @@ async function startOnce(template: string, opts: SambaOptions): Promise<SambaAd>
       return undefined;
     };
     const env = await ldapToolEnv(dir, certs.caFile);
-    await waitUntil(`samba on ${ldapsUrl}`, () => tcpConnects(addr, 636), { timeoutMs, abort, intervalMs: 100 });
+    await waitUntil(`samba on ${ldapsUrl}`, () => tcpConnects(addr, 636), {
+      timeoutMs,
+      abort,
+      intervalMs: 100,
+    });
     await waitUntil(
       `samba rootDSE on ${ldapsUrl}`,
       () =>
-        runLdapTool(LDAPSEARCH, ['-x', '-H', ldapsUrl, '-b', '', '-s', 'base', '-LLL', 'defaultNamingContext'], env).then(
+        runLdapTool(
+          LDAPSEARCH,
+          ['-x', '-H', ldapsUrl, '-b', '', '-s', 'base', '-LLL', 'defaultNamingContext'],
+          env,
+        ).then(
           (o) => o.toLowerCase().includes(BASE_DN.toLowerCase()),
           () => false,
         ),
@@ -299,7 +335,10 @@ async function startOnce(template: string, opts: SambaOptions): Promise<SambaAd>
 
 /** Create each level of `ou` (relative to the base DN, outermost last) unless it exists. */
 async function ensureOu(c: Client, ou: string): Promise<string> {
-  const rdns = ou.split(',').map((r) => r.trim()).filter(Boolean);
+  const rdns = ou
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   let dn = BASE_DN;
   for (const rdn of rdns.reverse()) {
     const [attr, value] = rdn.split('=');
@@ -317,7 +356,9 @@ async function ensureOu(c: Client, ou: string): Promise<string> {
 async function addUser(c: Client, ouDN: string, user: AdUser): Promise<string> {
   const { password, ...attrs } = user;
   const dn = `CN=${escapeRdnValue(user.cn)},${ouDN}`;
-  const list: Attribute[] = [new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] })];
+  const list: Attribute[] = [
+    new Attribute({ type: 'objectClass', values: ['top', 'person', 'organizationalPerson', 'user'] }),
+  ];
   for (const [type, v] of Object.entries(attrs)) {
     if (v === undefined || type.toLowerCase() === 'objectclass') continue;
     list.push(new Attribute({ type, values: Array.isArray(v) ? v : [v] }));
@@ -325,12 +366,16 @@ async function addUser(c: Client, ouDN: string, user: AdUser): Promise<string> {
   if (password !== undefined) {
     // AD wants the password quoted and UTF-16LE encoded, and only accepts it over an encrypted connection.
     list.push(new Attribute({ type: 'unicodePwd', values: [Buffer.from(`"${password}"`, 'utf16le')] }));
-    if (!('userAccountControl' in attrs)) list.push(new Attribute({ type: 'userAccountControl', values: ['512'] }));
+    if (!('userAccountControl' in attrs))
+      list.push(new Attribute({ type: 'userAccountControl', values: ['512'] }));
   }
   await c.add(dn, list);
   return dn;
 }
 
 function escapeRdnValue(v: string): string {
-  return v.replace(/[,+"\\<>;=]/g, (ch) => `\\${ch}`).replace(/^([ #])/, '\\$1').replace(/ $/, '\\ ');
+  return v
+    .replace(/[,+"\\<>;=]/g, (ch) => `\\${ch}`)
+    .replace(/^([ #])/, '\\$1')
+    .replace(/ $/, '\\ ');
 }

@@ -120,14 +120,32 @@ export async function makeCertificates(
   const f = (name: string) => path.join(dir, name);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
   await execFileP('openssl', [
-    'req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.pem'), '-days', '3650',
-    '-subj', '/O=reexport tests/CN=reexport test CA',
-    '-addext', 'basicConstraints=critical,CA:TRUE',
-    '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '3650',
+    '-subj',
+    '/O=reexport tests/CN=reexport test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   await execFileP('openssl', [
-    'req', '-new', ...ec, '-keyout', f('key.pem'), '-out', f('server.csr'),
-    '-subj', `/O=reexport tests/CN=${opts.commonName}`,
+    'req',
+    '-new',
+    ...ec,
+    '-keyout',
+    f('key.pem'),
+    '-out',
+    f('server.csr'),
+    '-subj',
+    `/O=reexport tests/CN=${opts.commonName}`,
   ]);
   const san = [
     ...new Set([opts.commonName, ...(opts.dnsNames ?? [])].map((n) => `DNS:${n}`)),
@@ -138,9 +156,22 @@ export async function makeCertificates(
     `subjectAltName=${san}\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n`,
   );
   await execFileP('openssl', [
-    'x509', '-req', '-in', f('server.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'),
-    '-set_serial', `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
-    '-days', '825', '-out', f('cert.pem'), '-extfile', f('server.ext'),
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-set_serial',
+    `0x${Date.now().toString(16)}${Math.floor(Math.random() * 0xffff).toString(16)}`,
+    '-days',
+    '825',
+    '-out',
+    f('cert.pem'),
+    '-extfile',
+    f('server.ext'),
   ]);
   // Samba refuses private keys readable by others; slapd does not care.
   await chmod(f('key.pem'), 0o600);
@@ -159,7 +190,12 @@ export async function ldapToolEnv(dir: string, caFile?: string): Promise<NodeJS.
 }
 
 /** Run an OpenLDAP client tool, feeding `input` on stdin; rejects with its stderr. */
-export function runLdapTool(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<string> {
+export function runLdapTool(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -170,7 +206,11 @@ export function runLdapTool(cmd: string, args: string[], env: NodeJS.ProcessEnv,
     child.once('close', (code) =>
       code === 0
         ? resolve(out)
-        : reject(new Error(`${path.basename(cmd)} ${args.filter((a) => a !== '-w').join(' ')} failed (${code}): ${err.trim() || out.trim()}`)),
+        : reject(
+            new Error(
+              `${path.basename(cmd)} ${args.filter((a) => a !== '-w').join(' ')} failed (${code}): ${err.trim() || out.trim()}`,
+            ),
+          ),
     );
     // EPIPE when the tool exits early is reported through 'close' with its stderr.
     child.stdin.on('error', () => {});
@@ -179,9 +219,12 @@ export function runLdapTool(cmd: string, args: string[], env: NodeJS.ProcessEnv,
 }
 
 /** LDIF for entries; values that are not LDIF SAFE-STRINGs (e.g. æøå) are base64-encoded. */
-export function toLdif(entries: Array<{ dn: string; attrs: Record<string, string | string[] | undefined> }>): string {
+export function toLdif(
+  entries: Array<{ dn: string; attrs: Record<string, string | string[] | undefined> }>,
+): string {
   const line = (name: string, value: string) =>
-    /^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(value) && !value.endsWith(' ')
+    /^[\x01-\x09\x0b\x0c\x0e-\x1f\x21-\x39\x3b\x3d-\x7f][\x01-\x09\x0b\x0c\x0e-\x7f]*$/.test(value) &&
+    !value.endsWith(' ')
       ? `${name}: ${value}`
       : value === ''
         ? `${name}:`
@@ -220,7 +263,11 @@ function suffixEntry(suffix: string): string {
 }
 
 function hasEntry(ldif: string, dn: string): boolean {
-  const norm = (s: string) => s.toLowerCase().replace(/\s*([,=])\s*/g, '$1').trim();
+  const norm = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/\s*([,=])\s*/g, '$1')
+      .trim();
   return ldif.split(/\r?\n/).some((l) => /^dn:\s/i.test(l) && norm(l.slice(3)) === norm(dn));
 }
 
@@ -323,22 +370,32 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
     const cfgFile = path.join(dir, 'config.ldif');
     await writeFile(
       cfgFile,
-      configLdif({ dir, suffix, bindDN, password: PASSWORD, schemas, certs, sizeLimit: opts.sizeLimit ?? 500 }),
+      configLdif({
+        dir,
+        suffix,
+        bindDN,
+        password: PASSWORD,
+        schemas,
+        certs,
+        sizeLimit: opts.sizeLimit ?? 500,
+      }),
     );
-    await execFileP(SLAPADD, ['-n0', '-F', path.join(dir, 'slapd.d'), '-l', cfgFile]).catch((e: Error & { stderr?: string }) => {
-      throw new Error(`slapadd of generated cn=config failed: ${e.stderr ?? e.message}`);
-    });
+    await execFileP(SLAPADD, ['-n0', '-F', path.join(dir, 'slapd.d'), '-l', cfgFile]).catch(
+      (e: Error & { stderr?: string }) => {
+        throw new Error(`slapadd of generated cn=config failed: ${e.stderr ?? e.message}`);
+      },
+    );
 
     const seed = opts.ldif ?? '';
     const data = hasEntry(seed, suffix) ? seed : `${suffixEntry(suffix)}\n${seed}`;
     const dataFile = path.join(dir, 'seed.ldif');
     await writeFile(dataFile, data);
     // -q: 4x faster for 100k entries; it still rejects schema violations, missing parents and duplicates.
-    await execFileP(SLAPADD, ['-q', '-n1', '-F', path.join(dir, 'slapd.d'), '-l', dataFile], { maxBuffer: 64 * 1024 * 1024 }).catch(
-      (e: Error & { stderr?: string }) => {
-        throw new Error(`slapadd of seed LDIF failed: ${e.stderr ?? e.message}`);
-      },
-    );
+    await execFileP(SLAPADD, ['-q', '-n1', '-F', path.join(dir, 'slapd.d'), '-l', dataFile], {
+      maxBuffer: 64 * 1024 * 1024,
+    }).catch((e: Error & { stderr?: string }) => {
+      throw new Error(`slapadd of seed LDIF failed: ${e.stderr ?? e.message}`);
+    });
     await rm(dataFile, { force: true });
 
     const port = await freePort();
@@ -349,7 +406,17 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
     // silence even fatal start-up errors, 'none' keeps exactly those.
     daemon = spawnDaemon(
       SLAPD,
-      ['-d', String(opts.debugLevel ?? 'none'), '-F', path.join(dir, 'slapd.d'), '-h', [url, ldapsUrl].filter(Boolean).map((u) => `${u}/`).join(' ')],
+      [
+        '-d',
+        String(opts.debugLevel ?? 'none'),
+        '-F',
+        path.join(dir, 'slapd.d'),
+        '-h',
+        [url, ldapsUrl]
+          .filter(Boolean)
+          .map((u) => `${u}/`)
+          .join(' '),
+      ],
       { dir, cwd: dir, outputLimit: opts.outputLimit },
     );
     const d = daemon;
@@ -364,7 +431,11 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
         (o) => o.includes(suffix),
         () => false,
       );
-    await waitUntil(`slapd on ${url}`, () => tcpConnects('127.0.0.1', port), { timeoutMs, abort, intervalMs: 50 });
+    await waitUntil(`slapd on ${url}`, () => tcpConnects('127.0.0.1', port), {
+      timeoutMs,
+      abort,
+      intervalMs: 50,
+    });
     await waitUntil(`slapd rootDSE on ${url}`, rootDse(url), { timeoutMs, abort });
     if (ldapsUrl) await waitUntil(`slapd rootDSE on ${ldapsUrl}`, rootDse(ldapsUrl), { timeoutMs, abort });
 

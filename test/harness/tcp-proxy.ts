@@ -4,7 +4,10 @@ import net from 'node:net';
  * A TCP relay in front of a real server that can cut every open connection on command: the
  * network failure a daemon meets when a domain controller restarts or a firewall drops idle links.
  */
-export async function startTcpProxy(targetHost: string, targetPort: number): Promise<{ port: number; url: string; dropAll(): number; close(): Promise<void> }> {
+export async function startTcpProxy(
+  targetHost: string,
+  targetPort: number,
+): Promise<{ port: number; url: string; dropAll(): number; close(): Promise<void> }> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);

@@ -12,12 +12,26 @@ const PEOPLE = [
   { employeeId: '10', givenName: 'Kåre', department: 'Økonomi', phone: '22334410' },
 ];
 const DIR = [
-  entry('CN=Åse,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1001', mail: 'ase@kommune.no', telephoneNumber: '1' }),
-  entry('CN=Bjørn,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1002', mail: 'bjorn@kommune.no', telephoneNumber: '2' }),
+  entry('CN=Åse,OU=Ansatte,DC=kommune,DC=test', {
+    employeeID: '1001',
+    mail: 'ase@kommune.no',
+    telephoneNumber: '1',
+  }),
+  entry('CN=Bjørn,OU=Ansatte,DC=kommune,DC=test', {
+    employeeID: '1002',
+    mail: 'bjorn@kommune.no',
+    telephoneNumber: '2',
+  }),
   entry('CN=Kåre,OU=Ansatte,DC=kommune,DC=test', { employeeID: '10', mail: 'Kaare@kommune.no' }),
 ];
 
-function plan(opts: { mappings?: SyncTemplate['spec']['mappings']; req?: Partial<ReexportRequest['spec']>; src?: SourceData; dir?: PlanEntry[]; safety?: { maxChanges: number; maxClears: number } }) {
+function plan(opts: {
+  mappings?: SyncTemplate['spec']['mappings'];
+  req?: Partial<ReexportRequest['spec']>;
+  src?: SourceData;
+  dir?: PlanEntry[];
+  safety?: { maxChanges: number; maxClears: number };
+}) {
   const p = new Planner({
     requestName: 'r',
     request: request(opts.req),
@@ -30,55 +44,118 @@ function plan(opts: { mappings?: SyncTemplate['spec']['mappings']; req?: Partial
   return p.finish('2026-11-25T10:00:00.000Z');
 }
 
-const brief = (changes: Array<{ id: string; attribute: string; before: string[]; after: string[] }>) => changes.map((c) => `${c.id} ${c.attribute}: [${c.before}] → [${c.after}]`);
+const brief = (changes: Array<{ id: string; attribute: string; before: string[]; after: string[] }>) =>
+  changes.map((c) => `${c.id} ${c.attribute}: [${c.before.join(',')}] → [${c.after.join(',')}]`);
 
 describe('Planner', () => {
   it('plans the changed users, sorted by user ID as numbers, and shows a case-only change', () => {
     const p = plan({});
-    expect(brief(p.changes)).toEqual(['10 mail: [Kaare@kommune.no] → [kaare@kommune.no]', '1001 mail: [ase@kommune.no] → [aase@kommune.no]']);
-    expect(p.summary).toMatchObject({ entriesInScope: 3, recordsSelected: 3, matched: 3, unchanged: 1, usersToChange: 2, attributeChanges: 2 });
+    expect(brief(p.changes)).toEqual([
+      '10 mail: [Kaare@kommune.no] → [kaare@kommune.no]',
+      '1001 mail: [ase@kommune.no] → [aase@kommune.no]',
+    ]);
+    expect(p.summary).toMatchObject({
+      entriesInScope: 3,
+      recordsSelected: 3,
+      matched: 3,
+      unchanged: 1,
+      usersToChange: 2,
+      attributeChanges: 2,
+    });
   });
 
   it('selects users by ids and by where, and reports IDs not in the source', () => {
-    expect(brief(plan({ req: { users: { ids: ['1001', '9999'] } } }).changes)).toEqual(['1001 mail: [ase@kommune.no] → [aase@kommune.no]']);
+    expect(brief(plan({ req: { users: { ids: ['1001', '9999'] } } }).changes)).toEqual([
+      '1001 mail: [ase@kommune.no] → [aase@kommune.no]',
+    ]);
     expect(plan({ req: { users: { ids: ['1001', '9999'] } } }).summary.unknownIds).toEqual(['9999']);
-    expect(brief(plan({ req: { users: { where: { department: 'Økonomi' } } } }).changes)).toEqual(['10 mail: [Kaare@kommune.no] → [kaare@kommune.no]']);
-    expect(plan({ req: { users: { where: { department: ['IT', 'Økonomi'] } } } }).summary.recordsSelected).toBe(3);
+    expect(brief(plan({ req: { users: { where: { department: 'Økonomi' } } } }).changes)).toEqual([
+      '10 mail: [Kaare@kommune.no] → [kaare@kommune.no]',
+    ]);
+    expect(
+      plan({ req: { users: { where: { department: ['IT', 'Økonomi'] } } } }).summary.recordsSelected,
+    ).toBe(3);
   });
 
   it('only plans the mappings the request names', () => {
-    const p = plan({ mappings: [MAIL, { target: 'company', source: 'Lillevik kommune' }], req: { mappings: ['company'] } });
+    const p = plan({
+      mappings: [MAIL, { target: 'company', source: 'Lillevik kommune' }],
+      req: { mappings: ['company'] },
+    });
     expect(p.changes.map((c) => c.attribute)).toEqual(['company', 'company', 'company']);
     expect(p.header.mappings).toEqual(['company']);
   });
 
   it('replace, merge and keep', () => {
-    const dir = [entry('CN=Åse', { employeeID: '1001', proxyAddresses: ['smtp:old@kommune.no', 'smtp:aase@kommune.no'], title: 'Sjef' })];
+    const dir = [
+      entry('CN=Åse', {
+        employeeID: '1001',
+        proxyAddresses: ['smtp:old@kommune.no', 'smtp:aase@kommune.no'],
+        title: 'Sjef',
+      }),
+    ];
     const src = source([PEOPLE[0]!]);
     const proxies = ['SMTP:aase@kommune.no', 'smtp:1001@kommune.no'];
-    expect(brief(plan({ src, dir, mappings: [{ target: 'proxyAddresses', source: proxies as [string, string] }] }).changes)).toEqual([
+    expect(
+      brief(
+        plan({ src, dir, mappings: [{ target: 'proxyAddresses', source: proxies as [string, string] }] })
+          .changes,
+      ),
+    ).toEqual([
       '1001 proxyAddresses: [smtp:old@kommune.no,smtp:aase@kommune.no] → [SMTP:aase@kommune.no,smtp:1001@kommune.no]',
     ]);
     // merge keeps the other values and replaces a value present only in another letter case
-    expect(brief(plan({ src, dir, mappings: [{ target: 'proxyAddresses', source: proxies as [string, string], policy: 'merge' }] }).changes)).toEqual([
+    expect(
+      brief(
+        plan({
+          src,
+          dir,
+          mappings: [{ target: 'proxyAddresses', source: proxies as [string, string], policy: 'merge' }],
+        }).changes,
+      ),
+    ).toEqual([
       '1001 proxyAddresses: [smtp:old@kommune.no,smtp:aase@kommune.no] → [smtp:old@kommune.no,SMTP:aase@kommune.no,smtp:1001@kommune.no]',
     ]);
-    expect(plan({ src, dir, mappings: [{ target: 'title', source: 'Rådgiver', policy: 'keep' }] }).changes).toEqual([]);
-    expect(brief(plan({ src, dir, mappings: [{ target: 'department', source: '{{ department }}', policy: 'keep' }] }).changes)).toEqual(['1001 department: [] → [IT]']);
+    expect(
+      plan({ src, dir, mappings: [{ target: 'title', source: 'Rådgiver', policy: 'keep' }] }).changes,
+    ).toEqual([]);
+    expect(
+      brief(
+        plan({ src, dir, mappings: [{ target: 'department', source: '{{ department }}', policy: 'keep' }] })
+          .changes,
+      ),
+    ).toEqual(['1001 department: [] → [IT]']);
   });
 
   it('merge on proxyAddresses keeps one primary: the old SMTP: becomes a secondary smtp:', () => {
-    const dir = [entry('CN=Åse', { employeeID: '1001', proxyAddresses: ['SMTP:aase@old.no', 'smtp:x@old.no'] })];
-    const p = plan({ src: source([PEOPLE[0]!]), dir, mappings: [{ target: 'proxyAddresses', source: ['SMTP:aase@new.no'], policy: 'merge' }] });
-    expect(brief(p.changes)).toEqual(['1001 proxyAddresses: [SMTP:aase@old.no,smtp:x@old.no] → [smtp:aase@old.no,smtp:x@old.no,SMTP:aase@new.no]']);
+    const dir = [
+      entry('CN=Åse', { employeeID: '1001', proxyAddresses: ['SMTP:aase@old.no', 'smtp:x@old.no'] }),
+    ];
+    const p = plan({
+      src: source([PEOPLE[0]!]),
+      dir,
+      mappings: [{ target: 'proxyAddresses', source: ['SMTP:aase@new.no'], policy: 'merge' }],
+    });
+    expect(brief(p.changes)).toEqual([
+      '1001 proxyAddresses: [SMTP:aase@old.no,smtp:x@old.no] → [smtp:aase@old.no,smtp:x@old.no,SMTP:aase@new.no]',
+    ]);
   });
 
   it('onEmpty: clear removes the values, skip leaves them', () => {
-    const clear = plan({ mappings: [{ target: 'telephoneNumber', source: '{{ phone }}', onEmpty: 'clear' }] });
-    expect(brief(clear.changes)).toEqual(['10 telephoneNumber: [] → [22334410]', '1001 telephoneNumber: [1] → [22334401]', '1002 telephoneNumber: [2] → []']);
+    const clear = plan({
+      mappings: [{ target: 'telephoneNumber', source: '{{ phone }}', onEmpty: 'clear' }],
+    });
+    expect(brief(clear.changes)).toEqual([
+      '10 telephoneNumber: [] → [22334410]',
+      '1001 telephoneNumber: [1] → [22334401]',
+      '1002 telephoneNumber: [2] → []',
+    ]);
     expect(clear.summary.clears).toBe(1);
     const skip = plan({ mappings: [{ target: 'telephoneNumber', source: '{{ phone }}', onEmpty: 'skip' }] });
-    expect(brief(skip.changes)).toEqual(['10 telephoneNumber: [] → [22334410]', '1001 telephoneNumber: [1] → [22334401]']);
+    expect(brief(skip.changes)).toEqual([
+      '10 telephoneNumber: [] → [22334410]',
+      '1001 telephoneNumber: [1] → [22334401]',
+    ]);
     expect(skip.summary.perAttribute.telephoneNumber).toEqual({ changes: 2, clears: 0, skippedEmpty: 1 });
   });
 
@@ -86,14 +163,23 @@ describe('Planner', () => {
     const nfd = 'Åse'.normalize('NFD');
     const p = plan({
       src: source([{ employeeId: '1001', givenName: nfd }]),
-      dir: [entry('CN=Åse', { employeeID: '1001', displayName: 'Åse'.normalize('NFC'), proxyAddresses: ['b', 'a'] })],
-      mappings: [{ target: 'displayName', source: '{{ givenName }}' }, { target: 'proxyAddresses', source: ['a', 'b', 'a'] }],
+      dir: [
+        entry('CN=Åse', {
+          employeeID: '1001',
+          displayName: 'Åse'.normalize('NFC'),
+          proxyAddresses: ['b', 'a'],
+        }),
+      ],
+      mappings: [
+        { target: 'displayName', source: '{{ givenName }}' },
+        { target: 'proxyAddresses', source: ['a', 'b', 'a'] },
+      ],
     });
     expect(p.changes).toEqual([]);
     expect(p.summary.unchanged).toBe(1);
   });
 
-  it('compares DN values as DNs: the directory\'s spelling of the same manager is no change, another manager is', () => {
+  it("compares DN values as DNs: the directory's spelling of the same manager is no change, another manager is", () => {
     const people = [
       { employeeId: '1001', givenName: 'Åse', boss: 'Kåre' },
       { employeeId: '1002', givenName: 'Bjørn', boss: 'Åse' },
@@ -106,8 +192,16 @@ describe('Planner', () => {
       src: source(people),
       dir: [
         // As Active Directory hands them back: its own case and spacing.
-        entry('CN=Åse,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1001', manager: 'cn=kåre, ou=ansatte,dc=Kommune,dc=Test', seeAlso: 'cn=KÅRE,ou=Ansatte,dc=kommune,dc=test' }),
-        entry('CN=Bjørn,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1002', manager: 'CN=Kåre,OU=Ansatte,DC=kommune,DC=test', seeAlso: 'CN=Kåre,OU=Ansatte,DC=kommune,DC=test' }),
+        entry('CN=Åse,OU=Ansatte,DC=kommune,DC=test', {
+          employeeID: '1001',
+          manager: 'cn=kåre, ou=ansatte,dc=Kommune,dc=Test',
+          seeAlso: 'cn=KÅRE,ou=Ansatte,dc=kommune,dc=test',
+        }),
+        entry('CN=Bjørn,OU=Ansatte,DC=kommune,DC=test', {
+          employeeID: '1002',
+          manager: 'CN=Kåre,OU=Ansatte,DC=kommune,DC=test',
+          seeAlso: 'CN=Kåre,OU=Ansatte,DC=kommune,DC=test',
+        }),
       ],
       mappings,
     });
@@ -122,17 +216,27 @@ describe('Planner', () => {
     const dir = [...DIR, entry('CN=Åse 2,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1001' })];
     const p = plan({ dir: dir.filter((e) => !e.dn.startsWith('CN=Kåre')) });
     expect(p.changes.map((c) => c.id)).toEqual([]);
-    expect(p.summary.duplicateMatches).toEqual([{ id: '1001', dns: ['CN=Åse,OU=Ansatte,DC=kommune,DC=test', 'CN=Åse 2,OU=Ansatte,DC=kommune,DC=test'] }]);
+    expect(p.summary.duplicateMatches).toEqual([
+      { id: '1001', dns: ['CN=Åse,OU=Ansatte,DC=kommune,DC=test', 'CN=Åse 2,OU=Ansatte,DC=kommune,DC=test'] },
+    ]);
     expect(p.summary.noEntry).toEqual([{ id: '10', origin: 'people.csv:4' }]);
   });
 
   it('matches IDs the way the directory does: case-insensitive, trimmed', () => {
-    const p = plan({ src: source([{ employeeId: 'ab12', givenName: 'Ola' }]), dir: [entry('CN=Ola', { employeeID: ' AB12 ', mail: 'x' })] });
+    const p = plan({
+      src: source([{ employeeId: 'ab12', givenName: 'Ola' }]),
+      dir: [entry('CN=Ola', { employeeID: ' AB12 ', mail: 'x' })],
+    });
     expect(brief(p.changes)).toEqual(['ab12 mail: [x] → [ola@kommune.no]']);
   });
 
   it('reports source records with missing and duplicate IDs and leaves them out', () => {
-    const src = source([{ employeeId: '1001', givenName: 'A' }, { employeeId: '', givenName: 'B' }, { givenName: 'C' }, { employeeId: '1001 ', givenName: 'D' }]);
+    const src = source([
+      { employeeId: '1001', givenName: 'A' },
+      { employeeId: '', givenName: 'B' },
+      { givenName: 'C' },
+      { employeeId: '1001 ', givenName: 'D' },
+    ]);
     expect(src.records).toEqual([]);
     expect(src.issues.map((i) => `${i.origin}: ${i.message}`)).toEqual([
       'people.csv:3: has an empty `employeeId`; the record is left out',
@@ -143,20 +247,40 @@ describe('Planner', () => {
   });
 
   it('warns when two users would get the same mail address', () => {
-    const p = plan({ src: source([{ employeeId: '1', givenName: 'Ole' }, { employeeId: '2', givenName: 'Ole' }]), dir: [entry('CN=A', { employeeID: '1' }), entry('CN=B', { employeeID: '2' })] });
+    const p = plan({
+      src: source([
+        { employeeId: '1', givenName: 'Ole' },
+        { employeeId: '2', givenName: 'Ole' },
+      ]),
+      dir: [entry('CN=A', { employeeID: '1' }), entry('CN=B', { employeeID: '2' })],
+    });
     expect(p.summary.collisions).toEqual([{ attribute: 'mail', value: 'ole@kommune.no', ids: ['1', '2'] }]);
   });
 
   it('reports an expression that fails for one user and plans the rest', () => {
-    const p = plan({ mappings: [{ target: 'description', source: '{% for i in (1..100000000) %}{{ i }}{% endfor %}{{ givenName }}' }], req: { users: { ids: ['1001'] } } });
-    expect(p.summary.evaluationErrors).toEqual([{ id: '1001', attribute: 'description', message: expect.stringMatching(/limit/) }]);
+    const p = plan({
+      mappings: [
+        { target: 'description', source: '{% for i in (1..100000000) %}{{ i }}{% endfor %}{{ givenName }}' },
+      ],
+      req: { users: { ids: ['1001'] } },
+    });
+    expect(p.summary.evaluationErrors).toEqual([
+      { id: '1001', attribute: 'description', message: expect.stringMatching(/limit/) },
+    ]);
   });
 
   it('refuses a plan over the safety threshold unless the request confirms it', () => {
     const refused = plan({ safety: { maxChanges: 1, maxClears: 100 } });
-    expect(refused.safety).toMatchObject({ ok: false, entries: 2, message: expect.stringMatching(/add `maxChanges: 2` to the request/) });
+    expect(refused.safety).toMatchObject({
+      ok: false,
+      entries: 2,
+      message: expect.stringMatching(/add `maxChanges: 2` to the request/),
+    });
     expect(plan({ safety: { maxChanges: 1, maxClears: 100 }, req: { maxChanges: 2 } }).safety.ok).toBe(true);
-    const clears = plan({ safety: { maxChanges: 10, maxClears: 0 }, mappings: [{ target: 'telephoneNumber', source: '{{ phone }}' }] });
+    const clears = plan({
+      safety: { maxChanges: 10, maxClears: 0 },
+      mappings: [{ target: 'telephoneNumber', source: '{{ phone }}' }],
+    });
     expect(clears.safety).toMatchObject({ ok: false, clears: 1 });
   });
 
@@ -166,12 +290,22 @@ describe('Planner', () => {
     expect(a.header.digests.plan).toBe(b.header.digests.plan);
     expect(a.header.digests.plan).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(plan({ dir: DIR.slice(1) }).header.digests.plan).not.toBe(a.header.digests.plan);
-    expect(requestDigest(request({ execute: true, maxChanges: 5 }))).toBe(requestDigest(request({ execute: false })));
+    expect(requestDigest(request({ execute: true, maxChanges: 5 }))).toBe(
+      requestDigest(request({ execute: false })),
+    );
     expect(requestDigest(request({ mappings: ['mail'] }))).not.toBe(requestDigest(request()));
   });
 
   it('narrows a local preview to the given IDs', () => {
-    const p = new Planner({ requestName: 'r', request: request(), templateName: 't', template: template([MAIL]), source: source(PEOPLE), safety: { maxChanges: 5, maxClears: 5 }, onlyIds: ['10'] });
+    const p = new Planner({
+      requestName: 'r',
+      request: request(),
+      templateName: 't',
+      template: template([MAIL]),
+      source: source(PEOPLE),
+      safety: { maxChanges: 5, maxClears: 5 },
+      onlyIds: ['10'],
+    });
     p.addEntries(DIR);
     expect(p.finish('x').changes.map((c) => c.id)).toEqual(['10']);
   });

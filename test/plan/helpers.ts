@@ -18,16 +18,31 @@ export function template(mappings: SyncTemplate['spec']['mappings']): SyncTempla
 }
 
 export function request(spec: Partial<ReexportRequest['spec']> = {}): ReexportRequest {
-  return { apiVersion: 'reexport/v1', kind: 'ReexportRequest', metadata: { name: 'r' }, spec: { template: 'ad-employees', mappings: 'all', users: 'all', ...spec } };
+  return {
+    apiVersion: 'reexport/v1',
+    kind: 'ReexportRequest',
+    metadata: { name: 'r' },
+    spec: { template: 'ad-employees', mappings: 'all', users: 'all', ...spec },
+  };
 }
 
 export function source(rows: Array<Record<string, string>>): SourceData {
-  return collectRecords('people.csv', rows.map((fields, i) => ({ fields, origin: `people.csv:${i + 2}` })), 'employeeId', 'abc');
+  return collectRecords(
+    'people.csv',
+    rows.map((fields, i) => ({ fields, origin: `people.csv:${i + 2}` })),
+    'employeeId',
+    'abc',
+  );
 }
 
 export function entry(dn: string, attrs: Record<string, string | string[]>): PlanEntry {
   return {
     dn,
-    attrs: new Map(Object.entries(attrs).map(([k, v]) => [k.toLowerCase(), { name: k, values: Array.isArray(v) ? v : [v] }])),
+    attrs: new Map(
+      Object.entries(attrs).map(([k, v]) => [
+        k.toLowerCase(),
+        { name: k, values: Array.isArray(v) ? v : [v] },
+      ]),
+    ),
   };
 }

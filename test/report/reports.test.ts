@@ -6,16 +6,29 @@ import { renderPreviewMd } from '../../src/report/preview-md.js';
 import { entry, request, source, template } from '../plan/helpers.js';
 
 function samplePlan(users = 3) {
-  const rows = Array.from({ length: users }, (_, i) => ({ employeeId: String(1001 + i), givenName: i === 0 ? 'Åse' : `Ola${i}` }));
+  const rows = Array.from({ length: users }, (_, i) => ({
+    employeeId: String(1001 + i),
+    givenName: i === 0 ? 'Åse' : `Ola${i}`,
+  }));
   const p = new Planner({
     requestName: 'new-mail',
     request: request(),
     templateName: 'ad-employees',
-    template: template([{ target: 'mail', source: '{{ givenName | ascii | downcase }}@kommune.no' }, { target: 'description', source: ' leading space' }]),
+    template: template([
+      { target: 'mail', source: '{{ givenName | ascii | downcase }}@kommune.no' },
+      { target: 'description', source: ' leading space' },
+    ]),
     source: source(rows),
     safety: { maxChanges: 500, maxClears: 100 },
   });
-  p.addEntries(rows.map((r) => entry(`CN=${r.givenName},OU=Ansatte,DC=kommune,DC=test`, { employeeID: r.employeeId, mail: `${r.givenName}@old.no` })));
+  p.addEntries(
+    rows.map((r) =>
+      entry(`CN=${r.givenName},OU=Ansatte,DC=kommune,DC=test`, {
+        employeeID: r.employeeId,
+        mail: `${r.givenName}@old.no`,
+      }),
+    ),
+  );
   return p.finish('2026-11-25T10:00:00.000Z');
 }
 
@@ -25,7 +38,20 @@ describe('reports', () => {
     expect(md).toContain('| **To change** | **3 users, 6 attribute changes** |');
     expect(md).toContain('| Plan digest | `sha256:');
     expect(md).toContain('| Safety threshold | ✅ within limits (3 of 500 entries, 0 of 100 clears) |');
-    expect(md).toContain(['### 1001', '', '`CN=Åse,OU=Ansatte,DC=kommune,DC=test`', '', '```diff', '-mail: Åse@old.no', '+mail: aase@kommune.no', '+description:  leading space', '# description had no value', '```'].join('\n'));
+    expect(md).toContain(
+      [
+        '### 1001',
+        '',
+        '`CN=Åse,OU=Ansatte,DC=kommune,DC=test`',
+        '',
+        '```diff',
+        '-mail: Åse@old.no',
+        '+mail: aase@kommune.no',
+        '+description:  leading space',
+        '# description had no value',
+        '```',
+      ].join('\n'),
+    );
     expect(md.indexOf('### 1001')).toBeLessThan(md.indexOf('### 1002'));
   });
 
@@ -45,22 +71,24 @@ describe('reports', () => {
 
   it('changes.ldif deletes old values by value, adds new ones and base64-encodes what LDIF requires', () => {
     const ldif = renderLdif(samplePlan(1).changes);
-    expect(ldif).toBe([
-      'version: 1',
-      '',
-      '# 1001',
-      `dn:: ${Buffer.from('CN=Åse,OU=Ansatte,DC=kommune,DC=test').toString('base64')}`,
-      'changetype: modify',
-      'delete: mail',
-      `mail:: ${Buffer.from('Åse@old.no').toString('base64')}`,
-      '-',
-      'add: mail',
-      'mail: aase@kommune.no',
-      '-',
-      'add: description',
-      'description:: IGxlYWRpbmcgc3BhY2U=',
-      '-',
-      '',
-    ].join('\n'));
+    expect(ldif).toBe(
+      [
+        'version: 1',
+        '',
+        '# 1001',
+        `dn:: ${Buffer.from('CN=Åse,OU=Ansatte,DC=kommune,DC=test').toString('base64')}`,
+        'changetype: modify',
+        'delete: mail',
+        `mail:: ${Buffer.from('Åse@old.no').toString('base64')}`,
+        '-',
+        'add: mail',
+        'mail: aase@kommune.no',
+        '-',
+        'add: description',
+        'description:: IGxlYWRpbmcgc3BhY2U=',
+        '-',
+        '',
+      ].join('\n'),
+    );
   });
 });

@@ -1,29 +1,41 @@
 import { describe, expect, it } from 'vitest';
-import { SourceError } from '../../src/errors.js';
+import { SourceError } from '../../src/shared/errors.js';
 import { parseSourceText } from '../../src/source/parse-file.js';
 import { collectRecords } from '../../src/source/records.js';
 
 describe('source files', () => {
   it('read CSV with a BOM, quoted fields, embedded commas, quotes and newlines, and Norwegian text', () => {
-    const csv = '\uFEFFemployeeId,givenName,title\n1001,Åse,"Rådgiver, økonomi"\n1002,Bjørn,"Sier ""hei""\nto linjer"\n1003,Ærø,Leder\n';
+    const csv =
+      '\uFEFFemployeeId,givenName,title\n1001,Åse,"Rådgiver, økonomi"\n1002,Bjørn,"Sier ""hei""\nto linjer"\n1003,Ærø,Leder\n';
     const rows = parseSourceText(csv, 'a.csv', 'csv');
     expect(rows).toEqual([
       { fields: { employeeId: '1001', givenName: 'Åse', title: 'Rådgiver, økonomi' }, origin: 'a.csv:2' },
-      { fields: { employeeId: '1002', givenName: 'Bjørn', title: 'Sier "hei"\nto linjer' }, origin: 'a.csv:3' },
+      {
+        fields: { employeeId: '1002', givenName: 'Bjørn', title: 'Sier "hei"\nto linjer' },
+        origin: 'a.csv:3',
+      },
       { fields: { employeeId: '1003', givenName: 'Ærø', title: 'Leder' }, origin: 'a.csv:5' },
     ]);
   });
 
   it('give each CSV record the line it starts on, with Windows line ends and blank lines too', () => {
     const lines = (csv: string) => parseSourceText(csv, 'a.csv', 'csv').map((r) => r.origin);
-    expect(lines('id,t\r\n1,"a\r\nb"\r\n2,c\r\n3,"x\ny\nz"\r\n4,d\r\n')).toEqual(['a.csv:2', 'a.csv:4', 'a.csv:5', 'a.csv:8']);
+    expect(lines('id,t\r\n1,"a\r\nb"\r\n2,c\r\n3,"x\ny\nz"\r\n4,d\r\n')).toEqual([
+      'a.csv:2',
+      'a.csv:4',
+      'a.csv:5',
+      'a.csv:8',
+    ]);
     expect(lines('id,t\n\n1,a\n\n\n2,"b\nc"\n3,d\n')).toEqual(['a.csv:3', 'a.csv:6', 'a.csv:8']);
     expect(lines('\nid,t\n1,a\n')).toEqual(['a.csv:3']);
     expect(lines('id,t\r1,a\r2,b\r')).toEqual(['a.csv:2', 'a.csv:3']);
   });
 
   it('read a semicolon-separated CSV, as Norwegian Excel writes it', () => {
-    expect(parseSourceText('employeeId;sn\n1;Ås\n', 'a.csv', 'csv', ';')[0]?.fields).toEqual({ employeeId: '1', sn: 'Ås' });
+    expect(parseSourceText('employeeId;sn\n1;Ås\n', 'a.csv', 'csv', ';')[0]?.fields).toEqual({
+      employeeId: '1',
+      sn: 'Ås',
+    });
   });
 
   it('say which CSV line is broken', () => {
@@ -32,15 +44,31 @@ describe('source files', () => {
   });
 
   it('read a JSON array and a YAML list, with positions', () => {
-    expect(parseSourceText('[{"employeeId": 1001, "sn": "Ødegård"}]', 'a.json', 'json')).toEqual([{ fields: { employeeId: 1001, sn: 'Ødegård' }, origin: 'a.json#1' }]);
-    expect(parseSourceText('- employeeId: "1001"\n  sn: Ås\n- employeeId: "1002"\n  sn: Øye\n', 'a.yaml', 'yaml').map((r) => r.origin)).toEqual(['a.yaml:1', 'a.yaml:3']);
+    expect(parseSourceText('[{"employeeId": 1001, "sn": "Ødegård"}]', 'a.json', 'json')).toEqual([
+      { fields: { employeeId: 1001, sn: 'Ødegård' }, origin: 'a.json#1' },
+    ]);
+    expect(
+      parseSourceText(
+        '- employeeId: "1001"\n  sn: Ås\n- employeeId: "1002"\n  sn: Øye\n',
+        'a.yaml',
+        'yaml',
+      ).map((r) => r.origin),
+    ).toEqual(['a.yaml:1', 'a.yaml:3']);
     expect(() => parseSourceText('{"a": 1}', 'a.json', 'json')).toThrow(/must be a JSON array/);
     expect(() => parseSourceText('- a: [1\n', 'a.yaml', 'yaml')).toThrow(/^a\.yaml:\d+:\d+: not valid YAML/);
   });
 
   it('turn numeric IDs into text and keep records with other types', () => {
-    const data = collectRecords('a.json', parseSourceText('[{"id": 7}, {"id": {"x": 1}}, {"id": null}]', 'a.json', 'json'), 'id', 'd');
+    const data = collectRecords(
+      'a.json',
+      parseSourceText('[{"id": 7}, {"id": {"x": 1}}, {"id": null}]', 'a.json', 'json'),
+      'id',
+      'd',
+    );
     expect(data.records.map((r) => r.id)).toEqual(['7']);
-    expect(data.issues.map((i) => i.message)).toEqual(['`id` is not a single value; the record is left out', 'has no `id`; the record is left out']);
+    expect(data.issues.map((i) => i.message)).toEqual([
+      '`id` is not a single value; the record is left out',
+      'has no `id`; the record is left out',
+    ]);
   });
 });

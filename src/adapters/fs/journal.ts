@@ -1,0 +1,94 @@
+import { writeSync } from 'node:fs';
+import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { ChangeOutcome } from '../../execute/outcomes.js';
+
+/**
+ * How long an outcome may sit in the operating system's cache before it is forced to the device.
+ * A written outcome survives the process being killed (kill -9, OOM) at once; only a crash of the
+ * whole machine can lose this window, and compare-and-swap makes that harmless: an entry written
+ * but not journaled is found at its new values on resume and is not written again.
+ */
+const SYNC_INTERVAL_MS = 200;
+
+/**
+ * An append-only record of outcomes on local disk, one file per request and plan digest. Each
+ * outcome is written to the file before the worker that produced it moves on, so after kill -9 a
+ * restart knows exactly which entries are finished. The write is a plain synchronous append (a
+ * line to the page cache takes microseconds; a thread-pool write per entry cost more than the
+ * directory's own work), and the device flush (fdatasync) runs every SYNC_INTERVAL_MS and on
+ * close rather than per entry.
+ */
+export class Journal {
+  private lastSync = Date.now();
+  private syncing: Promise<void> | undefined;
+  private failure: unknown;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly file: string,
+  ) {}
+
+  static async open(
+    dir: string,
+    request: string,
+    planDigest: string,
+  ): Promise<{ journal: Journal; done: Map<string, ChangeOutcome[]> }> {
+    await mkdir(dir, { recursive: true });
+    const file = path.join(dir, `${request}.${planDigest.replace(/^sha256:/, '').slice(0, 16)}.jsonl`);
+    const done = new Map<string, ChangeOutcome[]>();
+    const text = await readFile(file, 'utf8').catch(() => '');
+    for (const line of text.split('\n')) {
+      // A torn last line from a crash mid-write is simply not finished.
+      if (!line.trim()) continue;
+      let rec: { dn: string; outcomes: ChangeOutcome[] };
+      try {
+        rec = JSON.parse(line) as typeof rec;
+      } catch {
+        continue;
+      }
+      done.set(rec.dn, rec.outcomes);
+    }
+    return { journal: new Journal(await open(file, 'a'), file), done };
+  }
+
+  /** Resolves once the entry's outcomes are written to the journal file. */
+  async record(dn: string, outcomes: ChangeOutcome[]): Promise<void> {
+    // A journal that cannot be written must stop the execution: nothing may happen unrecorded.
+    if (this.failure) throw this.failure instanceof Error ? this.failure : new Error(String(this.failure));
+    try {
+      writeSync(this.handle.fd, `${JSON.stringify({ dn, outcomes, at: new Date().toISOString() })}\n`);
+    } catch (err) {
+      this.failure = err;
+      throw err;
+    }
+    // The flush runs beside the writes; its failure stops the next record.
+    if (!this.syncing && Date.now() - this.lastSync >= SYNC_INTERVAL_MS) {
+      this.syncing = this.sync()
+        .catch(() => undefined)
+        .finally(() => {
+          this.syncing = undefined;
+        });
+    }
+  }
+
+  private async sync(): Promise<void> {
+    this.lastSync = Date.now();
+    try {
+      await this.handle.datasync();
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    }
+  }
+
+  /** Forces what was written to the device and closes the file. */
+  async close(): Promise<void> {
+    try {
+      await this.syncing;
+      if (!this.failure) await this.sync();
+    } finally {
+      await this.handle.close();
+    }
+  }
+}

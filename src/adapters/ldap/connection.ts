@@ -1,0 +1,391 @@
+/**
+ * Opening a directory connection from the operator's daemon config: secrets and CA read from
+ * files or the environment, TLS set up the way ldapts needs it, errors that say what to fix.
+ */
+import { readFile } from 'node:fs/promises';
+import net from 'node:net';
+import type { ConnectionOptions } from 'node:tls';
+import { Client, ResultCodeError } from 'ldapts';
+import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
+import { resolveFromConfig } from '../../config/daemon-config.js';
+import type { Target } from '../../config/types.generated.js';
+import { DirectoryError } from '../../shared/errors.js';
+import { type Directory, type DirectorySession, directoryOver } from './directory.js';
+
+export interface ConnectionSettings {
+  url: string;
+  bindDN?: string;
+  password?: string;
+  caPem?: Buffer;
+  servername?: string;
+  startTLS: boolean;
+  rejectUnauthorized: boolean;
+  timeoutMs: number;
+  pageSize: number;
+  /** Overrides what the root DSE says (a target's directoryType). */
+  directoryType?: 'ad' | 'ldap';
+}
+
+/** The connection part of a target or an LDAP source in the daemon config (the schema is its source of truth). */
+export type ConnectionConfig = Pick<
+  Target,
+  'url' | 'bindDN' | 'passwordFile' | 'passwordEnv' | 'tls' | 'timeoutMs' | 'pageSize' | 'directoryType'
+>;
+
+/** Structural subset of a pino logger, so callers can pass theirs. */
+export interface DirectoryLogger {
+  info(obj: Record<string, unknown>, msg: string): void;
+  warn(obj: Record<string, unknown>, msg: string): void;
+}
+
+const DEFAULT_TIMEOUT_MS = 120_000;
+const DEFAULT_PAGE_SIZE = 1000;
+
+/** OIDs in the root DSE's supportedCapabilities that only Active Directory (and Samba AD) announce. */
+const AD_CAPABILITIES = new Set([
+  '1.2.840.113556.1.4.800',
+  '1.2.840.113556.1.4.1670',
+  '1.2.840.113556.1.4.1791',
+]);
+
+export async function connectionSettings(
+  conn: ConnectionConfig,
+  daemon: Pick<LoadedDaemonConfig, 'path'>,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<ConnectionSettings> {
+  const url = checkUrl(conn.url);
+  const tls = conn.tls ?? {};
+  const startTLS = tls.startTLS ?? false;
+  if (startTLS && url.protocol === 'ldaps:') {
+    throw new DirectoryError(
+      `${conn.url}: tls.startTLS is for ldap:// URLs; ldaps:// is encrypted from the start, remove startTLS`,
+    );
+  }
+  if (tls.caFile && url.protocol === 'ldap:' && !startTLS) {
+    throw new DirectoryError(
+      `${conn.url}: tls.caFile is set but the connection would not use TLS; use ldaps:// or set tls.startTLS: true`,
+    );
+  }
+  return {
+    url: conn.url,
+    bindDN: conn.bindDN,
+    password: conn.bindDN ? await readPassword(conn, daemon, env) : undefined,
+    caPem: tls.caFile ? await readCa(tls.caFile, daemon) : undefined,
+    servername: tls.servername,
+    startTLS,
+    rejectUnauthorized: tls.rejectUnauthorized ?? true,
+    timeoutMs: conn.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    pageSize: conn.pageSize ?? DEFAULT_PAGE_SIZE,
+    ...(conn.directoryType ? { directoryType: conn.directoryType } : {}),
+  };
+}
+
+function checkUrl(text: string): URL {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new DirectoryError(`${text} is not a URL; write ldaps://host:636 or ldap://host:389`);
+  }
+  if (url.protocol !== 'ldap:' && url.protocol !== 'ldaps:') {
+    throw new DirectoryError(`${text}: the scheme must be ldap:// or ldaps://`);
+  }
+  if (url.pathname.replace(/^\/+/, '') !== '' || url.search !== '') {
+    throw new DirectoryError(
+      `${text}: give only scheme, host and port; base DNs belong in the template's scope`,
+    );
+  }
+  return url;
+}
+
+async function readPassword(
+  conn: ConnectionConfig,
+  daemon: Pick<LoadedDaemonConfig, 'path'>,
+  env: NodeJS.ProcessEnv,
+): Promise<string> {
+  let password: string;
+  if (conn.passwordFile) {
+    const file = resolveFromConfig(daemon, conn.passwordFile);
+    try {
+      // Secret files from `echo`, editors and Kubernetes often end with a newline that is not part of the password.
+      password = (await readFile(file, 'utf8')).replace(/[\r\n]+$/, '');
+    } catch (err) {
+      throw new DirectoryError(
+        `cannot read passwordFile ${file} for ${conn.bindDN}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
+    }
+    if (password === '') throw new DirectoryError(`passwordFile ${file} for ${conn.bindDN} is empty`);
+  } else if (conn.passwordEnv) {
+    const value = env[conn.passwordEnv];
+    if (value === undefined)
+      throw new DirectoryError(
+        `environment variable ${conn.passwordEnv} (passwordEnv for ${conn.bindDN}) is not set`,
+      );
+    if (value === '')
+      throw new DirectoryError(
+        `environment variable ${conn.passwordEnv} (passwordEnv for ${conn.bindDN}) is empty`,
+      );
+    password = value;
+  } else {
+    throw new DirectoryError(`bindDN ${conn.bindDN} needs passwordFile or passwordEnv`);
+  }
+  return password;
+}
+
+async function readCa(caFile: string, daemon: Pick<LoadedDaemonConfig, 'path'>): Promise<Buffer> {
+  const file = resolveFromConfig(daemon, caFile);
+  let pem: Buffer;
+  try {
+    pem = await readFile(file);
+  } catch (err) {
+    throw new DirectoryError(
+      `cannot read tls.caFile ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
+    );
+  }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new DirectoryError(`tls.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
+}
+
+function urlHost(url: string): string {
+  return new URL(url).hostname.replace(/^\[(.*)\]$/, '$1');
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || (net.isIPv4(host) && host.startsWith('127.'));
+}
+
+/**
+ * servername is what the certificate must name (and the SNI). On ldaps:// ldapts passes the URL
+ * host to tls.connect separately, and a `host` here would replace it as the address connected to.
+ * On StartTLS Node only gets the existing socket, so `host` tells it which name to check when no
+ * servername is given. An IP address stays out of servername by default: RFC 6066 forbids IPs in
+ * SNI and Node warns; Node then checks the certificate's IP SANs against the host.
+ */
+function tlsOptions(settings: ConnectionSettings, forStartTLS: boolean): ConnectionOptions {
+  const host = urlHost(settings.url);
+  const servername = settings.servername ?? (net.isIP(host) ? undefined : host);
+  return {
+    ...(forStartTLS ? { host } : {}),
+    ...(servername !== undefined ? { servername } : {}),
+    ...(settings.caPem ? { ca: settings.caPem } : {}),
+    rejectUnauthorized: settings.rejectUnauthorized,
+  };
+}
+
+function transport(settings: ConnectionSettings): 'ldaps' | 'startTLS' | 'none' {
+  if (settings.url.startsWith('ldaps:')) return 'ldaps';
+  return settings.startTLS ? 'startTLS' : 'none';
+}
+
+function refuseUnsafeBind(settings: ConnectionSettings): void {
+  // A simple bind with a DN and an empty password is an "unauthenticated bind" (RFC 4513 5.1.2):
+  // many servers accept it as anonymous, so a lost password would quietly read nothing.
+  if (settings.bindDN && !settings.password) {
+    throw new DirectoryError(`no password for ${settings.bindDN}; set passwordFile or passwordEnv`);
+  }
+  if (!settings.bindDN || transport(settings) !== 'none' || isLoopback(urlHost(settings.url))) return;
+  throw new DirectoryError(
+    `refusing to send the password of ${settings.bindDN} in clear text to ${settings.url}: ` +
+      'anyone on the network path could read it; use ldaps:// or set tls.startTLS: true',
+  );
+}
+
+const CERT_ERROR_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+const RESULT_HINTS: Record<number, string> = {
+  8: 'the server requires a stronger authentication or TLS; use ldaps:// or tls.startTLS: true',
+  10: 'the server referred the request elsewhere: the DN is outside the naming contexts it holds',
+  13: 'the server requires TLS for this; use ldaps:// or tls.startTLS: true',
+  32: 'check that the DN exists and that the bind account may see it',
+  50: 'the bind account lacks the rights for this operation',
+  51: 'the server is busy; try again later',
+  52: 'the server is unavailable; try again later',
+};
+
+/** ldapts messages are the server's diagnostic (often empty) plus ` Code: 0x20`; the class name says more. */
+function resultCodeText(err: ResultCodeError, detail: string): string {
+  const diagnostic = detail.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
+  const text = `LDAP result ${err.code} ${err.name.replace(/Error$/, '')}`;
+  return diagnostic ? `${text}: ${diagnostic}` : text;
+}
+
+function redact(text: string, secret: string | undefined): string {
+  return secret ? text.split(secret).join('***') : text;
+}
+
+/** Explains an ldapts, TLS or socket error in terms of the settings an operator can change. */
+export function explainError(
+  err: unknown,
+  settings: Pick<ConnectionSettings, 'url' | 'bindDN' | 'password' | 'timeoutMs'>,
+  action: string,
+): DirectoryError {
+  if (err instanceof DirectoryError) return err;
+  const e = err as NodeJS.ErrnoException & { code?: unknown };
+  const raw = err instanceof Error ? err.message : String(err);
+  const detail = redact(raw.split('\n').join(' ').trim(), settings.password);
+  const options = { cause: err };
+  if (err instanceof ResultCodeError) {
+    if (err.code === 49) {
+      return new DirectoryError(
+        `bind as ${settings.bindDN ?? '(anonymous)'} failed: invalid credentials; check passwordFile/passwordEnv`,
+        49,
+        options,
+      );
+    }
+    const hint = RESULT_HINTS[err.code];
+    return new DirectoryError(
+      `${action} on ${settings.url} failed: ${resultCodeText(err, detail)}${hint ? `; ${hint}` : ''}`,
+      err.code,
+      options,
+    );
+  }
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  if (code && (CERT_ERROR_CODES.has(code) || code.startsWith('ERR_TLS_CERT') || /certificate/i.test(raw))) {
+    return new DirectoryError(
+      `TLS certificate of ${settings.url} not accepted (${detail}); check tls.caFile (the CA that issued the server's certificate) and tls.servername (a name the certificate is issued to)`,
+      undefined,
+      options,
+    );
+  }
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'ENETUNREACH' ||
+    code === 'EAI_AGAIN'
+  ) {
+    return new DirectoryError(
+      `cannot reach ${settings.url} (${code}); check the host name, port and firewall`,
+      undefined,
+      options,
+    );
+  }
+  if (/Operation timed out/.test(raw)) {
+    return new DirectoryError(
+      `${action} on ${settings.url} got no answer within timeoutMs (${settings.timeoutMs} ms)`,
+      undefined,
+      options,
+    );
+  }
+  if (
+    code === 'ECONNRESET' ||
+    /Connection timeout|socket hang up|disconnected before secure|Connection closed before message/i.test(raw)
+  ) {
+    return new DirectoryError(
+      `${action} on ${settings.url} failed: ${detail}; check the port and that ldaps:// or ldap:// matches what the server speaks there`,
+      undefined,
+      options,
+    );
+  }
+  return new DirectoryError(`${action} on ${settings.url} failed: ${detail}`, undefined, options);
+}
+
+async function secure(client: Client, settings: ConnectionSettings): Promise<void> {
+  if (!settings.startTLS) return;
+  try {
+    await client.startTLS(tlsOptions(settings, true));
+  } catch (err) {
+    if (err instanceof ResultCodeError) {
+      const why = resultCodeText(err, err.message);
+      throw new DirectoryError(
+        `${settings.url} refused StartTLS (${why}); use ldaps:// or check the server's TLS setup`,
+        err.code,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+/** A connected, secured and bound ldapts client; the caller owns it. */
+async function openClient(settings: ConnectionSettings): Promise<Client> {
+  refuseUnsafeBind(settings);
+  const client = new Client({
+    url: settings.url,
+    timeout: settings.timeoutMs,
+    connectTimeout: settings.timeoutMs,
+    // With ldap:// any tlsOptions would make ldapts open TLS directly on the plain port.
+    ...(transport(settings) === 'ldaps' ? { tlsOptions: tlsOptions(settings, false) } : {}),
+  });
+  try {
+    await secure(client, settings);
+    if (settings.bindDN && settings.password) await client.bind(settings.bindDN, settings.password);
+    return client;
+  } catch (err) {
+    await client.unbind().catch(() => {});
+    throw explainError(err, settings, settings.bindDN ? `bind as ${settings.bindDN}` : 'connect');
+  }
+}
+
+function asStrings(value: unknown): string[] {
+  const list = Array.isArray(value) ? value : value === undefined ? [] : [value];
+  return list.map((v) => (Buffer.isBuffer(v) ? v.toString('utf8') : String(v)));
+}
+
+/**
+ * The root DSE: Active Directory and Samba AD announce AD capabilities and forest levels there,
+ * and every server names its subschema entry.
+ */
+async function readRootDse(
+  client: Client,
+): Promise<{ isActiveDirectory: boolean; subschemaSubentry?: string }> {
+  const { searchEntries } = await client.search('', {
+    scope: 'base',
+    filter: '(objectClass=*)',
+    attributes: ['supportedCapabilities', 'forestFunctionality', 'subschemaSubentry'],
+  });
+  const dse = searchEntries[0];
+  if (!dse) return { isActiveDirectory: false };
+  const field = (name: string) =>
+    asStrings(Object.entries(dse).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1]);
+  const isActiveDirectory =
+    field('supportedCapabilities').some((oid) => AD_CAPABILITIES.has(oid)) ||
+    field('forestFunctionality').length > 0;
+  return { isActiveDirectory, subschemaSubentry: field('subschemaSubentry')[0] };
+}
+
+export async function openDirectory(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Directory> {
+  const client = await openClient(settings);
+  let isActiveDirectory: boolean;
+  let subschemaSubentry: string | undefined;
+  try {
+    // Read even when configured: it proves the connection works before anyone relies on it.
+    const dse = await readRootDse(client);
+    isActiveDirectory = settings.directoryType ? settings.directoryType === 'ad' : dse.isActiveDirectory;
+    subschemaSubentry = dse.subschemaSubentry;
+  } catch (err) {
+    await client.unbind().catch(() => {});
+    throw explainError(err, settings, 'read the root DSE');
+  }
+  log?.info(
+    { url: settings.url, bindDN: settings.bindDN, tls: transport(settings), isActiveDirectory },
+    'directory connected',
+  );
+  const session: DirectorySession = {
+    url: settings.url,
+    isActiveDirectory,
+    subschemaSubentry,
+    pageSize: settings.pageSize,
+    authenticated: settings.bindDN !== undefined,
+    client,
+    reopen: async () => {
+      log?.warn({ url: settings.url }, 'directory connection lost; reconnecting');
+      return openClient(settings);
+    },
+    fail: (err, action) => explainError(err, settings, action),
+  };
+  return directoryOver(session);
+}

@@ -1,0 +1,61 @@
+import path from 'node:path';
+import { loadDaemonConfig } from '../../config/daemon-config.js';
+import { formatDiagnostic } from '../../shared/diagnostics.js';
+import { UsageError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/log.js';
+import { ldapSourceReader, openTargetReader } from '../../adapters/ldap/readers.js';
+import { locateRequest, previewRequest } from '../../workflows/preview.js';
+import { renderPreviewFiles } from '../../report/write-reports.js';
+import { writeFiles } from '../../adapters/fs/write-files.js';
+import { progress } from './progress.js';
+
+export interface PreviewCommandOptions {
+  config: string;
+  repo?: string;
+  id?: string[];
+  format: string;
+  out?: string;
+  maxUsers?: string;
+}
+
+const FORMATS: Record<string, string> = { md: 'preview.md', jsonl: 'plan.jsonl', ldif: 'changes.ldif' };
+
+/** `reexport preview`: a local preview, printed or written to a folder. Never writes to a directory. */
+export async function previewCommand(
+  request: string,
+  opts: PreviewCommandOptions,
+  out = process.stdout,
+): Promise<number> {
+  const file = FORMATS[opts.format];
+  if (!file) throw new UsageError(`--format must be md, jsonl or ldif, not ${opts.format}`);
+  const { root, name } = locateRequest(request, opts.repo);
+  const daemon = await loadDaemonConfig(opts.config);
+  const log = createLogger(daemon.config.log?.level);
+  const bar = progress('reading directory entries');
+  const result = await previewRequest(
+    root,
+    name,
+    daemon,
+    {
+      openTarget: (target) => openTargetReader(daemon, target, log.child({ request: name })),
+      readLdapSource: ldapSourceReader(daemon, log.child({ request: name })),
+      onProgress: (n) => bar.update(n),
+    },
+    { onlyIds: opts.id },
+  );
+  bar.done();
+  if ('invalid' in result) {
+    for (const d of result.invalid) out.write(`${formatDiagnostic(d)}\n`);
+    return 1;
+  }
+  const maxUsers = Number(opts.maxUsers ?? daemon.config.preview?.maxUsersInMarkdown ?? 200);
+  const files = renderPreviewFiles(result.plan, maxUsers);
+  if (opts.out) {
+    const dir = path.resolve(opts.out);
+    await writeFiles(dir, files);
+    process.stderr.write(`wrote ${Object.keys(files).join(', ')} to ${dir}\n`);
+  } else {
+    out.write(files[file]!);
+  }
+  return 0;
+}

@@ -1,0 +1,76 @@
+import { type Diagnostic, formatDiagnostic } from './diagnostics.js';
+
+/** Base of every error the product raises on purpose; anything else is a bug. */
+export abstract class ReexportError extends Error {
+  abstract readonly kind: string;
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Wrong command-line usage: exit 2. */
+export class UsageError extends ReexportError {
+  readonly kind = 'usage';
+}
+
+/** Config files that failed validation; carries every located problem, not just the first. */
+export class ConfigError extends ReexportError {
+  readonly kind = 'config';
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join('\n'));
+  }
+}
+
+/** The directory refused or failed an operation. */
+export class DirectoryError extends ReexportError {
+  readonly kind = 'directory';
+  constructor(
+    message: string,
+    readonly code?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** A source of truth could not be read. */
+export class SourceError extends ReexportError {
+  readonly kind = 'source';
+}
+
+/** A git operation failed. */
+export class RepoError extends ReexportError {
+  readonly kind = 'repo';
+}
+
+/** The branch was deleted on the remote while the daemon worked on it (a merged pull request's branch): nothing to do. */
+export class BranchGoneError extends RepoError {}
+
+/** A plan was refused by a safety rule; nothing was written. */
+export class SafetyRefusal extends ReexportError {
+  readonly kind = 'safety';
+}
+
+export type LogLevel = 'warn' | 'error' | 'fatal';
+
+export interface ErrorReport {
+  level: LogLevel;
+  /** What a user reads: never a stack trace, never a secret. */
+  message: string;
+  exitCode: number;
+}
+
+/** The one place where errors become log levels, user messages and exit codes. */
+export function describeError(err: unknown): ErrorReport {
+  if (err instanceof UsageError) return { level: 'error', message: `usage: ${err.message}`, exitCode: 2 };
+  if (err instanceof ConfigError) return { level: 'error', message: err.message, exitCode: 1 };
+  if (err instanceof SafetyRefusal) return { level: 'warn', message: `refused: ${err.message}`, exitCode: 1 };
+  if (err instanceof DirectoryError)
+    return { level: 'error', message: `directory: ${err.message}`, exitCode: 1 };
+  if (err instanceof SourceError) return { level: 'error', message: `source: ${err.message}`, exitCode: 1 };
+  if (err instanceof BranchGoneError) return { level: 'warn', message: `git: ${err.message}`, exitCode: 1 };
+  if (err instanceof RepoError) return { level: 'error', message: `git: ${err.message}`, exitCode: 1 };
+  const message = err instanceof Error ? err.message : String(err);
+  return { level: 'fatal', message: `internal error: ${message}`, exitCode: 70 };
+}

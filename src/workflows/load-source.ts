@@ -1,0 +1,81 @@
+import { readFile, stat } from 'node:fs/promises';
+import type { ConfigRepo } from '../config/config-repo.js';
+import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
+import { resolveRepoPath } from '../config/repo-path.js';
+import type { FileSource, SyncTemplate } from '../config/types.generated.js';
+import { SourceError } from '../shared/errors.js';
+import { formatBytes } from '../config/yaml-file.js';
+import { formatOf, parseSourceText, type SourceFormat } from '../source/parse-file.js';
+import { collectRecords, sha256, type SourceData } from '../source/records.js';
+
+/** Large enough for an HR export of a big municipality many times over; small enough to stay in memory. */
+export const MAX_SOURCE_BYTES = 512 * 1024 * 1024;
+
+export interface LdapSourceReader {
+  (
+    source: Extract<NonNullable<LoadedDaemonConfig['config']['sources']>[string], { type: 'ldap' }>,
+    name: string,
+  ): Promise<SourceData>;
+}
+
+/** Reads the records a template's source names: an in-repo file, or a file or directory from the daemon config. */
+export async function loadTemplateSource(
+  template: SyncTemplate,
+  repo: Pick<ConfigRepo, 'root'>,
+  daemon: LoadedDaemonConfig | undefined,
+  readLdap?: LdapSourceReader,
+): Promise<SourceData> {
+  const source = template.spec.source;
+  if (typeof source !== 'string') return loadRepoFile(repo.root, source);
+  const def = daemon?.config.sources?.[source];
+  if (!def) throw new SourceError(`source \`${source}\` is not defined in the daemon config`);
+  if (def.type === 'ldap') {
+    if (!readLdap)
+      throw new SourceError(
+        `source \`${source}\` is an LDAP source, which needs a directory connection here`,
+      );
+    return readLdap(def, source);
+  }
+  return loadFile(
+    resolveFromConfig(daemon, def.path),
+    `source ${source} (${def.path})`,
+    def.type,
+    def.id,
+    def.delimiter,
+  );
+}
+
+async function loadRepoFile(root: string, source: FileSource): Promise<SourceData> {
+  const resolved = await resolveRepoPath(root, source.file);
+  if (resolved.abs === undefined) throw new SourceError(`source file ${resolved.error}`);
+  return loadFile(
+    resolved.abs,
+    source.file,
+    formatOf(source.file, source.format),
+    source.id,
+    source.delimiter,
+  );
+}
+
+async function loadFile(
+  abs: string,
+  name: string,
+  format: SourceFormat,
+  id: string,
+  delimiter?: string,
+): Promise<SourceData> {
+  const st = await stat(abs).catch(() => undefined);
+  if (!st?.isFile()) throw new SourceError(`${name}: cannot be read (no such file)`);
+  if (st.size > MAX_SOURCE_BYTES)
+    throw new SourceError(
+      `${name}: is ${formatBytes(st.size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`,
+    );
+  const bytes = await readFile(abs);
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new SourceError(`${name}: is not valid UTF-8; export it as UTF-8`);
+  }
+  return collectRecords(name, parseSourceText(text, name, format, delimiter), id, sha256(bytes));
+}

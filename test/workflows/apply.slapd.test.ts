@@ -1,0 +1,394 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { loadDaemonConfig } from '../../src/config/daemon-config.js';
+import { formatDiagnostic } from '../../src/shared/diagnostics.js';
+import { applyRequest } from '../../src/workflows/apply.js';
+import { planDigest } from '../../src/plan/build-plan.js';
+import { openLdapWriters } from '../../src/adapters/ldap/writer.js';
+import { openTargetReader } from '../../src/adapters/ldap/readers.js';
+import { previewRequest } from '../../src/workflows/preview.js';
+import { renderPreviewFiles } from '../../src/report/write-reports.js';
+import { writeFiles } from '../../src/adapters/fs/write-files.js';
+import { makeDir } from '../harness/files.js';
+import { describeWithSlapd } from '../harness/require.js';
+import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+import { startTcpProxy } from '../harness/tcp-proxy.js';
+import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from './fixtures.js';
+
+describeWithSlapd('apply against slapd', () => {
+  let slapd: Slapd;
+  let dir: string;
+  let cleanup: (() => Promise<void>) | undefined;
+
+  // A fresh directory per test (slapd starts in a fraction of a second), so tests cannot leak into each other.
+  beforeEach(async () => {
+    slapd = await startSlapd({ ldif: seedLdif() });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+  });
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+    await slapd?.stop();
+  });
+
+  async function repo(daemonExtra = '', url = slapd.url) {
+    ({ dir, cleanup } = await makeDir({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      'data/ansatte.csv': CSV,
+      'requests/all.yaml': request('all', '  mappings: all\n  users: all\n  execute: true\n'),
+      'daemon.yaml': daemonConfig(url, slapd.bindDN, daemonExtra),
+    }));
+    return loadDaemonConfig(`${dir}/daemon.yaml`);
+  }
+
+  /** What the daemon commits to the pull request: the reviewed plan. */
+  async function reviewedPreview(daemon: Awaited<ReturnType<typeof repo>>) {
+    const result = await previewRequest(dir, 'all', daemon, {
+      openTarget: (t) => openTargetReader(daemon, t),
+    });
+    if ('invalid' in result) throw new Error(result.invalid.map(formatDiagnostic).join('\n'));
+    await writeFiles(path.join(dir, 'reports', 'all'), renderPreviewFiles(result.plan, 100));
+    return result.plan;
+  }
+
+  async function apply(
+    daemon: Awaited<ReturnType<typeof repo>>,
+    extra: Partial<Parameters<typeof applyRequest>[3]> = {},
+  ) {
+    return applyRequest(dir, 'all', daemon, {
+      openTarget: (t) => openTargetReader(daemon, t),
+      openWriters: (t, n) => openLdapWriters(daemon, t, n),
+      journalDir: path.join(dir, 'journal'),
+      retry: { attempts: 5, baseDelayMs: 50 },
+      ...extra,
+    });
+  }
+
+  const brief = (outcomes: Array<{ id: string; attribute: string; outcome: string; code?: number }>) =>
+    outcomes.map((o) => `${o.id} ${o.attribute} ${o.outcome}${o.code ? ` ${o.code}` : ''}`).sort();
+
+  it('applies the reviewed plan and reports every outcome class', async () => {
+    const daemon = await repo();
+    const plan = await reviewedPreview(daemon);
+    expect(plan.changes).toHaveLength(8);
+    // Between preview and execute: a hand edit, someone doing part of the work, an HR correction,
+    // and an account deleted.
+    await slapd.ldapmodify(
+      'dn: uid=kaare,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: kaare@hand.no\n',
+    );
+    await slapd.ldapmodify(
+      'dn: uid=aase,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nadd: proxyAddresses\nproxyAddresses: smtp:1001@lillevik.kommune.no\n',
+    );
+    await writeFile(
+      `${dir}/data/ansatte.csv`,
+      CSV.replace('1002,Bjørn,Ærø,Driftstekniker,', '1002,Bjørn,Ærø,Driftssjef,'),
+    );
+    await slapd.ldapmodify('dn: uid=bjorn,ou=Ansatte,dc=kommune,dc=test\nchangetype: delete\n');
+    const result = await apply(daemon);
+    expect(result.state).toBe('executed');
+    expect(result.reviewed).toBe(true);
+    expect(brief(result.outcomes)).toEqual([
+      '1001 description applied',
+      '1001 mail applied',
+      '1001 proxyAddresses already-applied',
+      '1002 proxyAddresses skipped',
+      '1002 telephoneNumber skipped',
+      '1002 title stale',
+      '1003 description applied',
+      '1003 mail stale',
+    ]);
+    expect(result.outcomes.find((o) => o.outcome === 'skipped')?.reason).toMatch(/entry no longer exists/);
+    const stale = result.outcomes.find((o) => o.id === '1003');
+    expect(stale).toMatchObject({
+      found: ['kaare@hand.no'],
+      reason: expect.stringMatching(/changed after the preview/),
+    });
+    expect(result.outcomes.find((o) => o.attribute === 'title')?.reason).toMatch(
+      /source now gives \["Driftssjef"\]/,
+    );
+    // The hand-edited value is untouched.
+    expect(await readMail(slapd, 'kaare')).toContain('mail: kaare@hand.no');
+    expect(result.files['result.md']).toMatch(/\| applied \| 3 \|/);
+    expect(result.files['result.md']).toMatch(
+      /- \*\*1003\*\* `mail` stale: the directory value changed after the preview; not overwritten; found \["kaare@hand.no"\]/,
+    );
+    expect(result.files['status.yaml']).toMatch(/state: executed/);
+    // Once only: the executed request is refused from now on.
+    await writeFiles(path.join(dir, 'reports', 'all'), result.files);
+    expect((await apply(daemon)).message).toMatch(/never executed again/);
+  });
+
+  it('reports a value the directory refuses as failed, with the LDAP result code', async () => {
+    const daemon = await repo();
+    await writeFile(`${dir}/data/ansatte.csv`, CSV.replace('22 33 44 01', '22 33 44 0ø'));
+    const plan = await reviewedPreview(daemon);
+    expect(plan.changes.some((c) => c.attribute === 'telephoneNumber' && c.id === '1001')).toBe(true);
+    const result = await apply(daemon);
+    const failed = result.outcomes.filter((o) => o.outcome === 'failed');
+    expect(brief(failed)).toEqual([
+      '1001 description failed 21',
+      '1001 mail failed 21',
+      '1001 proxyAddresses failed 21',
+      '1001 telephoneNumber failed 21',
+    ]);
+    expect(failed[0]!.reason).toMatch(/LDAP result 21/);
+  });
+
+  it('refuses a plan over the safety threshold and writes nothing', async () => {
+    const daemon = await repo();
+    await writeFile(
+      `${dir}/daemon.yaml`,
+      daemonConfig(slapd.url, slapd.bindDN).replace('maxChanges: 500', 'maxChanges: 2'),
+    );
+    const strict = await loadDaemonConfig(`${dir}/daemon.yaml`);
+    const plan = await reviewedPreview(strict);
+    const result = await apply(strict);
+    expect(result.state).toBe('refused');
+    expect(result.message).toBe(
+      "refused: the plan changes 3 entries, over the limit of 2; if this is intended, add `maxChanges: 3` to the request's spec",
+    );
+    expect(result.files['status.yaml']).toMatch(/state: refused/);
+    const again = await previewRequest(dir, 'all', daemon, {
+      openTarget: (t) => openTargetReader(daemon, t),
+    });
+    expect('plan' in again && again.plan!.header.digests.plan).toBe(plan.header.digests.plan);
+  });
+
+  it('retries after the connection is lost mid-apply and applies everything once', async () => {
+    const port = Number(new URL(slapd.url).port);
+    const proxy = await startTcpProxy('127.0.0.1', port);
+    try {
+      const daemon = await repo('', proxy.url);
+      await writeFile(
+        `${dir}/daemon.yaml`,
+        daemonConfig(proxy.url, slapd.bindDN).replace(
+          'allowedAttributes',
+          'rateLimit: 4\n    allowedAttributes',
+        ),
+      );
+      const slow = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      await reviewedPreview(daemon);
+      let dropped = 0;
+      const result = await apply(slow, {
+        onEntry: (n) => {
+          if (n === 1) dropped = proxy.dropAll();
+        },
+      });
+      expect(dropped).toBeGreaterThan(0);
+      expect(result.state).toBe('executed');
+      expect(result.outcomes.map((o) => o.outcome).sort()).toEqual(Array(8).fill('applied'));
+    } finally {
+      await proxy.close();
+    }
+  });
+});
+
+async function readMail(slapd: Slapd, uid: string): Promise<string> {
+  const { runLdapTool, ldapToolEnv, LDAPSEARCH } = await import('../harness/slapd.js');
+  return runLdapTool(
+    LDAPSEARCH,
+    [
+      '-x',
+      '-LLL',
+      '-H',
+      slapd.url,
+      '-D',
+      slapd.bindDN,
+      '-w',
+      slapd.password,
+      '-b',
+      slapd.suffix,
+      `(uid=${uid})`,
+      'mail',
+    ],
+    await ldapToolEnv(slapd.dir),
+  );
+}
+
+describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
+  it('does not apply a change added to the committed plan', async () => {
+    const slapd = await startSlapd({ ldif: seedLdif() });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    const { dir, cleanup } = await makeDir({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      'data/ansatte.csv': CSV,
+      'requests/all.yaml': request('all', '  mappings: [mail]\n  users: all\n  execute: true\n'),
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
+    });
+    try {
+      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      const result = await previewRequest(dir, 'all', daemon, {
+        openTarget: (t) => openTargetReader(daemon, t),
+      });
+      if ('invalid' in result) throw new Error('invalid');
+      const files = renderPreviewFiles(result.plan, 10);
+      const evil = JSON.stringify({
+        id: '1001',
+        dn: 'uid=other,ou=Ansatte,dc=kommune,dc=test',
+        attribute: 'mail',
+        before: ['other@kommune.no'],
+        after: ['evil@example.com'],
+      });
+      await writeFiles(path.join(dir, 'reports', 'all'), {
+        ...files,
+        'plan.jsonl': `${files['plan.jsonl']}${evil}\n`,
+      });
+      const applied = await applyRequest(dir, 'all', daemon, {
+        openTarget: (t) => openTargetReader(daemon, t),
+        openWriters: (t, n) => openLdapWriters(daemon, t, n),
+        journalDir: path.join(dir, 'journal'),
+      });
+      expect(applied.state).toBe('refused');
+      expect(applied.message).toMatch(/plan\.jsonl cannot be trusted: its changes do not match its digest/);
+      expect(await readMail(slapd, 'other')).toContain('mail: other@kommune.no');
+    } finally {
+      await cleanup();
+      await slapd.stop();
+    }
+  });
+
+  it("writes nothing from a forged plan with a valid digest: another user's entry, a user the request does not select", async () => {
+    const slapd = await startSlapd({ ldif: seedLdif() });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    const { dir, cleanup } = await makeDir({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      'data/ansatte.csv': CSV,
+      'requests/one.yaml': request(
+        'one',
+        '  mappings: [mail]\n  users: { ids: ["1001"] }\n  execute: true\n',
+      ),
+      'requests/everyone.yaml': request('everyone', '  mappings: [mail]\n  users: all\n'),
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
+    });
+    try {
+      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      const planOf = async (name: string) => {
+        const r = await previewRequest(dir, name, daemon, { openTarget: (t) => openTargetReader(daemon, t) });
+        if ('invalid' in r) throw new Error(r.invalid.map(formatDiagnostic).join('\n'));
+        return r.plan;
+      };
+      const one = await planOf('one');
+      const everyone = await planOf('everyone');
+      const aase = one.changes.find((c) => c.id === '1001')!;
+      const kaare = everyone.changes.find((c) => c.id === '1003')!;
+      // Someone who can push rewrites plan.jsonl and recomputes its digest: Åse's new mail aimed at
+      // Kåre's entry, and Kåre's own change, which the request (Åse only) never selected.
+      const changes = [{ ...aase, dn: kaare.dn, before: kaare.before }, kaare];
+      const forged = {
+        ...one,
+        changes,
+        header: { ...one.header, digests: { ...one.header.digests, plan: planDigest(changes) } },
+      };
+      await writeFiles(path.join(dir, 'reports', 'one'), renderPreviewFiles(forged, 10));
+      const kaareBefore = await readMail(slapd, 'kaare');
+      const aaseBefore = await readMail(slapd, 'aase');
+      const result = await applyRequest(dir, 'one', daemon, {
+        openTarget: (t) => openTargetReader(daemon, t),
+        openWriters: (t, n) => openLdapWriters(daemon, t, n),
+        journalDir: path.join(dir, 'journal'),
+      });
+      expect(result.reviewed).toBe(true);
+      expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1001 stale', '1003 stale']);
+      expect(result.outcomes.find((o) => o.id === '1001')).toMatchObject({
+        reason: expect.stringMatching(/entry's employeeID is not 1001/),
+        found: ['1003'],
+      });
+      expect(result.outcomes.find((o) => o.id === '1003')?.reason).toMatch(
+        /request does not select this user/,
+      );
+      expect(await readMail(slapd, 'kaare')).toBe(kaareBefore);
+      expect(await readMail(slapd, 'aase')).toBe(aaseBefore);
+    } finally {
+      await cleanup();
+      await slapd.stop();
+    }
+  });
+});
+
+describeWithSlapd('apply to an attribute without an equality rule', () => {
+  it('falls back to a fresh read, compare and replace, and says so', async () => {
+    const slapd = await startSlapd({
+      ldif: `dn: ou=Ansatte,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: Ansatte\n\n${toLdif([
+        {
+          dn: 'uid=a,ou=Ansatte,dc=kommune,dc=test',
+          attrs: {
+            objectClass: ['inetOrgPerson', 'reexportPerson'],
+            uid: 'a',
+            cn: 'A',
+            sn: 'A',
+            employeeID: '1',
+            reexportNote: 'old note',
+          },
+        },
+        {
+          dn: 'uid=b,ou=Ansatte,dc=kommune,dc=test',
+          attrs: {
+            objectClass: ['inetOrgPerson', 'reexportPerson'],
+            uid: 'b',
+            cn: 'B',
+            sn: 'B',
+            employeeID: '2',
+            reexportNote: 'old note',
+          },
+        },
+      ])}`,
+    });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    const { dir, cleanup } = await makeDir({
+      'templates/t.yaml':
+        'apiVersion: reexport/v1\nkind: SyncTemplate\nmetadata: { name: t }\nspec:\n  target: ldap\n  source: { file: data/p.csv, id: id }\n  match: { sourceField: id, targetAttribute: employeeID }\n  scope: { baseDN: "ou=Ansatte,dc=kommune,dc=test" }\n  mappings:\n    - { target: reexportNote, source: "note for {{ id }}" }\n',
+      'data/p.csv': 'id\n1\n2\n',
+      'requests/all.yaml':
+        'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: all }\nspec: { template: t, mappings: all, users: all }\n',
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN).replace(
+        'description]',
+        'description, reexportNote]',
+      ),
+    });
+    try {
+      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      const preview = await previewRequest(dir, 'all', daemon, {
+        openTarget: (t) => openTargetReader(daemon, t),
+      });
+      if ('invalid' in preview) throw new Error(preview.invalid.map(formatDiagnostic).join('\n'));
+      await writeFiles(path.join(dir, 'reports', 'all'), renderPreviewFiles(preview.plan, 10));
+      await slapd.ldapmodify(
+        'dn: uid=b,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: reexportNote\nreexportNote: changed by hand\n',
+      );
+      const result = await applyRequest(dir, 'all', daemon, {
+        openTarget: (t) => openTargetReader(daemon, t),
+        openWriters: (t, n) => openLdapWriters(daemon, t, n),
+        journalDir: path.join(dir, 'journal'),
+      });
+      expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1 applied', '2 stale']);
+      expect(result.outcomes.find((o) => o.id === '1')?.reason).toMatch(
+        /no equality rule.*fresh read.*replaced/,
+      );
+      const { runLdapTool, ldapToolEnv, LDAPSEARCH } = await import('../harness/slapd.js');
+      const out = await runLdapTool(
+        LDAPSEARCH,
+        [
+          '-x',
+          '-LLL',
+          '-H',
+          slapd.url,
+          '-D',
+          slapd.bindDN,
+          '-w',
+          slapd.password,
+          '-b',
+          slapd.suffix,
+          '(employeeID=*)',
+          'reexportNote',
+        ],
+        await ldapToolEnv(slapd.dir),
+      );
+      expect(out).toContain('reexportNote: note for 1');
+      expect(out).toContain('reexportNote: changed by hand');
+    } finally {
+      await cleanup();
+      await slapd.stop();
+    }
+  });
+});

@@ -1,0 +1,234 @@
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadDaemonConfig } from '../../src/config/daemon-config.js';
+import { Metrics } from '../../src/adapters/http/metrics.js';
+import { reconcileContext, runPass } from '../../src/daemon/daemon.js';
+import type { ReconcileContext } from '../../src/workflows/reconcile.js';
+import { createLogger } from '../../src/shared/log.js';
+import { makeDir } from '../harness/files.js';
+import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { describeWithSlapd } from '../harness/require.js';
+import { type Slapd, runLdapTool, ldapToolEnv, LDAPSEARCH, startSlapd } from '../harness/slapd.js';
+import { CSV, request, seedLdif, SLAPD_TEMPLATE } from './fixtures.js';
+
+const show = (bare: string, ref: string, file: string) =>
+  gitIn(bare, 'show', `${ref}:${file}`).catch(() => undefined);
+const commits = async (bare: string, ref: string) =>
+  Number((await gitIn(bare, 'rev-list', '--count', ref)).trim());
+
+describeWithSlapd('the reconcile loop against a real repository and slapd', () => {
+  let slapd: Slapd;
+  let remote: Awaited<ReturnType<typeof makeRepo>>;
+  let human: Awaited<ReturnType<typeof cloneRepo>>;
+  let work: Awaited<ReturnType<typeof makeDir>>;
+  let ctx: ReconcileContext;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({ ldif: seedLdif() });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    remote = await makeRepo({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      'data/ansatte.csv': CSV,
+      'README.md': '# IAM config\n',
+    });
+    human = await cloneRepo(remote.bare);
+    work = await makeDir({});
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(
+        `${work.dir}/daemon.yaml`,
+        `apiVersion: reexport/v1
+kind: DaemonConfig
+repo: { url: "${remote.bare}", branch: main, workdir: ./var, author: { name: reexport-bot, email: bot@kommune.test } }
+safety: { maxChanges: 500, maxClears: 100 }
+targets:
+  ldap:
+    url: ${slapd.url}
+    bindDN: "${slapd.bindDN}"
+    passwordEnv: REEXPORT_TEST_LDAP_PASSWORD
+    allowedAttributes: [mail, title, telephoneNumber, proxyAddresses, description]
+http: { port: 0 }
+`,
+      ),
+    );
+    const daemon = await loadDaemonConfig(`${work.dir}/daemon.yaml`);
+    ctx = await reconcileContext(
+      { daemon, log: createLogger('silent') },
+      new Metrics(),
+      new AbortController().signal,
+    );
+  });
+  afterAll(async () => {
+    await human?.cleanup();
+    await remote?.cleanup();
+    await work?.cleanup();
+    await slapd?.stop();
+  });
+
+  const mailOf = async (uid: string) =>
+    runLdapTool(
+      LDAPSEARCH,
+      [
+        '-x',
+        '-LLL',
+        '-H',
+        slapd.url,
+        '-D',
+        slapd.bindDN,
+        '-w',
+        slapd.password,
+        '-b',
+        slapd.suffix,
+        `(uid=${uid})`,
+        'mail',
+      ],
+      await ldapToolEnv(slapd.dir),
+    );
+
+  it('commits a preview to the branch that adds a request, and nothing more when nothing changed', async () => {
+    await gitIn(human.dir, 'checkout', '-b', 'new-mail');
+    await commitAndPush(
+      human.dir,
+      {
+        'requests/new-mail.yaml': request('new-mail', '  mappings: [mail]\n  users: all\n  execute: false\n'),
+      },
+      'Add new-mail request',
+    );
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'new-mail');
+    expect(await runPass(ctx)).toBe(true);
+    const md = await show(remote.bare, 'new-mail', 'reports/new-mail/preview.md');
+    expect(md).toContain('| **To change** | **2 users, 2 attribute changes** |');
+    expect(md).toContain('-mail: ase.odegard@kommune.no\n+mail: aase.odegaard@lillevik.kommune.no');
+    expect(await show(remote.bare, 'new-mail', 'reports/new-mail/plan.jsonl')).toMatch(
+      /"format":"reexport-plan\/v1"/,
+    );
+    expect(await show(remote.bare, 'new-mail', 'reports/new-mail/changes.ldif')).toMatch(/^version: 1/);
+    expect(await gitIn(remote.bare, 'log', '-1', '--format=%an <%ae>', 'new-mail')).toBe(
+      'reexport-bot <bot@kommune.test>\n',
+    );
+    const after = await commits(remote.bare, 'new-mail');
+    expect(await runPass(ctx)).toBe(true);
+    expect(await commits(remote.bare, 'new-mail')).toBe(after);
+    // main is not touched by a branch's preview
+    expect(await show(remote.bare, 'main', 'reports/new-mail/preview.md')).toBeUndefined();
+  });
+
+  it('commits a new preview when a value is changed by hand in the directory', async () => {
+    const before = await commits(remote.bare, 'new-mail');
+    await slapd.ldapmodify(
+      'dn: uid=kaare,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: kaare@hand.no\n',
+    );
+    expect(await runPass(ctx)).toBe(true);
+    expect(await commits(remote.bare, 'new-mail')).toBe(before + 1);
+    expect(await show(remote.bare, 'new-mail', 'reports/new-mail/preview.md')).toContain(
+      '-mail: kaare@hand.no',
+    );
+  });
+
+  it('never writes to the directory from a preview branch, whatever execute says', async () => {
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'new-mail');
+    await commitAndPush(
+      human.dir,
+      {
+        'requests/new-mail.yaml': request('new-mail', '  mappings: [mail]\n  users: all\n  execute: true\n'),
+      },
+      'Execute it',
+    );
+    expect(await runPass(ctx)).toBe(true);
+    expect(await mailOf('aase')).toContain('mail: ase.odegard@kommune.no');
+    expect(await show(remote.bare, 'new-mail', 'reports/new-mail/status.yaml')).toMatch(/state: previewed/);
+  });
+
+  it('executes a merged request once, commits the results on main, and never again', async () => {
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'new-mail');
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge new-mail', 'new-mail');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+    expect(await runPass(ctx)).toBe(true);
+    const status = await show(remote.bare, 'main', 'reports/new-mail/status.yaml');
+    expect(status).toMatch(/state: executed/);
+    expect(await show(remote.bare, 'main', 'reports/new-mail/result.md')).toMatch(/\| applied \| 2 \|/);
+    expect(await mailOf('aase')).toContain('mail: aase.odegaard@lillevik.kommune.no');
+    expect(await mailOf('kaare')).toContain('mail: kaare.daehlie@lillevik.kommune.no');
+    const log = await gitIn(remote.bare, 'log', '--format=%s', 'main');
+    expect(log.split('\n').filter((s) => s.startsWith('reexport: executing new-mail'))).toHaveLength(1);
+    // Another pass, and merging the same request again, do nothing.
+    const n = await commits(remote.bare, 'main');
+    await slapd.ldapmodify(
+      'dn: uid=aase,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: changed@later.no\n',
+    );
+    expect(await runPass(ctx)).toBe(true);
+    expect(await commits(remote.bare, 'main')).toBe(n);
+    expect(await mailOf('aase')).toContain('mail: changed@later.no');
+  });
+
+  it('reports an edit of an executed request as invalid and executes nothing', async () => {
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    await commitAndPush(
+      human.dir,
+      {
+        'requests/new-mail.yaml': request(
+          'new-mail',
+          '  mappings: [mail, title]\n  users: all\n  execute: true\n',
+        ),
+      },
+      'Sneak in another mapping',
+    );
+    expect(await runPass(ctx)).toBe(true);
+    expect(await show(remote.bare, 'main', 'reports/new-mail/status.yaml')).toMatch(
+      /state: invalid[\s\S]*create a new request/,
+    );
+    expect(await mailOf('aase')).toContain('mail: changed@later.no');
+  });
+
+  it('keeps both commits when a human pushes while the daemon pushes', async () => {
+    await gitIn(human.dir, 'checkout', '-b', 'race');
+    await commitAndPush(
+      human.dir,
+      { 'requests/race.yaml': request('race', '  mappings: [title]\n  users: all\n') },
+      'Add race request',
+    );
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'race');
+    let humanCommit = '';
+    const racing: ReconcileContext = {
+      ...ctx,
+      repo: {
+        ...ctx.repo,
+        fetch: () => ctx.repo.fetch(),
+        branches: () => ctx.repo.branches(),
+        checkout: (b) => ctx.repo.checkout(b),
+        changedFiles: (a, b) => ctx.repo.changedFiles(a, b),
+        commitAndPush: async (branch, files, message) => {
+          if (branch === 'race' && !humanCommit)
+            humanCommit = await commitAndPush(
+              human.dir,
+              { 'requests/race-notes.md': 'reviewed by Kari\n' },
+              'Human note',
+            );
+          return ctx.repo.commitAndPush(branch, files, message);
+        },
+      },
+    };
+    expect(await runPass(racing)).toBe(true);
+    const log = await gitIn(remote.bare, 'log', '--format=%H %s', 'race');
+    expect(log).toContain(`${humanCommit} Human note`);
+    expect(log).toMatch(/reexport: preview race/);
+    expect(await show(remote.bare, 'race', 'reports/race/preview.md')).toContain('# Preview: race');
+  });
+
+  it('writes located errors for an invalid request on its branch', async () => {
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'checkout', '-b', 'broken');
+    await commitAndPush(
+      human.dir,
+      { 'requests/broken.yaml': request('broken', '  mappings: [mail, pager]\n  users: all\n') },
+      'Broken request',
+    );
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'broken');
+    expect(await runPass(ctx)).toBe(true);
+    const md = await show(remote.bare, 'broken', 'reports/broken/preview.md');
+    expect(md).toContain('requests/broken.yaml:6:20: template `ldap-employees` has no mapping for `pager`');
+    expect(await show(remote.bare, 'broken', 'reports/broken/status.yaml')).toMatch(/state: invalid/);
+    expect(path.basename(remote.bare)).toBe('remote.git');
+  });
+});

@@ -1,0 +1,99 @@
+import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../harness/cli.js';
+import { makeDir } from '../harness/files.js';
+import { waitUntil } from '../harness/ports.js';
+import { describeWithSlapd } from '../harness/require.js';
+import { successfulModifies } from '../harness/slapd-audit.js';
+import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+
+const USERS = 600;
+const TEMPLATE = `apiVersion: reexport/v1
+kind: SyncTemplate
+metadata: { name: t }
+spec:
+  target: ldap
+  source: { file: data/people.csv, id: id }
+  match: { sourceField: id, targetAttribute: employeeID }
+  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
+  mappings:
+    - target: mail
+      source: "{{ id }}@lillevik.kommune.no"
+`;
+
+describeWithSlapd('apply after kill -9', () => {
+  let slapd: Slapd;
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  beforeAll(async () => {
+    const people = Array.from({ length: USERS }, (_, i) => ({
+      dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
+      attrs: {
+        objectClass: ['inetOrgPerson', 'reexportPerson'],
+        uid: `u${i}`,
+        cn: `U ${i}`,
+        sn: 'U',
+        employeeID: String(i),
+        mail: `old${i}@kommune.no`,
+      },
+    }));
+    slapd = await startSlapd({
+      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+      debugLevel: 'stats',
+      outputLimit: 64 * 1024 * 1024,
+    });
+    ({ dir, cleanup } = await makeDir({
+      'templates/t.yaml': TEMPLATE,
+      'requests/r.yaml':
+        'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: r }\nspec: { template: t, mappings: all, users: all, execute: true, maxChanges: 1000 }\n',
+      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+      'daemon.yaml': `apiVersion: reexport/v1\nkind: DaemonConfig\nrepo: { url: unused, workdir: ./var }\ntargets:\n  ldap:\n    url: ${slapd.url}\n    bindDN: "${slapd.bindDN}"\n    passwordEnv: PW\n    rateLimit: 300\n    allowedAttributes: [mail]\n`,
+    }));
+  });
+  afterAll(async () => {
+    await cleanup?.();
+    await slapd?.stop();
+  });
+
+  it('resumes: finished changes are not repeated, every change is applied exactly once', async () => {
+    const env = { ...process.env, PW: slapd.password };
+    const bin = fileURLToPath(new URL('../../bin/reexport.js', import.meta.url));
+    const child = spawn(
+      process.execPath,
+      [bin, 'apply', 'r', '--repo', dir, '--config', `${dir}/daemon.yaml`],
+      { env, stdio: 'ignore' },
+    );
+    const journalLines = async () => {
+      const files = (await readdir(`${dir}/var/journal`).catch(() => [])).filter(
+        (f) => !f.endsWith('.plan.jsonl'),
+      );
+      return files.length
+        ? (await readFile(`${dir}/var/journal/${files[0]}`, 'utf8')).split('\n').filter(Boolean).length
+        : 0;
+    };
+    await waitUntil('journal to fill', async () => (await journalLines()) >= 100, {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const before = await journalLines();
+    expect(before).toBeLessThan(USERS);
+
+    const second = await runCli(['apply', 'r', '--repo', dir, '--config', `${dir}/daemon.yaml`], { env });
+    expect(second.stdout).toMatch(/^executed: /m);
+    const result = (await readFile(`${dir}/reports/r/result.jsonl`, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(result).toHaveLength(USERS);
+    const kinds = new Set(result.map((o: { outcome: string }) => o.outcome));
+    expect([...kinds].every((k) => k === 'applied' || k === 'already-applied')).toBe(true);
+    const counts = successfulModifies(slapd.output());
+    expect(counts.size).toBe(USERS);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(await readFile(`${dir}/reports/r/status.yaml`, 'utf8')).toMatch(/state: executed/);
+  });
+});
