@@ -3,6 +3,7 @@
 // a build exists: the CLI must never run stale code in development. Installed copies (the image,
 // the packed package) ship dist/ and no src/, so they run the compiled build.
 import { existsSync } from 'node:fs';
+import process from 'node:process';
 
 const source = new URL('../src/cli/main.ts', import.meta.url);
 const compiled = new URL('../dist/cli/main.js', import.meta.url);
