@@ -1,0 +1,77 @@
+import { createHash, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { canonicalJson } from '../shared/canonical.js';
+
+/**
+ * What the daemon vouches for. A preview statement says "I computed this plan from exactly these
+ * inputs"; an execution statement says "I executed (or claimed) this plan"; both name the branch
+ * and commit they were made on. Anyone with the daemon's public key can check one (a forge's CI
+ * with `reexport verify`); nobody without the private key can make one.
+ */
+export interface Statement {
+  v: 1;
+  kind: 'preview' | 'claim' | 'execution';
+  request: string;
+  branch: string;
+  commit: string;
+  digests: { request: string; template: string; source: string; plan: string };
+  /** The lifecycle state the statement records (previewed, executing, partial, executed, …). */
+  state: string;
+  at: string;
+  /** Daemon instance that made a claim (host and pid), for the claim timeout. */
+  by?: string;
+}
+
+/** A statement with its Ed25519 signature, as it is stored in status.yaml and commit trailers. */
+export interface Signed {
+  keyId: string;
+  /** The canonical JSON of the statement: exactly the bytes signed. */
+  statement: string;
+  /** Base64 Ed25519 signature over `statement`. */
+  signature: string;
+}
+
+/** A short, stable name for a public key: the first 16 hex digits of the SHA-256 of its SPKI DER. */
+export function keyIdOf(publicKey: KeyObject): string {
+  const der = publicKey.export({ type: 'spki', format: 'der' });
+  return `ed25519:${createHash('sha256').update(der).digest('hex').slice(0, 16)}`;
+}
+
+export function signStatement(statement: Statement, privateKey: KeyObject): Signed {
+  const text = canonicalJson(statement);
+  const publicKey = createPublicKey(privateKey);
+  return {
+    keyId: keyIdOf(publicKey),
+    statement: text,
+    signature: sign(null, Buffer.from(text), privateKey).toString('base64'),
+  };
+}
+
+export type Verified = { ok: true; statement: Statement } | { ok: false; reason: string };
+
+/** Checks the signature with the daemon's public key; never trusts the statement before that. */
+export function verifySigned(signed: unknown, publicKey: KeyObject): Verified {
+  if (!isSigned(signed)) return { ok: false, reason: 'no signature' };
+  const want = keyIdOf(publicKey);
+  if (signed.keyId !== want) return { ok: false, reason: `signed with key ${signed.keyId}, not ${want}` };
+  let good: boolean;
+  try {
+    good = verify(null, Buffer.from(signed.statement), publicKey, Buffer.from(signed.signature, 'base64'));
+  } catch {
+    good = false;
+  }
+  if (!good) return { ok: false, reason: 'the signature does not match the statement' };
+  const statement = JSON.parse(signed.statement) as Statement;
+  if (statement.v !== 1) return { ok: false, reason: `unknown statement version ${String(statement.v)}` };
+  return { ok: true, statement };
+}
+
+function isSigned(v: unknown): v is Signed {
+  const s = v as Partial<Signed> | undefined;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.keyId === 'string' &&
+    typeof s.statement === 'string' &&
+    typeof s.signature === 'string'
+  );
+}
