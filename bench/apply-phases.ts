@@ -17,6 +17,7 @@ import { loadDaemonConfig } from '../src/config/daemon-config.js';
 import { validateRepo } from '../src/config/validate-repo.js';
 import { type EntryWriter, executePlan } from '../src/execute/executor.js';
 import { Journal } from '../src/adapters/fs/journal.js';
+import type { PlanChange } from '../src/plan/plan-types.js';
 import { openLdapWriters } from '../src/adapters/ldap/writer.js';
 import { openTargetReader } from '../src/adapters/ldap/readers.js';
 import { parsePlanJsonl } from '../src/report/plan-jsonl.js';
@@ -89,7 +90,16 @@ if (mode === 'prep') {
     closeJournal = () => j.journal.close();
   }
   const result = await time('execute', () =>
-    executePlan({ changes: plan.changes, drift: new Map(), journal, done: new Map(), writers }),
+    executePlan({
+      changes: plan.changes,
+      // Every entry as the plan saw it, so each change is written (the bench times the writes).
+      fresh: asPlanned(plan.changes),
+      dnKey: (dn) => dn,
+      drift: new Map(),
+      journal,
+      done: new Map(),
+      writers,
+    }),
   );
   await close();
   await closeJournal();
@@ -103,3 +113,14 @@ if (mode === 'prep') {
 }
 out.cpuS = Math.round(((process.cpuUsage().user + process.cpuUsage().system) / 1e6) * 100) / 100;
 process.stdout.write(`${JSON.stringify(out)}\n`);
+
+/** The planned entries as the preview saw them (what a fresh read finds when nobody changed them). */
+function asPlanned(changes: readonly PlanChange[]): Map<string, Map<string, string[]>> {
+  const out = new Map<string, Map<string, string[]>>();
+  for (const c of changes) {
+    const attrs = out.get(c.dn) ?? new Map<string, string[]>();
+    attrs.set(c.attribute.toLowerCase(), c.before);
+    out.set(c.dn, attrs);
+  }
+  return out;
+}

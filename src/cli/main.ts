@@ -45,12 +45,13 @@ program
 
 program
   .command('apply')
-  .description('apply a request: its committed, reviewed plan when it matches, else a fresh one; resumable')
-  .argument('<request>', 'request name, or path to requests/<name>.yaml')
-  .requiredOption('-c, --config <file>', 'daemon config (connections, safety limits)')
-  .option('-r, --repo <dir>', "config repository checkout (default: the request path's repository, or .)")
-  .option('--journal <dir>', 'journal folder (default: <repo.workdir>/journal from the daemon config)')
-  .action(async (request: string, opts: { config: string; repo?: string; journal?: string }) => {
+  .description(
+    "execute a merged request now, under the daemon's rules (reviewed plan, once, recorded in Git)",
+  )
+  .argument('<request>', 'request name (requests/<name>.yaml on the main branch)')
+  .requiredOption('-c, --config <file>', 'daemon config (repository, connections, safety limits)')
+  .option('--force', 'also run a request with execute: false, or a fresh plan when none was reviewed')
+  .action(async (request: string, opts: { config: string; force?: boolean }) => {
     const { applyCommand } = await import('./commands/apply.js');
     process.exitCode = await applyCommand(request, opts);
   });

@@ -2,7 +2,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CronJob } from 'cron';
 import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
-import { UsageError } from '../shared/errors.js';
+import { describeError, UsageError } from '../shared/errors.js';
+import { loadSigningKeys } from '../adapters/fs/signing-key.js';
+import { Ledger } from '../adapters/fs/ledger.js';
+import { daemonIdentity, lockWorkdir } from '../adapters/fs/workdir.js';
 import { openLdapWriters } from '../adapters/ldap/writer.js';
 import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
 import type { Logger } from '../shared/log.js';
@@ -11,7 +14,7 @@ import type { PreviewDeps } from '../workflows/preview.js';
 import { startHttp } from '../adapters/http/server.js';
 import { Metrics } from '../adapters/http/metrics.js';
 import { PassRunner } from './pass-runner.js';
-import { type ReconcileContext, reconcilePass } from '../workflows/reconcile.js';
+import { type PassSummary, type ReconcileContext, reconcilePass } from '../workflows/reconcile.js';
 import type { RepoPort } from '../ports/repo.js';
 
 export interface DaemonOptions {
@@ -31,57 +34,88 @@ export interface DaemonHandle {
   stop(): Promise<void>;
 }
 
-/** Everything a pass needs, from the daemon config. */
+/** How long another daemon's claim without a result is respected before it is resumed. */
+const CLAIM_TIMEOUT_MS = 15 * 60_000;
+
+/** Everything a pass needs, from the daemon config; holds the workdir's lock until `release`. */
 export async function reconcileContext(
   opts: DaemonOptions,
   metrics: Metrics,
   signal: AbortSignal,
-): Promise<ReconcileContext> {
+): Promise<ReconcileContext & { release(): Promise<void>; publicPem: string }> {
   const { daemon, log } = opts;
   const cfg = daemon.config;
   if (!cfg.repo) throw new UsageError(`${daemon.path}: the daemon needs repo.url (the config repository)`);
   const workdir = resolveFromConfig(daemon, cfg.repo.workdir ?? './var/reexport');
-  const repo =
-    opts.repo ??
-    (await ConfigRepoGit.open({
-      url: cfg.repo.url,
+  const lock = await lockWorkdir(workdir);
+  try {
+    const repo =
+      opts.repo ??
+      (await ConfigRepoGit.open({
+        url: cfg.repo.url,
+        workdir,
+        author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },
+        mainBranch: cfg.repo.branch ?? 'main',
+        log,
+      }));
+    const signing = (cfg as { signing?: { keyFile?: string; trustedPublicKeyFiles?: string[] } }).signing;
+    const keys = await loadSigningKeys({
+      ...(signing?.keyFile ? { keyFile: resolveFromConfig(daemon, signing.keyFile) } : {}),
       workdir,
-      author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },
-      mainBranch: cfg.repo.branch ?? 'main',
-      log,
-    }));
-  return {
-    repo,
-    daemon,
-    log,
-    metrics,
-    preview: opts.preview ?? {
-      openTarget: (t) => openTargetReader(daemon, t, log),
+      trustedPublicKeyFiles: (signing?.trustedPublicKeyFiles ?? []).map((f) => resolveFromConfig(daemon, f)),
+      onCreated: (k) =>
+        log.warn(
+          { file: k.file, keyId: k.keyId, publicKey: k.publicPem },
+          'created a signing key for this daemon; publish its public key for `reexport verify` in CI',
+        ),
+    });
+    const preview = opts.preview ?? {
+      openTarget: (t: string) => openTargetReader(daemon, t, log),
       readLdapSource: ldapSourceReader(daemon, log),
-    },
-    apply: {
-      openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),
-      journalDir: path.join(workdir, 'journal'),
-      signal,
-    },
-  };
+    };
+    return {
+      repo,
+      daemon,
+      log,
+      metrics,
+      preview,
+      keys,
+      publicPem: keys.publicPem,
+      ledger: await Ledger.open(workdir),
+      self: await daemonIdentity(workdir),
+      claimTimeoutMs: CLAIM_TIMEOUT_MS,
+      apply: {
+        ...preview,
+        openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),
+        journalDir: path.join(workdir, 'journal'),
+        signal,
+      },
+      release: () => lock.release(),
+    };
+  } catch (err) {
+    await lock.release();
+    throw err;
+  }
 }
 
-/** One pass with metrics and logs; returns whether it succeeded. */
-export async function runPass(ctx: ReconcileContext): Promise<boolean> {
+/** One pass with metrics and logs. Failed: an error anywhere; partial requests do not fail it. */
+export async function runPass(ctx: ReconcileContext): Promise<{ ok: boolean; summary?: PassSummary }> {
   const started = Date.now();
   try {
     const s = await reconcilePass(ctx);
-    ctx.metrics.passes.inc({ result: 'ok' });
-    ctx.metrics.lastPassOk.set(1);
-    ctx.log.info({ ...s, ms: Date.now() - started }, 'pass finished');
-    return true;
+    const ok = s.errors.length === 0;
+    ctx.metrics.passes.inc({ result: ok ? 'ok' : 'error' });
+    ctx.metrics.lastPassOk.set(ok ? 1 : 0);
+    const fields = { ...s, ms: Date.now() - started };
+    if (ok) ctx.log.info(fields, 'pass finished');
+    else ctx.log.error(fields, `pass failed: ${s.errors.join('; ')}`);
+    return { ok, summary: s };
   } catch (err) {
     ctx.metrics.passes.inc({ result: 'error' });
     ctx.metrics.errors.inc({ kind: 'pass' });
     ctx.metrics.lastPassOk.set(0);
-    ctx.log.error({ err: (err as Error).message, ms: Date.now() - started }, 'pass failed');
-    return false;
+    ctx.log.error({ err: describeError(err).message, ms: Date.now() - started }, 'pass failed');
+    return { ok: false };
   } finally {
     ctx.metrics.passSeconds.inc({}, (Date.now() - started) / 1000);
     ctx.metrics.lastPassTime.set(Math.round(Date.now() / 1000));
@@ -95,7 +129,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   const ctx = await reconcileContext(opts, metrics, abort.signal);
   let lastOk: boolean | undefined;
   const runner = new PassRunner(async () => {
-    lastOk = await runPass(ctx);
+    lastOk = (await runPass(ctx)).ok;
   });
   const cfg = opts.daemon.config;
   const job = CronJob.from({
@@ -135,6 +169,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
       await job.stop();
       await runner.idle();
       await http.close();
+      await ctx.release();
     },
   };
 }

@@ -1,7 +1,7 @@
 import type { PlanChange } from '../plan/plan-types.js';
-import type { DnValued } from '../plan/values.js';
+import { type DnValued, isDnValued } from '../plan/values.js';
 import { type Drift, driftKey } from './source-drift.js';
-import { type ChangeOutcome, casOperations, classify } from './outcomes.js';
+import { type ChangeOutcome, casOperations, classify, isFinal } from './outcomes.js';
 
 export interface ModifyOp {
   op: 'add' | 'delete' | 'replace';
@@ -20,26 +20,32 @@ export class WriteFailure extends Error {
   }
 }
 
-/** One connection's worth of writing; the LDAP adapter implements it. */
+/** One connection's worth of writing; the LDAP adapter implements it, tests fake it. */
 export interface EntryWriter {
   modify(dn: string, ops: ModifyOp[]): Promise<void>;
   /** Fresh values of the given attributes (lower-cased keys); undefined when the entry is gone. */
   read(dn: string, attributes: string[]): Promise<Map<string, string[]> | undefined>;
 }
 
-/** Where each entry's outcomes are recorded durably before the next entry starts (the fs journal). */
+/** Where each entry's final outcomes are recorded durably before the next entry starts (the fs journal). */
 export interface OutcomeJournal {
   record(dn: string, outcomes: ChangeOutcome[]): Promise<void>;
 }
 
 export interface ExecuteOptions {
   changes: readonly PlanChange[];
-  /** Changes whose source moved since the preview, with the reason. */
+  /**
+   * The planned entries as read right before writing (normalised DN → lower-cased attribute →
+   * values). Every outcome is decided on this read, never on the plan alone.
+   */
+  fresh: ReadonlyMap<string, ReadonlyMap<string, string[]>>;
+  dnKey: (dn: string) => string;
+  /** Changes found stale or skipped before any write (source moved, entry is not the user's). */
   drift: ReadonlyMap<string, Drift>;
-  /** Which attributes compare as DNs when a fresh read decides (the directory's schema). */
+  /** Which attributes compare as DNs (the directory's schema, as the preview had it). */
   dnValued?: DnValued;
   journal: OutcomeJournal;
-  /** Entries finished by an earlier, interrupted run. */
+  /** Final outcomes from earlier runs of this plan, per DN. */
   done: ReadonlyMap<string, ChangeOutcome[]>;
   writers: EntryWriter[];
   /** Operations per second across all connections; undefined = as fast as the directory answers. */
@@ -52,16 +58,10 @@ export interface ExecuteOptions {
 }
 
 const ENTRY_GONE = 'the entry no longer exists (deleted or moved after the preview); nothing to write';
-// 19: OpenLDAP's answer to adding a second value to a single-valued attribute someone filled meanwhile.
-const LDAP = {
-  noSuchAttribute: 16,
-  constraintViolation: 19,
-  inappropriateMatching: 18,
-  typeOrValueExists: 20,
-  noSuchObject: 32,
-} as const;
+const STALE = 'the directory value changed after the preview; not overwritten';
+const LDAP = { inappropriateMatching: 18, noSuchObject: 32 } as const;
 
-/** Applies the plan entry by entry as compare-and-swap writes; returns every change's outcome. */
+/** Applies the changes entry by entry as compare-and-swap writes; returns every change's outcome. */
 export async function executePlan(
   opts: ExecuteOptions,
 ): Promise<{ outcomes: ChangeOutcome[]; interrupted: boolean }> {
@@ -69,6 +69,7 @@ export async function executePlan(
   const results = new Array<ChangeOutcome[]>(entries.length);
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const limiter = rateLimiter(opts.rateLimit, sleep);
+  const ctx: EntryContext = { opts, sleep };
   let next = 0;
   let finished = 0;
   const worker = async (writer: EntryWriter) => {
@@ -77,15 +78,17 @@ export async function executePlan(
       if (i >= entries.length) return;
       const changes = entries[i]!;
       const dn = changes[0]!.dn;
-      const prior = opts.done.get(dn);
-      if (prior) {
-        results[i] = prior;
-      } else {
+      const prior = (opts.done.get(dn) ?? []).filter(isFinal);
+      const finalFor = new Set(prior.map((o) => o.attribute.toLowerCase()));
+      const open = changes.filter((c) => !finalFor.has(c.attribute.toLowerCase()));
+      let outcomes: ChangeOutcome[] = [];
+      if (open.length) {
         await limiter();
-        const outcomes = await applyEntry(writer, changes, opts, sleep);
-        await opts.journal.record(dn, outcomes);
-        results[i] = outcomes;
+        outcomes = await applyEntry(writer, open, ctx);
+        const final = outcomes.filter(isFinal);
+        if (final.length) await opts.journal.record(dn, final);
       }
+      results[i] = [...prior.filter((o) => changes.some((c) => sameAttr(c, o))), ...outcomes];
       opts.onEntry?.(++finished, entries.length);
     }
   };
@@ -94,119 +97,169 @@ export async function executePlan(
   return { outcomes: results.filter(Boolean).flat(), interrupted };
 }
 
+interface EntryContext {
+  opts: ExecuteOptions;
+  sleep: (ms: number) => Promise<void>;
+}
+
+/** One entry: decide each change on the fresh read, then write what is still at `before`. */
 async function applyEntry(
   writer: EntryWriter,
   changes: PlanChange[],
-  opts: ExecuteOptions,
-  sleep: (ms: number) => Promise<void>,
+  ctx: EntryContext,
 ): Promise<ChangeOutcome[]> {
+  const { opts } = ctx;
   const out: ChangeOutcome[] = [];
-  const live: PlanChange[] = [];
+  const candidates: PlanChange[] = [];
   for (const c of changes) {
     const drift = opts.drift.get(driftKey(c));
-    if (drift)
-      out.push({
-        ...outcome(c, drift.outcome ?? 'stale', drift.reason),
-        ...(drift.found ? { found: drift.found } : {}),
-      });
-    else live.push(c);
+    if (drift) out.push(outcome(c, drift.outcome ?? 'stale', drift.reason, undefined, drift.found));
+    else candidates.push(c);
   }
-  if (live.length === 0) return out;
+  if (candidates.length === 0) return out;
+  const attrs = opts.fresh.get(opts.dnKey(candidates[0]!.dn));
+  if (!attrs) return [...out, ...candidates.map((c) => outcome(c, 'skipped', ENTRY_GONE))];
+  const { decided, writable } = decide(candidates, attrs, opts.dnValued);
+  out.push(...decided);
+  if (writable.length === 0) return out;
   try {
-    await withRetry(() => writer.modify(live[0]!.dn, live.flatMap(casOps)), opts, sleep);
-    return [...out, ...live.map((c) => outcome(c, 'applied'))];
+    const dn = writable[0]!.change.dn;
+    await withRetry(
+      () =>
+        writer.modify(
+          dn,
+          writable.flatMap((w) => casOps(w, opts.dnValued)),
+        ),
+      ctx,
+    );
+    return [...out, ...writable.map((w) => outcome(w.change, 'applied'))];
   } catch (err) {
     if (!(err instanceof WriteFailure)) throw err;
-    if (
-      err.code === LDAP.noSuchAttribute ||
-      err.code === LDAP.typeOrValueExists ||
-      err.code === LDAP.constraintViolation
-    )
-      return [...out, ...(await resolveAfterRead(writer, live, 'cas', opts, sleep))];
-    if (err.code === LDAP.inappropriateMatching)
-      return [...out, ...(await resolveAfterRead(writer, live, 'replace', opts, sleep))];
+    if (err.transient) return [...out, ...writable.map((w) => pending(w.change, err))];
     if (err.code === LDAP.noSuchObject)
-      return [...out, ...live.map((c) => outcome(c, 'skipped', ENTRY_GONE))];
-    return [...out, ...live.map((c) => outcome(c, 'failed', err.message, err.code))];
+      return [...out, ...writable.map((w) => outcome(w.change, 'skipped', ENTRY_GONE))];
+    // One refused value must not fail the entry's other changes: each is tried on its own.
+    for (const w of writable)
+      out.push(await applyOne(writer, w.change, ctx, writable.length === 1 ? err : undefined));
+    return out;
   }
+}
+
+interface Writable {
+  change: PlanChange;
+  /** The values the entry holds now (equal to `before` under the attribute's comparison). */
+  current: string[];
+}
+
+function decide(
+  changes: readonly PlanChange[],
+  attrs: ReadonlyMap<string, string[]>,
+  dnValued: DnValued | undefined,
+): { decided: ChangeOutcome[]; writable: Writable[] } {
+  const decided: ChangeOutcome[] = [];
+  const writable: Writable[] = [];
+  for (const c of changes) {
+    const current = attrs.get(c.attribute.toLowerCase()) ?? [];
+    const state = classify(c, current, dnValued);
+    if (state === 'after') decided.push(outcome(c, 'already-applied'));
+    else if (state === 'before') writable.push({ change: c, current });
+    else decided.push(outcome(c, 'stale', STALE, undefined, current));
+  }
+  return { decided, writable };
 }
 
 /**
- * The compare failed for some attribute, or the directory cannot compare at all (no equality rule).
- * A fresh read tells, per change, whether it is already done (a resumed run), still at the reviewed
- * value (write it), or moved (stale: not overwritten).
+ * One change on its own, after its entry's combined write failed. Its own write's failure (or the
+ * combined one, for a lone change) is decided on a fresh read: moved meanwhile → stale or
+ * already-applied; still at `before` → the server refuses this value (failed, final), or cannot
+ * delete by value (no equality rule) and gets a replace after the compare.
  */
-async function resolveAfterRead(
+async function applyOne(
   writer: EntryWriter,
-  live: PlanChange[],
-  mode: 'cas' | 'replace',
-  opts: ExecuteOptions,
-  sleep: (ms: number) => Promise<void>,
-): Promise<ChangeOutcome[]> {
-  const current = await withRetry(
-    () =>
-      writer.read(
-        live[0]!.dn,
-        live.map((c) => c.attribute),
-      ),
-    opts,
-    sleep,
-  );
-  if (!current) return live.map((c) => outcome(c, 'skipped', ENTRY_GONE));
-  const out: ChangeOutcome[] = [];
-  const pending: PlanChange[] = [];
-  for (const c of live) {
-    const values = current.get(c.attribute.toLowerCase()) ?? [];
-    const state = classify(c, values, opts.dnValued);
-    if (state === 'after') out.push(outcome(c, 'already-applied'));
-    else if (state === 'before') pending.push(c);
-    else
-      out.push({
-        ...outcome(c, 'stale', 'the directory value changed after the preview; not overwritten'),
-        found: values,
-      });
+  change: PlanChange,
+  ctx: EntryContext,
+  known?: WriteFailure,
+): Promise<ChangeOutcome> {
+  const { opts } = ctx;
+  let failure = known;
+  let current: string[] | undefined;
+  if (!failure) {
+    try {
+      current = await readAttr(writer, change, ctx);
+      if (current === undefined) return outcome(change, 'skipped', ENTRY_GONE);
+      const state = classify(change, current, opts.dnValued);
+      if (state === 'after') return outcome(change, 'already-applied');
+      if (state === 'other') return outcome(change, 'stale', STALE, undefined, current);
+      await withRetry(
+        () => writer.modify(change.dn, casOps({ change, current: current! }, opts.dnValued)),
+        ctx,
+      );
+      return outcome(change, 'applied');
+    } catch (err) {
+      if (!(err instanceof WriteFailure)) throw err;
+      failure = err;
+    }
   }
-  if (pending.length === 0) return out;
-  const ops =
-    mode === 'cas'
-      ? pending.flatMap(casOps)
-      : pending.map((c) => ({ op: 'replace' as const, attribute: c.attribute, values: c.after }));
-  const how =
-    mode === 'replace'
-      ? 'the directory cannot delete these values by value (no equality rule): compared on a fresh read, then replaced'
-      : undefined;
+  if (failure.transient) return pending(change, failure);
+  if (failure.code === LDAP.noSuchObject) return outcome(change, 'skipped', ENTRY_GONE);
   try {
-    await withRetry(() => writer.modify(pending[0]!.dn, ops), opts, sleep);
-    return [...out, ...pending.map((c) => outcome(c, 'applied', how))];
+    current = await readAttr(writer, change, ctx);
+  } catch (err) {
+    if (err instanceof WriteFailure && err.transient) return pending(change, err);
+    throw err;
+  }
+  if (current === undefined) return outcome(change, 'skipped', ENTRY_GONE);
+  const state = classify(change, current, opts.dnValued);
+  if (state === 'after') return outcome(change, 'already-applied');
+  if (state === 'other') return outcome(change, 'stale', STALE, undefined, current);
+  if (failure.code !== LDAP.inappropriateMatching)
+    return outcome(change, 'failed', failure.message, failure.code);
+  try {
+    const replace: ModifyOp[] = [{ op: 'replace', attribute: change.attribute, values: change.after }];
+    await withRetry(() => writer.modify(change.dn, replace), ctx);
+    return outcome(
+      change,
+      'applied',
+      'the directory cannot delete these values by value (no equality rule): compared on a fresh read, then replaced',
+    );
   } catch (err) {
     if (!(err instanceof WriteFailure)) throw err;
-    return [...out, ...pending.map((c) => outcome(c, 'failed', err.message, err.code))];
+    return err.transient ? pending(change, err) : outcome(change, 'failed', err.message, err.code);
   }
 }
 
-function casOps(c: PlanChange): ModifyOp[] {
-  const { remove, add } = casOperations(c);
+async function readAttr(
+  writer: EntryWriter,
+  change: PlanChange,
+  ctx: EntryContext,
+): Promise<string[] | undefined> {
+  const attrs = await withRetry(() => writer.read(change.dn, [change.attribute]), ctx);
+  return attrs ? (attrs.get(change.attribute.toLowerCase()) ?? []) : undefined;
+}
+
+function casOps(w: Writable, dnValued: DnValued = isDnValued): ModifyOp[] {
+  const { remove, add } = casOperations(w.change, w.current, dnValued);
   const ops: ModifyOp[] = [];
-  if (remove.length) ops.push({ op: 'delete', attribute: c.attribute, values: remove });
-  if (add.length) ops.push({ op: 'add', attribute: c.attribute, values: add });
+  if (remove.length) ops.push({ op: 'delete', attribute: w.change.attribute, values: remove });
+  if (add.length) ops.push({ op: 'add', attribute: w.change.attribute, values: add });
   return ops;
 }
 
 /** Busy, unavailable and lost connections are worth another try; everything else is an answer. */
-async function withRetry<T>(
-  fn: () => Promise<T>,
-  opts: ExecuteOptions,
-  sleep: (ms: number) => Promise<void>,
-): Promise<T> {
-  const { attempts, baseDelayMs } = opts.retry ?? { attempts: 5, baseDelayMs: 200 };
+async function withRetry<T>(fn: () => Promise<T>, ctx: EntryContext): Promise<T> {
+  const { attempts, baseDelayMs } = ctx.opts.retry ?? { attempts: 5, baseDelayMs: 200 };
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (!(err instanceof WriteFailure) || !err.transient || attempt >= attempts) throw err;
-      await sleep(baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      await ctx.sleep(baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
     }
   }
+}
+
+function pending(c: PlanChange, err: WriteFailure): ChangeOutcome {
+  return outcome(c, 'pending', `not written yet: ${err.message}; a later pass retries it`, err.code);
 }
 
 function outcome(
@@ -214,6 +267,7 @@ function outcome(
   kind: ChangeOutcome['outcome'],
   reason?: string,
   code?: number,
+  found?: string[],
 ): ChangeOutcome {
   return {
     id: c.id,
@@ -222,8 +276,11 @@ function outcome(
     outcome: kind,
     ...(reason ? { reason } : {}),
     ...(code !== undefined ? { code } : {}),
+    ...(found ? { found } : {}),
   };
 }
+
+const sameAttr = (c: PlanChange, o: ChangeOutcome) => c.attribute.toLowerCase() === o.attribute.toLowerCase();
 
 function groupByEntry(changes: readonly PlanChange[]): PlanChange[][] {
   const byDn = new Map<string, PlanChange[]>();

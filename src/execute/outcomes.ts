@@ -1,7 +1,15 @@
 import type { PlanChange } from '../plan/plan-types.js';
 import { type DnValued, isDnValued, normalizeValues, sameValues, valueKey } from '../plan/values.js';
 
-export type OutcomeKind = 'applied' | 'already-applied' | 'stale' | 'failed' | 'skipped';
+/**
+ * applied: written now. already-applied: the directory holds exactly the reviewed value (a resumed
+ * run, or someone typed it): never written again. stale: the directory (or the source) moved after
+ * the preview: not overwritten. failed: the directory refused the value (final). skipped: not
+ * attempted, with why. pending: not yet written because the directory was unreachable or busy;
+ * a later pass retries it.
+ */
+export const OUTCOME_KINDS = ['applied', 'already-applied', 'stale', 'failed', 'skipped', 'pending'] as const;
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 /** What happened to one planned attribute change. */
 export interface ChangeOutcome {
@@ -9,7 +17,7 @@ export interface ChangeOutcome {
   dn: string;
   attribute: string;
   outcome: OutcomeKind;
-  /** Why, for stale, failed and skipped; how, for a fallback write. */
+  /** Why, for stale, failed, skipped and pending; how, for a fallback write. */
   reason?: string;
   /** LDAP result code, for failed. */
   code?: number;
@@ -17,9 +25,18 @@ export interface ChangeOutcome {
   found?: string[];
 }
 
+/** Outcomes that end a change for good; a pending change is tried again by a later pass. */
+export const isFinal = (o: ChangeOutcome): boolean => o.outcome !== 'pending';
+
 export type AttributeState = 'before' | 'after' | 'other';
 
-/** Where the directory stands for one change, from a fresh read. */
+/**
+ * Where the directory stands for one change, from a fresh read. Exact comparison first: a value
+ * that is exactly the reviewed one is done, even if it differs from `before` only by letter case
+ * (a resumed run must not write a case-only change twice). DN-valued attributes compare as DNs,
+ * because the directory hands DNs back in its own spelling. Anything else, including a
+ * case-only hand edit of the previewed value, is someone's change: stale.
+ */
 export function classify(
   change: PlanChange,
   currentValues: readonly string[],
@@ -32,22 +49,27 @@ export function classify(
   return 'other';
 }
 
-/** Removed values are deleted by exact value (the compare in compare-and-swap); new values are added. */
-export function casOperations(change: PlanChange): { remove: string[]; add: string[] } {
+/**
+ * The compare-and-swap operations for a change whose entry holds `current` (equal to the
+ * reviewed `before`): the values to remove are deleted by their exact current spelling (the
+ * server refuses the delete if one is gone: the compare), the new values are added.
+ */
+export function casOperations(
+  change: PlanChange,
+  current: readonly string[] = change.before,
+  dnValued: DnValued = isDnValued,
+): { remove: string[]; add: string[] } {
+  const key = valueKey(change.attribute, dnValued);
+  const after = new Set(change.after.map(key));
+  const now = new Set(current.map(key));
   return {
-    remove: change.before.filter((v) => !change.after.includes(v)),
-    add: change.after.filter((v) => !change.before.includes(v)),
+    remove: current.filter((v) => !after.has(key(v))),
+    add: change.after.filter((v) => !now.has(key(v))),
   };
 }
 
 export function countOutcomes(outcomes: readonly ChangeOutcome[]): Record<OutcomeKind, number> {
-  const counts: Record<OutcomeKind, number> = {
-    applied: 0,
-    'already-applied': 0,
-    stale: 0,
-    failed: 0,
-    skipped: 0,
-  };
+  const counts = Object.fromEntries(OUTCOME_KINDS.map((k) => [k, 0])) as Record<OutcomeKind, number>;
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }

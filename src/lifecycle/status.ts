@@ -1,11 +1,26 @@
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { formatDiagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
+import type { Signed } from './signing.js';
 
-export type RequestState = 'previewed' | 'executing' | 'executed' | 'failed' | 'invalid' | 'refused';
+/**
+ * A request's states. previewed: a plan is committed for review. invalid: the request or what it
+ * uses has errors. refused: a rule stopped it before anything was written (safety threshold, no
+ * reviewed plan, a plan nobody signed). executing: an execution is claimed and running. partial:
+ * an execution left changes for a later pass (transient faults). executed: done, once and for all.
+ */
+export const REQUEST_STATES = [
+  'previewed',
+  'invalid',
+  'refused',
+  'executing',
+  'partial',
+  'executed',
+] as const;
+export type RequestState = (typeof REQUEST_STATES)[number];
 
-/** status.yaml: the request's state as the daemon sees it; the daemon's memory across restarts. */
+/** status.yaml: the request's state as the daemon last wrote it. Repository data: never trusted alone. */
 export interface RequestStatus {
   request: string;
   state: RequestState;
@@ -14,14 +29,23 @@ export interface RequestStatus {
   counts?: Record<string, number>;
   safety?: { ok: boolean; message: string };
   errors?: string[];
+  branch?: string;
   commit?: string;
   previewedAt?: string;
+  /** When the directory was read for the preview: how fresh it is. */
+  directoryReadAt?: string;
   executionStartedAt?: string;
   executedAt?: string;
   executedCommit?: string;
+  /** False when an operator let a fresh, unreviewed plan run (requireReviewedPreview: false). */
+  reviewed?: boolean;
+  /** The daemon's signature over what this status vouches for (see lifecycle/signing.ts). */
+  signature?: Signed;
+  /** During and after an execution: the signed preview whose plan it runs. */
+  previewSignature?: Signed;
 }
 
-export function statusForPlan(plan: Plan): RequestStatus {
+export function statusForPlan(plan: Plan, branch?: string): RequestStatus {
   const s = plan.summary;
   return {
     request: plan.header.request,
@@ -37,6 +61,7 @@ export function statusForPlan(plan: Plan): RequestStatus {
       evaluationErrors: s.evaluationErrors.length,
     },
     safety: { ok: plan.safety.ok, message: plan.safety.message },
+    ...(branch ? { branch } : {}),
     ...(plan.header.commit ? { commit: plan.header.commit } : {}),
     previewedAt: plan.header.createdAt,
   };
@@ -57,4 +82,33 @@ export function statusForInvalid(
 
 export function renderStatus(status: RequestStatus): string {
   return `# Written by reexport. Do not edit.\n${stringify(status, { lineWidth: 0 })}`;
+}
+
+/**
+ * Reads status.yaml back; undefined when it is missing, not YAML, or not a status (a state this
+ * version does not know, no request name). Callers treat undefined as "the daemon wrote nothing".
+ */
+export function parseStatus(text: string | undefined): RequestStatus | undefined {
+  if (!text) return undefined;
+  let value: unknown;
+  try {
+    value = parse(text, { maxAliasCount: 0 });
+  } catch {
+    return undefined;
+  }
+  const s = value as Partial<RequestStatus> | null;
+  if (!s || typeof s !== 'object' || typeof s.request !== 'string') return undefined;
+  if (!REQUEST_STATES.includes(s.state as RequestState)) return undefined;
+  return s as RequestStatus;
+}
+
+/**
+ * Whether two statuses say the same thing: same state, digests, counts, errors and message.
+ * Times, commits and signatures do not count, so an unchanged preview is never committed again.
+ */
+export function sameStatus(a: RequestStatus | undefined, b: RequestStatus | undefined): boolean {
+  if (!a || !b) return false;
+  const essence = (s: RequestStatus) =>
+    JSON.stringify([s.request, s.state, s.message, s.digests, s.counts, s.safety, s.errors, s.reviewed]);
+  return essence(a) === essence(b);
 }

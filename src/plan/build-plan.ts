@@ -3,7 +3,7 @@ import { idKey, type SourceData, type SourceRecord } from '../source/records.js'
 import { compareIds, digestOf } from './canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import type { Plan, PlanChange, PlanHeader, PlanSummary } from './plan-types.js';
-import { assessSafety, type SafetyLimits } from './safety.js';
+import { assessSafety, removedValues, type SafetyLimits } from './safety.js';
 import {
   type AttributeOutcome,
   decideChange,
@@ -231,10 +231,9 @@ export class Planner {
       const counts = s.perAttribute[c.attribute]!;
       counts.changes++;
       s.attributeChanges++;
-      if (c.after.length === 0) {
-        counts.clears++;
-        s.clears++;
-      }
+      const removed = removedValues(c);
+      counts.clears += removed;
+      s.clears += removed;
     }
     s.noEntry.sort((a, b) => compareIds(a.id, b.id));
     s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));

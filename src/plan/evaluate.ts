@@ -31,12 +31,30 @@ export function compileMappings(
 
 export type Evaluation = { values: string[] } | { error: string };
 
+/**
+ * C0 control characters other than tab (and DEL) have no place in a directory value: a NUL is
+ * written by LDAP as data, cuts strings in other tools and makes preview.md binary in Git.
+ */
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
+
 export function evaluateMapping(m: CompiledMapping, fields: Record<string, unknown>): Evaluation {
+  let values: string[];
   try {
-    if (m.expressions.length === 1)
-      return { values: normalizeValues([renderExpression(m.expressions[0]!, fields)]) };
-    return { values: normalizeValues(m.expressions.map((e) => renderExpression(e, fields))) };
+    values =
+      m.expressions.length === 1
+        ? normalizeValues([renderExpression(m.expressions[0]!, fields)])
+        : normalizeValues(m.expressions.map((e) => renderExpression(e, fields)));
   } catch (err) {
     return { error: (err as Error).message.split('\n')[0]! };
   }
+  for (const v of values) {
+    const bad = CONTROL.exec(v);
+    if (bad) {
+      const code = bad[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase();
+      return {
+        error: `the value has the control character U+${code} at position ${bad.index + 1}; remove it from the source or the expression`,
+      };
+    }
+  }
+  return { values };
 }

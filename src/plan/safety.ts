@@ -5,6 +5,20 @@ export interface SafetyLimits {
   maxClears: number;
 }
 
+/**
+ * Values a change removes without putting another in their place: clearing a 3-value attribute
+ * removes 3, cutting 1,600 members to 1 removes 1,599; replacing a mail address removes none
+ * (the attribute keeps a value). Every such value counts against maxClears, not only emptied
+ * attributes, so thinning a group to one member is as visible as clearing it.
+ */
+export function removedValues(c: Pick<PlanChange, 'before' | 'after'>): number {
+  const after = new Set(c.after);
+  const before = new Set(c.before);
+  const removed = c.before.filter((v) => !after.has(v)).length;
+  const added = c.after.filter((v) => !before.has(v)).length;
+  return Math.max(0, removed - added);
+}
+
 export const DEFAULT_SAFETY: SafetyLimits = { maxChanges: 500, maxClears: 100 };
 
 /**
@@ -17,7 +31,7 @@ export function assessSafety(
   confirmed?: number,
 ): SafetyVerdict {
   const entries = new Set(changes.map((c) => c.dn.toLowerCase())).size;
-  const clears = changes.filter((c) => c.after.length === 0).length;
+  const clears = changes.reduce((n, c) => n + removedValues(c), 0);
   const base = {
     entries,
     clears,

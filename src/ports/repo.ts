@@ -1,4 +1,4 @@
-/** What the reconciler needs from the config repository; src/git implements it on simple-git. */
+/** What the workflows need from the config repository; adapters/git implements it on git. */
 export interface RepoPort {
   fetch(): Promise<void>;
   branches(): Promise<Array<{ name: string; commit: string }>>;
@@ -6,10 +6,28 @@ export interface RepoPort {
   checkout(branch: string): Promise<{ dir: string; commit: string }>;
   /** Paths the head adds or changes relative to its merge base with base. */
   changedFiles(base: string, head: string): Promise<string[]>;
-  /** Commits the files (paths under reports/ only; null deletes) and pushes; retried after a fetch when the branch moved. */
+  /**
+   * Commits the files (paths under reports/ only; null deletes) and pushes; retried on top of the
+   * branch after a fetch when it moved (reports only: nobody else's work is touched).
+   */
   commitAndPush(
     branch: string,
     files: Record<string, string | null>,
     message: string,
   ): Promise<{ commit: string } | { unchanged: true }>;
+  /**
+   * Compare-and-swap on the branch: commits the files as a child of exactly `onto` and pushes
+   * only if the branch still points at `onto`. `moved` when it does not (someone pushed, maybe a
+   * second daemon's claim): fetch and decide again. Never retried on top of another commit.
+   */
+  commitOnto(
+    branch: string,
+    onto: string,
+    files: Record<string, string | null>,
+    message: string,
+  ): Promise<{ commit: string } | { moved: true }>;
+  /** Messages of the commits on origin/<branch> whose message contains `needle`, oldest first. */
+  messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>>;
+  /** A regular file's content at a commit, or undefined. */
+  readFileAt(commit: string, file: string): Promise<string | undefined>;
 }

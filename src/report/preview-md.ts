@@ -28,7 +28,7 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   out.push(`| Users matched | ${n(s.matched)} |`);
   out.push(`| Unchanged | ${n(s.unchanged)} |`);
   out.push(`| **To change** | **${n(s.usersToChange)} users, ${n(s.attributeChanges)} attribute changes** |`);
-  out.push(`| Values cleared | ${n(s.clears)} |`);
+  out.push(`| Values removed | ${n(s.clears)} |`);
   out.push(`| No directory entry | ${n(s.noEntry.length)} |`);
   out.push(`| Duplicate matches (not written) | ${n(s.duplicateMatches.length)} |`);
   out.push(`| Evaluation errors | ${n(s.evaluationErrors.length)} |`);

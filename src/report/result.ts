@@ -1,8 +1,8 @@
 import { compareIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
-import { type ChangeOutcome, countOutcomes, type OutcomeKind } from '../execute/outcomes.js';
+import { type ChangeOutcome, countOutcomes, OUTCOME_KINDS, type OutcomeKind } from '../execute/outcomes.js';
 
-const KINDS: OutcomeKind[] = ['applied', 'already-applied', 'stale', 'failed', 'skipped'];
+const KINDS: readonly OutcomeKind[] = OUTCOME_KINDS;
 
 export interface ResultInfo {
   header: PlanHeader;
@@ -35,13 +35,7 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
   );
   const perAttr = new Map<string, Record<OutcomeKind, number>>();
   for (const o of outcomes) {
-    const row = perAttr.get(o.attribute) ?? {
-      applied: 0,
-      'already-applied': 0,
-      stale: 0,
-      failed: 0,
-      skipped: 0,
-    };
+    const row = perAttr.get(o.attribute) ?? countOutcomes([]);
     row[o.outcome]++;
     perAttr.set(o.attribute, row);
   }
@@ -51,7 +45,7 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
     out.push('');
   }
   const attention = outcomes
-    .filter((o) => o.outcome === 'stale' || o.outcome === 'failed' || o.outcome === 'skipped')
+    .filter((o) => o.outcome !== 'applied' && o.outcome !== 'already-applied')
     .sort((a, b) => compareIds(a.id, b.id));
   if (attention.length) {
     out.push('## Not applied', '');

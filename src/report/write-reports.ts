@@ -1,5 +1,6 @@
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
+import type { Signed } from '../lifecycle/signing.js';
 import { renderLdif } from './ldif.js';
 import { renderPlanJsonl } from './plan-jsonl.js';
 import { renderInvalidMd, renderPreviewMd } from './preview-md.js';
@@ -8,7 +9,11 @@ import { renderStatus, statusForInvalid, statusForPlan } from '../lifecycle/stat
 export const REPORT_FILES = ['preview.md', 'plan.jsonl', 'changes.ldif', 'status.yaml'] as const;
 
 /** The files of a preview, rendered; pure, so the daemon can compare before it commits. */
-export function renderPreviewFiles(plan: Plan, maxUsers: number): Record<string, string> {
+export function renderPreviewFiles(
+  plan: Plan,
+  maxUsers: number,
+  signed?: { branch?: string; signature?: Signed },
+): Record<string, string> {
   return {
     'preview.md': renderPreviewMd(plan, { maxUsers }),
     'plan.jsonl': renderPlanJsonl(plan),
@@ -16,7 +21,10 @@ export function renderPreviewFiles(plan: Plan, maxUsers: number): Record<string,
       `reexport plan for request ${plan.header.request}`,
       `plan digest ${plan.header.digests.plan}`,
     ]),
-    'status.yaml': renderStatus(statusForPlan(plan)),
+    'status.yaml': renderStatus({
+      ...statusForPlan(plan, signed?.branch),
+      ...(signed?.signature ? { signature: signed.signature } : {}),
+    }),
   };
 }
 

@@ -2,7 +2,8 @@ import path from 'node:path';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { validateRepo } from '../config/validate-repo.js';
 import { UsageError } from '../shared/errors.js';
-import type { Plan } from '../plan/plan-types.js';
+import type { ConfigRepo } from '../config/config-repo.js';
+import type { SourceData } from '../source/records.js';
 import { loadTemplateSource } from './load-source.js';
 import type { PreviewTarget } from '../ports/directory.js';
 import { makePlan, type PlanResult } from './make-plan.js';
@@ -40,9 +41,20 @@ export async function previewRequest(
   daemon: LoadedDaemonConfig,
   deps: PreviewDeps,
   opts: { onlyIds?: string[]; commit?: string } = {},
-): Promise<PlanResult & { plan?: Plan }> {
+): Promise<PlanResult> {
   const { repo } = await validateRepo(root, daemon);
-  if (!repo.requests.has(name)) throw new UsageError(`no request \`${name}\` in ${root}/requests/`);
+  return previewValidated(repo, name, daemon, deps, opts);
+}
+
+/** The plan for one request of an already validated checkout (a pass validates once). */
+export async function previewValidated(
+  repo: ConfigRepo,
+  name: string,
+  daemon: LoadedDaemonConfig,
+  deps: PreviewDeps,
+  opts: { onlyIds?: string[]; commit?: string; source?: SourceData } = {},
+): Promise<PlanResult> {
+  if (!repo.requests.has(name)) throw new UsageError(`no request \`${name}\` in ${repo.root}/requests/`);
   let target: PreviewTarget | undefined;
   try {
     return await makePlan(
@@ -51,6 +63,7 @@ export async function previewRequest(
       daemon,
       {
         loadSource: async () => {
+          if (opts.source) return opts.source;
           const template = repo.templates.get(repo.requests.get(name)!.value!.spec.template)!.value!;
           return loadTemplateSource(template, repo, daemon, deps.readLdapSource);
         },

@@ -3,41 +3,50 @@ import path from 'node:path';
 import picomatch from 'picomatch';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
-import type { Diagnostic } from '../shared/diagnostics.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { validateRepo } from '../config/validate-repo.js';
-import { type ApplyDeps, applyRequest, readStatus } from './apply.js';
-import { describeError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
-import { requestDigest } from '../plan/build-plan.js';
-import { type PreviewDeps, previewRequest } from './preview.js';
-import { renderStatus, type RequestStatus } from '../lifecycle/status.js';
+import type { ExecutionRecord } from '../lifecycle/executions.js';
+import { verifySigned } from '../lifecycle/signing.js';
+import { signPreview } from '../lifecycle/statements.js';
+import { parseStatus, sameStatus } from '../lifecycle/status.js';
+import { planDigest } from '../plan/build-plan.js';
+import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import { renderInvalidFiles, renderPreviewFiles } from '../report/write-reports.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { RepoPort } from '../ports/repo.js';
+import { describeError, RepoError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { SourceData } from '../source/records.js';
+import { type ExecutionContext, executeOnMain, readRecords, underReports } from './execution.js';
+import { loadTemplateSource } from './load-source.js';
+import { type PreviewDeps, previewValidated } from './preview.js';
 
-export interface ReconcileContext {
+export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemon' | 'log' | 'main'> {
   repo: RepoPort;
   daemon: LoadedDaemonConfig;
   log: Logger;
   metrics: Metrics;
   preview: PreviewDeps;
-  apply: Pick<ApplyDeps, 'openWriters' | 'journalDir' | 'signal' | 'retry'>;
 }
 
 export interface PassSummary {
   branches: number;
   previews: number;
   executions: number;
+  /** Requests left partial (transient faults): the pass did its part, but the work is not done. */
+  partial: string[];
+  /** What went wrong, one line each; a pass with errors failed. */
+  errors: string[];
 }
 
-const EXECUTED_EDITED =
-  'this request was already executed and must not change; revert the edit and create a new request';
+/** Times a request on main is decided again when another daemon's commit beat our claim. */
+const CLAIM_ATTEMPTS = 3;
 
 /**
  * One reconcile pass: previews for the requests each preview branch adds or changes, then main:
- * previews for `execute: false`, execution (once) for `execute: true`. Reports are committed
- * only when their content changed, so the daemon's own commits never cause another commit.
+ * execution records decide what has run; previews for the rest. Each checkout is validated once,
+ * and each source loaded once per checkout. Reports are committed only when what they say
+ * changed, so the daemon's own commits never cause another commit.
  */
 export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary> {
   const { repo, daemon } = ctx;
@@ -45,8 +54,9 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
   const isPreview = picomatch(daemon.config.repo?.previewBranches ?? ['*']);
   await repo.fetch();
   const branches = await repo.branches();
-  if (!branches.some((b) => b.name === main)) throw new Error(`the config repository has no branch ${main}`);
-  const summary: PassSummary = { branches: 0, previews: 0, executions: 0 };
+  if (!branches.some((b) => b.name === main))
+    throw new RepoError(`the config repository has no branch ${main}`);
+  const summary: PassSummary = { branches: 0, previews: 0, executions: 0, partial: [], errors: [] };
   for (const b of branches) {
     if (b.name === main || !isPreview(b.name)) continue;
     if (ctx.apply.signal?.aborted) return summary;
@@ -61,28 +71,50 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
         continue;
       }
       ctx.metrics.errors.inc({ kind: 'branch' });
-      ctx.log.error(
-        { branch: b.name, err: String((err as Error).message ?? err) },
-        'preview of branch failed',
-      );
+      summary.errors.push(`branch ${b.name}: ${report.message}`);
+      ctx.log.error({ branch: b.name, err: report.message }, 'preview of branch failed');
     }
   }
-  const m = await processMain(ctx, main);
-  summary.previews += m.previews;
-  summary.executions += m.executions;
+  await processMain(ctx, main, summary);
   return summary;
 }
 
-async function previewBranch(ctx: ReconcileContext, branch: string, main: string): Promise<number> {
+interface Checkout {
+  dir: string;
+  commit: string;
+  repo: ConfigRepo;
+  sources: Map<string, Promise<SourceData>>;
+}
+
+async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise<Checkout> {
   const { dir, commit } = await ctx.repo.checkout(branch);
-  const changed = await ctx.repo.changedFiles(`origin/${main}`, `origin/${branch}`);
   const { repo } = await validateRepo(dir, ctx.daemon);
-  const names = requestsTouched(repo, changed);
+  return { dir, commit, repo, sources: new Map() };
+}
+
+/** A template's source, loaded once per checkout whichever requests use it. */
+function sourceFor(ctx: ReconcileContext, co: Checkout, name: string): Promise<SourceData> | undefined {
+  const template = co.repo.templates.get(co.repo.requests.get(name)?.value?.spec.template ?? '')?.value;
+  if (!template) return undefined;
+  const key = JSON.stringify(template.spec.source);
+  let loaded = co.sources.get(key);
+  if (!loaded) {
+    loaded = loadTemplateSource(template, co.repo, ctx.daemon, ctx.preview.readLdapSource);
+    // A failed load is reported by each request that needs it, not as an unhandled rejection.
+    loaded.catch(() => undefined);
+    co.sources.set(key, loaded);
+  }
+  return loaded;
+}
+
+async function previewBranch(ctx: ReconcileContext, branch: string, main: string): Promise<number> {
+  const co = await checkoutValidated(ctx, branch);
+  const changed = await ctx.repo.changedFiles(`origin/${main}`, `origin/${branch}`);
   let committed = 0;
-  for (const name of names) {
-    const log = ctx.log.child({ branch, request: name, commit });
-    const files = await previewFiles(ctx, dir, repo, name, commit);
-    if (await sameReport(dir, name, files)) {
+  for (const name of requestsTouched(co.repo, changed)) {
+    const log = ctx.log.child({ branch, request: name, commit: co.commit });
+    const files = await previewFiles(ctx, co, name, branch);
+    if (await sameReport(ctx, co.dir, name, files)) {
       log.debug('preview unchanged');
       continue;
     }
@@ -112,144 +144,138 @@ function requestsTouched(repo: ConfigRepo, changed: readonly string[]): string[]
   return [...names].sort();
 }
 
-async function processMain(
-  ctx: ReconcileContext,
-  main: string,
-): Promise<{ previews: number; executions: number }> {
-  let { dir, commit } = await ctx.repo.checkout(main);
-  const { repo } = await validateRepo(dir, ctx.daemon);
-  const counts = { previews: 0, executions: 0 };
-  for (const name of [...repo.requests.keys()].sort()) {
+async function processMain(ctx: ReconcileContext, main: string, summary: PassSummary): Promise<void> {
+  let co = await checkoutValidated(ctx, main);
+  let records = await readRecords({ ...ctx, main });
+  const exec: ExecutionContext = { ...ctx, main };
+  for (const name of [...co.repo.requests.keys()].sort()) {
     if (ctx.apply.signal?.aborted) break;
-    const log = ctx.log.child({ branch: main, request: name, commit });
-    const request = repo.requests.get(name)!;
-    const status = await readStatus(path.join(dir, 'reports', name));
+    const log = ctx.log.child({ branch: main, request: name });
     try {
-      if (!request.value?.spec.execute || wasExecuted(status)) {
-        const files = await previewFiles(ctx, dir, repo, name, commit);
-        if (await sameReport(dir, name, files)) continue;
-        const res = await ctx.repo.commitAndPush(
-          main,
-          underReports(name, files),
-          commitMessage('preview', name, files),
-        );
-        if ('commit' in res) {
-          counts.previews++;
-          ctx.metrics.previews.inc({ state: stateOf(files) });
-          log.info({ pushed: res.commit, state: stateOf(files) }, 'preview committed');
+      for (let attempt = 1; ; attempt++) {
+        const outcome = await executeOnMain(exec, co, name, records.get(name) ?? [], {
+          source: await sourceFor(ctx, co, name)?.catch(() => undefined),
+        });
+        if (outcome.did === 'retry') {
+          if (attempt >= CLAIM_ATTEMPTS) throw new RepoError(`${outcome.why}; main keeps moving`);
+          log.info(outcome.why);
+          await ctx.repo.fetch();
+          co = await checkoutValidated(ctx, main);
+          records = await readRecords(exec);
+          continue;
         }
-        continue;
+        if (outcome.did === 'preview') {
+          summary.previews += await previewOnMain(ctx, co, name, main);
+          break;
+        }
+        if (outcome.did === 'executed') {
+          const r = outcome.result;
+          summary.executions++;
+          ctx.metrics.executions.inc({ result: r.state });
+          for (const o of r.outcomes) ctx.metrics.changes.inc({ outcome: o.outcome });
+          log.info(
+            { state: r.state, reviewed: r.reviewed, plan: r.header?.digests.plan },
+            `execution ${r.state}: ${r.message}`,
+          );
+          if (r.state === 'partial') summary.partial.push(name);
+          if (r.state === 'interrupted') return;
+        } else if (outcome.did === 'committed') {
+          log.info({ state: outcome.state }, outcome.why);
+          if (outcome.state === 'refused') ctx.metrics.executions.inc({ result: 'refused' });
+        }
+        if (outcome.did !== 'nothing') {
+          // Later requests need the tree and the records as pushed.
+          co = await checkoutValidated(ctx, main);
+          records = await readRecords(exec);
+        }
+        break;
       }
-      counts.executions++;
-      const result = await applyRequest(
-        dir,
-        name,
-        ctx.daemon,
-        {
-          ...ctx.preview,
-          ...ctx.apply,
-          beforeWrite: async (files) => {
-            const res = await ctx.repo.commitAndPush(
-              main,
-              underReports(name, files),
-              `reexport: executing ${name}\n\nReexport-Report: true`,
-            );
-            log.info({ pushed: 'commit' in res ? res.commit : undefined }, 'execution started');
-          },
-          onEntry: undefined,
-        },
-        { commit },
-      );
-      ctx.metrics.executions.inc({ result: result.state });
-      for (const o of result.outcomes) ctx.metrics.changes.inc({ outcome: o.outcome });
-      log.info(
-        { state: result.state, reviewed: result.reviewed, plan: result.header?.digests.plan },
-        `execution ${result.state}: ${result.message}`,
-      );
-      if (result.state === 'interrupted') break;
-      const files: Record<string, string> = { ...result.files };
-      if (result.diagnostics?.length)
-        Object.assign(files, renderInvalidFiles(name, result.diagnostics, commit));
-      if (await sameReport(dir, name, files)) continue;
-      await ctx.repo.commitAndPush(
-        main,
-        underReports(name, files),
-        `reexport: ${result.state} ${name}\n\nReexport-Report: true`,
-      );
-      // A later request on main needs the tree as pushed.
-      ({ dir, commit } = await ctx.repo.checkout(main));
     } catch (err) {
+      const report = describeError(err);
       ctx.metrics.errors.inc({ kind: 'request' });
-      log.error({ err: String((err as Error).message ?? err) }, 'request failed');
+      summary.errors.push(`${main} ${name}: ${report.message}`);
+      log.error({ err: report.message }, 'request failed');
     }
   }
-  return counts;
 }
 
-function wasExecuted(status: RequestStatus | undefined): boolean {
-  return Boolean(status?.executedAt) || status?.state === 'executed';
+async function previewOnMain(
+  ctx: ReconcileContext,
+  co: Checkout,
+  name: string,
+  main: string,
+): Promise<number> {
+  const files = await previewFiles(ctx, co, name, main);
+  if (await sameReport(ctx, co.dir, name, files)) return 0;
+  const res = await ctx.repo.commitAndPush(
+    main,
+    underReports(name, files),
+    commitMessage('preview', name, files),
+  );
+  if (!('commit' in res)) return 0;
+  ctx.metrics.previews.inc({ state: stateOf(files) });
+  ctx.log.info(
+    { branch: main, request: name, pushed: res.commit, state: stateOf(files) },
+    'preview committed',
+  );
+  return 1;
 }
 
-/** A preview, or the located problems; an executed request that was edited is a problem too. */
+/** A signed preview, or the located problems. */
 async function previewFiles(
   ctx: ReconcileContext,
-  dir: string,
-  repo: ConfigRepo,
+  co: Checkout,
   name: string,
-  commit: string,
+  branch: string,
 ): Promise<Record<string, string>> {
-  const status = await readStatus(path.join(dir, 'reports', name));
-  const request = repo.requests.get(name)!;
-  if (wasExecuted(status)) {
-    const edited =
-      !request.value || (status?.digests?.request && requestDigest(request.value) !== status.digests.request);
-    if (!edited) return {};
-    const problem: Diagnostic = { file: request.file, line: 1, col: 1, message: EXECUTED_EDITED };
-    return {
-      'preview.md': renderInvalidFiles(name, [problem], commit)['preview.md']!,
-      'status.yaml': renderStatus({
-        ...status!,
-        state: 'invalid',
-        errors: [`${request.file}:1:1: ${EXECUTED_EDITED}`],
-      }),
-    };
-  }
-  const problems = diagnosticsForRequest(repo, name);
-  if (problems.length) return renderInvalidFiles(name, problems, commit);
-  const result = await previewRequest(dir, name, ctx.daemon, ctx.preview, { commit });
-  if ('invalid' in result) return renderInvalidFiles(name, result.invalid, commit);
-  return renderPreviewFiles(result.plan, ctx.daemon.config.preview?.maxUsersInMarkdown ?? 200);
+  const problems = diagnosticsForRequest(co.repo, name);
+  if (problems.length) return renderInvalidFiles(name, problems, co.commit);
+  const source = sourceFor(ctx, co, name);
+  const result = await previewValidated(co.repo, name, ctx.daemon, ctx.preview, {
+    commit: co.commit,
+    ...(source ? { source: await source } : {}),
+  });
+  if ('invalid' in result) return renderInvalidFiles(name, result.invalid, co.commit);
+  const signature = signPreview(result.plan, { branch, commit: co.commit }, ctx.keys.privateKey);
+  return renderPreviewFiles(result.plan, ctx.daemon.config.preview?.maxUsersInMarkdown ?? 200, {
+    branch,
+    signature,
+  });
 }
 
 /**
- * Whether the committed report already says the same: same state and plan digest for a
- * preview, same errors or message otherwise. Timestamps do not count.
+ * Whether the committed report already says the same, and still carries this daemon's valid
+ * signature over the committed plan: same state, digests, counts and errors. Times do not count.
+ * A report someone edited (or whose signature no longer verifies) is written again.
  */
-async function sameReport(dir: string, name: string, files: Record<string, string>): Promise<boolean> {
-  if (Object.keys(files).length === 0) return true;
-  const next = files['status.yaml'];
-  const prior = await readFile(path.join(dir, 'reports', name, 'status.yaml'), 'utf8').catch(() => undefined);
-  if (!next || !prior) return false;
-  const a = essence(prior);
-  const b = essence(next);
-  return a === b;
-}
-
-function essence(statusYaml: string): string {
-  const lines = statusYaml
-    .split('\n')
-    .filter((l) => !/^(previewedAt|executionStartedAt|executedAt|commit|executedCommit):/.test(l));
-  return lines.join('\n');
-}
-
-function underReports(name: string, files: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(files).map(([f, c]) => [`reports/${name}/${f}`, c]));
+async function sameReport(
+  ctx: ReconcileContext,
+  dir: string,
+  name: string,
+  files: Record<string, string>,
+): Promise<boolean> {
+  const next = parseStatus(files['status.yaml']);
+  const read = (f: string) => readFile(path.join(dir, 'reports', name, f), 'utf8').catch(() => undefined);
+  const prior = parseStatus(await read('status.yaml'));
+  if (!sameStatus(prior, next)) return false;
+  if (!next?.signature) return true;
+  const verified = ctx.keys.trusted.map((k) => verifySigned(prior?.signature, k)).find((v) => v.ok);
+  if (!verified?.ok || verified.statement.digests.plan !== next.digests?.plan) return false;
+  const plan = await read('plan.jsonl');
+  if (plan === undefined) return false;
+  try {
+    return planDigest(parsePlanJsonl(plan).changes) === verified.statement.digests.plan;
+  } catch {
+    return false;
+  }
 }
 
 function stateOf(files: Record<string, string>): string {
-  return /^state: (\w+)/m.exec(files['status.yaml'] ?? '')?.[1] ?? 'unknown';
+  return parseStatus(files['status.yaml'])?.state ?? 'unknown';
 }
 
 function commitMessage(kind: string, name: string, files: Record<string, string>): string {
-  return `reexport: ${kind} ${name} (${stateOf(files)})\n\nReexport-Report: true`;
+  return `reexport: ${kind} ${name} (${stateOf(files)})`;
 }
+
+export type { ExecutionRecord };

@@ -1,10 +1,12 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Attribute, Change, type Client } from 'ldapts';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { type LoadedDaemonConfig, loadDaemonConfig } from '../../src/config/daemon-config.js';
 import { formatDiagnostic } from '../../src/shared/diagnostics.js';
-import { applyRequest } from '../../src/workflows/apply.js';
+import { applyRequest } from '../../src/workflows/apply/apply-request.js';
+import { signPreview } from '../../src/lifecycle/statements.js';
 import { openLdapWriters } from '../../src/adapters/ldap/writer.js';
 import { openTargetReader } from '../../src/adapters/ldap/readers.js';
 import { previewRequest } from '../../src/workflows/preview.js';
@@ -16,6 +18,8 @@ import { type AdUser, type SambaAd, startSambaAd } from '../harness/samba.js';
 
 const REQUEST = '2026-11-25-ny-epost';
 const SUFFIX = 'DC=kommune,DC=test';
+/** The daemon's signing key in these tests: a preview it signed is what "reviewed" means. */
+const key = generateKeyPairSync('ed25519');
 
 /** Each test gets its own OU under OU=Ansatte, so one Samba serves the whole file without tests leaking into each other. */
 const template = (baseDN: string, mappings = MAPPINGS) => `apiVersion: reexport/v1
@@ -156,15 +160,21 @@ describeWithSamba('apply against Samba AD', () => {
       openTarget: (t) => openTargetReader(daemon, t),
     });
     if ('invalid' in result) throw new Error(result.invalid.map(formatDiagnostic).join('\n'));
-    await writeFiles(path.join(dir, 'reports', REQUEST), renderPreviewFiles(result.plan, 100));
+    await writeFiles(
+      path.join(dir, 'reports', REQUEST),
+      renderPreviewFiles(result.plan, 100, {
+        signature: signPreview(result.plan, { branch: 'main', commit: 'c0ffee' }, key.privateKey),
+      }),
+    );
     return result.plan;
   }
 
-  async function apply(daemon: LoadedDaemonConfig) {
+  async function apply(daemon: LoadedDaemonConfig, journal = 'journal') {
     return applyRequest(dir, REQUEST, daemon, {
       openTarget: (t) => openTargetReader(daemon, t),
       openWriters: (t, n) => openLdapWriters(daemon, t, n),
-      journalDir: path.join(dir, 'journal'),
+      journalDir: path.join(dir, journal),
+      trustedKeys: [key.publicKey],
       retry: { attempts: 5, baseDelayMs: 50 },
     });
   }
@@ -206,7 +216,7 @@ describeWithSamba('apply against Samba AD', () => {
   const brief = (outcomes: Array<{ id: string; attribute: string; outcome: string; code?: number }>) =>
     outcomes.map((o) => `${o.id} ${o.attribute} ${o.outcome}${o.code ? ` ${o.code}` : ''}`).sort();
 
-  it('applies exactly the reviewed plan: applied, already-applied and stale, hand edits left alone, never executed again', async () => {
+  it('applies exactly the reviewed plan: applied, already-applied and stale, hand edits left alone, nothing written twice', async () => {
     const { daemon, baseDN, dn } = await setup('Apply');
     const plan = await reviewedPreview(daemon);
     expect(plan.changes.map((c) => `${c.id} ${c.attribute}`)).toEqual([
@@ -310,13 +320,11 @@ describeWithSamba('apply against Samba AD', () => {
       .map((l) => JSON.parse(l) as { id: string; attribute: string; outcome: string });
     expect(brief(jsonl)).toEqual(brief(result.outcomes));
 
-    // Once only: with the result committed, the request is refused from now on and AD is not touched.
-    await writeFiles(path.join(dir, 'reports', REQUEST), result.files);
+    // The plan run again without its journal (as a second daemon resuming would): every change
+    // is decided on the fresh read, so nothing is written twice and nothing is added over a value.
     const before = await snapshot(baseDN);
-    const again = await apply(daemon);
-    expect(again.state).toBe('refused');
-    expect(again.message).toMatch(/never executed again/);
-    expect(again.outcomes).toEqual([]);
+    const again = await apply(daemon, 'journal-of-another-daemon');
+    expect(again.outcomes.filter((o) => o.outcome === 'applied')).toEqual([]);
     expect(await snapshot(baseDN)).toEqual(before);
     // The reviewed plan is still the one that was committed.
     expect(await readFile(path.join(dir, 'reports', REQUEST, 'plan.jsonl'), 'utf8')).toBe(committed);

@@ -1,9 +1,12 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/daemon-config.js';
 import { formatDiagnostic } from '../../src/shared/diagnostics.js';
-import { applyRequest } from '../../src/workflows/apply.js';
+import { applyRequest } from '../../src/workflows/apply/apply-request.js';
+import { signPreview } from '../../src/lifecycle/statements.js';
+import type { Plan } from '../../src/plan/plan-types.js';
 import { planDigest } from '../../src/plan/build-plan.js';
 import { openLdapWriters } from '../../src/adapters/ldap/writer.js';
 import { openTargetReader } from '../../src/adapters/ldap/readers.js';
@@ -15,6 +18,15 @@ import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from './fixtures.js';
+
+/** The daemon's key in these tests: a preview it signed is what "reviewed" means. */
+const key = generateKeyPairSync('ed25519');
+const trustedKeys = [key.publicKey];
+/** What the daemon commits to a pull request: the preview files with its signature. */
+const signedFiles = (plan: Plan, max = 100) =>
+  renderPreviewFiles(plan, max, {
+    signature: signPreview(plan, { branch: 'main', commit: 'c0ffee' }, key.privateKey),
+  });
 
 describeWithSlapd('apply against slapd', () => {
   let slapd: Slapd;
@@ -48,7 +60,7 @@ describeWithSlapd('apply against slapd', () => {
       openTarget: (t) => openTargetReader(daemon, t),
     });
     if ('invalid' in result) throw new Error(result.invalid.map(formatDiagnostic).join('\n'));
-    await writeFiles(path.join(dir, 'reports', 'all'), renderPreviewFiles(result.plan, 100));
+    await writeFiles(path.join(dir, 'reports', 'all'), signedFiles(result.plan));
     return result.plan;
   }
 
@@ -60,6 +72,7 @@ describeWithSlapd('apply against slapd', () => {
       openTarget: (t) => openTargetReader(daemon, t),
       openWriters: (t, n) => openLdapWriters(daemon, t, n),
       journalDir: path.join(dir, 'journal'),
+      trustedKeys,
       retry: { attempts: 5, baseDelayMs: 50 },
       ...extra,
     });
@@ -114,25 +127,23 @@ describeWithSlapd('apply against slapd', () => {
       /- \*\*1003\*\* `mail` stale: the directory value changed after the preview; not overwritten; found \["kaare@hand.no"\]/,
     );
     expect(result.files['status.yaml']).toMatch(/state: executed/);
-    // Once only: the executed request is refused from now on.
-    await writeFiles(path.join(dir, 'reports', 'all'), result.files);
-    expect((await apply(daemon)).message).toMatch(/never executed again/);
   });
 
-  it('reports a value the directory refuses as failed, with the LDAP result code', async () => {
+  it("fails only the value the directory refuses, with its LDAP code; the entry's other changes apply", async () => {
     const daemon = await repo();
     await writeFile(`${dir}/data/ansatte.csv`, CSV.replace('22 33 44 01', '22 33 44 0ø'));
     const plan = await reviewedPreview(daemon);
     expect(plan.changes.some((c) => c.attribute === 'telephoneNumber' && c.id === '1001')).toBe(true);
     const result = await apply(daemon);
-    const failed = result.outcomes.filter((o) => o.outcome === 'failed');
-    expect(brief(failed)).toEqual([
-      '1001 description failed 21',
-      '1001 mail failed 21',
-      '1001 proxyAddresses failed 21',
+    const aase = result.outcomes.filter((o) => o.id === '1001');
+    expect(brief(aase)).toEqual([
+      '1001 description applied',
+      '1001 mail applied',
+      '1001 proxyAddresses applied',
       '1001 telephoneNumber failed 21',
     ]);
-    expect(failed[0]!.reason).toMatch(/LDAP result 21/);
+    expect(aase.find((o) => o.outcome === 'failed')!.reason).toMatch(/LDAP result 21/);
+    expect(await readMail(slapd, 'aase')).toMatch(/mail: aase\.odegaard@lillevik/);
   });
 
   it('refuses a plan over the safety threshold and writes nothing', async () => {
@@ -222,7 +233,7 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
         openTarget: (t) => openTargetReader(daemon, t),
       });
       if ('invalid' in result) throw new Error('invalid');
-      const files = renderPreviewFiles(result.plan, 10);
+      const files = signedFiles(result.plan, 10);
       const evil = JSON.stringify({
         id: '1001',
         dn: 'uid=other,ou=Ansatte,dc=kommune,dc=test',
@@ -238,9 +249,10 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
         openTarget: (t) => openTargetReader(daemon, t),
         openWriters: (t, n) => openLdapWriters(daemon, t, n),
         journalDir: path.join(dir, 'journal'),
+        trustedKeys,
       });
       expect(applied.state).toBe('refused');
-      expect(applied.message).toMatch(/plan\.jsonl cannot be trusted: its changes do not match its digest/);
+      expect(applied.message).toMatch(/not the plan the daemon signed/);
       expect(await readMail(slapd, 'other')).toContain('mail: other@kommune.no');
     } finally {
       await cleanup();
@@ -248,7 +260,7 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
     }
   });
 
-  it("writes nothing from a forged plan with a valid digest: another user's entry, a user the request does not select", async () => {
+  it("writes nothing from a plan with a valid digest and signature aimed at another user's entry or an unselected user", async () => {
     const slapd = await startSlapd({ ldif: seedLdif() });
     process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
     const { dir, cleanup } = await makeDir({
@@ -272,21 +284,23 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
       const everyone = await planOf('everyone');
       const aase = one.changes.find((c) => c.id === '1001')!;
       const kaare = everyone.changes.find((c) => c.id === '1003')!;
-      // Someone who can push rewrites plan.jsonl and recomputes its digest: Åse's new mail aimed at
-      // Kåre's entry, and Kåre's own change, which the request (Åse only) never selected.
+      // Defence in depth behind the signature (signed here with the daemon's key, as if the key
+      // leaked): Åse's new mail aimed at Kåre's entry, and Kåre's own change, which the request
+      // (Åse only) never selected.
       const changes = [{ ...aase, dn: kaare.dn, before: kaare.before }, kaare];
       const forged = {
         ...one,
         changes,
         header: { ...one.header, digests: { ...one.header.digests, plan: planDigest(changes) } },
       };
-      await writeFiles(path.join(dir, 'reports', 'one'), renderPreviewFiles(forged, 10));
+      await writeFiles(path.join(dir, 'reports', 'one'), signedFiles(forged, 10));
       const kaareBefore = await readMail(slapd, 'kaare');
       const aaseBefore = await readMail(slapd, 'aase');
       const result = await applyRequest(dir, 'one', daemon, {
         openTarget: (t) => openTargetReader(daemon, t),
         openWriters: (t, n) => openLdapWriters(daemon, t, n),
         journalDir: path.join(dir, 'journal'),
+        trustedKeys,
       });
       expect(result.reviewed).toBe(true);
       expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1001 stale', '1003 stale']);
@@ -352,7 +366,7 @@ describeWithSlapd('apply to an attribute without an equality rule', () => {
         openTarget: (t) => openTargetReader(daemon, t),
       });
       if ('invalid' in preview) throw new Error(preview.invalid.map(formatDiagnostic).join('\n'));
-      await writeFiles(path.join(dir, 'reports', 'all'), renderPreviewFiles(preview.plan, 10));
+      await writeFiles(path.join(dir, 'reports', 'all'), signedFiles(preview.plan, 10));
       await slapd.ldapmodify(
         'dn: uid=b,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: reexportNote\nreexportNote: changed by hand\n',
       );
@@ -360,6 +374,7 @@ describeWithSlapd('apply to an attribute without an equality rule', () => {
         openTarget: (t) => openTargetReader(daemon, t),
         openWriters: (t, n) => openLdapWriters(daemon, t, n),
         journalDir: path.join(dir, 'journal'),
+        trustedKeys,
       });
       expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1 applied', '2 stale']);
       expect(result.outcomes.find((o) => o.id === '1')?.reason).toMatch(

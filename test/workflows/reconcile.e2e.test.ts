@@ -94,7 +94,7 @@ http: { port: 0 }
       'Add new-mail request',
     );
     await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'new-mail');
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     const md = await show(remote.bare, 'new-mail', 'reports/new-mail/preview.md');
     expect(md).toContain('| **To change** | **2 users, 2 attribute changes** |');
     expect(md).toContain('-mail: ase.odegard@kommune.no\n+mail: aase.odegaard@lillevik.kommune.no');
@@ -106,7 +106,7 @@ http: { port: 0 }
       'reexport-bot <bot@kommune.test>\n',
     );
     const after = await commits(remote.bare, 'new-mail');
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     expect(await commits(remote.bare, 'new-mail')).toBe(after);
     // main is not touched by a branch's preview
     expect(await show(remote.bare, 'main', 'reports/new-mail/preview.md')).toBeUndefined();
@@ -117,7 +117,7 @@ http: { port: 0 }
     await slapd.ldapmodify(
       'dn: uid=kaare,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: kaare@hand.no\n',
     );
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     expect(await commits(remote.bare, 'new-mail')).toBe(before + 1);
     expect(await show(remote.bare, 'new-mail', 'reports/new-mail/preview.md')).toContain(
       '-mail: kaare@hand.no',
@@ -133,7 +133,7 @@ http: { port: 0 }
       },
       'Execute it',
     );
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     expect(await mailOf('aase')).toContain('mail: ase.odegard@kommune.no');
     expect(await show(remote.bare, 'new-mail', 'reports/new-mail/status.yaml')).toMatch(/state: previewed/);
   });
@@ -144,7 +144,7 @@ http: { port: 0 }
     await gitIn(human.dir, 'pull', 'origin', 'main');
     await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge new-mail', 'new-mail');
     await gitIn(human.dir, 'push', 'origin', 'main');
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     const status = await show(remote.bare, 'main', 'reports/new-mail/status.yaml');
     expect(status).toMatch(/state: executed/);
     expect(await show(remote.bare, 'main', 'reports/new-mail/result.md')).toMatch(/\| applied \| 2 \|/);
@@ -157,7 +157,7 @@ http: { port: 0 }
     await slapd.ldapmodify(
       'dn: uid=aase,ou=Ansatte,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: changed@later.no\n',
     );
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     expect(await commits(remote.bare, 'main')).toBe(n);
     expect(await mailOf('aase')).toContain('mail: changed@later.no');
   });
@@ -174,12 +174,103 @@ http: { port: 0 }
       },
       'Sneak in another mapping',
     );
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     expect(await show(remote.bare, 'main', 'reports/new-mail/status.yaml')).toMatch(
       /state: invalid[\s\S]*create a new request/,
     );
     expect(await mailOf('aase')).toContain('mail: changed@later.no');
   });
+
+  it('returns an edited executed request to executed when the edit is reverted', async () => {
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    await gitIn(human.dir, 'revert', '--no-edit', 'HEAD~1');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+    expect((await runPass(ctx)).ok).toBe(true);
+    expect(await show(remote.bare, 'main', 'reports/new-mail/status.yaml')).toMatch(/state: executed/);
+    expect(await mailOf('aase')).toContain('mail: changed@later.no');
+  });
+
+  it('never executes again when reports/ is deleted or status.yaml says previewed; restores the files', async () => {
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    const result = await show(remote.bare, 'main', 'reports/new-mail/result.md');
+    await gitIn(human.dir, 'rm', '-r', '--quiet', 'reports/new-mail');
+    await gitIn(human.dir, 'commit', '-m', 'Clean up reports');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+    expect((await runPass(ctx)).ok).toBe(true);
+    expect(await mailOf('aase')).toContain('mail: changed@later.no');
+    expect(await show(remote.bare, 'main', 'reports/new-mail/result.md')).toBe(result);
+    expect(await show(remote.bare, 'main', 'reports/new-mail/status.yaml')).toMatch(/state: executed/);
+
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    await commitAndPush(
+      human.dir,
+      { 'reports/new-mail/status.yaml': 'request: new-mail\nstate: previewed\n' },
+      'Run it again, please',
+    );
+    expect((await runPass(ctx)).ok).toBe(true);
+    expect(await mailOf('aase')).toContain('mail: changed@later.no');
+    expect(await show(remote.bare, 'main', 'reports/new-mail/status.yaml')).toMatch(/state: executed/);
+  });
+
+  it('refuses a merged plan that someone edited on the branch, even with its digest recomputed', async () => {
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    await gitIn(human.dir, 'checkout', '-b', 'forged');
+    await commitAndPush(
+      human.dir,
+      { 'requests/forged.yaml': request('forged', '  mappings: [title]\n  users: all\n  execute: false\n') },
+      'Add forged request',
+    );
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'forged');
+    expect((await runPass(ctx)).ok).toBe(true);
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'forged');
+    const plan = (await show(remote.bare, 'forged', 'reports/forged/plan.jsonl'))!;
+    const { parsePlanJsonl } = await import('../../src/report/plan-jsonl.js');
+    const { planDigest } = await import('../../src/plan/build-plan.js');
+    const parsed = parsePlanJsonl(plan);
+    expect(parsed.changes.length).toBeGreaterThan(0);
+    // The attack: `before: []` (so the write would be an add beside the old value), digest recomputed.
+    const changes = parsed.changes.map((c) => ({ ...c, before: [] }));
+    const header = { ...parsed.header, digests: { ...parsed.header.digests, plan: planDigest(changes) } };
+    const forged = [JSON.stringify(header), ...changes.map((c) => JSON.stringify(c))].join('\n') + '\n';
+    await commitAndPush(
+      human.dir,
+      {
+        'reports/forged/plan.jsonl': forged,
+        'requests/forged.yaml': request('forged', '  mappings: [title]\n  users: all\n  execute: true\n'),
+      },
+      'Execute',
+    );
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge forged', 'forged');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+    const titles = await titlesNow();
+    expect((await runPass(ctx)).ok).toBe(true);
+    expect(await show(remote.bare, 'main', 'reports/forged/status.yaml')).toMatch(
+      /state: refused[\s\S]*not the plan the daemon signed/,
+    );
+    expect(await titlesNow()).toEqual(titles);
+  });
+
+  const titlesNow = async () =>
+    runLdapTool(
+      LDAPSEARCH,
+      [
+        '-x',
+        '-LLL',
+        '-H',
+        slapd.url,
+        '-D',
+        slapd.bindDN,
+        '-w',
+        slapd.password,
+        '-b',
+        slapd.suffix,
+        '(uid=*)',
+        'title',
+      ],
+      await ldapToolEnv(slapd.dir),
+    );
 
   it('keeps both commits when a human pushes while the daemon pushes', async () => {
     await gitIn(human.dir, 'checkout', '-b', 'race');
@@ -198,6 +289,9 @@ http: { port: 0 }
         branches: () => ctx.repo.branches(),
         checkout: (b) => ctx.repo.checkout(b),
         changedFiles: (a, b) => ctx.repo.changedFiles(a, b),
+        commitOnto: (b, onto, f, m) => ctx.repo.commitOnto(b, onto, f, m),
+        messagesWith: (b, n) => ctx.repo.messagesWith(b, n),
+        readFileAt: (c, f) => ctx.repo.readFileAt(c, f),
         commitAndPush: async (branch, files, message) => {
           if (branch === 'race' && !humanCommit)
             humanCommit = await commitAndPush(
@@ -209,7 +303,7 @@ http: { port: 0 }
         },
       },
     };
-    expect(await runPass(racing)).toBe(true);
+    expect((await runPass(racing)).ok).toBe(true);
     const log = await gitIn(remote.bare, 'log', '--format=%H %s', 'race');
     expect(log).toContain(`${humanCommit} Human note`);
     expect(log).toMatch(/reexport: preview race/);
@@ -225,7 +319,7 @@ http: { port: 0 }
       'Broken request',
     );
     await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'broken');
-    expect(await runPass(ctx)).toBe(true);
+    expect((await runPass(ctx)).ok).toBe(true);
     const md = await show(remote.bare, 'broken', 'reports/broken/preview.md');
     expect(md).toContain('requests/broken.yaml:6:20: template `ldap-employees` has no mapping for `pager`');
     expect(await show(remote.bare, 'broken', 'reports/broken/status.yaml')).toMatch(/state: invalid/);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
+import { gitIn, makeRepo } from '../harness/git.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { successfulModifies } from '../harness/slapd-audit.js';
@@ -27,6 +28,7 @@ describeWithSlapd('apply after kill -9', () => {
   let slapd: Slapd;
   let dir: string;
   let cleanup: () => Promise<void>;
+  let remote: Awaited<ReturnType<typeof makeRepo>>;
   beforeAll(async () => {
     const people = Array.from({ length: USERS }, (_, i) => ({
       dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
@@ -44,16 +46,19 @@ describeWithSlapd('apply after kill -9', () => {
       debugLevel: 'stats',
       outputLimit: 64 * 1024 * 1024,
     });
-    ({ dir, cleanup } = await makeDir({
+    remote = await makeRepo({
       'templates/t.yaml': TEMPLATE,
       'requests/r.yaml':
         'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: r }\nspec: { template: t, mappings: all, users: all, execute: true, maxChanges: 1000 }\n',
       'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
-      'daemon.yaml': `apiVersion: reexport/v1\nkind: DaemonConfig\nrepo: { url: unused, workdir: ./var }\ntargets:\n  ldap:\n    url: ${slapd.url}\n    bindDN: "${slapd.bindDN}"\n    passwordEnv: PW\n    rateLimit: 300\n    allowedAttributes: [mail]\n`,
+    });
+    ({ dir, cleanup } = await makeDir({
+      'daemon.yaml': `apiVersion: reexport/v1\nkind: DaemonConfig\nrepo: { url: "${remote.bare}", workdir: ./var }\ntargets:\n  ldap:\n    url: ${slapd.url}\n    bindDN: "${slapd.bindDN}"\n    passwordEnv: PW\n    rateLimit: 300\n    allowedAttributes: [mail]\n`,
     }));
   });
   afterAll(async () => {
     await cleanup?.();
+    await remote?.cleanup();
     await slapd?.stop();
   });
 
@@ -62,7 +67,8 @@ describeWithSlapd('apply after kill -9', () => {
     const bin = fileURLToPath(new URL('../../bin/reexport.js', import.meta.url));
     const child = spawn(
       process.execPath,
-      [bin, 'apply', 'r', '--repo', dir, '--config', `${dir}/daemon.yaml`],
+      // --force: no pull request previewed this request; the operator runs a fresh plan.
+      [bin, 'apply', 'r', '--force', '--config', `${dir}/daemon.yaml`],
       { env, stdio: 'ignore' },
     );
     const journalLines = async () => {
@@ -82,9 +88,10 @@ describeWithSlapd('apply after kill -9', () => {
     const before = await journalLines();
     expect(before).toBeLessThan(USERS);
 
-    const second = await runCli(['apply', 'r', '--repo', dir, '--config', `${dir}/daemon.yaml`], { env });
+    const second = await runCli(['apply', 'r', '--force', '--config', `${dir}/daemon.yaml`], { env });
     expect(second.stdout).toMatch(/^executed: /m);
-    const result = (await readFile(`${dir}/reports/r/result.jsonl`, 'utf8'))
+    expect(second.code).toBe(0);
+    const result = (await gitIn(remote.bare, 'show', 'main:reports/r/result.jsonl'))
       .trim()
       .split('\n')
       .map((l) => JSON.parse(l));
@@ -94,6 +101,11 @@ describeWithSlapd('apply after kill -9', () => {
     const counts = successfulModifies(slapd.output());
     expect(counts.size).toBe(USERS);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
-    expect(await readFile(`${dir}/reports/r/status.yaml`, 'utf8')).toMatch(/state: executed/);
+    expect(await gitIn(remote.bare, 'show', 'main:reports/r/status.yaml')).toMatch(/state: executed/);
+    expect(await gitIn(remote.bare, 'show', 'main:reports/r/result.md')).toMatch(/unreviewed|fresh plan/);
+    // Once only: the operator's apply is recorded in main's history; a third run executes nothing.
+    const third = await runCli(['apply', 'r', '--force', '--config', `${dir}/daemon.yaml`], { env });
+    expect(third.code).toBe(1);
+    expect(successfulModifies(slapd.output()).size).toBe(USERS);
   });
 });

@@ -47,7 +47,10 @@ export class Journal {
       } catch {
         continue;
       }
-      done.set(rec.dn, rec.outcomes);
+      // A DN can have several lines: a later run finishes changes an earlier one left pending.
+      const prior = done.get(rec.dn) ?? [];
+      const later = new Set(rec.outcomes.map((o) => o.attribute.toLowerCase()));
+      done.set(rec.dn, [...prior.filter((o) => !later.has(o.attribute.toLowerCase())), ...rec.outcomes]);
     }
     return { journal: new Journal(await open(file, 'a'), file), done };
   }

@@ -418,6 +418,57 @@ export class ConfigRepoGit implements RepoPort {
     return this.serial(() => this.commitAndPushNow(branch, files, body));
   }
 
+  /** See RepoPort.commitOnto: one attempt, on exactly `onto`, pushed with a lease on `onto`. */
+  async commitOnto(
+    branch: string,
+    onto: string,
+    files: Record<string, string | null>,
+    message: string,
+  ): Promise<{ commit: string } | { moved: true }> {
+    assertBranch(branch);
+    assertRev(onto);
+    const paths = Object.keys(files);
+    paths.forEach(assertReportPath);
+    const body = withReportTrailer(message);
+    return this.serial(async () => {
+      const base = await this.resetTo(branch);
+      if (base !== onto) return { moved: true };
+      await this.applyFiles(files);
+      await this.run(['commit', '--quiet', '--allow-empty', '--cleanup=whitespace', '-m', body]);
+      const pushed = await this.tryPush(branch, base);
+      if (!pushed) {
+        await this.fetchNow();
+        return { moved: true };
+      }
+      this.opts.log?.info({ branch, commit: pushed }, 'claim committed and pushed');
+      return { commit: pushed };
+    });
+  }
+
+  /** See RepoPort.messagesWith (a fixed-string grep over origin/<branch>'s history). */
+  async messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>> {
+    assertBranch(branch);
+    return this.serial(async () => {
+      const out = await this.run([
+        'log',
+        '--reverse',
+        '--fixed-strings',
+        `--grep=${needle}`,
+        '--format=%H%x00%B%x1e',
+        `refs/remotes/origin/${branch}`,
+        '--',
+      ]);
+      return out
+        .split('\x1e')
+        .map((chunk) => chunk.replace(/^\n+/, ''))
+        .filter((chunk) => chunk.includes('\0'))
+        .map((chunk) => {
+          const nul = chunk.indexOf('\0');
+          return { commit: chunk.slice(0, nul), message: chunk.slice(nul + 1) };
+        });
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
 
   private async commitAndPushNow(

@@ -1,55 +1,86 @@
-import path from 'node:path';
-import { loadDaemonConfig, resolveFromConfig } from '../../config/daemon-config.js';
+import { loadDaemonConfig } from '../../config/daemon-config.js';
+import { Metrics } from '../../adapters/http/metrics.js';
+import { reconcileContext } from '../../daemon/daemon.js';
 import { formatDiagnostic } from '../../shared/diagnostics.js';
-import { applyRequest } from '../../workflows/apply.js';
-import { openLdapWriters } from '../../adapters/ldap/writer.js';
+import { UsageError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { ldapSourceReader, openTargetReader } from '../../adapters/ldap/readers.js';
-import { locateRequest } from '../../workflows/preview.js';
-import { writeFiles } from '../../adapters/fs/write-files.js';
+import { validateRepo } from '../../config/validate-repo.js';
+import { executeOnMain, readRecords } from '../../workflows/execution.js';
 import { progress } from './progress.js';
 
+/** Decisions on main are made again when another daemon's commit beat ours. */
+const ATTEMPTS = 3;
+
 /**
- * `reexport apply`: for administrators, the execution the daemon does on merge. Applies the
- * committed reports/<request>/plan.jsonl when it matches, and writes the results next to it.
- * SIGINT/SIGTERM finish the entry in flight; running the command again resumes.
+ * `reexport apply`: an operator's execution, under exactly the daemon's rules: on main of the
+ * config repository the daemon config names, once only (the same execution records and the same
+ * claim), only a reviewed plan and only with execute: true unless `--force`. Results are
+ * committed like the daemon's, so the daemon never runs the request again. SIGINT/SIGTERM
+ * finish the entry in flight; running the command again resumes.
  */
 export async function applyCommand(
   request: string,
-  opts: { config: string; repo?: string; journal?: string },
+  opts: { config: string; force?: boolean },
   out = process.stdout,
 ): Promise<number> {
-  const { root, name } = locateRequest(request, opts.repo);
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(request)) {
+    throw new UsageError(
+      `${request} is not a request name (requests/<name>.yaml, lower-case letters, digits and -)`,
+    );
+  }
   const daemon = await loadDaemonConfig(opts.config);
-  const log = createLogger(daemon.config.log?.level).child({ request: name });
-  const journalDir = opts.journal
-    ? path.resolve(opts.journal)
-    : path.join(resolveFromConfig(daemon, daemon.config.repo?.workdir ?? './var/reexport'), 'journal');
+  const log = createLogger(daemon.config.log?.level).child({ request });
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
+  const ctx = await reconcileContext({ daemon, log }, new Metrics(), stop.signal);
   const bar = progress('applying entries');
   try {
-    const result = await applyRequest(root, name, daemon, {
-      openTarget: (t) => openTargetReader(daemon, t, log),
-      readLdapSource: ldapSourceReader(daemon, log),
-      openWriters: (t, n) => openLdapWriters(daemon, t, n, log),
-      journalDir,
-      signal: stop.signal,
-      onEntry: (done, total) => bar.update(done, total),
-      beforeWrite: (files) => writeFiles(path.join(root, 'reports', name), files),
-    });
-    bar.done();
-    for (const d of result.diagnostics ?? []) out.write(`${formatDiagnostic(d)}\n`);
-    if (Object.keys(result.files).length) await writeFiles(path.join(root, 'reports', name), result.files);
-    out.write(`${result.state}: ${result.message}\n`);
-    log.info(
-      { state: result.state, reviewed: result.reviewed, plan: result.header?.digests.plan },
-      result.message,
-    );
-    return result.state === 'executed' ? 0 : result.state === 'interrupted' ? 3 : 1;
+    const main = daemon.config.repo?.branch ?? 'main';
+    const exec = {
+      ...ctx,
+      main,
+      force: Boolean(opts.force),
+      apply: { ...ctx.apply, onEntry: (d: number, t: number) => bar.update(d, t) },
+    };
+    for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
+      await ctx.repo.fetch();
+      const { dir, commit } = await ctx.repo.checkout(main);
+      const { repo } = await validateRepo(dir, daemon);
+      if (!repo.requests.has(request)) throw new UsageError(`no request \`${request}\` on ${main}`);
+      const records = (await readRecords(exec)).get(request) ?? [];
+      const outcome = await executeOnMain(exec, { repo, commit }, request, records);
+      bar.done();
+      switch (outcome.did) {
+        case 'retry':
+          continue;
+        case 'preview':
+          out.write(
+            `refused: ${request} says execute: false; merge it with execute: true, or pass --force\n`,
+          );
+          return 1;
+        case 'nothing':
+          out.write(`not executed: ${outcome.why}\n`);
+          return 1;
+        case 'committed':
+          out.write(`${outcome.state}: ${outcome.why}\n`);
+          return 1;
+        case 'executed': {
+          const r = outcome.result;
+          for (const d of r.diagnostics ?? []) out.write(`${formatDiagnostic(d)}\n`);
+          out.write(`${r.state}: ${r.message}\n`);
+          if (r.state === 'interrupted') return 3;
+          const failed = r.outcomes.some((o) => o.outcome === 'failed');
+          return r.state === 'executed' && !failed ? 0 : 1;
+        }
+      }
+    }
+    out.write(`not executed: main kept moving; try again\n`);
+    return 1;
   } finally {
+    bar.done();
+    await ctx.release();
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);
   }

@@ -31,7 +31,14 @@ export async function onceCommand(opts: { config: string }): Promise<number> {
   process.once('SIGINT', onSignal);
   try {
     const ctx = await reconcileContext({ daemon, log }, new Metrics(), abort.signal);
-    return (await runPass(ctx)) ? 0 : 1;
+    try {
+      const { ok, summary } = await runPass(ctx);
+      // A partial request is work left undone: a CronJob should show it, like a failed pass.
+      if (summary?.partial.length) log.warn({ requests: summary.partial }, 'requests left partial');
+      return ok && !summary?.partial.length ? 0 : 1;
+    } finally {
+      await ctx.release();
+    }
   } finally {
     process.off('SIGTERM', onSignal);
     process.off('SIGINT', onSignal);

@@ -1,0 +1,53 @@
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Signed } from '../../lifecycle/signing.js';
+
+/**
+ * The daemon's own memory of executions, in its workdir: every signed claim and execution
+ * statement it made, and the report files of each final one, so it can restore them when
+ * someone deletes or edits reports/ (and push them again when a results push failed).
+ */
+export class Ledger {
+  constructor(private readonly dir: string) {}
+
+  static async open(workdir: string): Promise<Ledger> {
+    const dir = path.join(workdir, 'ledger');
+    await mkdir(dir, { recursive: true });
+    return new Ledger(dir);
+  }
+
+  async append(signed: Signed, files?: Record<string, string>): Promise<void> {
+    if (files) {
+      const request = (JSON.parse(signed.statement) as { request: string }).request;
+      await mkdir(path.join(this.dir, request), { recursive: true });
+      for (const [name, content] of Object.entries(files)) {
+        await writeFile(path.join(this.dir, request, name), content);
+      }
+    }
+    await appendFile(path.join(this.dir, 'records.jsonl'), `${JSON.stringify(signed)}\n`, { flush: true });
+  }
+
+  async records(): Promise<unknown[]> {
+    const text = await readFile(path.join(this.dir, 'records.jsonl'), 'utf8').catch(() => '');
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .flatMap((l) => {
+        try {
+          return [JSON.parse(l) as unknown];
+        } catch {
+          return [];
+        }
+      });
+  }
+
+  /** The report files kept with the request's last final record. */
+  async files(request: string, names: readonly string[]): Promise<Record<string, string>> {
+    const out: Record<string, string> = {};
+    for (const n of names) {
+      const text = await readFile(path.join(this.dir, request, n), 'utf8').catch(() => undefined);
+      if (text !== undefined) out[n] = text;
+    }
+    return out;
+  }
+}

@@ -1,0 +1,115 @@
+import type { Signed, Statement } from './signing.js';
+
+/**
+ * The once-only rule. Whether a request has executed is never read from reports/ (anyone who can
+ * push can delete or edit those files); it is decided from execution records: statements the
+ * daemon signed and put into main's history as commit trailers, and the same statements in the
+ * daemon's own ledger in its workdir. A record survives any later commit; deleting reports/ or
+ * editing status.yaml changes nothing here.
+ */
+export const RECORD_TRAILER = 'Reexport-Record';
+
+export interface ExecutionRecord {
+  statement: Statement;
+  /** Signed by a key this daemon trusts. An untrusted record still blocks execution (see below). */
+  trusted: boolean;
+  /** Why it is not trusted. */
+  distrust?: string;
+  /** The commit that carries it (history records). */
+  commit?: string;
+}
+
+/** The trailer line for a commit message: the signed statement as one line of base64url JSON. */
+export function recordTrailer(signed: Signed): string {
+  return `${RECORD_TRAILER}: ${Buffer.from(JSON.stringify(signed)).toString('base64url')}`;
+}
+
+/** Every record trailer in a commit message, decoded but not verified. */
+export function recordsInMessage(message: string): unknown[] {
+  const out: unknown[] = [];
+  for (const m of message.matchAll(new RegExp(`^${RECORD_TRAILER}: ([A-Za-z0-9_-]+)\\s*$`, 'gm'))) {
+    try {
+      out.push(JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')));
+    } catch {
+      // A mangled trailer is no record; verification would refuse it anyway.
+    }
+  }
+  return out;
+}
+
+export interface MainDecisionInput {
+  request: string;
+  execute: boolean;
+  /** requestDigest of the request as it is now on main. */
+  requestDigest: string;
+  /** Every record for this request, from history and ledger, any order. */
+  records: readonly ExecutionRecord[];
+  /** This daemon's identity (persisted in its workdir), to recognise its own claims after a crash. */
+  self: string;
+  now: Date;
+  claimTimeoutMs: number;
+}
+
+export type MainDecision =
+  /** Never executed and not to be: keep its preview current. */
+  | { action: 'preview' }
+  /** Claim it (a compare-and-swap on main) and execute; `resume` when an earlier run left work. */
+  | { action: 'execute'; resume?: ExecutionRecord; why: string }
+  /** Another live daemon holds the claim: leave it alone. */
+  | { action: 'wait'; claim: ExecutionRecord; why: string }
+  /** Executed once, for good. `edited` when the request changed since (a validation error). */
+  | { action: 'executed'; record: ExecutionRecord; edited: boolean }
+  /** A record this daemon cannot verify: never execute over it, say why. */
+  | { action: 'blocked'; record: ExecutionRecord; why: string };
+
+/**
+ * What to do with a request on main, from its execution records alone. Pure, so every branch of
+ * the once-only rule is unit-tested.
+ */
+export function decideOnMain(input: MainDecisionInput): MainDecision {
+  const records = [...input.records]
+    .filter((r) => r.statement.request === input.request)
+    .sort((a, b) => a.statement.at.localeCompare(b.statement.at));
+  // Any record someone else signed stops execution: it may be a second daemon with another key,
+  // and running twice is worse than not running. The status says how to resolve it.
+  const untrusted = records.find((r) => !r.trusted);
+  if (untrusted) {
+    return {
+      action: 'blocked',
+      record: untrusted,
+      why:
+        `main's history has an execution record for this request that this daemon cannot verify ` +
+        `(${untrusted.distrust ?? 'unknown key'}${untrusted.commit ? `, commit ${untrusted.commit.slice(0, 12)}` : ''}); ` +
+        'if another daemon executed it, give both daemons the same signing key',
+    };
+  }
+  const latest = records.at(-1);
+  if (!latest)
+    return input.execute ? { action: 'execute', why: 'merged with execute: true' } : { action: 'preview' };
+  const s = latest.statement;
+  const done = records.find((r) => r.statement.state === 'executed');
+  if (done) {
+    return {
+      action: 'executed',
+      record: done,
+      edited: done.statement.digests.request !== input.requestDigest,
+    };
+  }
+  if (s.state === 'partial')
+    return { action: 'execute', resume: latest, why: 'finishing a partial execution' };
+  // A claim (state executing) without a final record.
+  if (s.by && s.by.split('/')[0] === input.self.split('/')[0] && s.by !== input.self) {
+    return { action: 'execute', resume: latest, why: 'resuming this daemon’s own interrupted execution' };
+  }
+  const age = input.now.getTime() - Date.parse(s.at);
+  if (s.by === input.self)
+    return { action: 'execute', resume: latest, why: 'continuing this daemon’s claim' };
+  if (age > input.claimTimeoutMs) {
+    return {
+      action: 'execute',
+      resume: latest,
+      why: `the claim of ${s.by ?? 'another daemon'} is ${Math.round(age / 1000)} s old (timeout ${Math.round(input.claimTimeoutMs / 1000)} s): resuming from a fresh read`,
+    };
+  }
+  return { action: 'wait', claim: latest, why: `claimed by ${s.by ?? 'another daemon'} at ${s.at}` };
+}

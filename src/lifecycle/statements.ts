@@ -1,0 +1,42 @@
+import type { KeyObject } from 'node:crypto';
+import type { Plan, PlanHeader } from '../plan/plan-types.js';
+import { type Signed, signStatement, type Statement } from './signing.js';
+import type { RequestStatus } from './status.js';
+
+/** The daemon's signature over a preview it commits: these inputs gave exactly this plan. */
+export function signPreview(plan: Plan, where: { branch: string; commit: string }, key: KeyObject): Signed {
+  return signStatement(
+    {
+      v: 1,
+      kind: 'preview',
+      request: plan.header.request,
+      branch: where.branch,
+      commit: where.commit,
+      digests: plan.header.digests,
+      state: 'previewed',
+      at: plan.header.createdAt,
+    },
+    key,
+  );
+}
+
+/** A claim (state executing) or an execution record (partial, executed) for main's history. */
+export function signExecution(
+  header: Pick<PlanHeader, 'request' | 'digests'>,
+  state: Extract<RequestStatus['state'], 'executing' | 'partial' | 'executed'>,
+  where: { branch: string; commit: string; by: string; at: Date },
+  key: KeyObject,
+): Signed {
+  const statement: Statement = {
+    v: 1,
+    kind: state === 'executing' ? 'claim' : 'execution',
+    request: header.request,
+    branch: where.branch,
+    commit: where.commit,
+    digests: header.digests,
+    state,
+    at: where.at.toISOString(),
+    by: where.by,
+  };
+  return signStatement(statement, key);
+}

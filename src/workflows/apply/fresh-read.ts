@@ -1,0 +1,40 @@
+import type { SyncTemplate } from '../../config/types.generated.js';
+import type { PlanChange } from '../../plan/plan-types.js';
+import { entryQuery, type PreviewTarget } from '../../ports/directory.js';
+import { normalizeDn } from '../../syntax/dn.js';
+
+/** IDs per search (an OR filter), and searches in flight, when reading the planned entries afresh. */
+const FRESH_READ_BATCH = 500;
+const FRESH_READ_PARALLEL = 4;
+
+export type FreshEntries = Map<string, Map<string, string[]>>;
+
+/**
+ * The planned entries as they are now, found by the users' IDs in the template's scope (so an
+ * entry that moved, was deleted or lost its ID is simply absent), in batches of IDs, several
+ * searches at once on the one connection (LDAP multiplexes them by message ID).
+ */
+export async function readFresh(
+  target: PreviewTarget,
+  changes: readonly PlanChange[],
+  template: SyncTemplate,
+): Promise<FreshEntries> {
+  const out: FreshEntries = new Map();
+  const ids = [...new Set(changes.map((c) => c.id))];
+  if (ids.length === 0) return out;
+  const attributes = [...new Set([template.spec.match.targetAttribute, ...changes.map((c) => c.attribute)])];
+  let next = 0;
+  const lane = async () => {
+    for (let i = next; i < ids.length; i = next) {
+      next += FRESH_READ_BATCH;
+      const query = entryQuery(template, [...attributes], ids.slice(i, i + FRESH_READ_BATCH));
+      for await (const page of target.readEntries(query)) {
+        for (const e of page) {
+          out.set(normalizeDn(e.dn), new Map([...e.attrs].map(([k, v]) => [k, v.values])));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: FRESH_READ_PARALLEL }, lane));
+  return out;
+}

@@ -1,0 +1,302 @@
+import type { KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ConfigRepo } from '../config/config-repo.js';
+import type { LoadedDaemonConfig } from '../config/daemon-config.js';
+import { requestDigest } from '../config/digests.js';
+import {
+  decideOnMain,
+  type ExecutionRecord,
+  type MainDecision,
+  RECORD_TRAILER,
+  recordsInMessage,
+  recordTrailer,
+} from '../lifecycle/executions.js';
+import { verifySigned } from '../lifecycle/signing.js';
+import { signExecution } from '../lifecycle/statements.js';
+import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/status.js';
+import type { PlanHeader } from '../plan/plan-types.js';
+import type { LedgerPort } from '../ports/ledger.js';
+import type { RepoPort } from '../ports/repo.js';
+import { ReexportError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
+import type { SourceData } from '../source/records.js';
+import { type ApplyDeps, type ApplyResult, applyValidated } from './apply/apply-request.js';
+
+export const EXECUTED_EDITED =
+  'this request was already executed and must not change; revert the edit and create a new request';
+
+/** The files an execution owns in reports/<request>/, restored when someone deletes or edits them. */
+const RESULT_FILES = ['result.md', 'result.jsonl', 'status.yaml'] as const;
+
+export interface ExecutionContext {
+  repo: RepoPort;
+  daemon: LoadedDaemonConfig;
+  log: Logger;
+  main: string;
+  keys: { privateKey: KeyObject; trusted: readonly KeyObject[] };
+  ledger: LedgerPort;
+  /** This daemon's identity (workdir id / pid). */
+  self: string;
+  claimTimeoutMs: number;
+  apply: Omit<ApplyDeps, 'trustedKeys'>;
+  now?: () => Date;
+  /** An operator's `reexport apply --force`: execute without execute: true / a reviewed plan. */
+  force?: boolean;
+}
+
+/** Another daemon claimed the request between our decision and our claim: decide again. */
+export class ClaimLost extends ReexportError {
+  readonly kind = 'claim';
+}
+
+export type MainOutcome =
+  | { did: 'preview' }
+  | { did: 'nothing'; why: string }
+  | { did: 'committed'; state: string; why: string }
+  | { did: 'executed'; result: ApplyResult }
+  | { did: 'retry'; why: string };
+
+/** Every execution record in main's history and in the daemon's ledger, verified, by request. */
+export async function readRecords(ctx: ExecutionContext): Promise<Map<string, ExecutionRecord[]>> {
+  const out = new Map<string, ExecutionRecord[]>();
+  const add = (raw: unknown, commit?: string) => {
+    const verdicts = ctx.keys.trusted.map((k) => verifySigned(raw, k));
+    const ok = verdicts.find((v) => v.ok);
+    let record: ExecutionRecord;
+    if (ok?.ok) record = { statement: ok.statement, trusted: true, ...(commit ? { commit } : {}) };
+    else {
+      // Untrusted: the statement text is still readable (it is JSON); its claim is not believed.
+      const text = (raw as { statement?: unknown } | null)?.statement;
+      let statement: ExecutionRecord['statement'] | undefined;
+      try {
+        statement = typeof text === 'string' ? (JSON.parse(text) as ExecutionRecord['statement']) : undefined;
+      } catch {
+        statement = undefined;
+      }
+      if (!statement || typeof statement.request !== 'string' || typeof statement.at !== 'string') return;
+      const reason = verdicts.map((v) => (v.ok ? '' : v.reason)).join('; ');
+      record = { statement, trusted: false, distrust: reason, ...(commit ? { commit } : {}) };
+    }
+    const list = out.get(record.statement.request) ?? [];
+    list.push(record);
+    out.set(record.statement.request, list);
+  };
+  for (const { commit, message } of await ctx.repo.messagesWith(ctx.main, `${RECORD_TRAILER}: `)) {
+    for (const raw of recordsInMessage(message)) add(raw, commit);
+  }
+  for (const raw of await ctx.ledger.records()) add(raw);
+  return out;
+}
+
+/**
+ * One request on main whose execution state matters (execute: true, or any record): decides from
+ * the execution records alone, then restores, refuses, waits, or claims and executes. The claim
+ * is a compare-and-swap on main: the executing commit must sit directly on `commit`, the commit
+ * the decision was made on; when main moved, nothing was written and the caller decides again.
+ */
+export async function executeOnMain(
+  ctx: ExecutionContext,
+  checkout: { repo: ConfigRepo; commit: string },
+  name: string,
+  records: readonly ExecutionRecord[],
+  opts: { source?: SourceData } = {},
+): Promise<MainOutcome> {
+  const now = ctx.now ?? (() => new Date());
+  const file = checkout.repo.requests.get(name);
+  const request = file?.value;
+  const reportDir = path.join(checkout.repo.root, 'reports', name);
+  const status = parseStatus(
+    await readFile(path.join(reportDir, 'status.yaml'), 'utf8').catch(() => undefined),
+  );
+  const decision: MainDecision = decideOnMain({
+    request: name,
+    execute: Boolean(request?.spec.execute) || Boolean(ctx.force),
+    requestDigest: request ? requestDigest(request) : '',
+    records,
+    self: ctx.self,
+    now: now(),
+    claimTimeoutMs: ctx.claimTimeoutMs,
+  });
+  const log = ctx.log.child({ request: name });
+  switch (decision.action) {
+    case 'preview':
+      return { did: 'preview' };
+    case 'wait':
+      log.info({ claim: decision.claim.statement.by }, `execution claimed elsewhere: ${decision.why}`);
+      return { did: 'nothing', why: decision.why };
+    case 'blocked': {
+      const next: RequestStatus = {
+        ...(status ?? {}),
+        request: name,
+        state: 'refused',
+        message: decision.why,
+      };
+      return commitStatusIfChanged(ctx, name, status, next, 'refused');
+    }
+    case 'executed':
+      return restoreExecuted(ctx, checkout, name, status, decision.record, decision.edited);
+    case 'execute':
+      break;
+  }
+  if (!request) return { did: 'nothing', why: 'the request file is gone' };
+
+  let claimed = false;
+  const claim = async (header: PlanHeader) => {
+    const at = now();
+    const signed = signExecution(
+      header,
+      'executing',
+      { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
+      ctx.keys.privateKey,
+    );
+    const executing: RequestStatus = {
+      request: name,
+      state: 'executing',
+      digests: header.digests,
+      executionStartedAt:
+        status?.state === 'executing' || status?.state === 'partial'
+          ? (status.executionStartedAt ?? at.toISOString())
+          : at.toISOString(),
+      commit: checkout.commit,
+      signature: signed,
+      ...(status?.previewSignature || status?.signature
+        ? { previewSignature: status.previewSignature ?? status.signature }
+        : {}),
+    };
+    const res = await ctx.repo.commitOnto(
+      ctx.main,
+      checkout.commit,
+      { [`reports/${name}/status.yaml`]: renderStatus(executing) },
+      `reexport: executing ${name}\n\n${decision.why}\n\n${recordTrailer(signed)}`,
+    );
+    if ('moved' in res) throw new ClaimLost(`main moved before the claim of ${name}; deciding again`);
+    await ctx.ledger.append(signed);
+    claimed = true;
+    log.info({ claim: res.commit, plan: header.digests.plan }, 'execution claimed');
+  };
+
+  let result: ApplyResult;
+  try {
+    result = await applyValidated(
+      checkout.repo,
+      name,
+      ctx.daemon,
+      { ...ctx.apply, trustedKeys: ctx.keys.trusted, claim },
+      { commit: checkout.commit, now, ...(opts.source ? { source: opts.source } : {}), force: ctx.force },
+    );
+  } catch (err) {
+    if (err instanceof ClaimLost) return { did: 'retry', why: err.message };
+    throw err;
+  }
+  if (!claimed) {
+    // Refused or invalid before anything was written: only the status says why.
+    const next = parseStatus(result.files['status.yaml']);
+    if (!next) return { did: 'nothing', why: result.message };
+    return commitStatusIfChanged(ctx, name, status, next, result.state);
+  }
+  if (result.state === 'interrupted') return { did: 'executed', result };
+  const state = result.state === 'partial' ? 'partial' : 'executed';
+  const signed = signExecution(
+    result.header!,
+    state,
+    { branch: ctx.main, commit: checkout.commit, by: ctx.self, at: now() },
+    ctx.keys.privateKey,
+  );
+  const final = parseStatus(result.files['status.yaml'])!;
+  const files = {
+    ...result.files,
+    'status.yaml': renderStatus({
+      ...final,
+      signature: signed,
+      ...(status?.previewSignature || status?.signature
+        ? { previewSignature: status.previewSignature ?? status.signature }
+        : {}),
+    }),
+  };
+  // The ledger first: if the push fails, the next pass still knows, and pushes these files.
+  await ctx.ledger.append(signed, files);
+  await ctx.repo.commitAndPush(
+    ctx.main,
+    underReports(name, files),
+    `reexport: ${state} ${name}\n\n${result.message}\n\n${recordTrailer(signed)}`,
+  );
+  return { did: 'executed', result: { ...result, files } };
+}
+
+/**
+ * An executed request stays executed. Its result files come back when someone deleted or edited
+ * them (from the daemon's ledger, or from the commit that carries the record); an edited request
+ * is a validation error until the edit is reverted.
+ */
+async function restoreExecuted(
+  ctx: ExecutionContext,
+  checkout: { repo: ConfigRepo },
+  name: string,
+  status: RequestStatus | undefined,
+  record: ExecutionRecord,
+  edited: boolean,
+): Promise<MainOutcome> {
+  let owned = await ctx.ledger.files(name, RESULT_FILES);
+  if (!owned['status.yaml'] && record.commit) {
+    owned = {};
+    for (const f of RESULT_FILES) {
+      const text = await ctx.repo.readFileAt(record.commit, `reports/${name}/${f}`);
+      if (text !== undefined) owned[f] = text;
+    }
+  }
+  const recorded = parseStatus(owned['status.yaml']);
+  if (edited) {
+    const file = checkout.repo.requests.get(name)?.file ?? `requests/${name}.yaml`;
+    const next: RequestStatus = {
+      ...(recorded ?? { request: name, state: 'executed' }),
+      state: 'invalid',
+      errors: [`${file}:1:1: ${EXECUTED_EDITED}`],
+    };
+    return commitStatusIfChanged(ctx, name, status, next, 'invalid');
+  }
+  if (!recorded) return { did: 'nothing', why: 'executed; no result files to restore' };
+  const current: Record<string, string | undefined> = {};
+  for (const f of RESULT_FILES) {
+    current[f] = await readFile(path.join(checkout.repo.root, 'reports', name, f), 'utf8').catch(
+      () => undefined,
+    );
+  }
+  const changed = RESULT_FILES.filter((f) => owned[f] !== undefined && current[f] !== owned[f]);
+  if (changed.length === 0) return { did: 'nothing', why: 'executed' };
+  const files = Object.fromEntries(changed.map((f) => [f, owned[f]!]));
+  await ctx.repo.commitAndPush(
+    ctx.main,
+    underReports(name, files),
+    `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; restored ${changed.join(', ')}.`,
+  );
+  ctx.log.warn({ request: name, files: changed }, 'restored result files someone deleted or edited');
+  return { did: 'committed', state: 'executed', why: `restored ${changed.join(', ')}` };
+}
+
+async function commitStatusIfChanged(
+  ctx: ExecutionContext,
+  name: string,
+  prior: RequestStatus | undefined,
+  next: RequestStatus,
+  state: string,
+): Promise<MainOutcome> {
+  if (
+    prior &&
+    prior.state === next.state &&
+    prior.message === next.message &&
+    JSON.stringify(prior.errors) === JSON.stringify(next.errors)
+  ) {
+    return { did: 'nothing', why: next.message ?? state };
+  }
+  await ctx.repo.commitAndPush(
+    ctx.main,
+    { [`reports/${name}/status.yaml`]: renderStatus(next) },
+    `reexport: ${state} ${name}\n\n${next.message ?? next.errors?.join('\n') ?? ''}`,
+  );
+  return { did: 'committed', state, why: next.message ?? state };
+}
+
+export function underReports(name: string, files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([f, c]) => [`reports/${name}/${f}`, c]));
+}
