@@ -104,10 +104,7 @@ export function describeWithSamba(name: string, fn: () => void): void {
  * KUBECTL picks another binary, e.g. to check the old kustomize of Debian's kubectl 1.20.
  */
 export const KUBECTL = process.env.KUBECTL ?? which('kubectl') ?? 'kubectl';
-export const kubectlMissing: string | undefined = reason(
-  missingExecutables([KUBECTL]),
-  'kubernetes-client',
-);
+export const kubectlMissing: string | undefined = reason(missingExecutables([KUBECTL]), 'kubernetes-client');
 
 /** describe() that runs only where kubectl can render kustomizations. */
 export function describeWithKubectl(name: string, fn: () => void): void {
