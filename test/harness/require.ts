@@ -1,5 +1,5 @@
 /**
- * Gates for tests that need a real directory server.
+ * Gates for tests that need a real directory server (or another system tool, such as kubectl).
  *
  * On a machine without slapd/Samba such tests are skipped, so `npm test` stays usable anywhere.
  * CI sets REEXPORT_REQUIRE_DIRECTORIES=1, and then a missing server is a failing test with the
@@ -97,4 +97,16 @@ export function describeWithSlapd(name: string, fn: () => void): void {
 /** describe() that runs only where a real Samba AD DC can be started. */
 export function describeWithSamba(name: string, fn: () => void): void {
   gated('Samba AD DC', sambaMissing, name, fn);
+}
+
+/**
+ * kubectl renders the kustomizations offline (`kubectl kustomize DIR`); no cluster is needed.
+ * KUBECTL picks another binary, e.g. to check the old kustomize of Debian's kubectl 1.20.
+ */
+export const KUBECTL = process.env.KUBECTL ?? which('kubectl') ?? 'kubectl';
+export const kubectlMissing: string | undefined = reason(missingExecutables([KUBECTL]), 'kubernetes-client');
+
+/** describe() that runs only where kubectl can render kustomizations. */
+export function describeWithKubectl(name: string, fn: () => void): void {
+  gated('kubectl', kubectlMissing, name, fn);
 }
