@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CronJob } from 'cron';
 import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
-import { UsageError } from '../shared/errors.js';
+import { describeError, UsageError } from '../shared/errors.js';
 import { openLdapWriters } from '../adapters/ldap/writer.js';
 import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
 import type { Logger } from '../shared/log.js';
@@ -13,6 +13,9 @@ import { Metrics } from '../adapters/http/metrics.js';
 import { PassRunner } from './pass-runner.js';
 import { type ReconcileContext, reconcilePass } from '../workflows/reconcile.js';
 import type { RepoPort } from '../ports/repo.js';
+import { noopObserver, type Observer } from '../ports/observer.js';
+import type { PreviewTarget } from '../ports/directory.js';
+import { StatusBoard } from './status-board.js';
 
 export interface DaemonOptions {
   daemon: LoadedDaemonConfig;
@@ -21,11 +24,14 @@ export interface DaemonOptions {
   preview?: PreviewDeps;
   openWriters?: ReconcileContext['apply']['openWriters'];
   repo?: RepoPort;
+  /** Served at /public-key.pem, so a forge's CI can verify the daemon's signatures. */
+  publicKeyPem?: string;
 }
 
 export interface DaemonHandle {
   runner: PassRunner;
   metrics: Metrics;
+  board: StatusBoard;
   httpPort?: number;
   /** Finishes the change in flight, journals it, stops the schedule and the HTTP server. */
   stop(): Promise<void>;
@@ -36,6 +42,7 @@ export async function reconcileContext(
   opts: DaemonOptions,
   metrics: Metrics,
   signal: AbortSignal,
+  observer: Observer = noopObserver,
 ): Promise<ReconcileContext> {
   const { daemon, log } = opts;
   const cfg = daemon.config;
@@ -55,10 +62,14 @@ export async function reconcileContext(
     daemon,
     log,
     metrics,
-    preview: opts.preview ?? {
-      openTarget: (t) => openTargetReader(daemon, t, log),
-      readLdapSource: ldapSourceReader(daemon, log),
-    },
+    observer,
+    preview: timedReads(
+      opts.preview ?? {
+        openTarget: (t) => openTargetReader(daemon, t, log),
+        readLdapSource: ldapSourceReader(daemon, log),
+      },
+      metrics,
+    ),
     apply: {
       openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),
       journalDir: path.join(workdir, 'journal'),
@@ -67,37 +78,67 @@ export async function reconcileContext(
   };
 }
 
-/** One pass with metrics and logs; returns whether it succeeded. */
+/**
+ * One pass with metrics and logs; returns whether it succeeded. A pass in which a branch or a
+ * request failed has failed too: an unreachable directory must not look healthy.
+ */
 export async function runPass(ctx: ReconcileContext): Promise<boolean> {
   const started = Date.now();
+  ctx.observer.passStarted();
+  let ok = false;
   try {
     const s = await reconcilePass(ctx);
-    ctx.metrics.passes.inc({ result: 'ok' });
-    ctx.metrics.lastPassOk.set(1);
-    ctx.log.info({ ...s, ms: Date.now() - started }, 'pass finished');
-    return true;
+    ok = s.errors === 0;
+    ctx.observer.passFinished({ ok, errors: [], summary: { ...s } });
+    if (ok) ctx.log.info({ ...s, ms: Date.now() - started }, 'pass finished');
+    else ctx.log.error({ ...s, ms: Date.now() - started }, 'pass finished with errors');
   } catch (err) {
-    ctx.metrics.passes.inc({ result: 'error' });
+    const message = describeError(err).message;
     ctx.metrics.errors.inc({ kind: 'pass' });
-    ctx.metrics.lastPassOk.set(0);
-    ctx.log.error({ err: (err as Error).message, ms: Date.now() - started }, 'pass failed');
-    return false;
+    ctx.observer.passFinished({ ok: false, errors: [message] });
+    ctx.log.error({ err: message, ms: Date.now() - started }, 'pass failed');
   } finally {
-    ctx.metrics.passSeconds.inc({}, (Date.now() - started) / 1000);
+    ctx.metrics.passes.inc({ result: ok ? 'ok' : 'error' });
+    ctx.metrics.lastPassOk.set(ok ? 1 : 0);
+    ctx.metrics.passDuration.observe((Date.now() - started) / 1000);
     ctx.metrics.lastPassTime.set(Math.round(Date.now() / 1000));
   }
+  return ok;
+}
+
+/** Measures each read of a target directory, from opening it to closing it, for the metrics. */
+function timedReads(deps: PreviewDeps, metrics: Metrics): PreviewDeps {
+  return {
+    ...deps,
+    openTarget: async (target): Promise<PreviewTarget> => {
+      const started = Date.now();
+      const reader = await deps.openTarget(target);
+      return {
+        ...reader,
+        close: async () => {
+          metrics.directoryRead.observe((Date.now() - started) / 1000, { target });
+          await reader.close();
+        },
+      };
+    },
+  };
 }
 
 /** The long-running reconciler: cron schedule, webhook, health endpoints. */
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   const metrics = new Metrics();
-  const abort = new AbortController();
-  const ctx = await reconcileContext(opts, metrics, abort.signal);
-  let lastOk: boolean | undefined;
-  const runner = new PassRunner(async () => {
-    lastOk = await runPass(ctx);
-  });
   const cfg = opts.daemon.config;
+  const board = new StatusBoard({ reportUrl: cfg.http?.reportUrl });
+  metrics.readLive(() => board.live());
+  const abort = new AbortController();
+  const ctx = await reconcileContext(opts, metrics, abort.signal, board);
+  let lastOk: boolean | undefined;
+  const runner = new PassRunner(
+    async () => {
+      lastOk = await runPass(ctx);
+    },
+    (err) => opts.log.error({ err: String(err) }, 'pass crashed'),
+  );
   const job = CronJob.from({
     cronTime: cfg.schedule ?? '*/1 * * * *',
     onTick: () => runner.trigger(),
@@ -121,6 +162,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
         void runner.trigger();
       },
       webhookSecret: await webhookSecret(opts.daemon),
+      status: () => board.snapshot(),
+      ...(opts.publicKeyPem ? { publicKeyPem: opts.publicKeyPem } : {}),
     },
     cfg.http?.port ?? 9464,
     cfg.http?.host,
@@ -129,6 +172,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   return {
     runner,
     metrics,
+    board,
     httpPort: http.port,
     async stop() {
       abort.abort();

@@ -8,19 +8,23 @@ import { diagnosticsForRequest } from '../config/rules.js';
 import { validateRepo } from '../config/validate-repo.js';
 import { type ApplyDeps, applyRequest, readStatus } from './apply.js';
 import { describeError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
+import { countOutcomes } from '../execute/outcomes.js';
+import { type Logger, withLogFields } from '../shared/log.js';
 import { requestDigest } from '../plan/build-plan.js';
 import { type PreviewDeps, previewRequest } from './preview.js';
 import { renderStatus, type RequestStatus } from '../lifecycle/status.js';
 import { renderInvalidFiles, renderPreviewFiles } from '../report/write-reports.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { RepoPort } from '../ports/repo.js';
+import type { Observer } from '../ports/observer.js';
 
 export interface ReconcileContext {
   repo: RepoPort;
   daemon: LoadedDaemonConfig;
   log: Logger;
   metrics: Metrics;
+  /** Told what the pass does, for the status page (a no-op outside the daemon). */
+  observer: Observer;
   preview: PreviewDeps;
   apply: Pick<ApplyDeps, 'openWriters' | 'journalDir' | 'signal' | 'retry'>;
 }
@@ -29,6 +33,8 @@ export interface PassSummary {
   branches: number;
   previews: number;
   executions: number;
+  /** Branches and requests that failed; a pass with any has failed. */
+  errors: number;
 }
 
 const EXECUTED_EDITED =
@@ -46,7 +52,7 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
   await repo.fetch();
   const branches = await repo.branches();
   if (!branches.some((b) => b.name === main)) throw new Error(`the config repository has no branch ${main}`);
-  const summary: PassSummary = { branches: 0, previews: 0, executions: 0 };
+  const summary: PassSummary = { branches: 0, previews: 0, executions: 0, errors: 0 };
   for (const b of branches) {
     if (b.name === main || !isPreview(b.name)) continue;
     if (ctx.apply.signal?.aborted) return summary;
@@ -61,6 +67,8 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
         continue;
       }
       ctx.metrics.errors.inc({ kind: 'branch' });
+      summary.errors++;
+      ctx.observer.problem({ branch: b.name, message: report.message });
       ctx.log.error(
         { branch: b.name, err: String((err as Error).message ?? err) },
         'preview of branch failed',
@@ -70,6 +78,7 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
   const m = await processMain(ctx, main);
   summary.previews += m.previews;
   summary.executions += m.executions;
+  summary.errors += m.errors;
   return summary;
 }
 
@@ -81,7 +90,10 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
   let committed = 0;
   for (const name of names) {
     const log = ctx.log.child({ branch, request: name, commit });
-    const files = await previewFiles(ctx, dir, repo, name, commit);
+    const files = await withLogFields({ branch, request: name }, () =>
+      previewFiles(ctx, dir, repo, name, commit),
+    );
+    await observeState(ctx, branch, name, commit, dir, files);
     if (await sameReport(dir, name, files)) {
       log.debug('preview unchanged');
       continue;
@@ -115,10 +127,13 @@ function requestsTouched(repo: ConfigRepo, changed: readonly string[]): string[]
 async function processMain(
   ctx: ReconcileContext,
   main: string,
-): Promise<{ previews: number; executions: number }> {
+): Promise<{ previews: number; executions: number; errors: number }> {
   let { dir, commit } = await ctx.repo.checkout(main);
   const { repo } = await validateRepo(dir, ctx.daemon);
-  const counts = { previews: 0, executions: 0 };
+  const counts = { previews: 0, executions: 0, errors: 0 };
+  for (const [name, r] of repo.requests)
+    if (r.value?.spec.execute && !wasExecuted(await readStatus(path.join(dir, 'reports', name))))
+      ctx.observer.executionQueued(name);
   for (const name of [...repo.requests.keys()].sort()) {
     if (ctx.apply.signal?.aborted) break;
     const log = ctx.log.child({ branch: main, request: name, commit });
@@ -126,7 +141,10 @@ async function processMain(
     const status = await readStatus(path.join(dir, 'reports', name));
     try {
       if (!request.value?.spec.execute || wasExecuted(status)) {
-        const files = await previewFiles(ctx, dir, repo, name, commit);
+        const files = await withLogFields({ branch: main, request: name }, () =>
+          previewFiles(ctx, dir, repo, name, commit),
+        );
+        await observeState(ctx, main, name, commit, dir, files);
         if (await sameReport(dir, name, files)) continue;
         const res = await ctx.repo.commitAndPush(
           main,
@@ -141,25 +159,36 @@ async function processMain(
         continue;
       }
       counts.executions++;
-      const result = await applyRequest(
-        dir,
-        name,
-        ctx.daemon,
-        {
-          ...ctx.preview,
-          ...ctx.apply,
-          beforeWrite: async (files) => {
-            const res = await ctx.repo.commitAndPush(
-              main,
-              underReports(name, files),
-              `reexport: executing ${name}\n\nReexport-Report: true`,
-            );
-            log.info({ pushed: 'commit' in res ? res.commit : undefined }, 'execution started');
+      const result = await withLogFields({ branch: main, request: name }, () =>
+        applyRequest(
+          dir,
+          name,
+          ctx.daemon,
+          {
+            ...ctx.preview,
+            ...ctx.apply,
+            beforeWrite: async (files) => {
+              const res = await ctx.repo.commitAndPush(
+                main,
+                underReports(name, files),
+                `reexport: executing ${name}\n\nReexport-Report: true`,
+              );
+              log.info({ pushed: 'commit' in res ? res.commit : undefined }, 'execution started');
+              ctx.observer.executionStarted(name);
+            },
+            onEntry: (done, total) => ctx.observer.executionProgress(name, done, total),
           },
-          onEntry: undefined,
-        },
-        { commit },
+          { commit },
+        ),
       );
+      ctx.observer.executionFinished(name, { state: result.state, counts: countOutcomes(result.outcomes) });
+      ctx.observer.requestState({
+        branch: main,
+        request: name,
+        state: result.state,
+        commit,
+        message: result.message,
+      });
       ctx.metrics.executions.inc({ result: result.state });
       for (const o of result.outcomes) ctx.metrics.changes.inc({ outcome: o.outcome });
       log.info(
@@ -180,10 +209,29 @@ async function processMain(
       ({ dir, commit } = await ctx.repo.checkout(main));
     } catch (err) {
       ctx.metrics.errors.inc({ kind: 'request' });
+      counts.errors++;
+      ctx.observer.problem({ branch: main, request: name, message: describeError(err).message });
+      if (request.value?.spec.execute && !wasExecuted(status))
+        ctx.observer.executionFinished(name, { state: 'failed', counts: {} });
       log.error({ err: String((err as Error).message ?? err) }, 'request failed');
     }
   }
   return counts;
+}
+
+/** Tells the observer the state the request's reports say now (the new ones, or the committed ones). */
+async function observeState(
+  ctx: ReconcileContext,
+  branch: string,
+  request: string,
+  commit: string,
+  dir: string,
+  files: Record<string, string>,
+): Promise<void> {
+  const state = files['status.yaml']
+    ? stateOf(files)
+    : ((await readStatus(path.join(dir, 'reports', request)))?.state ?? 'unknown');
+  ctx.observer.requestState({ branch, request, state, commit });
 }
 
 function wasExecuted(status: RequestStatus | undefined): boolean {
