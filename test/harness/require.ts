@@ -98,3 +98,12 @@ export function describeWithSlapd(name: string, fn: () => void): void {
 export function describeWithSamba(name: string, fn: () => void): void {
   gated('Samba AD DC', sambaMissing, name, fn);
 }
+
+/** Debian's Chromium; the status page is tested in it (driven by playwright-core, no browser download). */
+export const CHROMIUM = '/usr/bin/chromium';
+export const chromiumMissing: string | undefined = reason(missingExecutables([CHROMIUM]), 'chromium');
+
+/** describe() that runs only where slapd and Chromium can be started. */
+export function describeWithSlapdAndChromium(name: string, fn: () => void): void {
+  gated('OpenLDAP slapd and Chromium', slapdMissing ?? chromiumMissing, name, fn);
+}
