@@ -67,14 +67,16 @@ export function onLogLine(hook: (() => void) | undefined): void {
 }
 
 function destination(stream: NodeJS.WriteStream): DestinationStream {
-  const inner = innerDestination(stream);
+  const inner: Flushable = innerDestination(stream);
   if (!stream.isTTY) return inner;
-  return {
+  const wrapped: Flushable = {
     write(line: string) {
       beforeLogLine?.();
       return inner.write(line);
     },
+    flush: (cb) => (inner.flush ? inner.flush(cb) : cb?.()),
   };
+  return wrapped;
 }
 
 function innerDestination(stream: NodeJS.WriteStream): DestinationStream {
@@ -92,8 +94,11 @@ function innerDestination(stream: NodeJS.WriteStream): DestinationStream {
         singleLine: true,
       });
   }
-  return pino.destination(fd);
+  // Synchronous: a daemon logs a few lines per pass, and no line may be lost when the process exits.
+  return pino.destination({ dest: fd, sync: true });
 }
+
+type Flushable = DestinationStream & { flush?: (cb?: (err?: Error) => void) => void };
 
 type PrettyFactory = (opts: Record<string, unknown>) => DestinationStream;
 
