@@ -355,7 +355,7 @@ export interface DaemonConfig {
     [k: string]: Source;
   };
   /**
-   * HTTP endpoints: /healthz, /readyz, /metrics and POST /hooks/git.
+   * HTTP endpoints: the status page /, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git.
    */
   http?: {
     /**
@@ -374,6 +374,10 @@ export interface DaemonConfig {
      * File holding the webhook secret.
      */
     webhookSecretFile?: string;
+    /**
+     * Link to a request's reports on the forge, for the status page at /. {branch}, {request} and {commit} are filled in, e.g. https://git.example/iam/config/src/branch/{branch}/reports/{request}/preview.md (Gitea/Forgejo) or https://github.com/iam/config/blob/{branch}/reports/{request}/preview.md.
+     */
+    reportUrl?: string;
   };
   /**
    * How previews are rendered.

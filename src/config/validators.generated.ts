@@ -2215,9 +2215,10 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const daemonConfig = validate30;
-const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/daemon-config.schema.json","title":"DaemonConfig","description":"Operator-controlled daemon configuration: repository, schedule, safety limits, directory connections and sources. Never part of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","targets"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"DaemonConfig","description":"What this file is. Always DaemonConfig."},"repo":{"type":"object","description":"The config repository the daemon watches.","additionalProperties":false,"required":["url"],"properties":{"url":{"type":"string","minLength":1,"description":"Any URL git understands. Credentials come from the environment (SSH agent, GIT_ASKPASS, credential helper), never from this file."},"branch":{"type":"string","minLength":1,"default":"main","description":"The main branch: requests merged here are executed."},"previewBranches":{"type":"array","items":{"type":"string","minLength":1},"default":["*"],"description":"Glob patterns of branches that get previews (the main branch never counts as one)."},"workdir":{"type":"string","minLength":1,"default":"./var/reexport","description":"Folder for the daemon's clone and journal; relative to this file."},"author":{"type":"object","description":"Author of the daemon's commits.","additionalProperties":false,"required":["name","email"],"properties":{"name":{"type":"string","minLength":1,"description":"Commit author name."},"email":{"type":"string","minLength":3,"description":"Commit author e-mail."}}}}},"schedule":{"type":"string","minLength":9,"default":"*/1 * * * *","description":"Cron expression for reconcile passes (a webhook call triggers one at once)."},"timeZone":{"type":"string","description":"Time zone for the schedule, e.g. Europe/Oslo. Default: the machine's."},"safety":{"type":"object","description":"Limits that stop a large mistake.","additionalProperties":false,"properties":{"maxChanges":{"type":"integer","minimum":0,"default":500,"description":"A plan changing more entries than this is refused unless the request's maxChanges covers it."},"maxClears":{"type":"integer","minimum":0,"default":100,"description":"A plan clearing more attribute values than this is refused unless the request's maxChanges covers the plan."},"requireReviewedPreview":{"type":"boolean","default":false,"description":"true: execute only a plan committed as a preview (reports/<request>/plan.jsonl); never a fresh one."}}},"targets":{"type":"object","description":"Directories the daemon may write to, by name.","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/target"}},"sources":{"type":"object","description":"Sources of truth defined by the operator, by name. Templates may also use in-repo files.","propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/source"}},"http":{"type":"object","description":"HTTP endpoints: /healthz, /readyz, /metrics and POST /hooks/git.","additionalProperties":false,"properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":9464,"description":"Port to listen on; 0 picks a free one."},"host":{"type":"string","default":"0.0.0.0","description":"Address to listen on."},"webhookSecretEnv":{"type":"string","description":"Environment variable holding the webhook secret (HMAC-SHA256 for GitHub, token for GitLab)."},"webhookSecretFile":{"type":"string","description":"File holding the webhook secret."}}},"preview":{"type":"object","description":"How previews are rendered.","additionalProperties":false,"properties":{"maxUsersInMarkdown":{"type":"integer","minimum":1,"default":200,"description":"preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif."}}},"log":{"type":"object","description":"Logging.","additionalProperties":false,"properties":{"level":{"enum":["trace","debug","info","warn","error","fatal","silent"],"default":"info","description":"Minimum level of the JSON logs."}}}},"$defs":{"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."},"tls":{"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate."},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}}},"connection":{"type":"object","properties":{"url":{"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."},"bindDN":{"type":"string","description":"DN of the service account to bind as."},"passwordFile":{"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret)."},"passwordEnv":{"type":"string","description":"Environment variable holding the bind password."},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."},"pageSize":{"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."}}},"target":{"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"description":"Parallel modify operations during execution."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}},"source":{"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file."},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default: all user attributes."}}}]}}};
+const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/daemon-config.schema.json","title":"DaemonConfig","description":"Operator-controlled daemon configuration: repository, schedule, safety limits, directory connections and sources. Never part of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","targets"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"DaemonConfig","description":"What this file is. Always DaemonConfig."},"repo":{"type":"object","description":"The config repository the daemon watches.","additionalProperties":false,"required":["url"],"properties":{"url":{"type":"string","minLength":1,"description":"Any URL git understands. Credentials come from the environment (SSH agent, GIT_ASKPASS, credential helper), never from this file."},"branch":{"type":"string","minLength":1,"default":"main","description":"The main branch: requests merged here are executed."},"previewBranches":{"type":"array","items":{"type":"string","minLength":1},"default":["*"],"description":"Glob patterns of branches that get previews (the main branch never counts as one)."},"workdir":{"type":"string","minLength":1,"default":"./var/reexport","description":"Folder for the daemon's clone and journal; relative to this file."},"author":{"type":"object","description":"Author of the daemon's commits.","additionalProperties":false,"required":["name","email"],"properties":{"name":{"type":"string","minLength":1,"description":"Commit author name."},"email":{"type":"string","minLength":3,"description":"Commit author e-mail."}}}}},"schedule":{"type":"string","minLength":9,"default":"*/1 * * * *","description":"Cron expression for reconcile passes (a webhook call triggers one at once)."},"timeZone":{"type":"string","description":"Time zone for the schedule, e.g. Europe/Oslo. Default: the machine's."},"safety":{"type":"object","description":"Limits that stop a large mistake.","additionalProperties":false,"properties":{"maxChanges":{"type":"integer","minimum":0,"default":500,"description":"A plan changing more entries than this is refused unless the request's maxChanges covers it."},"maxClears":{"type":"integer","minimum":0,"default":100,"description":"A plan clearing more attribute values than this is refused unless the request's maxChanges covers the plan."},"requireReviewedPreview":{"type":"boolean","default":false,"description":"true: execute only a plan committed as a preview (reports/<request>/plan.jsonl); never a fresh one."}}},"targets":{"type":"object","description":"Directories the daemon may write to, by name.","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/target"}},"sources":{"type":"object","description":"Sources of truth defined by the operator, by name. Templates may also use in-repo files.","propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/source"}},"http":{"type":"object","description":"HTTP endpoints: the status page /, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git.","additionalProperties":false,"properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":9464,"description":"Port to listen on; 0 picks a free one."},"host":{"type":"string","default":"0.0.0.0","description":"Address to listen on."},"webhookSecretEnv":{"type":"string","description":"Environment variable holding the webhook secret (HMAC-SHA256 for GitHub, token for GitLab)."},"webhookSecretFile":{"type":"string","description":"File holding the webhook secret."},"reportUrl":{"type":"string","pattern":"^https?://","description":"Link to a request's reports on the forge, for the status page at /. {branch}, {request} and {commit} are filled in, e.g. https://git.example/iam/config/src/branch/{branch}/reports/{request}/preview.md (Gitea/Forgejo) or https://github.com/iam/config/blob/{branch}/reports/{request}/preview.md."}}},"preview":{"type":"object","description":"How previews are rendered.","additionalProperties":false,"properties":{"maxUsersInMarkdown":{"type":"integer","minimum":1,"default":200,"description":"preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif."}}},"log":{"type":"object","description":"Logging.","additionalProperties":false,"properties":{"level":{"enum":["trace","debug","info","warn","error","fatal","silent"],"default":"info","description":"Minimum level of the JSON logs."}}}},"$defs":{"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."},"tls":{"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate."},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}}},"connection":{"type":"object","properties":{"url":{"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."},"bindDN":{"type":"string","description":"DN of the service account to bind as."},"passwordFile":{"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret)."},"passwordEnv":{"type":"string","description":"Environment variable holding the bind password."},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."},"pageSize":{"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."}}},"target":{"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"description":"Parallel modify operations during execution."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}},"source":{"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file."},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default: all user attributes."}}}]}}};
 const schema47 = {"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."};
 const func39 = Object.prototype.hasOwnProperty;
+const pattern22 = new RegExp("^https?://", "u");
 const schema48 = {"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"description":"Parallel modify operations during execution."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}};
 const schema49 = {"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."};
 const schema50 = {"type":"string","description":"DN of the service account to bind as."};
@@ -3892,7 +3893,7 @@ if(data.http !== undefined){
 let data21 = data.http;
 if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
 for(const key8 in data21){
-if(!((((key8 === "port") || (key8 === "host")) || (key8 === "webhookSecretEnv")) || (key8 === "webhookSecretFile"))){
+if(!(((((key8 === "port") || (key8 === "host")) || (key8 === "webhookSecretEnv")) || (key8 === "webhookSecretFile")) || (key8 === "reportUrl"))){
 const err49 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.http,data:data21};
 if(vErrors === null){
 vErrors = [err49];
@@ -3977,9 +3978,11 @@ vErrors.push(err55);
 errors++;
 }
 }
-}
-else {
-const err56 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.http.type,parentSchema:schema46.properties.http,data:data21};
+if(data21.reportUrl !== undefined){
+let data26 = data21.reportUrl;
+if(typeof data26 === "string"){
+if(!pattern22.test(data26)){
+const err56 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema46.properties.http.properties.reportUrl,data:data26};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3989,12 +3992,8 @@ vErrors.push(err56);
 errors++;
 }
 }
-if(data.preview !== undefined){
-let data26 = data.preview;
-if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
-for(const key9 in data26){
-if(!(key9 === "maxUsersInMarkdown")){
-const err57 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.preview,data:data26};
+else {
+const err57 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.reportUrl.type,parentSchema:schema46.properties.http.properties.reportUrl,data:data26};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4004,10 +4003,9 @@ vErrors.push(err57);
 errors++;
 }
 }
-if(data26.maxUsersInMarkdown !== undefined){
-let data27 = data26.maxUsersInMarkdown;
-if(!(((typeof data27 == "number") && (!(data27 % 1) && !isNaN(data27))) && (isFinite(data27)))){
-const err58 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.preview.properties.maxUsersInMarkdown.type,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data27};
+}
+else {
+const err58 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.http.type,parentSchema:schema46.properties.http,data:data21};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4016,9 +4014,13 @@ vErrors.push(err58);
 }
 errors++;
 }
-if((typeof data27 == "number") && (isFinite(data27))){
-if(data27 < 1 || isNaN(data27)){
-const err59 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data27};
+}
+if(data.preview !== undefined){
+let data27 = data.preview;
+if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
+for(const key9 in data27){
+if(!(key9 === "maxUsersInMarkdown")){
+const err59 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.preview,data:data27};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4028,10 +4030,10 @@ vErrors.push(err59);
 errors++;
 }
 }
-}
-}
-else {
-const err60 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.preview.type,parentSchema:schema46.properties.preview,data:data26};
+if(data27.maxUsersInMarkdown !== undefined){
+let data28 = data27.maxUsersInMarkdown;
+if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
+const err60 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.preview.properties.maxUsersInMarkdown.type,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data28};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4040,13 +4042,9 @@ vErrors.push(err60);
 }
 errors++;
 }
-}
-if(data.log !== undefined){
-let data28 = data.log;
-if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
-for(const key10 in data28){
-if(!(key10 === "level")){
-const err61 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.log,data:data28};
+if((typeof data28 == "number") && (isFinite(data28))){
+if(data28 < 1 || isNaN(data28)){
+const err61 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data28};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4056,10 +4054,10 @@ vErrors.push(err61);
 errors++;
 }
 }
-if(data28.level !== undefined){
-let data29 = data28.level;
-if(!(((((((data29 === "trace") || (data29 === "debug")) || (data29 === "info")) || (data29 === "warn")) || (data29 === "error")) || (data29 === "fatal")) || (data29 === "silent"))){
-const err62 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema46.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema46.properties.log.properties.level.enum,parentSchema:schema46.properties.log.properties.level,data:data29};
+}
+}
+else {
+const err62 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.preview.type,parentSchema:schema46.properties.preview,data:data27};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4069,9 +4067,12 @@ vErrors.push(err62);
 errors++;
 }
 }
-}
-else {
-const err63 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.log.type,parentSchema:schema46.properties.log,data:data28};
+if(data.log !== undefined){
+let data29 = data.log;
+if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
+for(const key10 in data29){
+if(!(key10 === "level")){
+const err63 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.log,data:data29};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -4081,14 +4082,39 @@ vErrors.push(err63);
 errors++;
 }
 }
-}
-else {
-const err64 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(data29.level !== undefined){
+let data30 = data29.level;
+if(!(((((((data30 === "trace") || (data30 === "debug")) || (data30 === "info")) || (data30 === "warn")) || (data30 === "error")) || (data30 === "fatal")) || (data30 === "silent"))){
+const err64 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema46.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema46.properties.log.properties.level.enum,parentSchema:schema46.properties.log.properties.level,data:data30};
 if(vErrors === null){
 vErrors = [err64];
 }
 else {
 vErrors.push(err64);
+}
+errors++;
+}
+}
+}
+else {
+const err65 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.log.type,parentSchema:schema46.properties.log,data:data29};
+if(vErrors === null){
+vErrors = [err65];
+}
+else {
+vErrors.push(err65);
+}
+errors++;
+}
+}
+}
+else {
+const err66 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(vErrors === null){
+vErrors = [err66];
+}
+else {
+vErrors.push(err66);
 }
 errors++;
 }

@@ -16,6 +16,9 @@ import { Metrics } from '../adapters/http/metrics.js';
 import { PassRunner } from './pass-runner.js';
 import { type PassSummary, type ReconcileContext, reconcilePass } from '../workflows/reconcile.js';
 import type { RepoPort } from '../ports/repo.js';
+import { noopObserver, type Observer } from '../ports/observer.js';
+import type { PreviewTarget } from '../ports/directory.js';
+import { StatusBoard } from './status-board.js';
 
 export interface DaemonOptions {
   daemon: LoadedDaemonConfig;
@@ -24,11 +27,14 @@ export interface DaemonOptions {
   preview?: PreviewDeps;
   openWriters?: ReconcileContext['apply']['openWriters'];
   repo?: RepoPort;
+  /** Served at /public-key.pem, so a forge's CI can verify the daemon's signatures. */
+  publicKeyPem?: string;
 }
 
 export interface DaemonHandle {
   runner: PassRunner;
   metrics: Metrics;
+  board: StatusBoard;
   httpPort?: number;
   /** Finishes the change in flight, journals it, stops the schedule and the HTTP server. */
   stop(): Promise<void>;
@@ -42,6 +48,7 @@ export async function reconcileContext(
   opts: DaemonOptions,
   metrics: Metrics,
   signal: AbortSignal,
+  observer: Observer = noopObserver,
 ): Promise<ReconcileContext & { release(): Promise<void>; publicPem: string }> {
   const { daemon, log } = opts;
   const cfg = daemon.config;
@@ -69,15 +76,19 @@ export async function reconcileContext(
           'created a signing key for this daemon; publish its public key for `reexport verify` in CI',
         ),
     });
-    const preview = opts.preview ?? {
-      openTarget: (t: string) => openTargetReader(daemon, t, log),
-      readLdapSource: ldapSourceReader(daemon, log),
-    };
+    const preview = timedReads(
+      opts.preview ?? {
+        openTarget: (t: string) => openTargetReader(daemon, t, log),
+        readLdapSource: ldapSourceReader(daemon, log),
+      },
+      metrics,
+    );
     return {
       repo,
       daemon,
       log,
       metrics,
+      observer,
       preview,
       keys,
       publicPem: keys.publicPem,
@@ -98,40 +109,79 @@ export async function reconcileContext(
   }
 }
 
-/** One pass with metrics and logs. Failed: an error anywhere; partial requests do not fail it. */
+/**
+ * One pass with metrics and logs. A pass in which a branch or a request failed has failed too:
+ * an unreachable directory must not look healthy. A partial request does not fail the pass (the
+ * work goes on next pass); `once` reports it in its exit code.
+ */
 export async function runPass(ctx: ReconcileContext): Promise<{ ok: boolean; summary?: PassSummary }> {
   const started = Date.now();
+  ctx.observer.passStarted();
+  let ok = false;
+  let summary: PassSummary | undefined;
   try {
-    const s = await reconcilePass(ctx);
-    const ok = s.errors.length === 0;
+    summary = await reconcilePass(ctx);
+    ok = summary.errors.length === 0;
+    ctx.observer.passFinished({
+      ok,
+      errors: summary.errors,
+      summary: {
+        branches: summary.branches,
+        previews: summary.previews,
+        executions: summary.executions,
+        partial: summary.partial.length,
+      },
+    });
+    const fields = { ...summary, ms: Date.now() - started };
+    if (ok) ctx.log.info(fields, 'pass finished');
+    else ctx.log.error(fields, `pass failed: ${summary.errors.join('; ')}`);
+  } catch (err) {
+    const message = describeError(err).message;
+    ctx.metrics.errors.inc({ kind: 'pass' });
+    ctx.observer.passFinished({ ok: false, errors: [message] });
+    ctx.log.error({ err: message, ms: Date.now() - started }, 'pass failed');
+  } finally {
     ctx.metrics.passes.inc({ result: ok ? 'ok' : 'error' });
     ctx.metrics.lastPassOk.set(ok ? 1 : 0);
-    const fields = { ...s, ms: Date.now() - started };
-    if (ok) ctx.log.info(fields, 'pass finished');
-    else ctx.log.error(fields, `pass failed: ${s.errors.join('; ')}`);
-    return { ok, summary: s };
-  } catch (err) {
-    ctx.metrics.passes.inc({ result: 'error' });
-    ctx.metrics.errors.inc({ kind: 'pass' });
-    ctx.metrics.lastPassOk.set(0);
-    ctx.log.error({ err: describeError(err).message, ms: Date.now() - started }, 'pass failed');
-    return { ok: false };
-  } finally {
-    ctx.metrics.passSeconds.inc({}, (Date.now() - started) / 1000);
+    ctx.metrics.passDuration.observe((Date.now() - started) / 1000);
     ctx.metrics.lastPassTime.set(Math.round(Date.now() / 1000));
   }
+  return { ok, ...(summary ? { summary } : {}) };
+}
+
+/** Measures each read of a target directory, from opening it to closing it, for the metrics. */
+function timedReads(deps: PreviewDeps, metrics: Metrics): PreviewDeps {
+  return {
+    ...deps,
+    openTarget: async (target): Promise<PreviewTarget> => {
+      const started = Date.now();
+      const reader = await deps.openTarget(target);
+      return {
+        ...reader,
+        close: async () => {
+          metrics.directoryRead.observe((Date.now() - started) / 1000, { target });
+          await reader.close();
+        },
+      };
+    },
+  };
 }
 
 /** The long-running reconciler: cron schedule, webhook, health endpoints. */
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   const metrics = new Metrics();
-  const abort = new AbortController();
-  const ctx = await reconcileContext(opts, metrics, abort.signal);
-  let lastOk: boolean | undefined;
-  const runner = new PassRunner(async () => {
-    lastOk = (await runPass(ctx)).ok;
-  });
   const cfg = opts.daemon.config;
+  const board = new StatusBoard({ reportUrl: cfg.http?.reportUrl });
+  metrics.readLive(() => board.live());
+  const abort = new AbortController();
+  const ctx = await reconcileContext(opts, metrics, abort.signal, board);
+  let lastOk: boolean | undefined;
+  const runner = new PassRunner(
+    async () => {
+      lastOk = (await runPass(ctx)).ok;
+    },
+    (err) => opts.log.error({ err: String(err) }, 'pass crashed'),
+  );
   const job = CronJob.from({
     cronTime: cfg.schedule ?? '*/1 * * * *',
     onTick: () => runner.trigger(),
@@ -155,6 +205,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
         void runner.trigger();
       },
       webhookSecret: await webhookSecret(opts.daemon),
+      status: () => board.snapshot(),
+      publicKeyPem: opts.publicKeyPem ?? ctx.publicPem,
     },
     cfg.http?.port ?? 9464,
     cfg.http?.host,
@@ -163,6 +215,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   return {
     runner,
     metrics,
+    board,
     httpPort: http.port,
     async stop() {
       abort.abort();

@@ -15,7 +15,9 @@ import { renderInvalidFiles, renderPreviewFiles } from '../report/write-reports.
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { RepoPort } from '../ports/repo.js';
 import { describeError, RepoError } from '../shared/errors.js';
-import type { Logger } from '../shared/log.js';
+import { type Logger, withLogFields } from '../shared/log.js';
+import type { Observer } from '../ports/observer.js';
+import { countOutcomes } from '../execute/outcomes.js';
 import type { SourceData } from '../source/records.js';
 import { type ExecutionContext, executeOnMain, readRecords, underReports } from './execution.js';
 import { loadTemplateSource } from './load-source.js';
@@ -26,6 +28,8 @@ export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemo
   daemon: LoadedDaemonConfig;
   log: Logger;
   metrics: Metrics;
+  /** Told what the pass does, for the status page (a no-op outside the daemon). */
+  observer: Observer;
   preview: PreviewDeps;
 }
 
@@ -72,6 +76,7 @@ export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary>
       }
       ctx.metrics.errors.inc({ kind: 'branch' });
       summary.errors.push(`branch ${b.name}: ${report.message}`);
+      ctx.observer.problem({ branch: b.name, message: report.message });
       ctx.log.error({ branch: b.name, err: report.message }, 'preview of branch failed');
     }
   }
@@ -113,7 +118,8 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
   let committed = 0;
   for (const name of requestsTouched(co.repo, changed)) {
     const log = ctx.log.child({ branch, request: name, commit: co.commit });
-    const files = await previewFiles(ctx, co, name, branch);
+    const files = await withLogFields({ branch, request: name }, () => previewFiles(ctx, co, name, branch));
+    ctx.observer.requestState({ branch, request: name, state: stateOf(files), commit: co.commit });
     if (await sameReport(ctx, co.dir, name, files)) {
       log.debug('preview unchanged');
       continue;
@@ -147,15 +153,34 @@ function requestsTouched(repo: ConfigRepo, changed: readonly string[]): string[]
 async function processMain(ctx: ReconcileContext, main: string, summary: PassSummary): Promise<void> {
   let co = await checkoutValidated(ctx, main);
   let records = await readRecords({ ...ctx, main });
-  const exec: ExecutionContext = { ...ctx, main };
-  for (const name of [...co.repo.requests.keys()].sort()) {
+  const names = [...co.repo.requests.keys()].sort();
+  for (const name of names) {
+    if (co.repo.requests.get(name)?.value?.spec.execute && !records.get(name)?.length) {
+      ctx.observer.executionQueued(name);
+    }
+  }
+  for (const name of names) {
     if (ctx.apply.signal?.aborted) break;
     const log = ctx.log.child({ branch: main, request: name });
+    let started = false;
+    const exec: ExecutionContext = {
+      ...ctx,
+      main,
+      apply: {
+        ...ctx.apply,
+        onEntry: (done, total) => {
+          if (!started) ctx.observer.executionStarted(name, total);
+          started = true;
+          ctx.observer.executionProgress(name, done, total);
+        },
+      },
+    };
     try {
       for (let attempt = 1; ; attempt++) {
-        const outcome = await executeOnMain(exec, co, name, records.get(name) ?? [], {
-          source: await sourceFor(ctx, co, name)?.catch(() => undefined),
-        });
+        const source = await sourceFor(ctx, co, name)?.catch(() => undefined);
+        const outcome = await withLogFields({ branch: main, request: name }, () =>
+          executeOnMain(exec, co, name, records.get(name) ?? [], source ? { source } : {}),
+        );
         if (outcome.did === 'retry') {
           if (attempt >= CLAIM_ATTEMPTS) throw new RepoError(`${outcome.why}; main keeps moving`);
           log.info(outcome.why);
@@ -173,6 +198,14 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           summary.executions++;
           ctx.metrics.executions.inc({ result: r.state });
           for (const o of r.outcomes) ctx.metrics.changes.inc({ outcome: o.outcome });
+          ctx.observer.executionFinished(name, { state: r.state, counts: countOutcomes(r.outcomes) });
+          ctx.observer.requestState({
+            branch: main,
+            request: name,
+            state: r.state,
+            commit: co.commit,
+            message: r.message,
+          });
           log.info(
             { state: r.state, reviewed: r.reviewed, plan: r.header?.digests.plan },
             `execution ${r.state}: ${r.message}`,
@@ -181,6 +214,12 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           if (r.state === 'interrupted') return;
         } else if (outcome.did === 'committed') {
           log.info({ state: outcome.state }, outcome.why);
+          ctx.observer.requestState({
+            branch: main,
+            request: name,
+            state: outcome.state,
+            message: outcome.why,
+          });
           if (outcome.state === 'refused') ctx.metrics.executions.inc({ result: 'refused' });
         }
         if (outcome.did !== 'nothing') {
@@ -194,6 +233,8 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
       const report = describeError(err);
       ctx.metrics.errors.inc({ kind: 'request' });
       summary.errors.push(`${main} ${name}: ${report.message}`);
+      ctx.observer.problem({ branch: main, request: name, message: report.message });
+      if (started) ctx.observer.executionFinished(name, { state: 'failed', counts: {} });
       log.error({ err: report.message }, 'request failed');
     }
   }
@@ -205,7 +246,8 @@ async function previewOnMain(
   name: string,
   main: string,
 ): Promise<number> {
-  const files = await previewFiles(ctx, co, name, main);
+  const files = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
+  ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
   if (await sameReport(ctx, co.dir, name, files)) return 0;
   const res = await ctx.repo.commitAndPush(
     main,

@@ -110,3 +110,12 @@ export const kubectlMissing: string | undefined = reason(missingExecutables([KUB
 export function describeWithKubectl(name: string, fn: () => void): void {
   gated('kubectl', kubectlMissing, name, fn);
 }
+
+/** Debian's Chromium; the status page is tested in it (driven by playwright-core, no browser download). */
+export const CHROMIUM = '/usr/bin/chromium';
+export const chromiumMissing: string | undefined = reason(missingExecutables([CHROMIUM]), 'chromium');
+
+/** describe() that runs only where slapd and Chromium can be started. */
+export function describeWithSlapdAndChromium(name: string, fn: () => void): void {
+  gated('OpenLDAP slapd and Chromium', slapdMissing ?? chromiumMissing, name, fn);
+}

@@ -1,8 +1,20 @@
 /**
- * The few metrics an operator alerts on, in Prometheus' text format. Hand-written because the
- * set is small and fixed; a client library would bring a registry we do not need.
+ * The metrics an operator alerts on, in Prometheus' text format. Hand-written because the set is
+ * small and fixed; a client library would bring a registry we do not need. The names are the
+ * contract of docs/operators/metrics.md and deploy/'s alerts and dashboard: rename nothing.
  */
 type Labels = Record<string, string>;
+
+function labelText(labels: Labels): string {
+  const entries = Object.entries(labels);
+  if (entries.length === 0) return '';
+  const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+  return `{${entries.map(([k, v]) => `${k}="${escape(v)}"`).join(',')}}`;
+}
+
+function header(name: string, help: string, type: string): string[] {
+  return [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`];
+}
 
 class Counter {
   private readonly values = new Map<string, number>();
@@ -18,7 +30,7 @@ class Counter {
     return this.values.get(labelText(labels)) ?? 0;
   }
   render(): string[] {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`];
+    const lines = header(this.name, this.help, 'counter');
     if (this.values.size === 0) lines.push(`${this.name} 0`);
     for (const [labels, v] of this.values) lines.push(`${this.name}${labels} ${v}`);
     return lines;
@@ -34,50 +46,135 @@ class Gauge {
   set(v: number): void {
     this.value = v;
   }
+  get(): number {
+    return this.value;
+  }
   render(): string[] {
-    return [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} gauge`, `${this.name} ${this.value}`];
+    return [...header(this.name, this.help, 'gauge'), `${this.name} ${this.value}`];
   }
 }
 
-function labelText(labels: Labels): string {
-  const entries = Object.entries(labels);
-  if (entries.length === 0) return '';
-  return `{${entries.map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`).join(',')}}`;
+/** Cumulative buckets, _sum and _count per label set, as Prometheus histograms are. */
+class Histogram {
+  private readonly series = new Map<string, { labels: Labels; counts: number[]; sum: number; n: number }>();
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly buckets: readonly number[],
+  ) {}
+  observe(value: number, labels: Labels = {}): void {
+    const key = labelText(labels);
+    let s = this.series.get(key);
+    if (!s) this.series.set(key, (s = { labels, counts: this.buckets.map(() => 0), sum: 0, n: 0 }));
+    this.buckets.forEach((le, i) => {
+      if (value <= le) s.counts[i]!++;
+    });
+    s.sum += value;
+    s.n++;
+  }
+  count(labels: Labels = {}): number {
+    return this.series.get(labelText(labels))?.n ?? 0;
+  }
+  render(): string[] {
+    const lines = header(this.name, this.help, 'histogram');
+    for (const s of this.series.values()) {
+      this.buckets.forEach((le, i) => {
+        lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: String(le) })} ${s.counts[i]}`);
+      });
+      lines.push(`${this.name}_bucket${labelText({ ...s.labels, le: '+Inf' })} ${s.n}`);
+      lines.push(`${this.name}_sum${labelText(s.labels)} ${s.sum}`);
+      lines.push(`${this.name}_count${labelText(s.labels)} ${s.n}`);
+    }
+    return lines;
+  }
 }
+
+/** Gauges that describe the present, read from whoever knows it (the daemon's status board). */
+export interface LiveReadings {
+  queueLength: number;
+  /** Seconds since the running execution started; 0 when none runs. */
+  claimAgeSeconds: number;
+  /** Seconds since each open preview was last confirmed current, by request. */
+  previewAgeSeconds: Record<string, number>;
+}
+
+const SECONDS_BUCKETS = [0.5, 1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600];
 
 export class Metrics {
   readonly passes = new Counter('reexport_passes_total', 'Reconcile passes, by result (ok, error).');
-  readonly passSeconds = new Counter(
-    'reexport_pass_duration_seconds_sum',
-    'Total seconds spent in reconcile passes.',
-  );
   readonly previews = new Counter(
     'reexport_previews_total',
-    'Preview reports committed, by state (previewed, invalid).',
+    'Preview reports committed, by state (previewed, invalid, refused).',
   );
   readonly executions = new Counter(
     'reexport_executions_total',
-    'Executions, by result (executed, interrupted, refused, invalid).',
+    'Executions, by result (executed, partial, interrupted, refused, invalid, failed).',
   );
-  readonly changes = new Counter('reexport_changes_total', 'Attribute changes executed, by outcome.');
-  readonly errors = new Counter('reexport_errors_total', 'Errors, by kind.');
-  readonly lastPassOk = new Gauge('reexport_last_pass_success', '1 when the last reconcile pass succeeded.');
+  readonly changes = new Counter(
+    'reexport_changes_total',
+    'Attribute changes executed, by outcome (applied, already-applied, stale, failed, skipped).',
+  );
+  readonly errors = new Counter('reexport_errors_total', 'Errors, by kind (pass, branch, request).');
+  readonly lastPassOk = new Gauge(
+    'reexport_last_pass_success',
+    '1 when the last reconcile pass succeeded, 0 when it failed.',
+  );
   readonly lastPassTime = new Gauge(
     'reexport_last_pass_timestamp_seconds',
-    'When the last reconcile pass ended.',
+    'Unix time when the last reconcile pass ended.',
   );
+  readonly passDuration = new Histogram(
+    'reexport_pass_duration_seconds',
+    'Duration of reconcile passes.',
+    SECONDS_BUCKETS,
+  );
+  readonly directoryRead = new Histogram(
+    'reexport_directory_read_seconds',
+    'Time to read a target directory for one preview or execution, by target.',
+    SECONDS_BUCKETS,
+  );
+  private live: () => LiveReadings = () => ({ queueLength: 0, claimAgeSeconds: 0, previewAgeSeconds: {} });
+
+  /** Where the present-state gauges come from. */
+  readLive(source: () => LiveReadings): void {
+    this.live = source;
+  }
 
   render(): string {
-    const all = [
+    const live = this.live();
+    const lines = [
       this.passes,
-      this.passSeconds,
       this.previews,
       this.executions,
       this.changes,
-      this.errors,
       this.lastPassOk,
       this.lastPassTime,
-    ];
-    return `${all.flatMap((m) => m.render()).join('\n')}\n`;
+      this.passDuration,
+      this.directoryRead,
+      this.errors,
+    ].flatMap((m) => m.render());
+    lines.push(
+      ...header(
+        'reexport_queue_length',
+        'Merged requests waiting for execution, the running one included.',
+        'gauge',
+      ),
+      `reexport_queue_length ${live.queueLength}`,
+      ...header(
+        'reexport_execution_claim_age_seconds',
+        'Seconds since the running execution started (its claim); 0 when none runs.',
+        'gauge',
+      ),
+      `reexport_execution_claim_age_seconds ${live.claimAgeSeconds}`,
+      ...header(
+        'reexport_preview_age_seconds',
+        'Seconds since the open preview of a request was last confirmed current, by request.',
+        'gauge',
+      ),
+      ...Object.entries(live.previewAgeSeconds).map(
+        ([request, s]) => `reexport_preview_age_seconds${labelText({ request })} ${s}`,
+      ),
+    );
+    return `${lines.join('\n')}\n`;
   }
 }

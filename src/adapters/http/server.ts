@@ -1,8 +1,11 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log.js';
+import type { StatusSnapshot } from '../../ports/observer.js';
+import { DeliveryLog, deliveryId } from './deliveries.js';
 import type { Metrics } from './metrics.js';
+import { renderStatusFragment, renderStatusPage } from './status-page.js';
 
 export interface HttpDeps {
   metrics: Metrics;
@@ -13,47 +16,87 @@ export interface HttpDeps {
   trigger: (why: string) => void;
   /** Without a secret the webhook is refused: an unauthenticated trigger is an easy denial of service. */
   webhookSecret?: string;
+  /** What the status page and /api/status show; without it they answer 404. */
+  status?: () => StatusSnapshot;
+  /** The daemon's public signing key, for a forge's CI to verify previews with. */
+  publicKeyPem?: string;
 }
 
-const MAX_BODY = 1024 * 1024;
+/** Forges send a few kB; 1 MiB leaves room for a push of many commits. */
+export const MAX_WEBHOOK_BODY = 1024 * 1024;
+/** A body this far over the limit is not drained any further: the connection is closed instead. */
+const MAX_DRAIN = 64 * MAX_WEBHOOK_BODY;
 
-/** /healthz, /readyz, /metrics and POST /hooks/git. */
+type Route = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** The status page, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git. */
 export async function startHttp(
   deps: HttpDeps,
   port: number,
   host = '0.0.0.0',
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const deliveries = new DeliveryLog();
+  const gets: Record<string, Route> = {
+    '/healthz': (_req, res) => send(res, 200, 'ok\n'),
+    '/readyz': (_req, res) => {
+      const r = deps.ready();
+      send(res, r.ok ? 200 : 503, r.ok ? 'ready\n' : `not ready: ${r.reason}\n`);
+    },
+    '/metrics': (_req, res) => send(res, 200, deps.metrics.render(), 'text/plain; version=0.0.4'),
+    '/public-key.pem': (_req, res) =>
+      deps.publicKeyPem
+        ? send(res, 200, deps.publicKeyPem, 'application/x-pem-file')
+        : send(res, 404, 'no public key configured\n'),
+    '/': (_req, res) =>
+      deps.status
+        ? send(res, 200, renderStatusPage(deps.status()), 'text/html; charset=utf-8')
+        : send(res, 404, 'not found\n'),
+    '/status/fragment': (_req, res) =>
+      deps.status
+        ? send(res, 200, renderStatusFragment(deps.status()), 'text/html; charset=utf-8')
+        : send(res, 404, 'not found\n'),
+    '/api/status': (_req, res) =>
+      deps.status
+        ? send(res, 200, `${JSON.stringify(deps.status(), null, 2)}\n`, 'application/json')
+        : send(res, 404, 'not found\n'),
+  };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
-      res.writeHead(status, { 'content-type': type });
-      res.end(body);
-    };
-    if (req.method === 'GET' && url.pathname === '/healthz') return send(200, 'ok\n');
-    if (req.method === 'GET' && url.pathname === '/readyz') {
-      const r = deps.ready();
-      return send(r.ok ? 200 : 503, r.ok ? 'ready\n' : `not ready: ${r.reason}\n`);
+    const get = gets[url.pathname];
+    if (get) {
+      if (req.method !== 'GET' && req.method !== 'HEAD')
+        return send(res, 405, 'GET only\n', undefined, 'GET');
+      return get(req, res);
     }
-    if (req.method === 'GET' && url.pathname === '/metrics')
-      return send(200, deps.metrics.render(), 'text/plain; version=0.0.4');
     if (url.pathname === '/hooks/git') {
-      if (req.method !== 'POST') return send(405, 'POST only\n');
+      if (req.method !== 'POST') return send(res, 405, 'POST only\n', undefined, 'POST');
       void readBody(req).then(
         (body) => {
-          if (!body) return send(413, 'body too large\n');
+          if (body === 'too large') return send(res, 413, `body over ${MAX_WEBHOOK_BODY} bytes\n`);
+          if (body === 'far too large') {
+            res.writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
+            res.end(`body over ${MAX_WEBHOOK_BODY} bytes\n`, () => req.socket.destroy());
+            return;
+          }
           const verdict = verifyWebhook(req, body, deps.webhookSecret);
           if (!verdict.ok) {
             deps.log.warn({ remote: req.socket.remoteAddress, reason: verdict.reason }, 'webhook refused');
-            return send(verdict.status, `${verdict.reason}\n`);
+            return send(res, verdict.status, `${verdict.reason}\n`);
+          }
+          // Checked after the signature, so that no one without the secret can fill the log.
+          const id = deliveryId(req);
+          if (id && !deliveries.firstTime(id)) {
+            deps.log.info({ delivery: id }, 'webhook delivery seen before; ignored');
+            return send(res, 200, 'delivery seen before; ignored\n');
           }
           deps.trigger('webhook');
-          return send(202, 'pass triggered\n');
+          return send(res, 202, 'pass triggered\n');
         },
-        () => send(400, 'bad request\n'),
+        () => send(res, 400, 'bad request\n'),
       );
       return;
     }
-    return send(404, 'not found\n');
+    return send(res, 404, 'not found\n');
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -62,24 +105,55 @@ export async function startHttp(
   return {
     server,
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // The status page keeps a connection alive between its refreshes.
+        server.closeIdleConnections();
+      }),
   };
 }
 
-function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
+function send(
+  res: ServerResponse,
+  status: number,
+  body: string,
+  type = 'text/plain; charset=utf-8',
+  allow?: string,
+): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...(type.startsWith('text/html')
+      ? {
+          'content-security-policy':
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; connect-src 'self'",
+        }
+      : {}),
+    ...(allow ? { allow } : {}),
+  });
+  res.end(res.req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * The body, or why not. An oversized body is read to its end and dropped, so the client gets its
+ * 413 instead of a reset connection; past MAX_DRAIN the connection is closed after the answer.
+ */
+function readBody(req: IncomingMessage): Promise<Buffer | 'too large' | 'far too large'> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > MAX_BODY) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+      if (size > MAX_DRAIN) {
+        req.off('data', onData);
+        req.pause();
+        resolve('far too large');
+      } else if (size <= MAX_WEBHOOK_BODY) chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(size > MAX_WEBHOOK_BODY ? 'too large' : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }

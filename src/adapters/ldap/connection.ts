@@ -38,6 +38,19 @@ export interface DirectoryLogger {
   warn(obj: Record<string, unknown>, msg: string): void;
 }
 
+/** `log` with `fields` on every line, e.g. the target a connection is for. */
+export function labelled(
+  log: DirectoryLogger | undefined,
+  fields: Record<string, string>,
+): DirectoryLogger | undefined {
+  return (
+    log && {
+      info: (obj, msg) => log.info({ ...fields, ...obj }, msg),
+      warn: (obj, msg) => log.warn({ ...fields, ...obj }, msg),
+    }
+  );
+}
+
 const DEFAULT_TIMEOUT_MS = 120_000;
 const DEFAULT_PAGE_SIZE = 1000;
 

@@ -1,7 +1,7 @@
 import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
 import type { Source } from '../../config/types.generated.js';
 import { SourceError, UsageError } from '../../shared/errors.js';
-import { connectionSettings, type DirectoryLogger, openDirectory } from './connection.js';
+import { connectionSettings, type DirectoryLogger, labelled, openDirectory } from './connection.js';
 import { scopeFilter } from '../../syntax/filter.js';
 import { canonicalJson } from '../../shared/canonical.js';
 import { collectRecords, sha256, type SourceData } from '../../source/records.js';
@@ -15,7 +15,10 @@ export async function openTargetReader(
 ): Promise<PreviewTarget> {
   const target = daemon.config.targets[name];
   if (!target) throw new UsageError(`target \`${name}\` is not defined in the daemon config`);
-  const directory = await openDirectory(await connectionSettings(target, daemon), log);
+  const directory = await openDirectory(
+    await connectionSettings(target, daemon),
+    labelled(log, { target: name }),
+  );
   return {
     readEntries: (query) =>
       directory.searchPages({
@@ -36,7 +39,10 @@ export async function openTargetReader(
 /** Reads an LDAP source of truth: each entry becomes a record whose fields are its attributes. */
 export function ldapSourceReader(daemon: LoadedDaemonConfig, log?: DirectoryLogger) {
   return async (def: Extract<Source, { type: 'ldap' }>, name: string): Promise<SourceData> => {
-    const directory = await openDirectory(await connectionSettings(def, daemon), log);
+    const directory = await openDirectory(
+      await connectionSettings(def, daemon),
+      labelled(log, { source: name }),
+    );
     try {
       const rows: Array<{ fields: Record<string, unknown>; origin: string }> = [];
       for await (const page of directory.searchPages({

@@ -1,7 +1,7 @@
 import { Attribute, Change } from 'ldapts';
 import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
 import { DirectoryError, UsageError } from '../../shared/errors.js';
-import { connectionSettings, type DirectoryLogger, openDirectory } from './connection.js';
+import { connectionSettings, type DirectoryLogger, labelled, openDirectory } from './connection.js';
 import type { Directory } from './directory.js';
 import { type EntryWriter, type ModifyOp, WriteFailure } from '../../execute/executor.js';
 
@@ -60,7 +60,7 @@ export async function openLdapWriters(
   const target = daemon.config.targets[name];
   if (!target) throw new UsageError(`target \`${name}\` is not defined in the daemon config`);
   const settings = await connectionSettings(target, daemon);
-  const first = await openDirectory(settings, log);
+  const first = await openDirectory(settings, labelled(log, { target: name, purpose: 'write' }));
   const rest = await Promise.all(
     Array.from({ length: Math.max(0, count - 1) }, () => openDirectory(settings)),
   );
