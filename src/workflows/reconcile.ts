@@ -119,9 +119,12 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
   for (const name of requestsTouched(co.repo, changed)) {
     const log = ctx.log.child({ branch, request: name, commit: co.commit });
     const files = await withLogFields({ branch, request: name }, () => previewFiles(ctx, co, name, branch));
-    ctx.observer.requestState({ branch, request: name, state: stateOf(files), commit: co.commit });
+    // Told once the reports are on the branch, so a watcher never sees a state Git does not have.
+    const observed = () =>
+      ctx.observer.requestState({ branch, request: name, state: stateOf(files), commit: co.commit });
     if (await sameReport(ctx, co.dir, name, files)) {
       log.debug('preview unchanged');
+      observed();
       continue;
     }
     const res = await ctx.repo.commitAndPush(
@@ -129,6 +132,7 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
       underReports(name, files),
       commitMessage('preview', name, files),
     );
+    observed();
     if ('commit' in res) {
       committed++;
       ctx.metrics.previews.inc({ state: stateOf(files) });
@@ -247,13 +251,18 @@ async function previewOnMain(
   main: string,
 ): Promise<number> {
   const files = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
-  ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
-  if (await sameReport(ctx, co.dir, name, files)) return 0;
+  const observed = () =>
+    ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
+  if (await sameReport(ctx, co.dir, name, files)) {
+    observed();
+    return 0;
+  }
   const res = await ctx.repo.commitAndPush(
     main,
     underReports(name, files),
     commitMessage('preview', name, files),
   );
+  observed();
   if (!('commit' in res)) return 0;
   ctx.metrics.previews.inc({ state: stateOf(files) });
   ctx.log.info(

@@ -106,7 +106,7 @@ describe('runPass', () => {
       apply: {},
     } as unknown as ReconcileContext;
     metrics.lastPassOk.set(1);
-    expect(await runPass(ctx)).toBe(false);
+    expect((await runPass(ctx)).ok).toBe(false);
     const text = metrics.render();
     expect(metricValue(text, 'reexport_last_pass_success')).toBe(0);
     expect(metricValue(text, 'reexport_passes_total{result="error"}')).toBe(1);

@@ -127,7 +127,7 @@ http:
 
     daemon = await startDaemon({
       daemon: await loadDaemonConfig(path.join(work.dir, 'daemon.yaml')),
-      log: createLogger('silent'),
+      log: createLogger('info'),
     });
     base = `http://127.0.0.1:${daemon.httpPort}`;
     // The first pass (started by the daemon) previews the pull request.
