@@ -33,8 +33,8 @@ export function outcomeHeadline(counts: Record<OutcomeKind, number>, interrupted
   const total = KINDS.reduce((sum, k) => sum + counts[k], 0);
   if (total === 0)
     return interrupted ? 'No change was applied before the interruption.' : 'No changes to apply.';
-  const handled = interrupted ? ' handled before the interruption' : '';
-  if (counts.applied === total) return `Applied ${plural(total, 'change')}${handled}.`;
+  const applied = interrupted ? 'Before the interruption: applied' : 'Applied';
+  if (counts.applied === total) return `${applied} ${plural(total, 'change')}.`;
   const parts: string[] = [];
   const was = (k: OutcomeKind, word: string) => {
     if (counts[k]) parts.push(`${n(counts[k])} ${wasWere(counts[k])} ${word} (${MEANING[k]})`);
@@ -43,7 +43,7 @@ export function outcomeHeadline(counts: Record<OutcomeKind, number>, interrupted
   was('stale', 'stale');
   if (counts.failed) parts.push(`${n(counts.failed)} failed (${MEANING.failed})`);
   was('skipped', 'skipped');
-  return `Applied ${n(counts.applied)} of ${plural(total, 'change')}${handled}: ${parts.join('; ')}.`;
+  return `${applied} ${n(counts.applied)} of ${plural(total, 'change')}: ${parts.join('; ')}.`;
 }
 
 /** result.md: what happened in one sentence, counts per outcome and attribute, then each change not applied. */
