@@ -164,8 +164,12 @@ function because(changes: PlanChange[], explanations: PlanExplanations | undefin
       const v = values[f];
       return `${f} = ${v === null || v === undefined ? '*(missing)*' : v === '' ? '*(empty)*' : code(v)}`;
     });
-    const from = m.fields.length ? ` from ${read.join(', ')}` : ' (a fixed value)';
-    out.push(`- **${c.attribute}** ← ${m.source.map(code).join(', ')}${from}${policyNote(c, m)}`);
+    // The values first: they are what a reviewer checks against the diff above.
+    const expressions = m.source.map(code).join(', ');
+    const why = m.fields.length
+      ? `from ${read.join(', ')} by ${expressions}`
+      : `is the fixed value ${expressions}`;
+    out.push(`- **${c.attribute}** ${why}${policyNote(c, m)}`);
   }
   return out;
 }

@@ -46,7 +46,7 @@ describe('preview.md: why each value', () => {
         '',
         'Because:',
         '',
-        '- **mail** ← `{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@kommune.no` from givenName = `Åse`, sn = `Ødegård`',
+        '- **mail** from givenName = `Åse`, sn = `Ødegård` by `{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@kommune.no`',
       ].join('\n'),
     );
   });
@@ -64,12 +64,12 @@ describe('preview.md: why each value', () => {
       ),
       { maxUsers: 10 },
     );
-    expect(md).toContain('- **company** ← `Lillevik kommune` (a fixed value)\n');
+    expect(md).toContain('- **company** is the fixed value `Lillevik kommune`\n');
     expect(md).toContain(
-      '- **telephoneNumber** ← `{{ phone }}` from phone = *(empty)*; the result is empty, so the attribute is cleared (`onEmpty: clear`)\n',
+      '- **telephoneNumber** from phone = *(empty)* by `{{ phone }}`; the result is empty, so the attribute is cleared (`onEmpty: clear`)\n',
     );
     expect(md).toContain(
-      '- **proxyAddresses** ← `SMTP:{{ employeeId }}@kommune.no` from employeeId = `1001`; `policy: merge` keeps the other values, the old primary `SMTP:` stays as a secondary `smtp:`',
+      '- **proxyAddresses** from employeeId = `1001` by `SMTP:{{ employeeId }}@kommune.no`; `policy: merge` keeps the other values, the old primary `SMTP:` stays as a secondary `smtp:`',
     );
   });
 
@@ -77,7 +77,7 @@ describe('preview.md: why each value', () => {
     const md = renderPreviewMd(plan([{ ...AASE, givenName: 'Å`se\n- injected' }], [aaseEntry()]), {
       maxUsers: 10,
     });
-    expect(md).toContain('from givenName = ``Å`se\\n- injected``, sn = `Ødegård`');
+    expect(md).toContain('from givenName = ``Å`se\\n- injected``, sn = `Ødegård` by');
     expect(md).not.toMatch(/^- injected/m);
   });
 });
