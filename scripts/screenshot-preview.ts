@@ -21,6 +21,7 @@ import {
   demoDaemonConfig,
   demoPassword,
 } from '../src/demo/setup.js';
+import { MAX_USERS_SHOWN } from '../src/plan/plan-types.js';
 import { renderPreviewFiles } from '../src/report/write-reports.js';
 import { createLogger } from '../src/shared/log.js';
 import { previewRequest } from '../src/workflows/preview.js';
@@ -58,7 +59,7 @@ async function previewMarkdown(work: string): Promise<string> {
       openTarget: (target) => openTargetReader(daemon, target, log),
     });
     if (!result.plan) throw new Error(`${REQUEST} could not be previewed: ${JSON.stringify(result)}`);
-    return renderPreviewFiles(result.plan, 200)['preview.md']!;
+    return renderPreviewFiles(result.plan, MAX_USERS_SHOWN)['preview.md']!;
   } finally {
     await directory.stop();
   }
