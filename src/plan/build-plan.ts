@@ -2,7 +2,15 @@ import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js
 import { idKey, type SourceData, type SourceRecord } from '../source/records.js';
 import { compareIds, digestOf } from './canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
-import type { Plan, PlanChange, PlanHeader, PlanSummary } from './plan-types.js';
+import {
+  LISTED_MAX,
+  MAX_USERS_SHOWN,
+  type Plan,
+  type PlanChange,
+  type PlanExplanations,
+  type PlanHeader,
+  type PlanSummary,
+} from './plan-types.js';
 import { assessSafety, removedValues, type SafetyLimits } from './safety.js';
 import {
   type AttributeOutcome,
@@ -31,6 +39,8 @@ export interface PlanInput {
   onlyIds?: string[];
   /** The target directory's schema, when it could be read: which attributes hold DNs or one value. */
   schema?: DirectorySchema;
+  /** How many users (the first by ID) keep the source values that explain their changes. */
+  explainUsers?: number;
 }
 
 /** What one matched entry contributes; counted only once the match is known not to be a duplicate. */
@@ -68,6 +78,11 @@ export class Planner {
   /** The mappings' attribute names in lower case, as entry attributes are keyed. */
   private readonly keys: string[];
   private readonly dnValued: DnValued;
+  /**
+   * Every source record's ID key, made only when the request selects some records and an entry
+   * matches none of them: an entry of an unselected record is no news, one no record names is.
+   */
+  private sourceKeys?: Set<string>;
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
@@ -94,6 +109,7 @@ export class Planner {
       sourceIssues: source.issues,
       binarySkipped: [],
       collisions: [],
+      unmatchedEntries: { count: 0, first: [] },
     };
     const only = input.onlyIds && new Set(input.onlyIds.map(idKey));
     for (const r of selectRecords(source, request.spec.users, this.summary.unknownIds)) {
@@ -124,9 +140,11 @@ export class Planner {
     const matchValues = entry.attrs.get(this.matchAttr)?.values ?? [];
     if (matchValues.length === 0) return;
     this.summary.entriesInScope++;
+    let matched = false;
     for (const value of matchValues) {
       const slot = this.selected.get(idKey(value));
       if (!slot) continue;
+      matched = true;
       const prior = slot.match;
       if (prior) {
         // Two entries claim one user: nobody can tell which is right, so neither is written.
@@ -136,6 +154,25 @@ export class Planner {
       }
       slot.match = this.matchFor(slot.record, entry);
     }
+    if (!matched) this.noteUnmatched(entry.dn, matchValues);
+  }
+
+  /** Counts an entry no source record matches; keeps the first LISTED_MAX by ID, whatever the read order. */
+  private noteUnmatched(dn: string, matchValues: readonly string[]): void {
+    const { input } = this;
+    if (input.request.spec.users !== 'all' || input.onlyIds) {
+      this.sourceKeys ??= new Set(input.source.records.map((r) => r.key));
+      for (const v of matchValues) if (this.sourceKeys.has(idKey(v))) return;
+    }
+    const unmatched = this.summary.unmatchedEntries;
+    unmatched.count++;
+    const id = matchValues.join(', ');
+    const first = unmatched.first;
+    if (first.length === LISTED_MAX && compareIds(id, first[LISTED_MAX - 1]!.id) >= 0) return;
+    let at = first.length;
+    while (at > 0 && compareIds(first[at - 1]!.id, id) > 0) at--;
+    first.splice(at, 0, { id, dn });
+    if (first.length > LISTED_MAX) first.pop();
   }
 
   private matchFor(record: SourceRecord, entry: PlanEntry): Match {
@@ -263,12 +300,49 @@ export class Planner {
       changes,
       summary: s,
       safety: assessSafety(changes, this.input.safety, request.spec.maxChanges),
+      explanations: this.explain(changes),
     };
+  }
+
+  /**
+   * The mappings as written, and for the first users of the sorted plan the values of the fields
+   * their changed mappings read: a bounded copy, so the plan never holds the whole source.
+   */
+  private explain(changes: readonly PlanChange[]): PlanExplanations {
+    const byAttribute = new Map(this.mappings.map((m) => [m.attribute, m]));
+    const mappings: PlanExplanations['mappings'] = {};
+    for (const m of this.mappings) {
+      mappings[m.attribute] = {
+        source: m.expressions.map((e) => e.text),
+        fields: m.fields,
+        ...(m.mapping.policy ? { policy: m.mapping.policy } : {}),
+        ...(m.mapping.onEmpty ? { onEmpty: m.mapping.onEmpty } : {}),
+      };
+    }
+    const sources: PlanExplanations['sources'] = new Map();
+    const limit = this.input.explainUsers ?? MAX_USERS_SHOWN;
+    for (const c of changes) {
+      let values = sources.get(c.id);
+      if (!values) {
+        if (sources.size >= limit) break;
+        values = Object.create(null) as Record<string, string | null>;
+        sources.set(c.id, values);
+      }
+      const fields = this.selected.get(idKey(c.id))!.record.fields;
+      for (const f of byAttribute.get(c.attribute)!.fields) if (!(f in values)) values[f] = asText(fields[f]);
+    }
+    return { mappings, sources };
   }
 }
 
 export { requestDigest, templateDigest } from '../config/digests.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
+
+/** A source value as a reviewer reads it; null for a field the record lacks. */
+function asText(value: unknown): string | null {
+  if (value === undefined || value === null) return null;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
 
 export function planDigest(changes: readonly PlanChange[]): string {
   return digestOf(changes.map((c) => [c.id, c.dn, c.attribute, c.before, c.after]));

@@ -52,6 +52,39 @@ export interface PlanSummary {
   binarySkipped: Array<{ id: string; attribute: string }>;
   /** Values computed for more than one user where a directory expects uniqueness (mail). */
   collisions: Array<{ attribute: string; value: string; ids: string[] }>;
+  /**
+   * Entries in scope whose match value is in no source record (leavers, service accounts): counted,
+   * and the first LISTED_MAX by ID named, so a reviewer sees who the re-export leaves alone.
+   */
+  unmatchedEntries: { count: number; first: Array<{ id: string; dn: string }> };
+}
+
+/** How many items of a list (no entry, unmatched…) the plan keeps and preview.md shows by name. */
+export const LISTED_MAX = 50;
+
+/** preview.md shows this many users' diffs unless the daemon config says otherwise. */
+export const MAX_USERS_SHOWN = 200;
+
+/** A mapping as the template writes it, for showing why a value is what it is. */
+export interface MappingExplanation {
+  /** The source expressions (one, or one per value of a multi-valued mapping). */
+  source: string[];
+  /** The source fields the expressions read. */
+  fields: string[];
+  policy?: 'replace' | 'merge' | 'keep';
+  onEmpty?: 'clear' | 'skip';
+}
+
+/**
+ * Why each value: the mappings' expressions, and for the first users (by ID) the source values the
+ * mappings that change them read. Only for reading: never in plan.jsonl or the plan digest, and
+ * bounded (a plan of 100,000 users keeps the values of the users preview.md shows, not of all).
+ */
+export interface PlanExplanations {
+  /** Per attribute, as the template spells it. */
+  mappings: Record<string, MappingExplanation>;
+  /** User ID → field → value as text; null when the record has no such field. */
+  sources: Map<string, Record<string, string | null>>;
 }
 
 export interface SafetyVerdict {
@@ -70,4 +103,6 @@ export interface Plan {
   changes: PlanChange[];
   summary: PlanSummary;
   safety: SafetyVerdict;
+  /** Absent for a plan read back from plan.jsonl. */
+  explanations?: PlanExplanations;
 }

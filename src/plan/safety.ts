@@ -1,3 +1,4 @@
+import { plural } from '../shared/text.js';
 import type { PlanChange, SafetyVerdict } from './plan-types.js';
 
 export interface SafetyLimits {
@@ -41,8 +42,9 @@ export function assessSafety(
   };
   const over: string[] = [];
   if (entries > limits.maxChanges)
-    over.push(`changes ${entries} entries, over the limit of ${limits.maxChanges}`);
-  if (clears > limits.maxClears) over.push(`clears ${clears} values, over the limit of ${limits.maxClears}`);
+    over.push(`changes ${plural(entries, 'entry', 'entries')}, over the limit of ${limits.maxChanges}`);
+  if (clears > limits.maxClears)
+    over.push(`clears ${plural(clears, 'value')}, over the limit of ${limits.maxClears}`);
   if (over.length === 0)
     return {
       ...base,

@@ -1,4 +1,5 @@
 import type { PlanChange } from '../plan/plan-types.js';
+import { visibleControls } from '../shared/text.js';
 
 /** RFC 2849: a value needs base64 when it is not a "SAFE-STRING" (non-ASCII, control characters, leading space, colon or '<', trailing space). */
 export function needsBase64(value: string): boolean {
@@ -12,16 +13,27 @@ export function ldifLine(name: string, value: string): string {
 }
 
 /**
+ * An LDIF comment line. A comment ends at the line break, so a line break in the text would start a
+ * line ldapmodify reads as data: control characters are shown escaped (\n, \x00) instead.
+ */
+export function ldifComment(text: string): string {
+  return `# ${visibleControls(text)}`;
+}
+
+/**
  * The plan as LDIF modify records, one per entry. Removed values are deleted by exact value, so
  * ldapmodify refuses (noSuchAttribute) an entry changed since the preview instead of overwriting it.
  */
 export function renderLdif(changes: readonly PlanChange[], header: string[] = []): string {
-  const out: string[] = ['version: 1', ...header.map((h) => `# ${h}`)];
+  const out: string[] = ['version: 1', ...header.map(ldifComment)];
   let i = 0;
   while (i < changes.length) {
     const dn = changes[i]!.dn;
     const id = changes[i]!.id;
-    out.push('', `# ${id}`, ldifLine('dn', dn), 'changetype: modify');
+    out.push('', ldifComment(id));
+    // A DN with æ, ø or å is base64 in LDIF; the comment keeps it readable.
+    if (needsBase64(dn)) out.push(ldifComment(`dn: ${dn}`));
+    out.push(ldifLine('dn', dn), 'changetype: modify');
     for (; i < changes.length && changes[i]!.dn === dn; i++) {
       const c = changes[i]!;
       const removed = c.before.filter((v) => !c.after.includes(v));

@@ -1,7 +1,15 @@
 import { diffArrays } from 'diff';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { formatDiagnostic } from '../shared/diagnostics.js';
-import type { Plan, PlanChange } from '../plan/plan-types.js';
+import {
+  LISTED_MAX,
+  type MappingExplanation,
+  type Plan,
+  type PlanChange,
+  type PlanExplanations,
+} from '../plan/plan-types.js';
+import { formatCount as n, plural, visibleControls } from '../shared/text.js';
+import { code } from './markdown.js';
 
 export interface PreviewOptions {
   /** Users shown with a diff; the rest are in plan.jsonl and changes.ldif. */
@@ -10,12 +18,10 @@ export interface PreviewOptions {
   maxListed?: number;
 }
 
-const n = (x: number) => x.toLocaleString('en-US');
-
 /** preview.md: the summary a reviewer decides on, then a diff per user sorted by user ID. */
 export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   const { header, summary: s, safety } = plan;
-  const max = opts.maxListed ?? 50;
+  const max = opts.maxListed ?? LISTED_MAX;
   const out: string[] = [];
   out.push(`# Preview: ${header.request}`, '');
   out.push(
@@ -26,8 +32,11 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   out.push(`| Entries in scope | ${n(s.entriesInScope)} |`);
   out.push(`| Source records selected | ${n(s.recordsSelected)} of ${n(s.recordsInSource)} |`);
   out.push(`| Users matched | ${n(s.matched)} |`);
+  out.push(`| Entries no source record matches | ${n(s.unmatchedEntries.count)} |`);
   out.push(`| Unchanged | ${n(s.unchanged)} |`);
-  out.push(`| **To change** | **${n(s.usersToChange)} users, ${n(s.attributeChanges)} attribute changes** |`);
+  out.push(
+    `| **To change** | **${plural(s.usersToChange, 'user')}, ${plural(s.attributeChanges, 'attribute change')}** |`,
+  );
   out.push(`| Values removed | ${n(s.clears)} |`);
   out.push(`| No directory entry | ${n(s.noEntry.length)} |`);
   out.push(`| Duplicate matches (not written) | ${n(s.duplicateMatches.length)} |`);
@@ -45,11 +54,13 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   }
 
   const warnings: string[] = [];
-  const list = <T>(title: string, items: readonly T[], line: (t: T) => string) => {
-    if (!items.length) return;
-    warnings.push(`**${title}** (${n(items.length)}):`, '');
+  // `total`: the plan may keep only the first items of a long list (unmatched entries).
+  const list = <T>(title: string, items: readonly T[], line: (t: T) => string, total = items.length) => {
+    if (!total) return;
+    warnings.push(`**${title}** (${n(total)}):`, '');
     for (const item of items.slice(0, max)) warnings.push(`- ${line(item)}`);
-    if (items.length > max) warnings.push(`- … and ${n(items.length - max)} more`);
+    if (total > Math.min(max, items.length))
+      warnings.push(`- … and ${n(total - Math.min(max, items.length))} more`);
     warnings.push('');
   };
   list(
@@ -60,6 +71,12 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   list('Evaluation errors', s.evaluationErrors, (e) => `${e.id} ${e.attribute}: ${e.message}`);
   list('Source records with no directory entry', s.noEntry, (r) => `${r.id} (${r.origin})`);
   list('IDs in the request that are not in the source', s.unknownIds, (id) => id);
+  list(
+    'Directory entries in scope that no source record matches; left as they are',
+    s.unmatchedEntries.first,
+    (e) => `${code(e.id)}: ${code(e.dn)}`,
+    s.unmatchedEntries.count,
+  );
   list('Source records left out', s.sourceIssues, (i) => `${i.origin}: ${i.message}`);
   list(
     'The same value computed for several users',
@@ -77,10 +94,12 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   if (plan.changes.length === 0)
     out.push('No changes: the directory already holds what the mappings produce.', '');
   const users = groupByUser(plan.changes);
-  for (const changes of users.slice(0, opts.maxUsers)) out.push(...userDiff(changes), '');
+  for (const changes of users.slice(0, opts.maxUsers))
+    out.push(...userDiff(changes), ...because(changes, plan.explanations), '');
   if (users.length > opts.maxUsers) {
+    const rest = users.length - opts.maxUsers;
     out.push(
-      `*Cut after ${n(opts.maxUsers)} of ${n(users.length)} users.* The other ${n(users.length - opts.maxUsers)} are in \`plan.jsonl\` and \`changes.ldif\` next to this file.`,
+      `*Cut after ${n(opts.maxUsers)} of ${plural(users.length, 'user')}.* The other ${n(rest)} ${rest === 1 ? 'is' : 'are'} in \`plan.jsonl\` and \`changes.ldif\` next to this file.`,
       '',
     );
   }
@@ -113,7 +132,7 @@ function groupByUser(changes: readonly PlanChange[]): PlanChange[][] {
 
 function userDiff(changes: PlanChange[]): string[] {
   const first = changes[0]!;
-  const out = [`### ${first.id}`, '', `\`${first.dn}\``, '', '```diff'];
+  const out = [`### ${visibleControls(first.id)}`, '', code(first.dn), '', '```diff'];
   for (const c of changes) {
     const before = [...c.before].sort();
     const after = c.after;
@@ -121,7 +140,7 @@ function userDiff(changes: PlanChange[]): string[] {
     const parts = diffArrays(before, [...after].sort());
     for (const part of parts) {
       const sign = part.added ? '+' : part.removed ? '-' : ' ';
-      for (const v of part.value) out.push(`${sign}${c.attribute}: ${v}`);
+      for (const v of part.value) out.push(`${sign}${c.attribute}: ${visibleControls(v)}`);
     }
     if (before.length === 0) out.push(`# ${c.attribute} had no value`);
     if (after.length === 0) out.push(`# ${c.attribute} is cleared`);
@@ -130,6 +149,40 @@ function userDiff(changes: PlanChange[]): string[] {
   return out;
 }
 
-function code(s: string): string {
-  return `\`${s.replace(/`/g, "'")}\``;
+/**
+ * Why each new value: per changed attribute, the mapping's expression and the source values it
+ * read. Nothing when the plan carries no explanation for the user (read back, or past the limit).
+ */
+function because(changes: PlanChange[], explanations: PlanExplanations | undefined): string[] {
+  const values = explanations?.sources.get(changes[0]!.id);
+  if (!explanations || !values) return [];
+  const out = ['', 'Because:', ''];
+  for (const c of changes) {
+    const m = explanations.mappings[c.attribute];
+    if (!m) continue;
+    const read = m.fields.map((f) => {
+      const v = values[f];
+      return `${f} = ${v === null || v === undefined ? '*(missing)*' : v === '' ? '*(empty)*' : code(v)}`;
+    });
+    // The values first: they are what a reviewer checks against the diff above.
+    const expressions = m.source.map(code).join(', ');
+    const why = m.fields.length
+      ? `from ${read.join(', ')} by ${expressions}`
+      : `is the fixed value ${expressions}`;
+    out.push(`- **${c.attribute}** ${why}${policyNote(c, m)}`);
+  }
+  return out;
+}
+
+/** What a policy or onEmpty did to this change, when the expression alone does not say it. */
+function policyNote(c: PlanChange, m: MappingExplanation): string {
+  if (c.after.length === 0) return '; the result is empty, so the attribute is cleared (`onEmpty: clear`)';
+  if (m.policy === 'keep') return '; `policy: keep` fills only an empty attribute';
+  if (m.policy !== 'merge') return '';
+  const demoted =
+    c.attribute.toLowerCase() === 'proxyaddresses' &&
+    c.before.some((v) => v.startsWith('SMTP:') && c.after.includes(`smtp:${v.slice(5)}`));
+  return demoted
+    ? '; `policy: merge` keeps the other values, the old primary `SMTP:` stays as a secondary `smtp:`'
+    : '; `policy: merge` keeps the other values';
 }

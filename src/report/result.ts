@@ -1,8 +1,20 @@
 import { compareIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
 import { type ChangeOutcome, countOutcomes, OUTCOME_KINDS, type OutcomeKind } from '../execute/outcomes.js';
+import { formatCount as n, plural, visibleControls, wasWere } from '../shared/text.js';
+import { code } from './markdown.js';
 
 const KINDS: readonly OutcomeKind[] = OUTCOME_KINDS;
+
+/** What each outcome means, in the words result.md uses for it everywhere. */
+const MEANING: Record<OutcomeKind, string> = {
+  applied: 'written as reviewed',
+  'already-applied': 'the directory already held the reviewed value; nothing written',
+  stale: 'the directory changed after the preview; not overwritten',
+  failed: 'the directory refused the change',
+  skipped: 'not attempted',
+  pending: 'not written yet (the directory was unreachable or busy); the next pass retries it',
+};
 
 export interface ResultInfo {
   header: PlanHeader;
@@ -14,12 +26,35 @@ export interface ResultInfo {
   reviewed: boolean;
 }
 
-/** result.md: counts per outcome and per attribute, then the stale and failed changes per user. */
+/**
+ * One sentence that says what happened, true for every mix of outcomes: "Applied 0 of 1 change:
+ * 1 was stale (the directory changed after the preview; not overwritten)." Also for status messages.
+ */
+export function outcomeHeadline(counts: Record<OutcomeKind, number>, interrupted = false): string {
+  const total = KINDS.reduce((sum, k) => sum + counts[k], 0);
+  if (total === 0)
+    return interrupted ? 'No change was applied before the interruption.' : 'No changes to apply.';
+  const applied = interrupted ? 'Before the interruption: applied' : 'Applied';
+  if (counts.applied === total) return `${applied} ${plural(total, 'change')}.`;
+  const parts: string[] = [];
+  const was = (k: OutcomeKind, word: string) => {
+    if (counts[k]) parts.push(`${n(counts[k])} ${wasWere(counts[k])} ${word} (${MEANING[k]})`);
+  };
+  was('already-applied', 'already applied');
+  was('stale', 'stale');
+  if (counts.failed) parts.push(`${n(counts.failed)} failed (${MEANING.failed})`);
+  was('skipped', 'skipped');
+  if (counts.pending) parts.push(`${n(counts.pending)} pending (${MEANING.pending})`);
+  return `${applied} ${n(counts.applied)} of ${plural(total, 'change')}: ${parts.join('; ')}.`;
+}
+
+/** result.md: what happened in one sentence, counts per outcome and attribute, then each change not applied. */
 export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultInfo): string {
   const counts = countOutcomes(outcomes);
   const out = [`# Result: ${info.header.request}`, ''];
+  out.push(`**${outcomeHeadline(counts, info.interrupted !== undefined)}**`, '');
   out.push(
-    `Applied ${info.reviewed ? 'the reviewed plan' : 'a fresh plan (no reviewed plan matched)'} \`${info.header.digests.plan}\` from ${info.startedAt} to ${info.finishedAt}.`,
+    `Plan: ${info.reviewed ? 'the reviewed plan' : 'a fresh plan, **not reviewed** (no reviewed plan matched)'} \`${info.header.digests.plan}\`, executed from ${info.startedAt} to ${info.finishedAt}.`,
     '',
   );
   if (info.interrupted)
@@ -28,9 +63,9 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
       '',
     );
   out.push(
-    '| Outcome | Changes |',
-    '|---|---:|',
-    ...KINDS.map((k) => `| ${k} | ${counts[k].toLocaleString('en-US')} |`),
+    '| Outcome | Changes | Meaning |',
+    '|---|---:|---|',
+    ...KINDS.map((k) => `| ${k} | ${n(counts[k])} | ${MEANING[k]} |`),
     '',
   );
   const perAttr = new Map<string, Record<OutcomeKind, number>>();
@@ -41,22 +76,56 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
   }
   if (perAttr.size) {
     out.push(`| Attribute | ${KINDS.join(' | ')} |`, `|---|${KINDS.map(() => '---:').join('|')}|`);
-    for (const [a, row] of perAttr) out.push(`| ${a} | ${KINDS.map((k) => row[k]).join(' | ')} |`);
+    for (const [a, row] of perAttr) out.push(`| ${a} | ${KINDS.map((k) => n(row[k])).join(' | ')} |`);
     out.push('');
   }
-  const attention = outcomes
-    .filter((o) => o.outcome !== 'applied' && o.outcome !== 'already-applied')
-    .sort((a, b) => compareIds(a.id, b.id));
-  if (attention.length) {
-    out.push('## Not applied', '');
-    for (const o of attention) {
-      const code = o.code !== undefined ? ` (LDAP ${o.code})` : '';
-      const found = o.found ? `; found ${JSON.stringify(o.found)}` : '';
-      out.push(`- **${o.id}** \`${o.attribute}\` ${o.outcome}${code}: ${o.reason ?? ''}${found}`);
-    }
-    out.push('');
-  }
+  section(
+    out,
+    outcomes,
+    'failed',
+    'Failed: refused by the directory',
+    "The LDAP result code and the server's message say why; fix the value or the template in a new request.",
+    (o) => `LDAP result code ${o.code ?? 'unknown'}: ${visibleControls(o.reason ?? 'no message')}`,
+  );
+  section(
+    out,
+    outcomes,
+    'stale',
+    'Stale: not overwritten',
+    'Someone or something changed these values after the preview. Nothing was written to them; a new preview shows what the mapping would do now.',
+    (o) =>
+      o.found === undefined
+        ? visibleControls(o.reason ?? '')
+        : `found ${o.found.length ? o.found.map(code).join(', ') : 'no value'}${o.reason ? ` (${visibleControls(o.reason)})` : ''}`,
+  );
+  section(out, outcomes, 'skipped', 'Skipped', 'These changes were not attempted:', (o) =>
+    visibleControls(o.reason ?? 'no reason given'),
+  );
+  section(
+    out,
+    outcomes,
+    'pending',
+    'Pending: not written yet',
+    'The directory did not answer (connection lost, busy or unavailable). The request stays partial; the next pass writes these, deciding each on a fresh read.',
+    (o) => visibleControls(o.reason ?? ''),
+  );
   return out.join('\n');
+}
+
+function section(
+  out: string[],
+  outcomes: readonly ChangeOutcome[],
+  kind: OutcomeKind,
+  title: string,
+  intro: string,
+  detail: (o: ChangeOutcome) => string,
+): void {
+  const these = outcomes.filter((o) => o.outcome === kind).sort((a, b) => compareIds(a.id, b.id));
+  if (!these.length) return;
+  out.push(`## ${title} (${plural(these.length, 'change')})`, '', intro, '');
+  for (const o of these)
+    out.push(`- **${visibleControls(o.id)}** \`${o.attribute}\` of ${code(o.dn)}: ${detail(o)}`);
+  out.push('');
 }
 
 export function renderResultJsonl(outcomes: readonly ChangeOutcome[]): string {

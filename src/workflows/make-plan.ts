@@ -56,6 +56,10 @@ export async function makePlan(
     safety,
     commit: opts.commit,
     schema,
+    // "Because" lines for exactly the users preview.md shows.
+    ...(daemon?.config.preview?.maxUsersInMarkdown
+      ? { explainUsers: daemon.config.preview.maxUsersInMarkdown }
+      : {}),
   });
   const ids = planner.selectedIds;
   const targeted = (request.spec.users !== 'all' || opts.onlyIds) && ids.length <= TARGETED_SEARCH_MAX_IDS;

@@ -10,6 +10,7 @@ import { verifySigned } from '../lifecycle/signing.js';
 import { signPreview } from '../lifecycle/statements.js';
 import { parseStatus, sameStatus } from '../lifecycle/status.js';
 import { planDigest } from '../plan/build-plan.js';
+import { MAX_USERS_SHOWN } from '../plan/plan-types.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import { renderInvalidFiles, renderPreviewFiles } from '../report/write-reports.js';
 import type { Metrics } from '../adapters/http/metrics.js';
@@ -288,7 +289,7 @@ async function previewFiles(
   });
   if ('invalid' in result) return renderInvalidFiles(name, result.invalid, co.commit);
   const signature = signPreview(result.plan, { branch, commit: co.commit }, ctx.keys.privateKey);
-  return renderPreviewFiles(result.plan, ctx.daemon.config.preview?.maxUsersInMarkdown ?? 200, {
+  return renderPreviewFiles(result.plan, ctx.daemon.config.preview?.maxUsersInMarkdown ?? MAX_USERS_SHOWN, {
     branch,
     signature,
   });

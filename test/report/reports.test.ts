@@ -76,6 +76,7 @@ describe('reports', () => {
         'version: 1',
         '',
         '# 1001',
+        '# dn: CN=Åse,OU=Ansatte,DC=kommune,DC=test',
         `dn:: ${Buffer.from('CN=Åse,OU=Ansatte,DC=kommune,DC=test').toString('base64')}`,
         'changetype: modify',
         'delete: mail',

@@ -308,12 +308,15 @@ describeWithSamba('apply against Samba AD', () => {
     expect(Object.keys(result.files).sort()).toEqual(['result.jsonl', 'result.md', 'status.yaml']);
     expect(result.files['status.yaml']).toMatch(/state: executed/);
     expect(result.files['status.yaml']).toMatch(/applied: 8/);
-    expect(result.files['result.md']).toMatch(/Applied the reviewed plan/);
+    expect(result.files['result.md']).toContain(
+      '**Applied 8 of 11 changes: 1 was already applied (the directory already held the reviewed value; nothing written); 2 were stale (the directory changed after the preview; not overwritten).**',
+    );
+    expect(result.files['result.md']).toMatch(/Plan: the reviewed plan `sha256:/);
     expect(result.files['result.md']).toMatch(
-      /\| applied \| 8 \|\n\| already-applied \| 1 \|\n\| stale \| 2 \|\n\| failed \| 0 \|\n\| skipped \| 0 \|/,
+      /\| applied \| 8 \| .*\|\n\| already-applied \| 1 \| .*\|\n\| stale \| 2 \| .*\|\n\| failed \| 0 \| .*\|\n\| skipped \| 0 \| .*\|/,
     );
     expect(result.files['result.md']).toContain(
-      '- **1002** `title` stale: the directory value changed after the preview; not overwritten; found ["Avdelingsleder"]',
+      `- **1002** \`title\` of \`${dn.bjorn}\`: found \`Avdelingsleder\` (the directory value changed after the preview; not overwritten)`,
     );
     const jsonl = result.files['result.jsonl']!.trim()
       .split('\n')

@@ -124,7 +124,7 @@ describeWithSlapd('apply against slapd', () => {
     expect(await readMail(slapd, 'kaare')).toContain('mail: kaare@hand.no');
     expect(result.files['result.md']).toMatch(/\| applied \| 3 \|/);
     expect(result.files['result.md']).toMatch(
-      /- \*\*1003\*\* `mail` stale: the directory value changed after the preview; not overwritten; found \["kaare@hand.no"\]/,
+      /- \*\*1003\*\* `mail` of `uid=kaare,[^`]*`: found `kaare@hand.no` \(the directory value changed after the preview; not overwritten\)/,
     );
     expect(result.files['status.yaml']).toMatch(/state: executed/);
   });

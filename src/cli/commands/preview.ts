@@ -6,6 +6,7 @@ import { createLogger } from '../../shared/log.js';
 import { ldapSourceReader, openTargetReader } from '../../adapters/ldap/readers.js';
 import { locateRequest, previewRequest } from '../../workflows/preview.js';
 import { renderPreviewFiles } from '../../report/write-reports.js';
+import { MAX_USERS_SHOWN } from '../../plan/plan-types.js';
 import { writeFiles } from '../../adapters/fs/write-files.js';
 import { progress } from './progress.js';
 
@@ -48,7 +49,7 @@ export async function previewCommand(
     for (const d of result.invalid) out.write(`${formatDiagnostic(d)}\n`);
     return 1;
   }
-  const maxUsers = Number(opts.maxUsers ?? daemon.config.preview?.maxUsersInMarkdown ?? 200);
+  const maxUsers = Number(opts.maxUsers ?? daemon.config.preview?.maxUsersInMarkdown ?? MAX_USERS_SHOWN);
   const files = renderPreviewFiles(result.plan, maxUsers);
   if (opts.out) {
     const dir = path.resolve(opts.out);

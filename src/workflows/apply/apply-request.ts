@@ -16,7 +16,7 @@ import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
 import { assessSafety, DEFAULT_SAFETY } from '../../plan/safety.js';
 import { dnValuedFrom } from '../../plan/values.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
-import { renderResultJsonl, renderResultMd } from '../../report/result.js';
+import { outcomeHeadline, renderResultJsonl, renderResultMd } from '../../report/result.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { SourceData } from '../../source/records.js';
 import { isDnWithin, normalizeDn } from '../../syntax/dn.js';
@@ -214,11 +214,7 @@ export async function applyValidated(
     'result.jsonl': renderResultJsonl(outcomes),
     'status.yaml': renderStatus(newStatus),
   };
-  const message = Object.entries(counts)
-    .filter(([, v]) => v > 0)
-    .map(([k, v]) => `${v} ${k}`)
-    .join(', ');
-  return { state, message: message || 'nothing to change', header, reviewed, outcomes, files };
+  return { state, message: outcomeHeadline(counts, interrupted), header, reviewed, outcomes, files };
 }
 
 /**

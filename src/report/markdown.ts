@@ -1,0 +1,13 @@
+import { visibleControls } from '../shared/text.js';
+
+/**
+ * Inline code that shows any text as it is: a fence longer than any backtick run inside, and line
+ * breaks and other control characters made visible, so a value cannot break the Markdown around it.
+ */
+export function code(s: string): string {
+  const text = visibleControls(s);
+  const longest = Math.max(0, ...(text.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = '`'.repeat(longest + 1);
+  const pad = text.startsWith('`') || text.endsWith('`') || text.startsWith(' ') ? ' ' : '';
+  return `${fence}${pad}${text}${pad}${fence}`;
+}
