@@ -126,6 +126,13 @@ export async function executeOnMain(
       log.info({ claim: decision.claim.statement.by }, `execution claimed elsewhere: ${decision.why}`);
       return { did: 'nothing', why: decision.why };
     case 'blocked': {
+      const s = decision.record.statement;
+      const age = now().getTime() - Date.parse(s.at);
+      // Most likely a second daemon with another key at work: say so in the log, leave its status.
+      if ((s.state === 'executing' || s.state === 'partial') && age < ctx.claimTimeoutMs) {
+        log.warn({ claim: s.by }, decision.why);
+        return { did: 'nothing', why: decision.why };
+      }
       const next: RequestStatus = {
         ...(status ?? {}),
         request: name,

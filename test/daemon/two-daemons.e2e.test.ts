@@ -1,0 +1,128 @@
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../harness/cli.js';
+import { makeDir } from '../harness/files.js';
+import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { describeWithSlapd } from '../harness/require.js';
+import { successfulModifies } from '../harness/slapd-audit.js';
+import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+
+const USERS = 300;
+const TEMPLATE = `apiVersion: reexport/v1
+kind: SyncTemplate
+metadata: { name: t }
+spec:
+  target: ldap
+  source: { file: data/people.csv, id: id }
+  match: { sourceField: id, targetAttribute: employeeID }
+  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
+  mappings:
+    - target: mail
+      source: "{{ id }}@lillevik.kommune.no"
+`;
+const REQUEST = (execute: boolean) =>
+  `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
+
+describeWithSlapd('two daemons on one repository and one directory', () => {
+  let slapd: Slapd;
+  let remote: Awaited<ReturnType<typeof makeRepo>>;
+  let human: Awaited<ReturnType<typeof cloneRepo>>;
+  let work: Awaited<ReturnType<typeof makeDir>>;
+  const env = () => ({ ...process.env, PW: slapd.password });
+  const config = (workdir: string, key: string) => `apiVersion: reexport/v1
+kind: DaemonConfig
+repo: { url: "${remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
+signing: { keyFile: ${key} }
+targets:
+  ldap:
+    url: ${slapd.url}
+    bindDN: "${slapd.bindDN}"
+    passwordEnv: PW
+    rateLimit: 400
+    allowedAttributes: [mail]
+`;
+
+  beforeAll(async () => {
+    const people = Array.from({ length: USERS }, (_, i) => ({
+      dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
+      attrs: {
+        objectClass: ['inetOrgPerson', 'reexportPerson'],
+        uid: `u${i}`,
+        cn: `U ${i}`,
+        sn: 'U',
+        employeeID: String(i),
+        mail: `old${i}@kommune.no`,
+      },
+    }));
+    slapd = await startSlapd({
+      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+      debugLevel: 'stats',
+      outputLimit: 64 * 1024 * 1024,
+    });
+    remote = await makeRepo({
+      'templates/t.yaml': TEMPLATE,
+      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+    });
+    human = await cloneRepo(remote.bare);
+    const { generateKeyPairSync } = await import('node:crypto');
+    // Replicas that share work share the signing key (a Secret), as the docs say.
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    work = await makeDir({ 'key.pem': key });
+    await writeFile(`${work.dir}/a.yaml`, config('./var-a', './key.pem'));
+    await writeFile(`${work.dir}/b.yaml`, config('./var-b', './key.pem'));
+  });
+  afterAll(async () => {
+    await human?.cleanup();
+    await remote?.cleanup();
+    await work?.cleanup();
+    await slapd?.stop();
+  });
+
+  it('execute a merged request exactly once between them, and the result reports what was applied', async () => {
+    await gitIn(human.dir, 'checkout', '-b', 'bulk');
+    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
+    expect((await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() })).code).toBe(0);
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
+    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+
+    const [a, b] = await Promise.all([
+      runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() }),
+      runCli(['once', '--config', `${work.dir}/b.yaml`], { env: env() }),
+    ]);
+    // One executed; the other found the claim and left it alone (or lost the claim race).
+    const counts = successfulModifies(slapd.output());
+    expect(counts.size).toBe(USERS);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    expect(a.code + b.code).toBeLessThanOrEqual(1);
+
+    // Whichever is still behind finishes nothing twice on later passes, and the result is true.
+    for (const cfg of ['a.yaml', 'b.yaml']) {
+      expect((await runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env() })).code).toBe(0);
+    }
+    expect([...successfulModifies(slapd.output()).values()].every((n) => n === 1)).toBe(true);
+    const status = await gitIn(remote.bare, 'show', 'main:reports/bulk/status.yaml');
+    expect(status).toMatch(/state: executed/);
+    expect(status).toMatch(new RegExp(`applied: ${USERS}`));
+    const executing = (await gitIn(remote.bare, 'log', '--format=%s', 'main'))
+      .split('\n')
+      .filter((s) => s.startsWith('reexport: executing bulk'));
+    expect(executing).toHaveLength(1);
+  });
+
+  it('refuse to share one workdir at the same time', async () => {
+    // A live process holds the workdir (this test's own process stands in for a running daemon).
+    await writeFile(`${work.dir}/var-a/lock`, `${process.pid}\n`);
+    const second = await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() });
+    expect(second.code).toBe(2);
+    expect(second.stderr).toMatch(
+      /workdir .*var-a is in use by process \d+; give each daemon its own repo.workdir/,
+    );
+    // A lock left by a process that is gone is taken over.
+    await writeFile(`${work.dir}/var-a/lock`, '999999999\n');
+    expect((await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() })).code).toBe(0);
+  });
+});

@@ -1,0 +1,158 @@
+import { describe, expect, it } from 'vitest';
+import { executePlan, WriteFailure } from '../../src/execute/executor.js';
+import type { ChangeOutcome } from '../../src/execute/outcomes.js';
+import type { PlanChange } from '../../src/plan/plan-types.js';
+import { FakeDirectory } from './fake-writer.js';
+
+const A = 'uid=a,ou=p';
+const B = 'uid=b,ou=p';
+const change = (dn: string, attribute: string, before: string[], after: string[], id = dn): PlanChange => ({
+  id,
+  dn,
+  attribute,
+  before,
+  after,
+});
+
+async function run(
+  dir: FakeDirectory,
+  changes: PlanChange[],
+  extra: { done?: Map<string, ChangeOutcome[]> } = {},
+) {
+  const journaled: Array<{ dn: string; outcomes: ChangeOutcome[] }> = [];
+  const result = await executePlan({
+    changes,
+    fresh: dir.fresh(),
+    dnKey: (dn) => dn,
+    drift: new Map(),
+    journal: { record: async (dn, outcomes) => void journaled.push({ dn, outcomes }) },
+    done: extra.done ?? new Map(),
+    writers: [dir.writer()],
+    retry: { attempts: 3, baseDelayMs: 0 },
+    sleep: async () => {},
+  });
+  const kinds = result.outcomes.map((o) => `${o.id} ${o.attribute} ${o.outcome}`).sort();
+  return { ...result, kinds, journaled };
+}
+
+describe('executePlan: every outcome decided on the fresh read', () => {
+  it('writes a change whose entry is at the reviewed before, as delete-by-value plus add', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['old@x'] } });
+    const r = await run(dir, [change(A, 'mail', ['old@x'], ['new@x'])]);
+    expect(r.kinds).toEqual([`${A} mail applied`]);
+    expect(dir.get(A, 'mail')).toEqual(['new@x']);
+    expect(dir.writes[0]!.ops).toEqual([
+      { op: 'delete', attribute: 'mail', values: ['old@x'] },
+      { op: 'add', attribute: 'mail', values: ['new@x'] },
+    ]);
+  });
+
+  it('never adds beside a value a forged `before: []` does not mention: stale, for replace, merge and keep', async () => {
+    const dir = new FakeDirectory({
+      [A]: { mail: ['old@x'], proxyAddresses: ['SMTP:old@x'], title: ['Boss'] },
+    });
+    const r = await run(dir, [
+      change(A, 'mail', [], ['new@x']),
+      change(A, 'proxyAddresses', [], ['SMTP:new@x', 'smtp:old@x']),
+      change(A, 'title', [], ['Clerk']),
+    ]);
+    expect(r.kinds).toEqual([`${A} mail stale`, `${A} proxyAddresses stale`, `${A} title stale`]);
+    expect(dir.writes).toEqual([]);
+    expect(r.outcomes[0]!.found).toEqual(['old@x']);
+  });
+
+  it('treats exactly the reviewed value as already applied, even a case-only change, and writes nothing', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['solveig.muller@x'] } });
+    const r = await run(dir, [change(A, 'mail', ['Solveig.muller@x'], ['solveig.muller@x'])]);
+    expect(r.kinds).toEqual([`${A} mail already-applied`]);
+    expect(dir.writes).toEqual([]);
+  });
+
+  it('leaves a case-only hand edit of the previewed value alone (stale), so no one’s edit is lost', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['OLA@x'] } });
+    const r = await run(dir, [change(A, 'mail', ['ola@x'], ['ola.n@x'])]);
+    expect(r.kinds).toEqual([`${A} mail stale`]);
+    expect(dir.get(A, 'mail')).toEqual(['OLA@x']);
+  });
+
+  it('compares DN-valued attributes as DNs: the directory’s own spelling is the reviewed before', async () => {
+    const dir = new FakeDirectory({ [A]: { manager: ['CN=Kari,OU=P'] } });
+    const r = await run(dir, [change(A, 'manager', ['cn=kari,ou=p'], ['cn=ola,ou=p'])]);
+    expect(r.kinds).toEqual([`${A} manager applied`]);
+    // The delete names the value as the directory holds it, so the compare matches.
+    expect(dir.writes[0]!.ops[0]).toEqual({ op: 'delete', attribute: 'manager', values: ['CN=Kari,OU=P'] });
+  });
+
+  it('skips an entry the fresh read did not find', async () => {
+    const dir = new FakeDirectory({});
+    const r = await run(dir, [change(A, 'mail', ['a'], ['b'])]);
+    expect(r.kinds).toEqual([`${A} mail skipped`]);
+  });
+
+  it('fails only the value the server refuses; the entry’s other changes are written', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['a@x'], telephoneNumber: ['1'] } });
+    dir.refuse.set('telephonenumber', (v) => /ø/.test(v));
+    const r = await run(dir, [
+      change(A, 'mail', ['a@x'], ['b@x']),
+      change(A, 'telephoneNumber', ['1'], ['0ø']),
+    ]);
+    expect(r.kinds).toEqual([`${A} mail applied`, `${A} telephoneNumber failed`]);
+    expect(r.outcomes.find((o) => o.outcome === 'failed')).toMatchObject({ code: 21 });
+    expect(dir.get(A, 'mail')).toEqual(['b@x']);
+  });
+
+  it('finds a value changed between the fresh read and the write stale (the compare fails), and writes nothing over it', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['a@x'] } });
+    let once = true;
+    dir.beforeModify = (dn) => {
+      if (!once) return;
+      once = false;
+      dir.entries.get(dn)!.set('mail', ['hand@x']);
+    };
+    const r = await run(dir, [change(A, 'mail', ['a@x'], ['b@x'])]);
+    expect(r.kinds).toEqual([`${A} mail stale`]);
+    expect(dir.get(A, 'mail')).toEqual(['hand@x']);
+  });
+
+  it('retries transient faults; what still fails is pending, not journaled, and not final', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['a'] }, [B]: { mail: ['c'] } });
+    const down = () => new WriteFailure('connect ECONNREFUSED', undefined, true);
+    dir.faults = [down(), down(), down()];
+    const r = await run(dir, [change(A, 'mail', ['a'], ['b']), change(B, 'mail', ['c'], ['d'])]);
+    expect(r.kinds).toEqual([`${A} mail pending`, `${B} mail applied`]);
+    expect(r.journaled.map((j) => j.dn)).toEqual([B]);
+    // A later run (the next pass) with the journal finishes A and does not touch B again.
+    const done = new Map(r.journaled.map((j) => [j.dn, j.outcomes]));
+    const writes = dir.writes.length;
+    const again = await run(dir, [change(A, 'mail', ['a'], ['b']), change(B, 'mail', ['c'], ['d'])], {
+      done,
+    });
+    expect(again.kinds).toEqual([`${A} mail applied`, `${B} mail applied`]);
+    expect(dir.writes.length).toBe(writes + 1);
+    expect(dir.get(A, 'mail')).toEqual(['b']);
+  });
+
+  it('a transient fault that clears within the retries is simply applied', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['a'] } });
+    dir.faults = [new WriteFailure('busy', 51, true)];
+    const r = await run(dir, [change(A, 'mail', ['a'], ['b'])]);
+    expect(r.kinds).toEqual([`${A} mail applied`]);
+  });
+
+  it('stops taking entries when aborted; what is done is journaled', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['a'] }, [B]: { mail: ['c'] } });
+    const abort = new AbortController();
+    const result = await executePlan({
+      changes: [change(A, 'mail', ['a'], ['b']), change(B, 'mail', ['c'], ['d'])],
+      fresh: dir.fresh(),
+      dnKey: (dn) => dn,
+      drift: new Map(),
+      journal: { record: async () => abort.abort() },
+      done: new Map(),
+      writers: [dir.writer()],
+      signal: abort.signal,
+    });
+    expect(result.interrupted).toBe(true);
+    expect(dir.get(B, 'mail')).toEqual(['c']);
+  });
+});

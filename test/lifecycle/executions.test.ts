@@ -1,0 +1,94 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  decideOnMain,
+  type ExecutionRecord,
+  recordsInMessage,
+  recordTrailer,
+} from '../../src/lifecycle/executions.js';
+import { signStatement, type Statement, verifySigned } from '../../src/lifecycle/signing.js';
+
+const digests = { request: 'r1', template: 't1', source: 's1', plan: 'p1' };
+const stmt = (over: Partial<Statement>): Statement => ({
+  v: 1,
+  kind: 'claim',
+  request: 'req',
+  branch: 'main',
+  commit: 'c',
+  digests,
+  state: 'executing',
+  at: '2026-11-30T00:00:00.000Z',
+  by: 'host-a/100',
+  ...over,
+});
+const rec = (over: Partial<Statement>, trusted = true): ExecutionRecord => ({
+  statement: stmt(over),
+  trusted,
+});
+const decide = (records: ExecutionRecord[], over: Partial<Parameters<typeof decideOnMain>[0]> = {}) =>
+  decideOnMain({
+    request: 'req',
+    execute: true,
+    requestDigest: 'r1',
+    records,
+    self: 'host-a/200',
+    now: new Date('2026-11-30T00:05:00.000Z'),
+    claimTimeoutMs: 15 * 60_000,
+    ...over,
+  });
+
+describe('decideOnMain: the once-only rule from execution records alone', () => {
+  it('previews what is not to execute, executes what is merged with execute: true', () => {
+    expect(decide([], { execute: false }).action).toBe('preview');
+    expect(decide([]).action).toBe('execute');
+  });
+
+  it('an executed request stays executed whatever the request says now; an edit is flagged', () => {
+    const done = [rec({ kind: 'execution', state: 'executed' })];
+    expect(decide(done)).toMatchObject({ action: 'executed', edited: false });
+    expect(decide(done, { execute: false })).toMatchObject({ action: 'executed' });
+    expect(decide(done, { requestDigest: 'r2' })).toMatchObject({ action: 'executed', edited: true });
+  });
+
+  it('waits for another daemon’s fresh claim, and resumes it after the timeout', () => {
+    const other = [rec({ by: 'host-b/1' })];
+    expect(decide(other).action).toBe('wait');
+    expect(decide(other, { now: new Date('2026-11-30T00:20:00.000Z') })).toMatchObject({
+      action: 'execute',
+      resume: other[0],
+    });
+  });
+
+  it('resumes its own claim at once after a restart (same workdir identity, another pid)', () => {
+    expect(decide([rec({ by: 'host-a/100' })])).toMatchObject({ action: 'execute' });
+  });
+
+  it('finishes a partial execution', () => {
+    expect(decide([rec({ kind: 'execution', state: 'partial' })])).toMatchObject({ action: 'execute' });
+  });
+
+  it('never executes over a record it cannot verify, and says how to resolve it', () => {
+    const r = decide([{ ...rec({ kind: 'execution', state: 'executed' }, false), distrust: 'unknown key' }]);
+    expect(r.action).toBe('blocked');
+    expect(r.action === 'blocked' && r.why).toMatch(/same signing key/);
+  });
+
+  it('ignores records of other requests', () => {
+    expect(decide([rec({ request: 'other', kind: 'execution', state: 'executed' })]).action).toBe('execute');
+  });
+});
+
+describe('execution records in commit messages', () => {
+  it('round-trips a signed statement through a trailer, and only the key holder can make one', () => {
+    const key = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519');
+    const signed = signStatement(stmt({}), key.privateKey);
+    const message = `reexport: executing req\n\nsome text\n\n${recordTrailer(signed)}\nReexport-Report: true\n`;
+    const [found] = recordsInMessage(message);
+    expect(verifySigned(found, key.publicKey)).toMatchObject({ ok: true, statement: { request: 'req' } });
+    expect(verifySigned(found, other.publicKey).ok).toBe(false);
+    // Edited statement text: the signature no longer matches.
+    const forged = { ...signed, statement: signed.statement.replace('"executing"', '"executed"') };
+    expect(verifySigned(forged, key.publicKey)).toMatchObject({ ok: false, reason: /does not match/ });
+  });
+});
