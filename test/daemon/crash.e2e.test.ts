@@ -8,7 +8,7 @@ import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { freePort, waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { successfulModifies } from '../harness/slapd-audit.js';
+import { auditedModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 
 const USERS = 400;
@@ -118,7 +118,7 @@ http: { port: ${port}, host: 127.0.0.1, webhookSecretEnv: HOOK_SECRET }
       .map((l) => JSON.parse(l) as { outcome: string });
     expect(results).toHaveLength(USERS);
     expect(results.every((r) => r.outcome === 'applied' || r.outcome === 'already-applied')).toBe(true);
-    const counts = successfulModifies(slapd.output());
+    const counts = auditedModifies(await slapd.audit());
     expect(counts.size).toBe(USERS);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     // And a third pass does nothing at all.

@@ -4,7 +4,7 @@ import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { successfulModifies } from '../harness/slapd-audit.js';
+import { auditedModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 
 const USERS = 300;
@@ -94,7 +94,7 @@ targets:
       runCli(['once', '--config', `${work.dir}/b.yaml`], { env: env() }),
     ]);
     // One executed; the other found the claim and left it alone (or lost the claim race).
-    const counts = successfulModifies(slapd.output());
+    const counts = auditedModifies(await slapd.audit());
     expect(counts.size).toBe(USERS);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(a.code + b.code).toBeLessThanOrEqual(1);
@@ -103,7 +103,7 @@ targets:
     for (const cfg of ['a.yaml', 'b.yaml']) {
       expect((await runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env() })).code).toBe(0);
     }
-    expect([...successfulModifies(slapd.output()).values()].every((n) => n === 1)).toBe(true);
+    expect([...auditedModifies(await slapd.audit()).values()].every((n) => n === 1)).toBe(true);
     const status = await gitIn(remote.bare, 'show', 'main:reports/bulk/status.yaml');
     expect(status).toMatch(/state: executed/);
     expect(status).toMatch(new RegExp(`applied: ${USERS}`));

@@ -14,3 +14,16 @@ export function successfulModifies(log: string): Map<string, number> {
   }
   return counts;
 }
+
+/**
+ * Modify operations per DN in slapd's auditlog (`Slapd.audit()`): every change the server
+ * committed, including one whose client was killed before the answer came back.
+ */
+export function auditedModifies(audit: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const m of audit.matchAll(/^# modify \d+ (.+?)(?: \S+=\S+.*)?$\ndn: (.+)$/gm)) {
+    const dn = m[2]!.toLowerCase();
+    counts.set(dn, (counts.get(dn) ?? 0) + 1);
+  }
+  return counts;
+}

@@ -6,7 +6,7 @@
  * server starts, which is far faster than ldapadd for large fixtures (100k entries).
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile, chmod } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile, chmod } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -94,6 +94,11 @@ export interface Slapd {
   pid: number;
   /** Combined slapd output so far (useful in assertion messages). */
   output(): string;
+  /**
+   * Every change slapd committed, as its auditlog overlay wrote it (one LDIF record per operation):
+   * the ground truth for "written once", whether or not the client lived to see the answer.
+   */
+  audit(): Promise<string>;
   stop(): Promise<void>;
   /** Add entries via ldapmodify -a as the rootdn; resolves to ldapmodify's stdout. */
   ldapadd(ldif: string): Promise<string>;
@@ -296,6 +301,7 @@ objectClass: olcModuleList
 cn: module{0}
 olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
+olcModuleLoad: auditlog
 
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
@@ -336,6 +342,12 @@ olcDbIndex: entryUUID eq
 olcLimits: {0}dn.exact="${o.bindDN}" size=unlimited time=unlimited
 olcAccess: {0}to attrs=userPassword by self write by anonymous auth by * none
 olcAccess: {1}to * by users read by * none
+
+dn: olcOverlay=auditlog,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcAuditLogConfig
+olcOverlay: auditlog
+olcAuditlogFile: ${o.dir}/audit.ldif
 `;
 }
 
@@ -451,6 +463,7 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
       dir,
       pid: d.pid,
       output: () => d.output(),
+      audit: () => readFile(path.join(dir, 'audit.ldif'), 'utf8').catch(() => ''),
       stop: () => d.stop(),
       ldapadd: modify(['-a']),
       ldapmodify: modify([]),

@@ -73,11 +73,18 @@ describe('preview.md: why each value', () => {
     );
   });
 
-  it('shows a source value with a backtick or a line break as it is, without breaking the list', () => {
-    const md = renderPreviewMd(plan([{ ...AASE, givenName: 'Å`se\n- injected' }], [aaseEntry()]), {
+  it('shows a source value with a backtick as it is, without breaking the list', () => {
+    const md = renderPreviewMd(plan([{ ...AASE, givenName: 'Å`se' }], [aaseEntry()]), {
       maxUsers: 10,
     });
-    expect(md).toContain('from givenName = ``Å`se\\n- injected``, sn = `Ødegård` by');
+    expect(md).toContain('from givenName = ``Å`se``, sn = `Ødegård` by');
+  });
+
+  it('turns a line break that would reach a value into an evaluation error, and never into a list item', () => {
+    const md = renderPreviewMd(plan([{ ...AASE, givenName: 'Åse\n- injected' }], [aaseEntry()]), {
+      maxUsers: 10,
+    });
+    expect(md).toMatch(/control character U\+000A/);
     expect(md).not.toMatch(/^- injected/m);
   });
 });

@@ -7,7 +7,7 @@ import { makeDir } from '../harness/files.js';
 import { gitIn, makeRepo } from '../harness/git.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { successfulModifies } from '../harness/slapd-audit.js';
+import { auditedModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 
 const USERS = 600;
@@ -98,7 +98,7 @@ describeWithSlapd('apply after kill -9', () => {
     expect(result).toHaveLength(USERS);
     const kinds = new Set(result.map((o: { outcome: string }) => o.outcome));
     expect([...kinds].every((k) => k === 'applied' || k === 'already-applied')).toBe(true);
-    const counts = successfulModifies(slapd.output());
+    const counts = auditedModifies(await slapd.audit());
     expect(counts.size).toBe(USERS);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(await gitIn(remote.bare, 'show', 'main:reports/r/status.yaml')).toMatch(/state: executed/);
@@ -106,6 +106,6 @@ describeWithSlapd('apply after kill -9', () => {
     // Once only: the operator's apply is recorded in main's history; a third run executes nothing.
     const third = await runCli(['apply', 'r', '--force', '--config', `${dir}/daemon.yaml`], { env });
     expect(third.code).toBe(1);
-    expect(successfulModifies(slapd.output()).size).toBe(USERS);
+    expect(auditedModifies(await slapd.audit()).size).toBe(USERS);
   });
 });
