@@ -90,7 +90,9 @@ describe('reexport init', () => {
       const runs = Object.values(wf.jobs).flatMap((j) => j.steps.map((s) => s.run ?? ''));
       expect(runs.join('\n')).toMatch(/reexport validate --format (github|text) \./);
       expect(runs.join('\n')).toMatch(/reexport verify --base "origin\/\$\{\{ github\.base_ref \}\}"/);
-      expect(runs.join('\n')).toContain(`reexport@${version}`);
+      // Never the npm registry's `reexport` (another project): the CLI comes from where the team says.
+      expect(runs.join('\n')).toContain('npm install -g "${REEXPORT_CLI:?');
+      expect(await readFile(path.join(dir, ci), 'utf8')).toContain(`reexport-${version}.tgz`);
     }
     const gitlab = parse(await readFile(path.join(dir, '.gitlab-ci.yml'), 'utf8')) as Record<
       string,
