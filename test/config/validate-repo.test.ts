@@ -344,7 +344,10 @@ describe('validateRepo', () => {
     ]);
     await rm(`${dir}/data/current.csv`);
     await symlink('data', `${dir}/linked`);
-    await writeFile(`${dir}/templates/ad-employees.yaml`, TEMPLATE.replace('data/people.csv', 'linked/people.csv'));
+    await writeFile(
+      `${dir}/templates/ad-employees.yaml`,
+      TEMPLATE.replace('data/people.csv', 'linked/people.csv'),
+    );
     expect((await validateRepo(dir)).diagnostics.map(formatDiagnostic)).toEqual([
       'templates/ad-employees.yaml:7:19: source file `linked/people.csv` goes through a symbolic link (linked); source files must be regular files in the repository',
     ]);

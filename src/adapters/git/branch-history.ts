@@ -47,15 +47,15 @@ export async function readBranchHistory(dir: string, base?: string): Promise<Bra
     const changed = (await git.raw(['diff', '--name-only', '-z', '--diff-filter=AMR', `${resolved}...HEAD`]))
       .split('\0')
       .filter(Boolean);
-    const shas = (await git.raw(['log', '--reverse', '--no-merges', '--format=%H', `${resolved}..HEAD`, '--', 'reports']))
+    const shas = (
+      await git.raw(['log', '--reverse', '--no-merges', '--format=%H', `${resolved}..HEAD`, '--', 'reports'])
+    )
       .split('\n')
       .filter(Boolean);
     const reportCommits: ReportCommit[] = [];
     for (const commit of shas) {
       const message = await git.raw(['log', '-1', '--format=%B', commit]);
-      const files = (
-        await git.raw(['show', '--name-only', '-z', '--format=', commit])
-      )
+      const files = (await git.raw(['show', '--name-only', '-z', '--format=', commit]))
         .split('\0')
         .map((f) => f.trim())
         .filter(Boolean);
