@@ -325,4 +325,43 @@ http: { port: 0 }
     expect(await show(remote.bare, 'broken', 'reports/broken/status.yaml')).toMatch(/state: invalid/);
     expect(path.basename(remote.bare)).toBe('remote.git');
   });
+
+  it("commits a data file's problems to the pull request as an invalid report, with file and line", async () => {
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'checkout', '-b', 'bad-data');
+    const bytes = Buffer.concat([
+      Buffer.from(CSV.replace('1002,Bjørn', '1001,Bjørn')),
+      Buffer.from('1006,Ola,Nordmann,R'),
+      Buffer.from([0xe5]), // Latin-1 å
+      Buffer.from('dgiver,\n'),
+    ]);
+    await commitAndPush(
+      human.dir,
+      {
+        'data/ansatte.csv': bytes,
+        'requests/bad-data.yaml': request('bad-data', '  mappings: [mail]\n  users: all\n  execute: false\n'),
+      },
+      'Request with a Latin-1 export',
+    );
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bad-data');
+    expect(await runPass(ctx)).toBe(true);
+    const status = await show(remote.bare, 'bad-data', 'reports/bad-data/status.yaml');
+    expect(status).toMatch(/state: invalid/);
+    expect(status).toMatch(/data\/ansatte\.csv:8:20: is not valid UTF-8 \(byte 0xE5 at offset \d+\)/);
+    expect(await show(remote.bare, 'bad-data', 'reports/bad-data/preview.md')).toContain(
+      'data/ansatte.csv:8:20',
+    );
+
+    // Valid UTF-8 but a repeated ID: the records and lines are named.
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bad-data');
+    await commitAndPush(
+      human.dir,
+      { 'data/ansatte.csv': CSV.replace('1002,Bjørn', '1001,Bjørn') },
+      'UTF-8 now',
+    );
+    expect(await runPass(ctx)).toBe(true);
+    expect(await show(remote.bare, 'bad-data', 'reports/bad-data/status.yaml')).toMatch(
+      /data\/ansatte\.csv:3:1: record repeats `employeeId` 1001 \(data\/ansatte\.csv:2, data\/ansatte\.csv:3\)/,
+    );
+  });
 });
