@@ -127,7 +127,7 @@ export function dryRun(template: RepoFile<SyncTemplate>, source: SourceData): Di
         file: at ? at[1]! : source.name,
         line: at ? Number(at[2]) : 1,
         col: 1,
-        message: `record ${record.id}: mapping \`${mapping.target}\` of ${template.file} fails: ${error}; fix the record or the expression`,
+        message: `mapping \`${mapping.target}\` of ${template.file} fails for record ${record.id}: ${error}`,
       });
     }
     if (failed > MAX_EVALUATION_ERRORS) {
