@@ -1,8 +1,17 @@
 #!/usr/bin/env node
 import './v8-flags.js';
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { describeError } from '../shared/errors.js';
 import type { PreviewCommandOptions } from './commands/preview.js';
+import type { ValidateOptions } from './commands/validate.js';
+import type { VerifyOptions } from './commands/verify.js';
+import type { InitOptions } from './commands/init.js';
+
+/** src/cli/main.ts and dist/cli/main.js are both two levels below the package's package.json. */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 // Each command's modules are loaded when it runs: a preview does not pay for the daemon's git,
 // HTTP and scheduler modules (a tenth of a large preview's time on start-up alone).
@@ -12,17 +21,48 @@ const program = new Command()
   .description(
     'Re-export user attributes to Active Directory or any LDAPv3 directory, declaratively through Git',
   )
+  .version(version, '-V, --version', 'print the version')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
+const FORMAT_HELP =
+  'text (file:line:col on stderr) | json | github (workflow commands) | gitlab (Code Quality)';
+
 program
   .command('validate')
-  .description('validate a config repository checkout (exit 1 with file:line:col lines on errors)')
+  .description('every check of a config repository that needs no directory (exit 0 ok, 1 invalid, 2 usage)')
   .argument('[dir]', 'config repository checkout', '.')
   .option('-c, --config <file>', 'daemon config, to also check targets, sources and allowed attributes')
-  .action(async (dir: string, opts: { config?: string }) => {
+  .option('-f, --format <format>', FORMAT_HELP, 'text')
+  .action(async (dir: string, opts: ValidateOptions) => {
     const { validateCommand } = await import('./commands/validate.js');
     process.exitCode = await validateCommand(dir, opts);
+  });
+
+program
+  .command('verify')
+  .description(
+    "for a pull request's required check: each request the branch adds or changes has the daemon's current, signed preview",
+  )
+  .argument('[dir]', 'config repository checkout (with its Git history)', '.')
+  .option('--base <ref>', 'the branch the pull request targets (default: origin/main, else main)')
+  .option('--public-key <file>', "the daemon's public key (PEM); or the env REEXPORT_PUBLIC_KEY with the PEM")
+  .option('-f, --format <format>', FORMAT_HELP, 'text')
+  .action(async (dir: string, opts: VerifyOptions) => {
+    const { verifyCommand } = await import('./commands/verify.js');
+    process.exitCode = await verifyCommand(dir, opts);
+  });
+
+program
+  .command('init')
+  .description(
+    'scaffold a config repository: folders, an example, schemas for editors, CI workflows, CODEOWNERS',
+  )
+  .argument('[dir]', 'folder to create or fill', '.')
+  .option('--skip-existing', 'leave files that already exist as they are (default: refuse to start)')
+  .action(async (dir: string, opts: InitOptions) => {
+    const { initCommand } = await import('./commands/init.js');
+    process.exitCode = await initCommand(dir, opts);
   });
 
 program

@@ -1,4 +1,4 @@
-import { readdir, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { loadYamlFile } from './load-file.js';
@@ -30,6 +30,23 @@ const KINDS = { templates: 'SyncTemplate', requests: 'ReexportRequest' } as cons
 export async function readConfigRepo(root: string): Promise<ConfigRepo> {
   const realRoot = await realpath(root);
   const repo: ConfigRepo = { root: realRoot, templates: new Map(), requests: new Map(), diagnostics: [] };
+  const folders = await Promise.all(
+    ['templates', 'requests'].map((f) =>
+      lstat(path.join(realRoot, f)).then(
+        (s) => s.isDirectory(),
+        () => false,
+      ),
+    ),
+  );
+  if (!folders.some(Boolean)) {
+    repo.diagnostics.push({
+      file: '.',
+      line: 1,
+      col: 1,
+      message:
+        "is not a config repository: it has neither templates/ nor requests/; give the repository's folder, or create one with `reexport init`",
+    });
+  }
   for (const folder of ['templates', 'requests'] as const) {
     const map = (folder === 'templates' ? repo.templates : repo.requests) as Map<string, RepoFile<unknown>>;
     for (const file of await listYaml(realRoot, folder)) {
@@ -70,19 +87,12 @@ async function readRepoFile(
 ): Promise<RepoFile<unknown>> {
   const name = path.basename(file).replace(/\.ya?ml$/, '');
   const abs = path.join(root, file);
-  const real = await realpath(abs).catch(() => abs);
-  if (real !== abs && !real.startsWith(root + path.sep)) {
+  // A link could hand any file on the daemon's host (or in its .git/) to a pull request's report.
+  if ((await lstat(abs)).isSymbolicLink()) {
     return {
       name,
       file,
-      diagnostics: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          message: 'is a symbolic link that leads outside the repository; replace it with a regular file',
-        },
-      ],
+      diagnostics: [{ file, line: 1, col: 1, message: 'is a symbolic link; replace it with a regular file' }],
     };
   }
   const expected = KINDS[folder];
@@ -119,4 +129,19 @@ async function readRepoFile(
     });
   }
   return entry;
+}
+
+/**
+ * Requests a branch adds or changes, and those whose template it changes: what the daemon previews
+ * on a branch and what `verify` requires a current preview for.
+ */
+export function requestsTouched(repo: ConfigRepo, changed: readonly string[]): string[] {
+  const set = new Set(changed);
+  const names = new Set<string>();
+  for (const r of repo.requests.values()) {
+    if (set.has(r.file)) names.add(r.name);
+    const t = r.value && repo.templates.get(r.value.spec.template);
+    if (t && set.has(t.file)) names.add(r.name);
+  }
+  return [...names].sort();
 }

@@ -1,11 +1,11 @@
-import { realpath, stat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
 import path from 'node:path';
 
 export type RepoPathResult = { abs: string; error?: undefined } | { abs?: undefined; error: string };
 
 /**
  * Resolves a path written in the config repository, refusing anything that could read outside it:
- * absolute paths, `..`, symlinks leading out, and the repository's own .git and reports/ folders.
+ * absolute paths, `..`, symbolic links, and the repository's own .git and reports/ folders.
  */
 export async function resolveRepoPath(root: string, rel: string): Promise<RepoPathResult> {
   if (rel.includes('\0')) return { error: 'the path contains a NUL character' };
@@ -24,19 +24,23 @@ export async function resolveRepoPath(root: string, rel: string): Promise<RepoPa
   if (first === '.git' || first === 'reports')
     return { error: `\`${rel}\` is under ${first}/, which is not for source data; put data under data/` };
   const realRoot = await realpath(root);
-  const joined = path.join(realRoot, rel);
-  let real: string;
-  try {
-    real = await realpath(joined);
-  } catch {
-    return { error: `\`${rel}\` does not exist in the repository; add the file or fix the path` };
+  // Any symbolic link on the way is refused, not only one leading out: a link into .git/ or
+  // reports/ stays inside the checkout and would still hand its content to a pull request.
+  let abs = realRoot;
+  for (const segment of segments.filter((s) => s !== '.' && s !== '')) {
+    abs = path.join(abs, segment);
+    let st;
+    try {
+      st = await lstat(abs);
+    } catch {
+      return { error: `\`${rel}\` does not exist in the repository; add the file or fix the path` };
+    }
+    if (st.isSymbolicLink())
+      return {
+        error: `\`${rel}\` goes through a symbolic link (${path.relative(realRoot, abs)}); source files must be regular files in the repository`,
+      };
   }
-  if (real !== realRoot && !real.startsWith(realRoot + path.sep)) {
-    return {
-      error: `\`${rel}\` is a symbolic link that leads outside the repository; source files must be inside it`,
-    };
-  }
-  const st = await stat(real);
+  const st = await lstat(abs);
   if (!st.isFile()) return { error: `\`${rel}\` is not a regular file` };
-  return { abs: real };
+  return { abs };
 }

@@ -1,11 +1,11 @@
 import type { ExpressionProblem } from '../expr/engine.js';
-import { FilterParser } from 'ldapts';
-import { isDnWithin, parseDn } from '../syntax/dn.js';
+import { DnSyntaxError, isDnWithin, parseDn } from '../syntax/dn.js';
+import { FilterSyntaxError, parseFilter } from '../syntax/filter.js';
 import type { ConfigRepo, RepoFile } from './config-repo.js';
 import type { LoadedDaemonConfig } from './daemon-config.js';
-import type { Diagnostic } from '../shared/diagnostics.js';
+import { type Diagnostic, isError } from '../shared/diagnostics.js';
 import { resolveRepoPath } from './repo-path.js';
-import { closest } from './schema-errors.js';
+import { closest } from '../shared/closest.js';
 import type { ReexportRequest, SyncTemplate } from './types.generated.js';
 import { locate, type PathSegment } from './yaml-file.js';
 
@@ -23,15 +23,52 @@ export async function applyRules(ctx: RuleContext): Promise<void> {
   for (const r of ctx.repo.requests.values()) requestRules(ctx, r);
 }
 
+/** The parts of a template the rules read, as far as they are well-formed (the schema may have failed). */
+interface RawTemplate {
+  target?: string;
+  source?: string | { file?: unknown; format?: unknown };
+  matchAttribute?: string;
+  baseDN?: string;
+  filter?: string;
+  mappings: Array<{ index: number; target?: string; source?: string | unknown[] }>;
+}
+
+/** Reads a template's fields defensively, so one schema error never hides the other rules' findings. */
+export function rawTemplate(t: RepoFile<SyncTemplate>): RawTemplate | undefined {
+  const spec = ((t.value ?? t.yaml?.value) as { spec?: unknown } | undefined)?.spec;
+  if (!isObject(spec)) return undefined;
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const match = isObject(spec.match) ? spec.match : {};
+  const scope = isObject(spec.scope) ? spec.scope : {};
+  const source = spec.source;
+  return {
+    target: text(spec.target),
+    source: typeof source === 'string' ? source : isObject(source) ? source : undefined,
+    matchAttribute: text(match.targetAttribute),
+    baseDN: text(scope.baseDN),
+    filter: text(scope.filter),
+    mappings: (Array.isArray(spec.mappings) ? spec.mappings : []).map((m: unknown, index) => {
+      const o = isObject(m) ? m : {};
+      const src = o.source;
+      return {
+        index,
+        target: text(o.target),
+        source: typeof src === 'string' || Array.isArray(src) ? src : undefined,
+      };
+    }),
+  };
+}
+
 async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promise<void> {
-  const spec = t.value?.spec;
+  const spec = rawTemplate(t);
   if (!spec || !t.yaml) return;
   const yaml = t.yaml;
   const at = (p: PathSegment[], message: string, which: 'value' | 'key' = 'value') =>
     t.diagnostics.push({ file: t.file, ...locate(yaml, p, which), message });
   const daemon = ctx.daemon?.config;
+  const target = spec.target !== undefined ? daemon?.targets[spec.target] : undefined;
 
-  if (daemon && !daemon.targets[spec.target]) {
+  if (daemon && spec.target !== undefined && !target) {
     at(
       ['spec', 'target'],
       `target \`${spec.target}\` is not defined in the daemon config${suggest(spec.target, Object.keys(daemon.targets))}`,
@@ -44,10 +81,11 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
         `source \`${spec.source}\` is not defined in the daemon config${suggest(spec.source, Object.keys(daemon.sources ?? {}))}, or use { file: data/…, id: … } for a file in this repository`,
       );
     }
-  } else {
-    const resolved = await resolveRepoPath(ctx.repo.root, spec.source.file);
+  } else if (typeof spec.source?.file === 'string') {
+    const file = spec.source.file;
+    const resolved = await resolveRepoPath(ctx.repo.root, file);
     if (resolved.error) at(['spec', 'source', 'file'], `source file ${resolved.error}`);
-    else if (!spec.source.format && !/\.(csv|json|ya?ml)$/i.test(spec.source.file)) {
+    else if (!spec.source.format && !/\.(csv|json|ya?ml)$/i.test(file)) {
       at(
         ['spec', 'source', 'file'],
         'cannot tell the format from the file name; name it .csv, .json or .yaml, or add format: csv|json|yaml',
@@ -55,59 +93,68 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
     }
   }
 
-  try {
-    parseDn(spec.scope.baseDN);
-    const bases = daemon?.targets[spec.target]?.baseDNs;
-    if (bases && !bases.some((b) => isDnWithin(spec.scope.baseDN, b))) {
-      at(
-        ['spec', 'scope', 'baseDN'],
-        `baseDN is outside what target \`${spec.target}\` allows (${bases.join('; ')}); choose a baseDN at or under one of them`,
-      );
-    }
-  } catch (err) {
-    at(['spec', 'scope', 'baseDN'], `scope.baseDN: ${(err as Error).message}`);
-  }
-  if (spec.scope.filter) {
+  if (spec.baseDN !== undefined) {
+    const baseDN = spec.baseDN;
+    // The runtime's DN parser: what validation accepts, a preview can use.
     try {
-      // ldapts quietly closes a missing final parenthesis; a reviewer should see the typo instead.
-      const depth = [...spec.scope.filter].reduce((d, c) => d + (c === '(' ? 1 : c === ')' ? -1 : 0), 0);
-      if (depth !== 0) throw new Error('unbalanced parentheses');
-      FilterParser.parseString(spec.scope.filter);
+      parseDn(baseDN);
+      const bases = target?.baseDNs;
+      if (bases && !bases.some((b) => isDnWithin(baseDN, b))) {
+        at(
+          ['spec', 'scope', 'baseDN'],
+          `baseDN is outside what target \`${spec.target}\` allows (${bases.join('; ')}); choose a baseDN at or under one of them`,
+        );
+      }
     } catch (err) {
+      if (!(err instanceof DnSyntaxError)) throw err;
+      at(['spec', 'scope', 'baseDN'], `scope.baseDN: ${err.message}`);
+    }
+  }
+  if (spec.filter !== undefined) {
+    // The runtime's filter parser, so a filter validate accepts is one a preview can send.
+    try {
+      parseFilter(spec.filter);
+    } catch (err) {
+      if (!(err instanceof FilterSyntaxError)) throw err;
       at(
         ['spec', 'scope', 'filter'],
-        `scope.filter \`${spec.scope.filter}\` is not a valid LDAP filter (${(err as Error).message}); e.g. (&(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))`,
+        `scope.filter: ${err.message}; e.g. (&(objectClass=user)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))`,
       );
     }
   }
 
-  const allowed = daemon?.targets[spec.target]?.allowedAttributes;
+  const allowed = target?.allowedAttributes;
   const allowedLower = new Set(allowed?.map((a) => a.toLowerCase()));
   const seen = new Map<string, number>();
-  spec.mappings.forEach((m, i) => {
-    const key = m.target.toLowerCase();
-    const prior = seen.get(key);
-    if (prior !== undefined)
-      at(
-        ['spec', 'mappings', i, 'target'],
-        `attribute \`${m.target}\` is already mapped by mapping ${prior + 1}; keep one mapping per attribute`,
-      );
-    seen.set(key, i);
-    if (key === spec.match.targetAttribute.toLowerCase()) {
-      at(
-        ['spec', 'mappings', i, 'target'],
-        `\`${m.target}\` is the match attribute; a template must not rewrite the attribute it finds users by`,
-      );
-    } else if (allowed && !allowedLower.has(key)) {
-      at(
-        ['spec', 'mappings', i, 'target'],
-        `attribute \`${m.target}\` is not in the allowedAttributes of target \`${spec.target}\` (${allowed.join(', ')}); remove the mapping or ask the operator to allow it`,
-      );
+  for (const m of spec.mappings) {
+    const i = m.index;
+    if (m.target !== undefined) {
+      const key = m.target.toLowerCase();
+      const prior = seen.get(key);
+      if (prior !== undefined)
+        at(
+          ['spec', 'mappings', i, 'target'],
+          `attribute \`${m.target}\` is already mapped by mapping ${prior + 1}; keep one mapping per attribute`,
+        );
+      seen.set(key, i);
+      if (key === spec.matchAttribute?.toLowerCase()) {
+        at(
+          ['spec', 'mappings', i, 'target'],
+          `\`${m.target}\` is the match attribute; a template must not rewrite the attribute it finds users by`,
+        );
+      } else if (allowed && !allowedLower.has(key)) {
+        at(
+          ['spec', 'mappings', i, 'target'],
+          `attribute \`${m.target}\` is not in the allowedAttributes of target \`${spec.target}\` (${allowed.join(', ')})${suggest(m.target, allowed)}; remove the mapping or ask the operator to allow it`,
+        );
+      }
     }
-    if (ctx.checkExpression) {
-      const sources = Array.isArray(m.source) ? m.source : [m.source];
+    if (ctx.checkExpression && m.source !== undefined) {
+      const list = Array.isArray(m.source);
+      const sources = list ? (m.source as unknown[]) : [m.source];
       sources.forEach((src, j) => {
-        const path: PathSegment[] = Array.isArray(m.source)
+        if (typeof src !== 'string') return;
+        const path: PathSegment[] = list
           ? ['spec', 'mappings', i, 'source', j]
           : ['spec', 'mappings', i, 'source'];
         for (const problem of ctx.checkExpression!(src)) {
@@ -119,7 +166,7 @@ async function templateRules(ctx: RuleContext, t: RepoFile<SyncTemplate>): Promi
         }
       });
     }
-  });
+  }
 }
 
 function requestRules(ctx: RuleContext, r: RepoFile<ReexportRequest>): void {
@@ -142,12 +189,10 @@ function requestRules(ctx: RuleContext, r: RepoFile<ReexportRequest>): void {
     );
     return;
   }
-  if (!template.value) {
-    at(['spec', 'template'], `template \`${spec.template}\` has errors (see ${template.file}); fix it first`);
-    return;
-  }
-  if (spec.mappings !== 'all') {
-    const targets = template.value.spec.mappings.map((m) => m.target);
+  // A template with errors is reported once, at the template (and makes this request invalid through
+  // diagnosticsForRequest); its well-formed mappings still answer for this request's list.
+  const targets = (rawTemplate(template)?.mappings ?? []).flatMap((m) => (m.target ? [m.target] : []));
+  if (spec.mappings !== 'all' && targets.length) {
     const lower = new Set(targets.map((t) => t.toLowerCase()));
     spec.mappings.forEach((m, i) => {
       if (!lower.has(m.toLowerCase())) {
@@ -190,12 +235,19 @@ export function collectDiagnostics(repo: ConfigRepo): Diagnostic[] {
   ];
 }
 
-/** What a request's status shows: its own problems and those of the template it uses. */
+/**
+ * What makes a request invalid: its own errors and those of the template it uses (which include the
+ * template's source data file). Warnings are left out: they fail nothing.
+ */
 export function diagnosticsForRequest(repo: ConfigRepo, name: string): Diagnostic[] {
   const r = repo.requests.get(name);
   if (!r) return [];
   const t = r.value ? repo.templates.get(r.value.spec.template) : undefined;
-  return [...r.diagnostics, ...(t?.diagnostics ?? [])];
+  return [...r.diagnostics, ...(t?.diagnostics ?? [])].filter(isError);
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function isStringList(v: unknown): v is string[] {

@@ -3,6 +3,7 @@ import type * as LiquidModule from 'liquidjs';
 import type { Liquid, Template } from 'liquidjs';
 import { compileFastPath, type FastRender } from './fast-path.js';
 import { OWN_FILTERS, str } from './filters.js';
+import { closest } from '../shared/closest.js';
 
 /**
  * Source expressions are Liquid templates with no access to files, no JavaScript and hard limits on
@@ -93,7 +94,6 @@ export function compileExpression(text: string): CompiledExpression {
   return { text, template, fields };
 }
 
-/** For validation: every problem in one expression, located by offset in its text. */
 /** A problem in one expression, located relative to the expression's text. */
 export interface ExpressionProblem {
   message: string;
@@ -116,7 +116,8 @@ function describeLiquidError(err: unknown, text: string): ExpressionProblem {
   const filter = /undefined filter: (\S+)/.exec(message);
   let offset = typeof e.token?.begin === 'number' && e.token.begin <= text.length ? e.token.begin : undefined;
   if (filter) {
-    message = `unknown filter \`${filter[1]}\`; available: ${AVAILABLE_FILTERS}`;
+    const guess = closest(filter[1]!, AVAILABLE_FILTERS.split(', '));
+    message = `unknown filter \`${filter[1]}\`${guess ? `; did you mean \`${guess}\`?` : ''} (available: ${AVAILABLE_FILTERS})`;
     const at = new RegExp(`\\|\\s*${filter[1]!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`).exec(text);
     if (at) offset = at.index + at[0].length - filter[1]!.length;
   } else {

@@ -17,15 +17,20 @@ export function renderPreviewFiles(
   return {
     'preview.md': renderPreviewMd(plan, { maxUsers }),
     'plan.jsonl': renderPlanJsonl(plan),
-    'changes.ldif': renderLdif(plan.changes, [
-      `reexport plan for request ${plan.header.request}`,
-      `plan digest ${plan.header.digests.plan}`,
-    ]),
+    'changes.ldif': renderChangesLdif(plan),
     'status.yaml': renderStatus({
       ...statusForPlan(plan, signed?.branch),
       ...(signed?.signature ? { signature: signed.signature } : {}),
     }),
   };
+}
+
+/** changes.ldif follows from plan.jsonl alone, so `verify` can tell whether it was edited. */
+export function renderChangesLdif(plan: Pick<Plan, 'header' | 'changes'>): string {
+  return renderLdif(plan.changes, [
+    `reexport plan for request ${plan.header.request}`,
+    `plan digest ${plan.header.digests.plan}`,
+  ]);
 }
 
 export function renderInvalidFiles(

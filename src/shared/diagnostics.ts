@@ -7,10 +7,17 @@ export interface Diagnostic {
   /** 1-based. */
   col: number;
   message: string;
+  /** Absent means error. A warning is worth a look but fails nothing (e.g. an ID the source lacks). */
+  severity?: Severity;
 }
 
+export type Severity = 'error' | 'warning';
+
+export const severityOf = (d: Diagnostic): Severity => d.severity ?? 'error';
+export const isError = (d: Diagnostic): boolean => severityOf(d) === 'error';
+
 export function formatDiagnostic(d: Diagnostic): string {
-  return `${d.file}:${d.line}:${d.col}: ${d.message}`;
+  return `${d.file}:${d.line}:${d.col}: ${severityOf(d) === 'warning' ? 'warning: ' : ''}${d.message}`;
 }
 
 /** Sorted by file, then position, so output is stable across runs and file systems. */

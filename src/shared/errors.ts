@@ -71,6 +71,8 @@ export function describeError(err: unknown): ErrorReport {
   if (err instanceof SourceError) return { level: 'error', message: `source: ${err.message}`, exitCode: 1 };
   if (err instanceof BranchGoneError) return { level: 'warn', message: `git: ${err.message}`, exitCode: 1 };
   if (err instanceof RepoError) return { level: 'error', message: `git: ${err.message}`, exitCode: 1 };
+  // Every other product error (e.g. a filter or DN that does not parse) is the user's to fix.
+  if (err instanceof ReexportError) return { level: 'error', message: err.message, exitCode: 1 };
   const message = err instanceof Error ? err.message : String(err);
   return { level: 'fatal', message: `internal error: ${message}`, exitCode: 70 };
 }

@@ -1,5 +1,6 @@
 import { parse as parseCsv } from 'csv-parse/sync';
 import { LineCounter, parseDocument } from 'yaml';
+import type { Diagnostic } from '../shared/diagnostics.js';
 import { SourceError } from '../shared/errors.js';
 
 export type SourceFormat = 'csv' | 'json' | 'yaml';
@@ -7,6 +8,12 @@ export type SourceFormat = 'csv' | 'json' | 'yaml';
 export interface RawRow {
   fields: Record<string, unknown>;
   origin: string;
+}
+
+/** Rows, and the located problems that kept rows (or the whole file) out. */
+export interface ParsedRows {
+  rows: RawRow[];
+  problems: Diagnostic[];
 }
 
 export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
@@ -19,13 +26,32 @@ export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
   );
 }
 
-/** Parses a source file's text into rows, each with its line for messages. */
+/** Parses a source file's text into rows; throws SourceError with every located problem (runtime use). */
 export function parseSourceText(text: string, name: string, format: SourceFormat, delimiter = ','): RawRow[] {
+  const { rows, problems } = parseSourceRows(text, name, format, delimiter);
+  if (problems.length) throw new SourceError(problems.map(problemText).join('; '));
+  return rows;
+}
+
+/** Parses a source file's text into rows, each with its line for messages; problems are collected, not thrown. */
+export function parseSourceRows(
+  text: string,
+  name: string,
+  format: SourceFormat,
+  delimiter = ',',
+): ParsedRows {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (format === 'csv') return parseCsvRows(text, name, delimiter);
   if (format === 'json') return parseJsonRows(text, name);
   return parseYamlRows(text, name);
 }
+
+function problemText(d: Diagnostic): string {
+  return `${d.file}:${d.line}:${d.col}: ${d.message}`;
+}
+
+/** YAML alias and size limits: a data file must not expand into gigabytes ("billion laughs"). */
+const MAX_ALIASES = 50;
 
 /**
  * Lines are counted from the records when that is exact: no blank line (csv-parse skips those
@@ -34,36 +60,59 @@ export function parseSourceText(text: string, name: string, format: SourceFormat
  */
 const LINES_NOT_COUNTABLE = /(?:^|\n)\r?\n|\r(?!\n)/;
 
-function parseCsvRows(text: string, name: string, delimiter: string): RawRow[] {
-  const countable = !LINES_NOT_COUNTABLE.test(text);
-  try {
-    const options = {
-      columns: (header: string[]) => header.map((h) => h.trim()),
-      delimiter,
-      skip_empty_lines: true,
-      relax_quotes: false,
-    };
-    if (countable) {
+function parseCsvRows(text: string, name: string, delimiter: string): ParsedRows {
+  const problems: Diagnostic[] = [];
+  const at = (line: number, message: string) => problems.push({ file: name, line, col: 1, message });
+  const options = {
+    columns: (header: string[]) => {
+      const names = header.map((h) => h.trim());
+      const seen = new Map<string, number>();
+      names.forEach((h, i) => {
+        if (h === '') at(1, `column ${i + 1} has no name in the header line; name it or remove it`);
+        else if (seen.has(h))
+          at(1, `the column \`${h}\` appears twice (columns ${seen.get(h)! + 1} and ${i + 1}); keep one`);
+        seen.set(h, i);
+      });
+      return names;
+    },
+    delimiter,
+    skip_empty_lines: true,
+    relax_quotes: false,
+  };
+  if (!LINES_NOT_COUNTABLE.test(text)) {
+    try {
       const records = parseCsv<Record<string, string>>(text, options);
       let line = 2;
-      return records.map((record) => {
+      const rows = records.map((record) => {
         const row = { fields: record, origin: `${name}:${line}` };
         line += 1 + countNewlines(record);
         return row;
       });
+      return { rows, problems };
+    } catch {
+      // A broken row: parse again the slow way, which reports every broken row with its line.
+      problems.length = 0;
     }
-    const rows = parseCsv<CsvRowWithInfo>(text, { ...options, info: true }) as unknown as CsvRowWithInfo[];
-    // info.lines is the line where the record ends; a quoted field can span lines, so count back.
-    return rows.map(({ record, info }) => ({
+  }
+  const rows = parseCsv<CsvRowWithInfo>(text, {
+    ...options,
+    info: true,
+    skip_records_with_error: true,
+    on_skip: (err) => {
+      if (!err) return undefined;
+      const e = err as { message: string; lines?: number };
+      at(e.lines ?? 1, `not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`);
+      return undefined;
+    },
+  }) as unknown as CsvRowWithInfo[];
+  // info.lines is the line where the record ends; a quoted field can span lines, so count back.
+  return {
+    rows: rows.map(({ record, info }) => ({
       fields: record,
       origin: `${name}:${info.lines - countNewlines(record)}`,
-    }));
-  } catch (err) {
-    const e = err as { message: string; lines?: number };
-    throw new SourceError(
-      `${name}${e.lines ? `:${e.lines}` : ''}: not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`,
-    );
-  }
+    })),
+    problems,
+  };
 }
 
 function countNewlines(record: Record<string, string>): number {
@@ -75,43 +124,109 @@ function countNewlines(record: Record<string, string>): number {
   return n;
 }
 
-function parseJsonRows(text: string, name: string): RawRow[] {
+function parseJsonRows(text: string, name: string): ParsedRows {
+  const fail = (line: number, col: number, message: string): ParsedRows => ({
+    rows: [],
+    problems: [{ file: name, line, col, message }],
+  });
   let data: unknown;
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new SourceError(`${name}: not valid JSON: ${(err as Error).message}`);
+    const message = (err as Error).message;
+    const pos = /position (\d+)/.exec(message);
+    const { line, col } = pos ? positionOf(text, Number(pos[1])) : { line: 1, col: 1 };
+    return fail(line, col, `not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
   }
-  if (!Array.isArray(data)) throw new SourceError(`${name}: must be a JSON array of records`);
-  // JSON.parse keeps no positions; the record's index is the honest location.
-  return data.map((r, i) => {
+  if (!Array.isArray(data)) return fail(1, 1, 'must be a JSON array of records');
+  const starts = jsonRecordStarts(text);
+  const rows: RawRow[] = [];
+  const problems: Diagnostic[] = [];
+  data.forEach((r, i) => {
+    const { line, col } = positionOf(text, starts[i] ?? 0);
     if (!r || typeof r !== 'object' || Array.isArray(r))
-      throw new SourceError(`${name}: record ${i + 1} is not an object`);
-    return { fields: r as Record<string, unknown>, origin: `${name}#${i + 1}` };
+      problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
+    else rows.push({ fields: r as Record<string, unknown>, origin: `${name}:${line}` });
   });
+  return { rows, problems };
 }
 
-function parseYamlRows(text: string, name: string): RawRow[] {
+/** Offsets where the top-level array's elements start; JSON.parse keeps no positions. */
+function jsonRecordStarts(text: string): number[] {
+  const starts: number[] = [];
+  let depth = 0;
+  let expectValue = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      if (depth === 1 && expectValue) starts.push(i);
+      expectValue = false;
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+      continue;
+    }
+    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
+    if (depth === 1 && expectValue) starts.push(i);
+    expectValue = false;
+    if (c === '[' || c === '{') {
+      depth++;
+      if (depth === 1 && c === '[') expectValue = true;
+    } else if (c === ']' || c === '}') depth--;
+    else if (c === ',' && depth === 1) expectValue = true;
+  }
+  return starts;
+}
+
+function positionOf(text: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let lineStart = 0;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    line++;
+    lineStart = i + 1;
+  }
+  return { line, col: offset - lineStart + 1 };
+}
+
+function parseYamlRows(text: string, name: string): ParsedRows {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (doc.errors[0]) {
-    const pos = doc.errors[0].linePos?.[0];
-    throw new SourceError(
-      `${name}${pos ? `:${pos.line}:${pos.col}` : ''}: not valid YAML: ${doc.errors[0].message.split('\n')[0]}`,
-    );
+  if (doc.errors.length) {
+    return {
+      rows: [],
+      problems: doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return {
+          file: name,
+          ...pos,
+          message: `not valid YAML: ${e.message.split('\n')[0]!.split(' at line ')[0]}`,
+        };
+      }),
+    };
   }
   const seq = doc.contents as { items?: Array<{ range?: [number, number, number] }> } | null;
-  const data = doc.toJS({ maxAliasCount: 50 }) as unknown;
-  if (!Array.isArray(data)) throw new SourceError(`${name}: must be a YAML list of records`);
-  return data.map((r, i) => {
-    if (!r || typeof r !== 'object' || Array.isArray(r))
-      throw new SourceError(`${name}: record ${i + 1} is not a mapping`);
-    const start = seq?.items?.[i]?.range?.[0];
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
     return {
-      fields: r as Record<string, unknown>,
-      origin: `${name}:${start !== undefined ? lineCounter.linePos(start).line : i + 1}`,
+      rows: [],
+      problems: [{ file: name, line: 1, col: 1, message: `cannot be read: ${(err as Error).message}` }],
     };
+  }
+  if (!Array.isArray(data))
+    return {
+      rows: [],
+      problems: [{ file: name, line: 1, col: 1, message: 'must be a YAML list of records' }],
+    };
+  const rows: RawRow[] = [];
+  const problems: Diagnostic[] = [];
+  data.forEach((r, i) => {
+    const start = seq?.items?.[i]?.range?.[0];
+    const line = start !== undefined ? lineCounter.linePos(start).line : i + 1;
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      problems.push({ file: name, line, col: 1, message: `record ${i + 1} is not a mapping` });
+    else rows.push({ fields: r as Record<string, unknown>, origin: `${name}:${line}` });
   });
+  return { rows, problems };
 }
 
 /** csv-parse's shape with `info: true` (its typings describe only the plain record). */

@@ -1,10 +1,15 @@
+import { ReexportError } from '../shared/errors.js';
+
 /**
  * Just enough RFC 4514 to compare DNs the way directories do: attribute types and values
  * case-insensitively, escapes resolved, spaces around separators ignored.
  */
 export type Rdn = Array<{ type: string; value: string }>;
 
-export class DnSyntaxError extends Error {}
+/** A DN that does not parse: a product error, never an "internal error". */
+export class DnSyntaxError extends ReexportError {
+  readonly kind = 'syntax';
+}
 
 export function parseDn(dn: string): Rdn[] {
   const rdns: Rdn[] = [];

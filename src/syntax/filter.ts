@@ -3,12 +3,11 @@
  * the raw value of an equality assertion, so filter syntax in it (`*)(uid=*`) is just data.
  */
 import { AndFilter, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter, PresenceFilter } from 'ldapts';
+import { ReexportError } from '../shared/errors.js';
 
-export class FilterSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FilterSyntaxError';
-  }
+/** Filter text that does not parse: a product error (validation locates it; the runtime reports it). */
+export class FilterSyntaxError extends ReexportError {
+  readonly kind = 'syntax';
 }
 
 /** RFC 4515 escaping of an assertion value for filter text (`*`, `(`, `)`, `\`, NUL); UTF-8 stays literal. */
@@ -40,6 +39,17 @@ function literaliseUtf8Escapes(text: string): string {
 export function parseFilter(text: string): Filter {
   const trimmed = text.trim();
   if (trimmed === '') throw new FilterSyntaxError('filter is empty; write e.g. (objectClass=user)');
+  // ldapts quietly closes a missing final parenthesis; a reviewer should see the typo instead.
+  // Parentheses inside values must be escaped (\28, \29), so counting them is exact.
+  let depth = 0;
+  for (const c of trimmed) {
+    depth += c === '(' ? 1 : c === ')' ? -1 : 0;
+    if (depth < 0) break;
+  }
+  if (depth !== 0)
+    throw new FilterSyntaxError(
+      `${trimmed} is not a valid LDAP filter: its parentheses do not pair up (${depth > 0 ? 'a `)` is missing' : 'one `)` too many'})`,
+    );
   const normalised = literaliseUtf8Escapes(trimmed);
   try {
     return FilterParser.parseString(normalised);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
-import { validateRepo } from '../config/validate-repo.js';
+import { validateCheckout } from './validate.js';
 import { UsageError } from '../shared/errors.js';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { SourceData } from '../source/records.js';
@@ -29,8 +29,17 @@ export function locateRequest(request: string, repoDir?: string): { root: string
       name: path.basename(abs).replace(/\.ya?ml$/, ''),
     };
   }
-  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(request))
-    throw new UsageError(`${request} is neither a request name nor a requests/<name>.yaml path`);
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(request)) {
+    const named = request
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '');
+    throw new UsageError(
+      /^[\w.-]+$/.test(request) && named
+        ? `request names are lower-case letters, digits and -; did you mean ${named}?`
+        : `${request} is neither a request name (lower-case letters, digits and -) nor a requests/<name>.yaml path`,
+    );
+  }
   return { root: path.resolve(repoDir ?? '.'), name: request };
 }
 
@@ -42,8 +51,12 @@ export async function previewRequest(
   deps: PreviewDeps,
   opts: { onlyIds?: string[]; commit?: string } = {},
 ): Promise<PlanResult> {
-  const { repo } = await validateRepo(root, daemon);
-  return previewValidated(repo, name, daemon, deps, opts);
+  // Data-file problems become the request's located diagnostics here, not a failure later; the
+  // source read for validation is the one the plan uses.
+  const { repo, sources } = await validateCheckout(root, daemon);
+  const template = repo.requests.get(name)?.value?.spec.template;
+  const source = template !== undefined ? sources.get(template) : undefined;
+  return previewValidated(repo, name, daemon, deps, { ...opts, source });
 }
 
 /** The plan for one request of an already validated checkout (a pass validates once). */

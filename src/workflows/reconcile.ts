@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
-import type { ConfigRepo } from '../config/config-repo.js';
+import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { diagnosticsForRequest } from '../config/rules.js';
-import { validateRepo } from '../config/validate-repo.js';
+import { validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { verifySigned } from '../lifecycle/signing.js';
 import { signPreview } from '../lifecycle/statements.js';
@@ -94,8 +94,15 @@ interface Checkout {
 
 async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise<Checkout> {
   const { dir, commit } = await ctx.repo.checkout(branch);
-  const { repo } = await validateRepo(dir, ctx.daemon);
-  return { dir, commit, repo, sources: new Map() };
+  // Every check short of the directory, once per checkout: a data file's problems become the
+  // requests' located diagnostics (an invalid report), and the sources it read serve the plans.
+  const { repo, sources } = await validateCheckout(dir, ctx.daemon);
+  const loaded = new Map<string, Promise<SourceData>>();
+  for (const [name, data] of sources) {
+    const source = repo.templates.get(name)?.value?.spec.source;
+    if (source !== undefined) loaded.set(JSON.stringify(source), Promise.resolve(data));
+  }
+  return { dir, commit, repo, sources: loaded };
 }
 
 /** A template's source, loaded once per checkout whichever requests use it. */
@@ -141,18 +148,6 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
     }
   }
   return committed;
-}
-
-/** Requests the branch adds or changes, and those whose template it changes. */
-function requestsTouched(repo: ConfigRepo, changed: readonly string[]): string[] {
-  const set = new Set(changed);
-  const names = new Set<string>();
-  for (const r of repo.requests.values()) {
-    if (set.has(r.file)) names.add(r.name);
-    const t = r.value && repo.templates.get(r.value.spec.template);
-    if (t && set.has(t.file)) names.add(r.name);
-  }
-  return [...names].sort();
 }
 
 async function processMain(ctx: ReconcileContext, main: string, summary: PassSummary): Promise<void> {

@@ -1,7 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { REQUEST } from '../config/fixtures.js';
-import { baseRepo, DAEMON } from '../config/fixtures.js';
+import { baseRepo, DAEMON, REQUEST } from '../config/fixtures.js';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 
@@ -10,12 +9,34 @@ afterEach(async () => {
   await Promise.all(cleanups.splice(0).map((c) => c()));
 });
 
+async function repoWith(files: Record<string, string | Buffer>): Promise<string> {
+  const { dir, cleanup } = await makeDir({ ...baseRepo(), ...files });
+  cleanups.push(cleanup);
+  return dir;
+}
+
+/** Two errors and a warning; the warning's message holds `%` to check the GitHub escaping. */
+const BROKEN = {
+  'requests/new-mail.yaml': REQUEST.replace('[mail]', '[mail, pager]').replace(
+    'users: all',
+    'users: { where: { departmnt: IT } }',
+  ),
+  'requests/two.yaml': REQUEST.replace('name: new-mail', 'name: two').replace(
+    'users: all',
+    'users: { ids: ["1001", "42%"] }',
+  ),
+};
+
+/** GitHub's workflow command syntax: ::error|warning|notice [props]::message, one line, %/CR/LF escaped. */
+const GITHUB_LINE =
+  /^::(error|warning|notice)( (file=[^,:]+,line=\d+,col=\d+,)?title=[^,:]+)?::([^%\r\n]|%25|%0D|%0A)*$/;
+
 describe('reexport validate', () => {
-  it('passes on config-example, with and without its daemon config', async () => {
+  it('passes on config-example, with and without its daemon config; data on stdout only', async () => {
     const plain = await runCli(['validate', 'config-example']);
-    expect(plain).toMatchObject({ code: 0, stderr: '' });
-    expect(plain.stdout).toMatch(
-      /^ok: 1 template, 3 requests \(targets, sources and allowed attributes not checked: give --config\)\n$/,
+    expect(plain).toMatchObject({ code: 0, stdout: '' });
+    expect(plain.stderr).toBe(
+      'note: targets, sources and allowed attributes not checked: give --config\nok: 1 template, 3 requests\n',
     );
     const full = await runCli([
       'validate',
@@ -23,44 +44,149 @@ describe('reexport validate', () => {
       '--config',
       'config-example/daemon-config.example.yaml',
     ]);
-    expect(full).toMatchObject({ code: 0, stdout: 'ok: 1 template, 3 requests\n' });
+    expect(full).toMatchObject({ code: 0, stdout: '', stderr: 'ok: 1 template, 3 requests\n' });
   });
 
-  it('exits 1 with file:line:col lines, and changes nothing', async () => {
-    const { dir, cleanup } = await makeDir({
-      ...baseRepo(),
-      'requests/new-mail.yaml': REQUEST.replace('users: all', 'users: everyone').replace(
-        '[mail]',
-        '[mail, pager]',
-      ),
-    });
-    cleanups.push(cleanup);
+  it('exits 1 with file:line:col lines on stderr, warnings marked, and changes nothing', async () => {
+    const dir = await repoWith(BROKEN);
     const before = await readdir(dir, { recursive: true });
     const res = await runCli(['validate', dir]);
-    expect(res.code).toBe(1);
-    expect(res.stdout.split('\n')).toEqual([
+    expect(res).toMatchObject({ code: 1, stdout: '' });
+    expect(res.stderr.split('\n')).toEqual([
       'requests/new-mail.yaml:7:20: template `ad-employees` has no mapping for `pager` (it maps mail, company); or use mappings: all',
-      'requests/new-mail.yaml:8:10: spec.users: users must be all, { ids: ["1001", "1002"] } or { where: { department: IT } }',
-      '2 errors',
+      'requests/new-mail.yaml:8:21: `departmnt` is not a field of data/people.csv (fields: employeeId, givenName, sn)',
+      'requests/two.yaml:8:26: warning: user ID `42%` is not in data/people.csv; the preview will list it as not found',
+      'note: targets, sources and allowed attributes not checked: give --config',
+      '2 errors, 1 warning',
       '',
     ]);
     expect(await readdir(dir, { recursive: true })).toEqual(before);
   });
 
-  it('reports errors in the daemon config with its path', async () => {
-    const { dir, cleanup } = await makeDir({
-      ...baseRepo(),
-      'daemon.yaml': DAEMON.replace('ldaps://', 'ftp://'),
+  it('exits 0 when there are only warnings', async () => {
+    const dir = await repoWith({ 'requests/two.yaml': BROKEN['requests/two.yaml'] });
+    const res = await runCli(['validate', dir]);
+    expect(res.code).toBe(0);
+    expect(res.stderr).toMatch(/\n0 errors, 1 warning\n$/);
+  });
+
+  it('--format json: an object with every diagnostic and the counts, on stdout', async () => {
+    const dir = await repoWith(BROKEN);
+    const res = await runCli(['validate', dir, '--format', 'json']);
+    expect(res.code).toBe(1);
+    const out = JSON.parse(res.stdout) as {
+      ok: boolean;
+      diagnostics: Array<Record<string, unknown>>;
+      counts: Record<string, number>;
+    };
+    expect(out.ok).toBe(false);
+    expect(out.counts).toEqual({ errors: 2, warnings: 1, templates: 1, requests: 2 });
+    expect(out.diagnostics[2]).toEqual({
+      file: 'requests/two.yaml',
+      line: 8,
+      col: 26,
+      severity: 'warning',
+      message: 'user ID `42%` is not in data/people.csv; the preview will list it as not found',
     });
-    cleanups.push(cleanup);
+    for (const d of out.diagnostics)
+      expect(Object.keys(d).sort()).toEqual(['col', 'file', 'line', 'message', 'severity']);
+  });
+
+  it('--format github: one workflow command per finding, escaped as GitHub documents', async () => {
+    const dir = await repoWith(BROKEN);
+    const res = await runCli(['validate', dir, '--format', 'github']);
+    expect(res.code).toBe(1);
+    const lines = res.stdout.trimEnd().split('\n');
+    for (const l of lines) expect(l).toMatch(GITHUB_LINE);
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^::error file=requests\/new-mail\.yaml,line=7,col=20,title=reexport validate::template/,
+      ),
+      '::error file=requests/new-mail.yaml,line=8,col=21,title=reexport validate::`departmnt` is not a field of data/people.csv (fields: employeeId, givenName, sn)',
+      expect.stringMatching(
+        /^::warning file=requests\/two\.yaml,line=8,col=26,title=reexport validate::user ID `42%25` is not in/,
+      ),
+      '::notice title=reexport validate::targets, sources and allowed attributes not checked: give --config',
+    ]);
+  });
+
+  it('--format gitlab: a Code Quality report with stable fingerprints', async () => {
+    const dir = await repoWith(BROKEN);
+    const first = await runCli(['validate', dir, '--format', 'gitlab']);
+    const second = await runCli(['validate', dir, '--format', 'gitlab']);
+    expect(first.code).toBe(1);
+    const report = JSON.parse(first.stdout) as Array<Record<string, unknown>>;
+    expect(report).toHaveLength(3);
+    expect(report[0]).toEqual({
+      description: expect.stringMatching(/no mapping for `pager`/),
+      check_name: 'reexport-validate',
+      fingerprint: expect.stringMatching(/^[0-9a-f]{64}$/),
+      severity: 'major',
+      location: { path: 'requests/new-mail.yaml', lines: { begin: 7 } },
+    });
+    expect(report[2]).toMatchObject({ severity: 'minor' });
+    expect(new Set(report.map((r) => r.fingerprint)).size).toBe(3);
+    expect(first.stdout).toBe(second.stdout);
+  });
+
+  it('a folder that is not a config repository is invalid', async () => {
+    const res = await runCli(['validate', 'src']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^\.:1:1: is not a config repository: it has neither templates\/ nor requests\//,
+    );
+  });
+
+  it('reports errors in the daemon config with its path, in the chosen format', async () => {
+    const dir = await repoWith({ 'daemon.yaml': DAEMON.replace('ldaps://', 'ftp://') });
     const res = await runCli(['validate', dir, '--config', `${dir}/daemon.yaml`]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(new RegExp(`^${dir}/daemon.yaml:5:10: targets.ad.url .ftp://`));
+    const json = await runCli(['validate', dir, '--config', `${dir}/daemon.yaml`, '--format', 'json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ diagnostics: [{ file: `${dir}/daemon.yaml`, line: 5 }] });
   });
 
   it('exits 2 on usage errors', async () => {
     expect((await runCli(['validate', '/nonexistent/folder'])).code).toBe(2);
     expect((await runCli(['validate', '--bogus'])).code).toBe(2);
+    expect((await runCli(['validate', '.', '--format', 'xml'])).code).toBe(2);
     expect((await runCli(['frobnicate'])).code).toBe(2);
+  });
+
+  it('--version prints the package version', async () => {
+    const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
+    expect(await runCli(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+});
+
+describe('reexport preview', () => {
+  it('prints errors on stderr, so `--format ldif > x.ldif` never gets error text', async () => {
+    const dir = await repoWith({
+      'requests/new-mail.yaml': REQUEST.replace('users: all', 'users: { where: { departmnt: IT } }'),
+      'daemon.yaml': DAEMON,
+    });
+    const res = await runCli([
+      'preview',
+      'new-mail',
+      '--repo',
+      dir,
+      '--config',
+      `${dir}/daemon.yaml`,
+      '--format',
+      'ldif',
+    ]);
+    expect(res).toMatchObject({ code: 1, stdout: '' });
+    expect(res.stderr).toMatch(
+      /^requests\/new-mail\.yaml:8:21: `departmnt` is not a field of data\/people\.csv/,
+    );
+  });
+
+  it('says that request names are lower case', async () => {
+    const dir = await repoWith({ 'daemon.yaml': DAEMON });
+    const res = await runCli(['preview', 'bench-A', '--repo', dir, '--config', `${dir}/daemon.yaml`]);
+    expect(res).toMatchObject({ code: 2, stdout: '' });
+    expect(res.stderr).toBe(
+      'usage: request names are lower-case letters, digits and -; did you mean bench-a?\n',
+    );
   });
 });

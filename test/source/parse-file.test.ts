@@ -40,13 +40,19 @@ describe('source files', () => {
 
   it('say which CSV line is broken', () => {
     expect(() => parseSourceText('a,b\n1,2\n3,4,5\n', 'a.csv', 'csv')).toThrow(SourceError);
-    expect(() => parseSourceText('a,b\n1,2\n3,4,5\n', 'a.csv', 'csv')).toThrow(/^a\.csv:3: not valid CSV/);
+    expect(() => parseSourceText('a,b\n1,2\n3,4,5\n', 'a.csv', 'csv')).toThrow(/^a\.csv:3:1: not valid CSV/);
   });
 
   it('read a JSON array and a YAML list, with positions', () => {
     expect(parseSourceText('[{"employeeId": 1001, "sn": "Ødegård"}]', 'a.json', 'json')).toEqual([
-      { fields: { employeeId: 1001, sn: 'Ødegård' }, origin: 'a.json#1' },
+      { fields: { employeeId: 1001, sn: 'Ødegård' }, origin: 'a.json:1' },
     ]);
+    expect(() => parseSourceText('[\n  {"a": "[{,"},\n\n  {"a": 2}, 3\n]', 'a.json', 'json')).toThrow(
+      /^a\.json:4:13: record 3 is not an object/,
+    );
+    expect(
+      parseSourceText('[\n  {"a": "[{,\\"}"},\n\n  {"a": 2}\n]', 'a.json', 'json').map((r) => r.origin),
+    ).toEqual(['a.json:2', 'a.json:4']);
     expect(
       parseSourceText(
         '- employeeId: "1001"\n  sn: Ås\n- employeeId: "1002"\n  sn: Øye\n',

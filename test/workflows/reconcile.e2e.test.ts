@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/daemon-config.js';
@@ -5,6 +6,7 @@ import { Metrics } from '../../src/adapters/http/metrics.js';
 import { reconcileContext, runPass } from '../../src/daemon/daemon.js';
 import type { ReconcileContext } from '../../src/workflows/reconcile.js';
 import { createLogger } from '../../src/shared/log.js';
+import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
@@ -22,6 +24,7 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
   let human: Awaited<ReturnType<typeof cloneRepo>>;
   let work: Awaited<ReturnType<typeof makeDir>>;
   let ctx: ReconcileContext;
+  let publicPem: string;
 
   beforeAll(async () => {
     slapd = await startSlapd({ ldif: seedLdif() });
@@ -51,11 +54,13 @@ http: { port: 0 }
       ),
     );
     const daemon = await loadDaemonConfig(`${work.dir}/daemon.yaml`);
-    ctx = await reconcileContext(
+    const made = await reconcileContext(
       { daemon, log: createLogger('silent') },
       new Metrics(),
       new AbortController().signal,
     );
+    ctx = made;
+    publicPem = made.publicPem;
   });
   afterAll(async () => {
     await human?.cleanup();
@@ -108,6 +113,23 @@ http: { port: 0 }
     const after = await commits(remote.bare, 'new-mail');
     expect((await runPass(ctx)).ok).toBe(true);
     expect(await commits(remote.bare, 'new-mail')).toBe(after);
+    // The forge's required check accepts the daemon's own signed preview, and only while it is current.
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'new-mail');
+    const verify = () => runCli(['verify', human.dir], { env: { REEXPORT_PUBLIC_KEY: publicPem } });
+    expect(await verify()).toMatchObject({
+      code: 0,
+      stderr: "ok: 1 request has the daemon's current, signed preview\n",
+    });
+    await writeFile(
+      path.join(human.dir, 'requests/new-mail.yaml'),
+      request('new-mail', '  mappings: [mail]\n  users: { ids: ["1001"] }\n  execute: false\n'),
+    );
+    await gitIn(human.dir, 'commit', '-qam', 'Only 1001');
+    expect(await verify()).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/the preview is for an older version of the request/),
+    });
+    await gitIn(human.dir, 'reset', '-q', '--hard', 'HEAD~1');
     // main is not touched by a branch's preview
     expect(await show(remote.bare, 'main', 'reports/new-mail/preview.md')).toBeUndefined();
   });
@@ -324,5 +346,44 @@ http: { port: 0 }
     expect(md).toContain('requests/broken.yaml:6:20: template `ldap-employees` has no mapping for `pager`');
     expect(await show(remote.bare, 'broken', 'reports/broken/status.yaml')).toMatch(/state: invalid/);
     expect(path.basename(remote.bare)).toBe('remote.git');
+  });
+
+  it("commits a data file's problems to the pull request as an invalid report, with file and line", async () => {
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'checkout', '-b', 'bad-data');
+    const bytes = Buffer.concat([
+      Buffer.from(CSV.replace('1002,Bjørn', '1001,Bjørn')),
+      Buffer.from('1006,Ola,Nordmann,R'),
+      Buffer.from([0xe5]), // Latin-1 å
+      Buffer.from('dgiver,\n'),
+    ]);
+    await commitAndPush(
+      human.dir,
+      {
+        'data/ansatte.csv': bytes,
+        'requests/bad-data.yaml': request('bad-data', '  mappings: [mail]\n  users: all\n  execute: false\n'),
+      },
+      'Request with a Latin-1 export',
+    );
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bad-data');
+    expect(await runPass(ctx)).toMatchObject({ ok: true });
+    const status = await show(remote.bare, 'bad-data', 'reports/bad-data/status.yaml');
+    expect(status).toMatch(/state: invalid/);
+    expect(status).toMatch(/data\/ansatte\.csv:8:20: is not valid UTF-8 \(byte 0xE5 at offset \d+\)/);
+    expect(await show(remote.bare, 'bad-data', 'reports/bad-data/preview.md')).toContain(
+      'data/ansatte.csv:8:20',
+    );
+
+    // Valid UTF-8 but a repeated ID: the records and lines are named.
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bad-data');
+    await commitAndPush(
+      human.dir,
+      { 'data/ansatte.csv': CSV.replace('1002,Bjørn', '1001,Bjørn') },
+      'UTF-8 now',
+    );
+    expect(await runPass(ctx)).toMatchObject({ ok: true });
+    expect(await show(remote.bare, 'bad-data', 'reports/bad-data/status.yaml')).toMatch(
+      /data\/ansatte\.csv:3:1: record repeats `employeeId` 1001 \(data\/ansatte\.csv:2, data\/ansatte\.csv:3\)/,
+    );
   });
 });

@@ -46,7 +46,8 @@ export async function previewCommand(
   );
   bar.done();
   if ('invalid' in result) {
-    for (const d of result.invalid) out.write(`${formatDiagnostic(d)}\n`);
+    // Errors never go where the data goes: `--format ldif > x.ldif` must not get error text.
+    for (const d of result.invalid) process.stderr.write(`${formatDiagnostic(d)}\n`);
     return 1;
   }
   const maxUsers = Number(opts.maxUsers ?? daemon.config.preview?.maxUsersInMarkdown ?? MAX_USERS_SHOWN);

@@ -1,27 +1,55 @@
 import { stat } from 'node:fs/promises';
-import { loadDaemonConfig } from '../../config/daemon-config.js';
-import { formatDiagnostic } from '../../shared/diagnostics.js';
-import { validateRepo } from '../../config/validate-repo.js';
-import { UsageError } from '../../shared/errors.js';
+import { type LoadedDaemonConfig, loadDaemonConfig } from '../../config/daemon-config.js';
+import { OUTPUT_FORMATS, type OutputFormat, renderFindings } from '../../report/diagnostics-output.js';
+import { type Diagnostic, isError, sortDiagnostics } from '../../shared/diagnostics.js';
+import { ConfigError, UsageError } from '../../shared/errors.js';
+import { validateCheckout } from '../../workflows/validate.js';
 
-/** `reexport validate`: prints located errors and returns the exit code. */
+export interface ValidateOptions {
+  config?: string;
+  format?: string;
+}
+
+/** `reexport validate`: every check short of the directory. Data on stdout, people's text on stderr. */
 export async function validateCommand(
   dir: string,
-  opts: { config?: string },
-  out = process.stdout,
+  opts: ValidateOptions,
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream } = process,
 ): Promise<number> {
+  const format = outputFormat(opts.format);
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory()) throw new UsageError(`${dir} is not a folder; give the config repository checkout`);
-  const daemon = opts.config ? await loadDaemonConfig(opts.config) : undefined;
-  const { repo, diagnostics } = await validateRepo(dir, daemon);
-  if (diagnostics.length) {
-    for (const d of diagnostics) out.write(`${formatDiagnostic(d)}\n`);
-    out.write(`${diagnostics.length} error${diagnostics.length === 1 ? '' : 's'}\n`);
-    return 1;
+  let daemon: LoadedDaemonConfig | undefined;
+  let daemonProblems: Diagnostic[] = [];
+  if (opts.config) {
+    try {
+      daemon = await loadDaemonConfig(opts.config);
+    } catch (err) {
+      // The daemon config's own problems are findings like the others, in the same format.
+      if (!(err instanceof ConfigError)) throw err;
+      daemonProblems = err.diagnostics;
+    }
   }
-  const skipped = daemon ? '' : ' (targets, sources and allowed attributes not checked: give --config)';
-  out.write(
-    `ok: ${repo.templates.size} template${repo.templates.size === 1 ? '' : 's'}, ${repo.requests.size} request${repo.requests.size === 1 ? '' : 's'}${skipped}\n`,
+  const { repo, diagnostics, notes } = await validateCheckout(dir, daemon, { dryRun: true });
+  const all = sortDiagnostics([...daemonProblems, ...diagnostics]);
+  if (!opts.config) notes.push('targets, sources and allowed attributes not checked: give --config');
+  const counts = { templates: repo.templates.size, requests: repo.requests.size };
+  const out = renderFindings(
+    { check: 'validate', diagnostics: all, notes, counts },
+    format,
+    `ok: ${plural(counts.templates, 'template')}, ${plural(counts.requests, 'request')}`,
   );
-  return 0;
+  io.stdout.write(out.stdout);
+  io.stderr.write(out.stderr);
+  return all.some(isError) ? 1 : 0;
+}
+
+export function outputFormat(format = 'text'): OutputFormat {
+  if (!(OUTPUT_FORMATS as readonly string[]).includes(format))
+    throw new UsageError(`--format must be ${OUTPUT_FORMATS.join(', ')}, not ${format}`);
+  return format as OutputFormat;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }

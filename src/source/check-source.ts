@@ -1,0 +1,121 @@
+import type { Diagnostic, Severity } from '../shared/diagnostics.js';
+import { parseSourceRows, type SourceFormat } from './parse-file.js';
+import { collectRecords, idKey, sha256, type SourceData } from './records.js';
+
+export interface CheckedSource {
+  /** Absent when the file cannot be read as records at all (encoding, syntax). */
+  data?: SourceData;
+  /** Every ID key the file has, those left out for repeating included. */
+  ids?: Set<string>;
+  diagnostics: Diagnostic[];
+}
+
+/** C0 controls other than tab, line feed and carriage return, and DEL: never meant in a directory value. */
+const CONTROL = /[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/;
+
+/** A file with thousands of bad rows needs a pointer, not thousands of lines. */
+const MAX_PER_KIND = 20;
+
+/**
+ * Everything that can be known about a source file without a directory: encoding, syntax, header,
+ * records, IDs and values, each located by line. `recordSeverity` is for problems of single records
+ * (missing or repeated IDs, control characters): errors for a file in the repository, which the pull
+ * request can fix; warnings for the operator's files, which the runtime reads leaving those records out.
+ */
+export function checkSourceBytes(
+  bytes: Buffer,
+  opts: { name: string; format: SourceFormat; id: string; delimiter?: string; recordSeverity?: Severity },
+): CheckedSource {
+  const { name } = opts;
+  const bad = firstInvalidUtf8(bytes);
+  if (bad >= 0) {
+    let line = 1;
+    for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
+    const col = new TextDecoder('utf-8').decode(bytes.subarray(lastLineStart(bytes, bad), bad)).length + 1;
+    return {
+      diagnostics: [
+        {
+          file: name,
+          line,
+          col,
+          message: `is not valid UTF-8 (byte 0x${bytes[bad]!.toString(16).toUpperCase().padStart(2, '0')} at offset ${bad}); export it as UTF-8 (Latin-1 or Windows-1252 exports look like this)`,
+        },
+      ],
+    };
+  }
+  const text = new TextDecoder('utf-8').decode(bytes);
+  const parsed = parseSourceRows(text, name, opts.format, opts.delimiter);
+  const diagnostics: Diagnostic[] = [...parsed.problems];
+  if (parsed.rows.length === 0 && parsed.problems.length) return { diagnostics };
+  const data = collectRecords(name, parsed.rows, opts.id, sha256(bytes));
+  const severity = opts.recordSeverity ?? 'error';
+  const located = (origin: string, message: string, kind: Map<string, number>, key: string) => {
+    const n = (kind.get(key) ?? 0) + 1;
+    kind.set(key, n);
+    if (n > MAX_PER_KIND) return;
+    const m = /^(.*):(\d+)$/.exec(origin);
+    diagnostics.push({
+      file: m ? m[1]! : name,
+      line: m ? Number(m[2]) : 1,
+      col: 1,
+      message,
+      ...(severity === 'warning' ? { severity } : {}),
+    });
+  };
+  const counts = new Map<string, number>();
+  for (const issue of data.issues) located(issue.origin, `record ${issue.message}`, counts, 'issue');
+  for (const row of parsed.rows) {
+    for (const [field, value] of Object.entries(row.fields)) {
+      const found = typeof value === 'string' ? CONTROL.exec(value) : null;
+      if (!found) continue;
+      const code = `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
+      located(
+        row.origin,
+        `field \`${field}\` holds the control character ${code}; remove it from the export (a directory value must not contain it)`,
+        counts,
+        'control',
+      );
+    }
+  }
+  for (const [kind, n] of counts) {
+    if (n <= MAX_PER_KIND) continue;
+    diagnostics.push({
+      file: name,
+      line: 1,
+      col: 1,
+      message: `${n - MAX_PER_KIND} more record${n - MAX_PER_KIND === 1 ? '' : 's'} with ${kind === 'control' ? 'control characters' : 'missing or repeated IDs'} not listed`,
+      ...(severity === 'warning' ? { severity } : {}),
+    });
+  }
+  const ids = new Set<string>();
+  for (const row of parsed.rows) {
+    const id = row.fields[opts.id];
+    if (typeof id === 'string' || typeof id === 'number') ids.add(idKey(String(id)));
+  }
+  return { data, ids, diagnostics };
+}
+
+function lastLineStart(bytes: Uint8Array, offset: number): number {
+  for (let i = offset - 1; i >= 0; i--) if (bytes[i] === 0x0a) return i + 1;
+  return 0;
+}
+
+/** Offset of the first byte that does not belong to a well-formed UTF-8 sequence, or -1. */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  for (let i = 0; i < bytes.length;) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i++;
+      continue;
+    }
+    const len = b >= 0xc2 && b <= 0xdf ? 2 : b >= 0xe0 && b <= 0xef ? 3 : b >= 0xf0 && b <= 0xf4 ? 4 : 0;
+    if (len === 0 || i + len > bytes.length) return i;
+    for (let k = 1; k < len; k++) if ((bytes[i + k]! & 0xc0) !== 0x80) return i;
+    // Overlong forms, surrogates and code points past U+10FFFF.
+    const b1 = bytes[i + 1]!;
+    if ((b === 0xe0 && b1 < 0xa0) || (b === 0xed && b1 > 0x9f)) return i;
+    if ((b === 0xf0 && b1 < 0x90) || (b === 0xf4 && b1 > 0x8f)) return i;
+    i += len;
+  }
+  return -1;
+}

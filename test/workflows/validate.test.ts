@@ -1,0 +1,275 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadDaemonConfig } from '../../src/config/daemon-config.js';
+import { diagnosticsForRequest } from '../../src/config/rules.js';
+import { formatDiagnostic } from '../../src/shared/diagnostics.js';
+import { describeError } from '../../src/shared/errors.js';
+import { parseFilter } from '../../src/syntax/filter.js';
+import { parseDn } from '../../src/syntax/dn.js';
+import { validateCheckout } from '../../src/workflows/validate.js';
+import { baseRepo, DAEMON, REQUEST, TEMPLATE } from '../config/fixtures.js';
+import { makeDir } from '../harness/files.js';
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  await Promise.all(cleanups.splice(0).map((c) => c()));
+});
+
+async function validate(files: Record<string, string | Buffer>, opts: { daemon?: string } = {}) {
+  const { dir, cleanup } = await makeDir({
+    ...baseRepo(),
+    ...files,
+    ...(opts.daemon ? { 'daemon.yaml': opts.daemon } : {}),
+  });
+  cleanups.push(cleanup);
+  const daemon = opts.daemon ? await loadDaemonConfig(`${dir}/daemon.yaml`) : undefined;
+  const result = await validateCheckout(dir, daemon, { dryRun: true });
+  return { dir, ...result, lines: result.diagnostics.map(formatDiagnostic) };
+}
+
+const tpl = (from: string, to: string) => ({ 'templates/ad-employees.yaml': replaced(TEMPLATE, from, to) });
+const req = (from: string, to: string) => ({ 'requests/new-mail.yaml': replaced(REQUEST, from, to) });
+function replaced(text: string, from: string, to: string): string {
+  if (!text.includes(from)) throw new Error(`fixture has no ${from}`);
+  return text.replace(from, to);
+}
+
+describe('validate: fields, against the source, with no directory', () => {
+  it('finds misspelt fields in expressions and in `where`, with a "did you mean", with and without --config', async () => {
+    const files = {
+      ...tpl('{{ givenName | ascii | downcase }}', '{{ givnName | ascii | downcase }}'),
+      ...req('users: all', 'users: { where: { departmnt: IT } }'),
+      'data/people.csv': 'employeeId,givenName,sn,department\n1001,Åse,Ødegård,IT\n',
+    };
+    const expected = [
+      'requests/new-mail.yaml:8:21: `departmnt` is not a field of data/people.csv; did you mean `department`?',
+      'templates/ad-employees.yaml:15:15: mapping `mail` reads the field `givnName`, which no record of data/people.csv has; did you mean `givenName`?',
+    ];
+    expect((await validate(files)).lines).toEqual(expected);
+    expect((await validate(files, { daemon: DAEMON })).lines).toEqual(expected);
+  });
+
+  it('reads a misspelt field in a list of expressions and in match.sourceField', async () => {
+    const { lines } = await validate({
+      'templates/ad-employees.yaml': TEMPLATE.replace(
+        'sourceField: employeeId',
+        'sourceField: employeID',
+      ).replace('source: Lillevik kommune', 'source: ["{{ sn }}", "{{ titel }}"]'),
+    });
+    expect(lines).toEqual([
+      'templates/ad-employees.yaml:9:18: match.sourceField `employeID` is not a field of data/people.csv; did you mean `employeeId`?',
+      'templates/ad-employees.yaml:17:28: mapping `company` reads the field `titel`, which no record of data/people.csv has (fields: employeeId, givenName, sn)',
+    ]);
+  });
+
+  it('warns about IDs the source does not have, and a warning fails nothing', async () => {
+    const { lines, diagnostics, repo } = await validate(
+      req('users: all', 'users: { ids: ["1001", "4242"] }'),
+    );
+    expect(lines).toEqual([
+      'requests/new-mail.yaml:8:26: warning: user ID `4242` is not in data/people.csv; the preview will list it as not found',
+    ]);
+    expect(diagnostics[0]!.severity).toBe('warning');
+    expect(diagnosticsForRequest(repo, 'new-mail')).toEqual([]);
+  });
+});
+
+describe('validate: data files', () => {
+  it('reports every broken CSV row, repeated IDs, a repeated column and control characters, each at its line', async () => {
+    const { lines, repo } = await validate({
+      'data/people.csv':
+        'employeeId,givenName,sn,sn\n1001,Åse,Ødegård,x\n1002,Bjørn,Ærø\n' +
+        '1003,Cecilie,Berg,x,y\n1001,Åse,Again,x\n1004,Dag\u0000fin,Dahl,x\n',
+    });
+    expect(lines).toEqual([
+      'data/people.csv:1:1: the column `sn` appears twice (columns 3 and 4); keep one',
+      'data/people.csv:2:1: record repeats `employeeId` 1001 (data/people.csv:2, data/people.csv:5); these records are left out until the source is fixed',
+      expect.stringMatching(/^data\/people\.csv:3:1: not valid CSV: .*got 3/),
+      expect.stringMatching(/^data\/people\.csv:4:1: not valid CSV: .*got 5/),
+      'data/people.csv:5:1: record repeats `employeeId` 1001 (data/people.csv:2, data/people.csv:5); these records are left out until the source is fixed',
+      'data/people.csv:6:1: field `givenName` holds the control character U+0000; remove it from the export (a directory value must not contain it)',
+      // The planner's own rule for rendered values, found by the dry run.
+      expect.stringMatching(
+        /^data\/people\.csv:6:1: mapping `mail` of templates\/ad-employees\.yaml fails for record 1004: .*control character U\+0000/,
+      ),
+    ]);
+    // The template's problems are the request's: the daemon commits them to the pull request as `invalid`.
+    expect(diagnosticsForRequest(repo, 'new-mail').map(formatDiagnostic).sort()).toEqual([...lines].sort());
+  });
+
+  it('locates non-UTF-8 by line, column and byte offset', async () => {
+    const { lines } = await validate({
+      'data/people.csv': Buffer.concat([
+        Buffer.from('employeeId,givenName,sn\n1001,Åse,Ødegård\n1002,Bj'),
+        Buffer.from([0xf8]),
+        Buffer.from('rn,Ærø\n'),
+      ]),
+    });
+    expect(lines).toEqual([
+      'data/people.csv:3:8: is not valid UTF-8 (byte 0xF8 at offset 51); export it as UTF-8 (Latin-1 or Windows-1252 exports look like this)',
+    ]);
+  });
+
+  it('reports YAML data files with duplicate keys, syntax errors and alias bombs at their line', async () => {
+    const yamlSource = (file: string) => tpl('data/people.csv', file);
+    const dup = await validate({
+      ...yamlSource('data/people.yaml'),
+      'data/people.yaml': '- employeeId: "1001"\n  givenName: Åse\n  givenName: Åsa\n  sn: Ø\n',
+    });
+    expect(dup.lines).toEqual([
+      expect.stringMatching(/^data\/people\.yaml:3:3: not valid YAML: Map keys must be unique/),
+    ]);
+    const bomb = await validate({
+      ...yamlSource('data/people.yaml'),
+      'data/people.yaml':
+        'a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c]\n',
+    });
+    expect(bomb.lines).toEqual([
+      expect.stringMatching(/^data\/people\.yaml:1:1: cannot be read: .*resource exhaustion/),
+    ]);
+  });
+
+  it('locates bad JSON records by line', async () => {
+    const { lines } = await validate({
+      ...tpl('data/people.csv', 'data/people.json'),
+      'data/people.json': '[\n  {"employeeId": "1001", "givenName": "Åse", "sn": "Ø"},\n  "oops"\n]\n',
+    });
+    expect(lines).toEqual(['data/people.json:3:3: record 2 is not an object']);
+  });
+
+  it("checks a daemon-config file source read-only: parse errors are errors, its records' problems warnings", async () => {
+    const daemon = `${DAEMON.replace('/var/lib/hr.csv', 'hr.csv')}`;
+    const { lines, dir } = await validate(
+      {
+        ...tpl('source: { file: data/people.csv, id: employeeId }', 'source: hr'),
+        'hr.csv': 'employeeId,givenName,sn\n1001,Åse,Ødegård\n1001,Åse,Again\n',
+      },
+      { daemon },
+    );
+    expect(lines).toEqual([
+      `${dir}/hr.csv:2:1: warning: record repeats \`employeeId\` 1001 (${dir}/hr.csv:2, ${dir}/hr.csv:3); these records are left out until the source is fixed`,
+      `${dir}/hr.csv:3:1: warning: record repeats \`employeeId\` 1001 (${dir}/hr.csv:2, ${dir}/hr.csv:3); these records are left out until the source is fixed`,
+    ]);
+    const ldap = await validate(
+      {
+        ...tpl('source: { file: data/people.csv, id: employeeId }', 'source: hr'),
+      },
+      {
+        daemon: DAEMON.replace(
+          'hr: { type: csv, path: /var/lib/hr.csv, id: employeeId }',
+          'hr: { type: ldap, url: "ldap://hr.example:389", baseDN: "dc=hr", id: employeeNumber }',
+        ),
+      },
+    );
+    expect(ldap.lines).toEqual([]);
+    expect(ldap.notes).toEqual([
+      'templates/ad-employees.yaml: source `hr` is an LDAP directory; its fields, IDs and values are checked by the preview only',
+    ]);
+  });
+});
+
+describe('validate: expressions dry-run on the records', () => {
+  it("names the record's file and line when a mapping fails for it", async () => {
+    const { lines } = await validate({
+      ...tpl('source: Lillevik kommune', 'source: "{% for i in (1..n) %}x{% endfor %}"'),
+      'data/people.csv': 'employeeId,givenName,sn,n\n1001,Åse,Ø,3\n1002,Bjørn,Æ,100000000\n',
+    });
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^data\/people\.csv:3:1: mapping `company` of templates\/ad-employees\.yaml fails for record 1002: .*memory/,
+      ),
+    ]);
+  });
+});
+
+describe('validate: one run shows every problem once', () => {
+  it('a schema error in a template hides neither its expression and allowlist errors nor its fields', async () => {
+    const { lines } = await validate(
+      {
+        ...tpl(
+          'source: Lillevik kommune',
+          'source: "{{ sn | colapse }}"\n      polcy: merge\n    - target: pager\n      source: "{{ titel }}"',
+        ),
+      },
+      { daemon: DAEMON },
+    );
+    expect(lines).toEqual([
+      expect.stringMatching(
+        /^templates\/ad-employees\.yaml:17:24: unknown filter `colapse`; did you mean `collapse`\?/,
+      ),
+      'templates/ad-employees.yaml:18:7: spec.mappings[1]: unknown field `polcy`; remove it; did you mean `policy`?',
+      'templates/ad-employees.yaml:19:15: attribute `pager` is not in the allowedAttributes of target `ad` (mail, company); remove the mapping or ask the operator to allow it',
+      'templates/ad-employees.yaml:20:15: mapping `pager` reads the field `titel`, which no record of data/people.csv has (fields: employeeId, givenName, sn)',
+    ]);
+    expect(lines.join('\n')).not.toMatch(/template .* has errors/);
+  });
+
+  it('reports a missing `users` once, and sorts by file and line', async () => {
+    const { lines } = await validate({
+      ...req('  users: all\n', ''),
+      'requests/a-first.yaml': replaced(REQUEST, 'name: new-mail', 'name: a-first').replace(
+        '[mail]',
+        '[mial]',
+      ),
+    });
+    expect(lines).toEqual([
+      'requests/a-first.yaml:7:14: template `ad-employees` has no mapping for `mial`; did you mean `mail` (it maps mail, company); or use mappings: all',
+      'requests/new-mail.yaml:5:1: spec: missing required field `users`; add it',
+    ]);
+  });
+
+  it('is an error for a folder that is not a config repository', async () => {
+    const { dir, cleanup } = await makeDir({ 'index.ts': 'export {};\n' });
+    cleanups.push(cleanup);
+    const { diagnostics } = await validateCheckout(dir);
+    expect(diagnostics.map(formatDiagnostic)).toEqual([
+      ".:1:1: is not a config repository: it has neither templates/ nor requests/; give the repository's folder, or create one with `reexport init`",
+    ]);
+  });
+});
+
+describe('validate: filters and DNs with the runtime parsers', () => {
+  it('locates a filter the runtime would refuse; the runtime error is a product error, not "internal error"', async () => {
+    const filter = '(&(objectClass=user)(cn=\\ff))';
+    const { lines } = await validate(
+      tpl(
+        'baseDN: OU=Ansatte,DC=kommune,DC=test',
+        `baseDN: OU=Ansatte,DC=kommune,DC=test\n    filter: ${filter}`,
+      ),
+    );
+    expect(lines).toEqual([
+      expect.stringMatching(/^templates\/ad-employees\.yaml:13:13: scope\.filter: .*not UTF-8/),
+    ]);
+    let thrown: unknown;
+    try {
+      parseFilter(filter);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(describeError(thrown)).toMatchObject({ exitCode: 1, message: expect.stringMatching(/not UTF-8/) });
+    try {
+      parseDn('OU=a,"b"');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(describeError(thrown).message).not.toMatch(/internal error/);
+  });
+
+  it('refuses unbalanced parentheses in the runtime parser itself', () => {
+    expect(() => parseFilter('(&(objectClass=user)(cn=a)')).toThrow(/parentheses do not pair up/);
+  });
+
+  it('keeps a scope inside the target baseDNs', async () => {
+    const { lines } = await validate(
+      {},
+      {
+        daemon: DAEMON.replace(
+          'allowedAttributes: [mail, company]',
+          'allowedAttributes: [mail, company]\n    baseDNs: ["OU=Service,DC=kommune,DC=test"]',
+        ),
+      },
+    );
+    expect(lines).toEqual([
+      'templates/ad-employees.yaml:12:13: baseDN is outside what target `ad` allows (OU=Service,DC=kommune,DC=test); choose a baseDN at or under one of them',
+    ]);
+  });
+});
