@@ -2,14 +2,11 @@
  * LDAP filters built as ldapts filter objects, never by pasting strings: a source ID is sent as
  * the raw value of an equality assertion, so filter syntax in it (`*)(uid=*`) is just data.
  */
+import { InputSyntaxError } from '../shared/errors.js';
 import { AndFilter, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter, PresenceFilter } from 'ldapts';
 
-export class FilterSyntaxError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FilterSyntaxError';
-  }
-}
+/** Filter text that is not an RFC 4515 filter; a product error (exit 1), never an internal one. */
+export class FilterSyntaxError extends InputSyntaxError {}
 
 /** RFC 4515 escaping of an assertion value for filter text (`*`, `(`, `)`, `\`, NUL); UTF-8 stays literal. */
 export function escapeFilterValue(value: string): string {
