@@ -99,6 +99,8 @@ if (mode === 'prep') {
       journal,
       done: new Map(),
       writers,
+      // Measures the writes themselves: a failure is reported, not retried.
+      retry: { attempts: 1, baseDelayMs: 0 },
     }),
   );
   await close();

@@ -26,7 +26,7 @@ export async function renderValidators(): Promise<string> {
     useDefaults: false,
     code: { source: true, esm: true, lines: true },
   });
-  ajv.addVocabulary(['x-hint']);
+  ajv.addVocabulary(['x-hint', 'x-path']);
   const exports: Record<string, string> = {};
   for (const [file, name] of Object.entries(SCHEMAS)) {
     const schema = JSON.parse(await readFile(`${schemaDir}${file}.schema.json`, 'utf8')) as { $id: string };

@@ -21,7 +21,6 @@ import {
   demoDaemonConfig,
   demoPassword,
 } from '../src/demo/setup.js';
-import { MAX_USERS_SHOWN } from '../src/plan/plan-types.js';
 import { renderPreviewFiles } from '../src/report/write-reports.js';
 import { createLogger } from '../src/shared/log.js';
 import { previewRequest } from '../src/workflows/preview.js';
@@ -59,7 +58,7 @@ async function previewMarkdown(work: string): Promise<string> {
       openTarget: (target) => openTargetReader(daemon, target, log),
     });
     if ('invalid' in result) throw new Error(`${REQUEST} could not be previewed: ${JSON.stringify(result)}`);
-    return renderPreviewFiles(result.plan, MAX_USERS_SHOWN)['preview.md']!;
+    return renderPreviewFiles(result.plan, daemon.config.preview.maxUsersInMarkdown)['preview.md']!;
   } finally {
     await directory.stop();
   }

@@ -1,37 +1,72 @@
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { validateCronExpression } from 'cron';
-import { ConfigError } from '../shared/errors.js';
+import { ConfigError, UsageError } from '../shared/errors.js';
 import { type Diagnostic, sortDiagnostics } from '../shared/diagnostics.js';
+import { DAEMON_CONFIG_SCHEMA, withSchemaDefaults } from './defaults.js';
+import { daemonConfigSchema } from './schemas.generated.js';
 import { loadYamlFile } from './load-file.js';
-import type { DaemonConfig } from './types.generated.js';
+import type { DaemonConfig, ResolvedDaemonConfig } from './types.generated.js';
 import { locate, type YamlFile } from './yaml-file.js';
 
+export type { ResolvedDaemonConfig };
+
 export interface LoadedDaemonConfig {
-  /** Absolute path of the file; relative paths inside it resolve against its folder. */
+  /** Absolute path of the file. */
   path: string;
-  config: DaemonConfig;
+  /** Every default filled in from the schema, every file path absolute. */
+  config: ResolvedDaemonConfig;
   yaml: YamlFile;
 }
 
-/** Loads and checks the operator's config; throws ConfigError with every located problem. */
+/**
+ * Loads and checks the operator's config and resolves it once: defaults from the schema, paths
+ * (the schema's `x-path` fields) against the file's folder. Throws ConfigError with every located
+ * problem.
+ */
 export async function loadDaemonConfig(file: string): Promise<LoadedDaemonConfig> {
   const abs = path.resolve(file);
   const checked = await loadYamlFile<DaemonConfig>(abs, file, 'daemon-config');
   if (!checked.value || !checked.yaml) throw new ConfigError(checked.diagnostics);
-  const loaded = { path: abs, config: checked.value, yaml: checked.yaml };
-  const diagnostics = await daemonConfigRules(loaded);
+  const diagnostics = await daemonConfigRules(abs, checked.value, checked.yaml);
   if (diagnostics.length) throw new ConfigError(sortDiagnostics(diagnostics));
-  return loaded;
+  return { path: abs, config: resolveDaemonConfig(checked.value, abs), yaml: checked.yaml };
+}
+
+/** A schema-valid daemon config with its defaults filled in and its paths resolved against `file`'s folder. */
+export function resolveDaemonConfig(config: DaemonConfig, file: string): ResolvedDaemonConfig {
+  // The generated ResolvedDaemonConfig requires exactly the properties that have a schema default,
+  // which are the ones withSchemaDefaults fills (test/config/defaults.test.ts walks the schema).
+  return withSchemaDefaults(DAEMON_CONFIG_SCHEMA, config, (p) =>
+    resolveFromConfig(file, p),
+  ) as ResolvedDaemonConfig;
+}
+
+/** The repo section, which the daemon needs (the CLI's preview and apply do not). */
+export function repoOf(
+  loaded: Pick<LoadedDaemonConfig, 'path' | 'config'>,
+): NonNullable<ResolvedDaemonConfig['repo']> {
+  if (!loaded.config.repo)
+    throw new UsageError(`${loaded.path}: the daemon needs repo.url (the config repository)`);
+  return loaded.config.repo;
+}
+
+/**
+ * The daemon's own folder (clone, journal, state): repo.workdir, or its schema default next to the
+ * config file when the config has no repo section (the CLI's preview and apply need none).
+ */
+export function workdirOf(loaded: Pick<LoadedDaemonConfig, 'path' | 'config'>): string {
+  const { repo } = loaded.config;
+  if (repo) return repo.workdir;
+  return resolveFromConfig(loaded.path, daemonConfigSchema.properties.repo.properties.workdir.default);
 }
 
 /** Resolves a path written in the daemon config against the config file's folder. */
-export function resolveFromConfig(loaded: Pick<LoadedDaemonConfig, 'path'>, p: string): string {
-  return path.resolve(path.dirname(loaded.path), p);
+function resolveFromConfig(configFile: string, p: string): string {
+  return path.resolve(path.dirname(configFile), p);
 }
 
-async function daemonConfigRules(loaded: LoadedDaemonConfig): Promise<Diagnostic[]> {
-  const { config, yaml } = loaded;
+async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlFile): Promise<Diagnostic[]> {
   const out: Diagnostic[] = [];
   const at = (p: (string | number)[], message: string) =>
     out.push({ file: yaml.file, ...locate(yaml, p), message });
@@ -54,7 +89,7 @@ async function daemonConfigRules(loaded: LoadedDaemonConfig): Promise<Diagnostic
       at([...p, 'passwordFile'], 'give passwordFile or passwordEnv, not both');
     if (c.bindDN && !c.passwordFile && !c.passwordEnv)
       at([...p, 'bindDN'], 'bindDN needs passwordFile or passwordEnv');
-    if (c.tls?.caFile && !(await readable(resolveFromConfig(loaded, c.tls.caFile)))) {
+    if (c.tls?.caFile && !(await readable(resolveFromConfig(file, c.tls.caFile)))) {
       at(
         [...p, 'tls', 'caFile'],
         `caFile ${c.tls.caFile} cannot be read; give the PEM file of the CA that issued the directory's certificate`,

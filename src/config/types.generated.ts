@@ -237,7 +237,7 @@ export type Source =
        */
       bindDN?: string;
       /**
-       * File holding the bind password (e.g. a mounted Kubernetes Secret).
+       * File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.
        */
       passwordFile?: string;
       /**
@@ -266,7 +266,7 @@ export type Source =
        */
       id: string;
       /**
-       * Attributes to read; default: all user attributes.
+       * Attributes to read; default * (all user attributes).
        */
       attributes?: string[];
     };
@@ -300,7 +300,7 @@ export interface DaemonConfig {
      */
     previewBranches?: string[];
     /**
-     * Folder for the daemon's clone and journal; relative to this file.
+     * Folder for the daemon's clone, journal and state; relative to this file.
      */
     workdir?: string;
     /**
@@ -338,9 +338,44 @@ export interface DaemonConfig {
      */
     maxClears?: number;
     /**
-     * true: execute only a plan committed as a preview (reports/<request>/plan.jsonl); never a fresh one.
+     * true (default): execute only a plan the daemon previewed and signed (reports/<request>/plan.jsonl); a request with no reviewed preview is refused. false: a fresh plan is executed and marked unreviewed.
      */
     requireReviewedPreview?: boolean;
+  };
+  /**
+   * The daemon's signing key: it signs every preview it commits and every execution it records, so a plan edited by anyone else is refused.
+   */
+  signing?: {
+    /**
+     * PEM file with the daemon's Ed25519 private key (e.g. a mounted Secret); relative to this file. Without it the daemon creates <workdir>/signing-key.pem on first start, keeps it and logs its public key.
+     */
+    keyFile?: string;
+    /**
+     * PEM files with further public keys whose execution records this daemon trusts (e.g. a replaced key, or a replica's); relative to this file. Its own key is always trusted.
+     */
+    trustedPublicKeyFiles?: string[];
+  };
+  /**
+   * How merged requests are executed.
+   */
+  execution?: {
+    /**
+     * A claim on an execution older than this, by a daemon that no longer renews it, is taken over and resumed from a fresh read.
+     */
+    claimTimeoutSeconds?: number;
+    /**
+     * Retries of transient directory faults (connection loss, timeouts, busy, unavailable) during a pass.
+     */
+    retry?: {
+      /**
+       * Tries per change, the first included.
+       */
+      attempts?: number;
+      /**
+       * Delay before the first retry; it doubles with each further one (with jitter).
+       */
+      baseDelayMs?: number;
+    };
   };
   /**
    * Directories the daemon may write to, by name.
@@ -371,7 +406,7 @@ export interface DaemonConfig {
      */
     webhookSecretEnv?: string;
     /**
-     * File holding the webhook secret.
+     * File holding the webhook secret; relative to this file.
      */
     webhookSecretFile?: string;
     /**
@@ -387,6 +422,10 @@ export interface DaemonConfig {
      * preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif.
      */
     maxUsersInMarkdown?: number;
+    /**
+     * An open preview is recomputed at least this often, even when nothing it depends on is known to have changed.
+     */
+    refreshIntervalMinutes?: number;
   };
   /**
    * Logging.
@@ -411,7 +450,7 @@ export interface Target {
    */
   bindDN?: string;
   /**
-   * File holding the bind password (e.g. a mounted Kubernetes Secret).
+   * File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.
    */
   passwordFile?: string;
   /**
@@ -457,7 +496,7 @@ export interface Target {
  */
 export interface Tls {
   /**
-   * PEM file with the CA that issued the directory's certificate.
+   * PEM file with the CA that issued the directory's certificate; relative to this file.
    */
   caFile?: string;
   /**
@@ -472,4 +511,316 @@ export interface Tls {
    * false turns certificate checks off. Only for tests.
    */
   rejectUnauthorized?: boolean;
+}
+
+/**
+ * A source of truth: a file (csv, json, yaml) or another LDAP directory.
+ */
+export type ResolvedSource =
+  | {
+      /**
+       * File format.
+       */
+      type: 'csv' | 'json' | 'yaml';
+      /**
+       * File path; relative to this config file.
+       */
+      path: string;
+      /**
+       * Field that identifies each record.
+       */
+      id: string;
+      /**
+       * CSV field delimiter. Default ','.
+       */
+      delimiter?: string;
+    }
+  | {
+      /**
+       * Read records from another LDAP directory with a paged search.
+       */
+      type: 'ldap';
+      /**
+       * ldaps://host:636, or ldap://host:389 with tls.startTLS.
+       */
+      url: string;
+      /**
+       * DN of the service account to bind as.
+       */
+      bindDN?: string;
+      /**
+       * File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.
+       */
+      passwordFile?: string;
+      /**
+       * Environment variable holding the bind password.
+       */
+      passwordEnv?: string;
+      tls: ResolvedTls;
+      /**
+       * Timeout per LDAP operation.
+       */
+      timeoutMs: number;
+      /**
+       * Entries per page of a paged search.
+       */
+      pageSize: number;
+      /**
+       * Search base.
+       */
+      baseDN: string;
+      /**
+       * Search filter.
+       */
+      filter: string;
+      /**
+       * Attribute that identifies each record.
+       */
+      id: string;
+      /**
+       * Attributes to read; default * (all user attributes).
+       */
+      attributes: string[];
+    };
+
+/**
+ * Operator-controlled daemon configuration: repository, schedule, safety limits, directory connections and sources. Never part of the config repository.
+ */
+export interface ResolvedDaemonConfig {
+  /**
+   * Format version of this file. Always reexport/v1.
+   */
+  apiVersion: 'reexport/v1';
+  /**
+   * What this file is. Always DaemonConfig.
+   */
+  kind: 'DaemonConfig';
+  /**
+   * The config repository the daemon watches.
+   */
+  repo?: {
+    /**
+     * Any URL git understands. Credentials come from the environment (SSH agent, GIT_ASKPASS, credential helper), never from this file.
+     */
+    url: string;
+    /**
+     * The main branch: requests merged here are executed.
+     */
+    branch: string;
+    /**
+     * Glob patterns of branches that get previews (the main branch never counts as one).
+     */
+    previewBranches: string[];
+    /**
+     * Folder for the daemon's clone, journal and state; relative to this file.
+     */
+    workdir: string;
+    /**
+     * Author of the daemon's commits.
+     */
+    author: {
+      /**
+       * Commit author name.
+       */
+      name: string;
+      /**
+       * Commit author e-mail.
+       */
+      email: string;
+    };
+  };
+  /**
+   * Cron expression for reconcile passes (a webhook call triggers one at once).
+   */
+  schedule: string;
+  /**
+   * Time zone for the schedule, e.g. Europe/Oslo. Default: the machine's.
+   */
+  timeZone?: string;
+  /**
+   * Limits that stop a large mistake.
+   */
+  safety: {
+    /**
+     * A plan changing more entries than this is refused unless the request's maxChanges covers it.
+     */
+    maxChanges: number;
+    /**
+     * A plan clearing more attribute values than this is refused unless the request's maxChanges covers the plan.
+     */
+    maxClears: number;
+    /**
+     * true (default): execute only a plan the daemon previewed and signed (reports/<request>/plan.jsonl); a request with no reviewed preview is refused. false: a fresh plan is executed and marked unreviewed.
+     */
+    requireReviewedPreview: boolean;
+  };
+  /**
+   * The daemon's signing key: it signs every preview it commits and every execution it records, so a plan edited by anyone else is refused.
+   */
+  signing: {
+    /**
+     * PEM file with the daemon's Ed25519 private key (e.g. a mounted Secret); relative to this file. Without it the daemon creates <workdir>/signing-key.pem on first start, keeps it and logs its public key.
+     */
+    keyFile?: string;
+    /**
+     * PEM files with further public keys whose execution records this daemon trusts (e.g. a replaced key, or a replica's); relative to this file. Its own key is always trusted.
+     */
+    trustedPublicKeyFiles: string[];
+  };
+  /**
+   * How merged requests are executed.
+   */
+  execution: {
+    /**
+     * A claim on an execution older than this, by a daemon that no longer renews it, is taken over and resumed from a fresh read.
+     */
+    claimTimeoutSeconds: number;
+    /**
+     * Retries of transient directory faults (connection loss, timeouts, busy, unavailable) during a pass.
+     */
+    retry: {
+      /**
+       * Tries per change, the first included.
+       */
+      attempts: number;
+      /**
+       * Delay before the first retry; it doubles with each further one (with jitter).
+       */
+      baseDelayMs: number;
+    };
+  };
+  /**
+   * Directories the daemon may write to, by name.
+   */
+  targets: {
+    [k: string]: ResolvedTarget;
+  };
+  /**
+   * Sources of truth defined by the operator, by name. Templates may also use in-repo files.
+   */
+  sources: {
+    [k: string]: ResolvedSource;
+  };
+  /**
+   * HTTP endpoints: the status page /, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git.
+   */
+  http: {
+    /**
+     * Port to listen on; 0 picks a free one.
+     */
+    port: number;
+    /**
+     * Address to listen on.
+     */
+    host: string;
+    /**
+     * Environment variable holding the webhook secret (HMAC-SHA256 for GitHub, token for GitLab).
+     */
+    webhookSecretEnv?: string;
+    /**
+     * File holding the webhook secret; relative to this file.
+     */
+    webhookSecretFile?: string;
+    /**
+     * Link to a request's reports on the forge, for the status page at /. {branch}, {request} and {commit} are filled in, e.g. https://git.example/iam/config/src/branch/{branch}/reports/{request}/preview.md (Gitea/Forgejo) or https://github.com/iam/config/blob/{branch}/reports/{request}/preview.md.
+     */
+    reportUrl?: string;
+  };
+  /**
+   * How previews are rendered.
+   */
+  preview: {
+    /**
+     * preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif.
+     */
+    maxUsersInMarkdown: number;
+    /**
+     * An open preview is recomputed at least this often, even when nothing it depends on is known to have changed.
+     */
+    refreshIntervalMinutes: number;
+  };
+  /**
+   * Logging.
+   */
+  log: {
+    /**
+     * Minimum level of the JSON logs.
+     */
+    level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
+  };
+}
+/**
+ * A directory to re-export to.
+ */
+export interface ResolvedTarget {
+  /**
+   * ldaps://host:636, or ldap://host:389 with tls.startTLS.
+   */
+  url: string;
+  /**
+   * DN of the service account to bind as.
+   */
+  bindDN?: string;
+  /**
+   * File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.
+   */
+  passwordFile?: string;
+  /**
+   * Environment variable holding the bind password.
+   */
+  passwordEnv?: string;
+  tls: ResolvedTls;
+  /**
+   * Timeout per LDAP operation.
+   */
+  timeoutMs: number;
+  /**
+   * Entries per page of a paged search.
+   */
+  pageSize: number;
+  /**
+   * The only attributes templates may write to this target.
+   *
+   * @minItems 1
+   */
+  allowedAttributes: [string, ...string[]];
+  /**
+   * Parallel modify operations during execution.
+   */
+  concurrency: number;
+  /**
+   * Maximum modify operations per second. Default: unlimited.
+   */
+  rateLimit?: number;
+  /**
+   * ad enables Active Directory specifics (range retrieval); default: detected from the root DSE.
+   */
+  directoryType?: 'ad' | 'ldap';
+  /**
+   * Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts.
+   *
+   * @minItems 1
+   */
+  baseDNs?: [string, ...string[]];
+}
+/**
+ * TLS settings. Certificates are verified unless rejectUnauthorized is false.
+ */
+export interface ResolvedTls {
+  /**
+   * PEM file with the CA that issued the directory's certificate; relative to this file.
+   */
+  caFile?: string;
+  /**
+   * Host name the certificate must be issued to; default the URL's host.
+   */
+  servername?: string;
+  /**
+   * Upgrade an ldap:// connection with StartTLS.
+   */
+  startTLS: boolean;
+  /**
+   * false turns certificate checks off. Only for tests.
+   */
+  rejectUnauthorized: boolean;
 }

@@ -2215,16 +2215,16 @@ return errors === 0;
 validate27.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const daemonConfig = validate30;
-const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/daemon-config.schema.json","title":"DaemonConfig","description":"Operator-controlled daemon configuration: repository, schedule, safety limits, directory connections and sources. Never part of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","targets"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"DaemonConfig","description":"What this file is. Always DaemonConfig."},"repo":{"type":"object","description":"The config repository the daemon watches.","additionalProperties":false,"required":["url"],"properties":{"url":{"type":"string","minLength":1,"description":"Any URL git understands. Credentials come from the environment (SSH agent, GIT_ASKPASS, credential helper), never from this file."},"branch":{"type":"string","minLength":1,"default":"main","description":"The main branch: requests merged here are executed."},"previewBranches":{"type":"array","items":{"type":"string","minLength":1},"default":["*"],"description":"Glob patterns of branches that get previews (the main branch never counts as one)."},"workdir":{"type":"string","minLength":1,"default":"./var/reexport","description":"Folder for the daemon's clone and journal; relative to this file."},"author":{"type":"object","description":"Author of the daemon's commits.","additionalProperties":false,"required":["name","email"],"properties":{"name":{"type":"string","minLength":1,"description":"Commit author name."},"email":{"type":"string","minLength":3,"description":"Commit author e-mail."}}}}},"schedule":{"type":"string","minLength":9,"default":"*/1 * * * *","description":"Cron expression for reconcile passes (a webhook call triggers one at once)."},"timeZone":{"type":"string","description":"Time zone for the schedule, e.g. Europe/Oslo. Default: the machine's."},"safety":{"type":"object","description":"Limits that stop a large mistake.","additionalProperties":false,"properties":{"maxChanges":{"type":"integer","minimum":0,"default":500,"description":"A plan changing more entries than this is refused unless the request's maxChanges covers it."},"maxClears":{"type":"integer","minimum":0,"default":100,"description":"A plan clearing more attribute values than this is refused unless the request's maxChanges covers the plan."},"requireReviewedPreview":{"type":"boolean","default":false,"description":"true: execute only a plan committed as a preview (reports/<request>/plan.jsonl); never a fresh one."}}},"targets":{"type":"object","description":"Directories the daemon may write to, by name.","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/target"}},"sources":{"type":"object","description":"Sources of truth defined by the operator, by name. Templates may also use in-repo files.","propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/source"}},"http":{"type":"object","description":"HTTP endpoints: the status page /, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git.","additionalProperties":false,"properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":9464,"description":"Port to listen on; 0 picks a free one."},"host":{"type":"string","default":"0.0.0.0","description":"Address to listen on."},"webhookSecretEnv":{"type":"string","description":"Environment variable holding the webhook secret (HMAC-SHA256 for GitHub, token for GitLab)."},"webhookSecretFile":{"type":"string","description":"File holding the webhook secret."},"reportUrl":{"type":"string","pattern":"^https?://","description":"Link to a request's reports on the forge, for the status page at /. {branch}, {request} and {commit} are filled in, e.g. https://git.example/iam/config/src/branch/{branch}/reports/{request}/preview.md (Gitea/Forgejo) or https://github.com/iam/config/blob/{branch}/reports/{request}/preview.md."}}},"preview":{"type":"object","description":"How previews are rendered.","additionalProperties":false,"properties":{"maxUsersInMarkdown":{"type":"integer","minimum":1,"default":200,"description":"preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif."}}},"log":{"type":"object","description":"Logging.","additionalProperties":false,"properties":{"level":{"enum":["trace","debug","info","warn","error","fatal","silent"],"default":"info","description":"Minimum level of the JSON logs."}}}},"$defs":{"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."},"tls":{"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate."},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}}},"connection":{"type":"object","properties":{"url":{"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."},"bindDN":{"type":"string","description":"DN of the service account to bind as."},"passwordFile":{"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret)."},"passwordEnv":{"type":"string","description":"Environment variable holding the bind password."},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."},"pageSize":{"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."}}},"target":{"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"description":"Parallel modify operations during execution."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}},"source":{"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file."},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default: all user attributes."}}}]}}};
+const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/daemon-config.schema.json","title":"DaemonConfig","description":"Operator-controlled daemon configuration: repository, schedule, safety limits, directory connections and sources. Never part of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","targets"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"DaemonConfig","description":"What this file is. Always DaemonConfig."},"repo":{"type":"object","description":"The config repository the daemon watches.","additionalProperties":false,"required":["url"],"properties":{"url":{"type":"string","minLength":1,"description":"Any URL git understands. Credentials come from the environment (SSH agent, GIT_ASKPASS, credential helper), never from this file."},"branch":{"type":"string","minLength":1,"default":"main","description":"The main branch: requests merged here are executed."},"previewBranches":{"type":"array","items":{"type":"string","minLength":1},"default":["*"],"description":"Glob patterns of branches that get previews (the main branch never counts as one)."},"workdir":{"type":"string","minLength":1,"default":"./var/reexport","description":"Folder for the daemon's clone, journal and state; relative to this file.","x-path":true},"author":{"type":"object","description":"Author of the daemon's commits.","additionalProperties":false,"required":["name","email"],"properties":{"name":{"type":"string","minLength":1,"description":"Commit author name."},"email":{"type":"string","minLength":3,"description":"Commit author e-mail."}},"default":{"name":"reexport","email":"reexport@localhost"}}}},"schedule":{"type":"string","minLength":9,"default":"*/1 * * * *","description":"Cron expression for reconcile passes (a webhook call triggers one at once)."},"timeZone":{"type":"string","description":"Time zone for the schedule, e.g. Europe/Oslo. Default: the machine's."},"safety":{"type":"object","description":"Limits that stop a large mistake.","additionalProperties":false,"properties":{"maxChanges":{"type":"integer","minimum":0,"default":500,"description":"A plan changing more entries than this is refused unless the request's maxChanges covers it."},"maxClears":{"type":"integer","minimum":0,"default":100,"description":"A plan clearing more attribute values than this is refused unless the request's maxChanges covers the plan."},"requireReviewedPreview":{"type":"boolean","default":true,"description":"true (default): execute only a plan the daemon previewed and signed (reports/<request>/plan.jsonl); a request with no reviewed preview is refused. false: a fresh plan is executed and marked unreviewed."}},"default":{}},"signing":{"type":"object","description":"The daemon's signing key: it signs every preview it commits and every execution it records, so a plan edited by anyone else is refused.","additionalProperties":false,"default":{},"properties":{"keyFile":{"type":"string","minLength":1,"x-path":true,"description":"PEM file with the daemon's Ed25519 private key (e.g. a mounted Secret); relative to this file. Without it the daemon creates <workdir>/signing-key.pem on first start, keeps it and logs its public key."},"trustedPublicKeyFiles":{"type":"array","items":{"type":"string","minLength":1,"x-path":true},"default":[],"description":"PEM files with further public keys whose execution records this daemon trusts (e.g. a replaced key, or a replica's); relative to this file. Its own key is always trusted."}}},"execution":{"type":"object","description":"How merged requests are executed.","additionalProperties":false,"default":{},"properties":{"claimTimeoutSeconds":{"type":"integer","minimum":1,"default":900,"description":"A claim on an execution older than this, by a daemon that no longer renews it, is taken over and resumed from a fresh read."},"retry":{"type":"object","description":"Retries of transient directory faults (connection loss, timeouts, busy, unavailable) during a pass.","additionalProperties":false,"default":{},"properties":{"attempts":{"type":"integer","minimum":1,"default":5,"description":"Tries per change, the first included."},"baseDelayMs":{"type":"integer","minimum":0,"default":200,"description":"Delay before the first retry; it doubles with each further one (with jitter)."}}}}},"targets":{"type":"object","description":"Directories the daemon may write to, by name.","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/target"}},"sources":{"type":"object","description":"Sources of truth defined by the operator, by name. Templates may also use in-repo files.","propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/source"},"default":{}},"http":{"type":"object","description":"HTTP endpoints: the status page /, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git.","additionalProperties":false,"properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":9464,"description":"Port to listen on; 0 picks a free one."},"host":{"type":"string","default":"0.0.0.0","description":"Address to listen on."},"webhookSecretEnv":{"type":"string","description":"Environment variable holding the webhook secret (HMAC-SHA256 for GitHub, token for GitLab)."},"webhookSecretFile":{"type":"string","description":"File holding the webhook secret; relative to this file.","x-path":true},"reportUrl":{"type":"string","pattern":"^https?://","description":"Link to a request's reports on the forge, for the status page at /. {branch}, {request} and {commit} are filled in, e.g. https://git.example/iam/config/src/branch/{branch}/reports/{request}/preview.md (Gitea/Forgejo) or https://github.com/iam/config/blob/{branch}/reports/{request}/preview.md."}},"default":{}},"preview":{"type":"object","description":"How previews are rendered.","additionalProperties":false,"properties":{"maxUsersInMarkdown":{"type":"integer","minimum":1,"default":200,"description":"preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif."},"refreshIntervalMinutes":{"type":"integer","minimum":1,"default":60,"description":"An open preview is recomputed at least this often, even when nothing it depends on is known to have changed."}},"default":{}},"log":{"type":"object","description":"Logging.","additionalProperties":false,"properties":{"level":{"enum":["trace","debug","info","warn","error","fatal","silent"],"default":"info","description":"Minimum level of the JSON logs."}},"default":{}}},"$defs":{"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."},"tls":{"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate; relative to this file.","x-path":true},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}},"default":{}},"connection":{"type":"object","properties":{"url":{"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."},"bindDN":{"type":"string","description":"DN of the service account to bind as."},"passwordFile":{"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.","x-path":true},"passwordEnv":{"type":"string","description":"Environment variable holding the bind password."},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."},"pageSize":{"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."}}},"target":{"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"description":"Parallel modify operations during execution."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}},"source":{"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file.","x-path":true},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default * (all user attributes).","default":["*"]}}}]}}};
 const schema47 = {"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."};
 const func39 = Object.prototype.hasOwnProperty;
 const pattern22 = new RegExp("^https?://", "u");
 const schema48 = {"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":4,"description":"Parallel modify operations during execution."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}};
 const schema49 = {"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."};
 const schema50 = {"type":"string","description":"DN of the service account to bind as."};
-const schema51 = {"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret)."};
+const schema51 = {"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.","x-path":true};
 const schema52 = {"type":"string","description":"Environment variable holding the bind password."};
-const schema53 = {"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate."},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}}};
+const schema53 = {"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate; relative to this file.","x-path":true},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}},"default":{}};
 const schema54 = {"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."};
 const schema55 = {"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."};
 const pattern17 = new RegExp("^ldaps?://", "u");
@@ -2666,7 +2666,7 @@ return errors === 0;
 }
 validate31.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
-const schema57 = {"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file."},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default: all user attributes."}}}]};
+const schema57 = {"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file.","x-path":true},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default * (all user attributes).","default":["*"]}}}]};
 
 function validate33(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -3725,11 +3725,12 @@ vErrors.push(err35);
 errors++;
 }
 }
-if(data.targets !== undefined){
-let data17 = data.targets;
+if(data.signing !== undefined){
+let data17 = data.signing;
 if(data17 && typeof data17 == "object" && !Array.isArray(data17)){
-if(Object.keys(data17).length < 1){
-const err36 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema46.properties.targets,data:data17};
+for(const key4 in data17){
+if(!((key4 === "keyFile") || (key4 === "trustedPublicKeyFiles"))){
+const err36 = {instancePath:instancePath+"/signing",schemaPath:"#/properties/signing/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key4},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.signing,data:data17};
 if(vErrors === null){
 vErrors = [err36];
 }
@@ -3738,11 +3739,12 @@ vErrors.push(err36);
 }
 errors++;
 }
-for(const key4 in data17){
-const _errs39 = errors;
-if(typeof key4 === "string"){
-if(func1(key4) > 100){
-const err37 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema47,data:key4,propertyName:key4};
+}
+if(data17.keyFile !== undefined){
+let data18 = data17.keyFile;
+if(typeof data18 === "string"){
+if(func1(data18) < 1){
+const err37 = {instancePath:instancePath+"/signing/keyFile",schemaPath:"#/properties/signing/properties/keyFile/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.signing.properties.keyFile,data:data18};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -3751,8 +3753,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-if(func1(key4) < 1){
-const err38 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema47,data:key4,propertyName:key4};
+}
+else {
+const err38 = {instancePath:instancePath+"/signing/keyFile",schemaPath:"#/properties/signing/properties/keyFile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.signing.properties.keyFile.type,parentSchema:schema46.properties.signing.properties.keyFile,data:data18};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -3761,8 +3764,16 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(!pattern4.test(key4)){
-const err39 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema47,data:key4,propertyName:key4};
+}
+if(data17.trustedPublicKeyFiles !== undefined){
+let data19 = data17.trustedPublicKeyFiles;
+if(Array.isArray(data19)){
+const len1 = data19.length;
+for(let i1=0; i1<len1; i1++){
+let data20 = data19[i1];
+if(typeof data20 === "string"){
+if(func1(data20) < 1){
+const err39 = {instancePath:instancePath+"/signing/trustedPublicKeyFiles/" + i1,schemaPath:"#/properties/signing/properties/trustedPublicKeyFiles/items/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema46.properties.signing.properties.trustedPublicKeyFiles.items,data:data20};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -3773,7 +3784,7 @@ errors++;
 }
 }
 else {
-const err40 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema47.type,parentSchema:schema47,data:key4,propertyName:key4};
+const err40 = {instancePath:instancePath+"/signing/trustedPublicKeyFiles/" + i1,schemaPath:"#/properties/signing/properties/trustedPublicKeyFiles/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.signing.properties.trustedPublicKeyFiles.items.type,parentSchema:schema46.properties.signing.properties.trustedPublicKeyFiles.items,data:data20};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -3782,9 +3793,10 @@ vErrors.push(err40);
 }
 errors++;
 }
-var valid6 = _errs39 === errors;
-if(!valid6){
-const err41 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/propertyNames",keyword:"propertyNames",params:{propertyName: key4},message:"property name must be valid",schema:schema46.properties.targets.propertyNames,parentSchema:schema46.properties.targets,data:data17};
+}
+}
+else {
+const err41 = {instancePath:instancePath+"/signing/trustedPublicKeyFiles",schemaPath:"#/properties/signing/properties/trustedPublicKeyFiles/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema46.properties.signing.properties.trustedPublicKeyFiles.type,parentSchema:schema46.properties.signing.properties.trustedPublicKeyFiles,data:data19};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -3794,15 +3806,9 @@ vErrors.push(err41);
 errors++;
 }
 }
-for(const key5 in data17){
-if(!(validate31(data17[key5], {instancePath:instancePath+"/targets/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data17,parentDataProperty:key5,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
-errors = vErrors.length;
-}
-}
 }
 else {
-const err42 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.targets.type,parentSchema:schema46.properties.targets,data:data17};
+const err42 = {instancePath:instancePath+"/signing",schemaPath:"#/properties/signing/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.signing.type,parentSchema:schema46.properties.signing,data:data17};
 if(vErrors === null){
 vErrors = [err42];
 }
@@ -3812,14 +3818,12 @@ vErrors.push(err42);
 errors++;
 }
 }
-if(data.sources !== undefined){
-let data19 = data.sources;
-if(data19 && typeof data19 == "object" && !Array.isArray(data19)){
-for(const key6 in data19){
-const _errs46 = errors;
-if(typeof key6 === "string"){
-if(func1(key6) > 100){
-const err43 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema47,data:key6,propertyName:key6};
+if(data.execution !== undefined){
+let data21 = data.execution;
+if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
+for(const key5 in data21){
+if(!((key5 === "claimTimeoutSeconds") || (key5 === "retry"))){
+const err43 = {instancePath:instancePath+"/execution",schemaPath:"#/properties/execution/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key5},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.execution,data:data21};
 if(vErrors === null){
 vErrors = [err43];
 }
@@ -3828,8 +3832,11 @@ vErrors.push(err43);
 }
 errors++;
 }
-if(func1(key6) < 1){
-const err44 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema47,data:key6,propertyName:key6};
+}
+if(data21.claimTimeoutSeconds !== undefined){
+let data22 = data21.claimTimeoutSeconds;
+if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
+const err44 = {instancePath:instancePath+"/execution/claimTimeoutSeconds",schemaPath:"#/properties/execution/properties/claimTimeoutSeconds/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.execution.properties.claimTimeoutSeconds.type,parentSchema:schema46.properties.execution.properties.claimTimeoutSeconds,data:data22};
 if(vErrors === null){
 vErrors = [err44];
 }
@@ -3838,8 +3845,9 @@ vErrors.push(err44);
 }
 errors++;
 }
-if(!pattern4.test(key6)){
-const err45 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema47,data:key6,propertyName:key6};
+if((typeof data22 == "number") && (isFinite(data22))){
+if(data22 < 1 || isNaN(data22)){
+const err45 = {instancePath:instancePath+"/execution/claimTimeoutSeconds",schemaPath:"#/properties/execution/properties/claimTimeoutSeconds/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.execution.properties.claimTimeoutSeconds,data:data22};
 if(vErrors === null){
 vErrors = [err45];
 }
@@ -3849,8 +3857,13 @@ vErrors.push(err45);
 errors++;
 }
 }
-else {
-const err46 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema47.type,parentSchema:schema47,data:key6,propertyName:key6};
+}
+if(data21.retry !== undefined){
+let data23 = data21.retry;
+if(data23 && typeof data23 == "object" && !Array.isArray(data23)){
+for(const key6 in data23){
+if(!((key6 === "attempts") || (key6 === "baseDelayMs"))){
+const err46 = {instancePath:instancePath+"/execution/retry",schemaPath:"#/properties/execution/properties/retry/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key6},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.execution.properties.retry,data:data23};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -3859,9 +3872,11 @@ vErrors.push(err46);
 }
 errors++;
 }
-var valid9 = _errs46 === errors;
-if(!valid9){
-const err47 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/propertyNames",keyword:"propertyNames",params:{propertyName: key6},message:"property name must be valid",schema:schema46.properties.sources.propertyNames,parentSchema:schema46.properties.sources,data:data19};
+}
+if(data23.attempts !== undefined){
+let data24 = data23.attempts;
+if(!(((typeof data24 == "number") && (!(data24 % 1) && !isNaN(data24))) && (isFinite(data24)))){
+const err47 = {instancePath:instancePath+"/execution/retry/attempts",schemaPath:"#/properties/execution/properties/retry/properties/attempts/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.execution.properties.retry.properties.attempts.type,parentSchema:schema46.properties.execution.properties.retry.properties.attempts,data:data24};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -3870,16 +3885,9 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-for(const key7 in data19){
-if(!(validate33(data19[key7], {instancePath:instancePath+"/sources/" + key7.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data19,parentDataProperty:key7,rootData,dynamicAnchors}))){
-vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
-errors = vErrors.length;
-}
-}
-}
-else {
-const err48 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.sources.type,parentSchema:schema46.properties.sources,data:data19};
+if((typeof data24 == "number") && (isFinite(data24))){
+if(data24 < 1 || isNaN(data24)){
+const err48 = {instancePath:instancePath+"/execution/retry/attempts",schemaPath:"#/properties/execution/properties/retry/properties/attempts/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.execution.properties.retry.properties.attempts,data:data24};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -3889,12 +3897,11 @@ vErrors.push(err48);
 errors++;
 }
 }
-if(data.http !== undefined){
-let data21 = data.http;
-if(data21 && typeof data21 == "object" && !Array.isArray(data21)){
-for(const key8 in data21){
-if(!(((((key8 === "port") || (key8 === "host")) || (key8 === "webhookSecretEnv")) || (key8 === "webhookSecretFile")) || (key8 === "reportUrl"))){
-const err49 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key8},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.http,data:data21};
+}
+if(data23.baseDelayMs !== undefined){
+let data25 = data23.baseDelayMs;
+if(!(((typeof data25 == "number") && (!(data25 % 1) && !isNaN(data25))) && (isFinite(data25)))){
+const err49 = {instancePath:instancePath+"/execution/retry/baseDelayMs",schemaPath:"#/properties/execution/properties/retry/properties/baseDelayMs/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.execution.properties.retry.properties.baseDelayMs.type,parentSchema:schema46.properties.execution.properties.retry.properties.baseDelayMs,data:data25};
 if(vErrors === null){
 vErrors = [err49];
 }
@@ -3903,11 +3910,9 @@ vErrors.push(err49);
 }
 errors++;
 }
-}
-if(data21.port !== undefined){
-let data22 = data21.port;
-if(!(((typeof data22 == "number") && (!(data22 % 1) && !isNaN(data22))) && (isFinite(data22)))){
-const err50 = {instancePath:instancePath+"/http/port",schemaPath:"#/properties/http/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.http.properties.port.type,parentSchema:schema46.properties.http.properties.port,data:data22};
+if((typeof data25 == "number") && (isFinite(data25))){
+if(data25 < 0 || isNaN(data25)){
+const err50 = {instancePath:instancePath+"/execution/retry/baseDelayMs",schemaPath:"#/properties/execution/properties/retry/properties/baseDelayMs/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema46.properties.execution.properties.retry.properties.baseDelayMs,data:data25};
 if(vErrors === null){
 vErrors = [err50];
 }
@@ -3916,9 +3921,11 @@ vErrors.push(err50);
 }
 errors++;
 }
-if((typeof data22 == "number") && (isFinite(data22))){
-if(data22 > 65535 || isNaN(data22)){
-const err51 = {instancePath:instancePath+"/http/port",schemaPath:"#/properties/http/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema46.properties.http.properties.port,data:data22};
+}
+}
+}
+else {
+const err51 = {instancePath:instancePath+"/execution/retry",schemaPath:"#/properties/execution/properties/retry/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.execution.properties.retry.type,parentSchema:schema46.properties.execution.properties.retry,data:data23};
 if(vErrors === null){
 vErrors = [err51];
 }
@@ -3927,8 +3934,10 @@ vErrors.push(err51);
 }
 errors++;
 }
-if(data22 < 0 || isNaN(data22)){
-const err52 = {instancePath:instancePath+"/http/port",schemaPath:"#/properties/http/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema46.properties.http.properties.port,data:data22};
+}
+}
+else {
+const err52 = {instancePath:instancePath+"/execution",schemaPath:"#/properties/execution/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.execution.type,parentSchema:schema46.properties.execution,data:data21};
 if(vErrors === null){
 vErrors = [err52];
 }
@@ -3938,11 +3947,11 @@ vErrors.push(err52);
 errors++;
 }
 }
-}
-if(data21.host !== undefined){
-let data23 = data21.host;
-if(typeof data23 !== "string"){
-const err53 = {instancePath:instancePath+"/http/host",schemaPath:"#/properties/http/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.host.type,parentSchema:schema46.properties.http.properties.host,data:data23};
+if(data.targets !== undefined){
+let data26 = data.targets;
+if(data26 && typeof data26 == "object" && !Array.isArray(data26)){
+if(Object.keys(data26).length < 1){
+const err53 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema46.properties.targets,data:data26};
 if(vErrors === null){
 vErrors = [err53];
 }
@@ -3951,11 +3960,11 @@ vErrors.push(err53);
 }
 errors++;
 }
-}
-if(data21.webhookSecretEnv !== undefined){
-let data24 = data21.webhookSecretEnv;
-if(typeof data24 !== "string"){
-const err54 = {instancePath:instancePath+"/http/webhookSecretEnv",schemaPath:"#/properties/http/properties/webhookSecretEnv/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.webhookSecretEnv.type,parentSchema:schema46.properties.http.properties.webhookSecretEnv,data:data24};
+for(const key7 in data26){
+const _errs60 = errors;
+if(typeof key7 === "string"){
+if(func1(key7) > 100){
+const err54 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema47,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err54];
 }
@@ -3964,11 +3973,8 @@ vErrors.push(err54);
 }
 errors++;
 }
-}
-if(data21.webhookSecretFile !== undefined){
-let data25 = data21.webhookSecretFile;
-if(typeof data25 !== "string"){
-const err55 = {instancePath:instancePath+"/http/webhookSecretFile",schemaPath:"#/properties/http/properties/webhookSecretFile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.webhookSecretFile.type,parentSchema:schema46.properties.http.properties.webhookSecretFile,data:data25};
+if(func1(key7) < 1){
+const err55 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema47,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -3977,12 +3983,8 @@ vErrors.push(err55);
 }
 errors++;
 }
-}
-if(data21.reportUrl !== undefined){
-let data26 = data21.reportUrl;
-if(typeof data26 === "string"){
-if(!pattern22.test(data26)){
-const err56 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema46.properties.http.properties.reportUrl,data:data26};
+if(!pattern4.test(key7)){
+const err56 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema47,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -3993,7 +3995,7 @@ errors++;
 }
 }
 else {
-const err57 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.reportUrl.type,parentSchema:schema46.properties.http.properties.reportUrl,data:data26};
+const err57 = {instancePath:instancePath+"/targets",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema47.type,parentSchema:schema47,data:key7,propertyName:key7};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -4002,10 +4004,9 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.http.type,parentSchema:schema46.properties.http,data:data21};
+var valid11 = _errs60 === errors;
+if(!valid11){
+const err58 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/propertyNames",keyword:"propertyNames",params:{propertyName: key7},message:"property name must be valid",schema:schema46.properties.targets.propertyNames,parentSchema:schema46.properties.targets,data:data26};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -4015,12 +4016,15 @@ vErrors.push(err58);
 errors++;
 }
 }
-if(data.preview !== undefined){
-let data27 = data.preview;
-if(data27 && typeof data27 == "object" && !Array.isArray(data27)){
-for(const key9 in data27){
-if(!(key9 === "maxUsersInMarkdown")){
-const err59 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key9},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.preview,data:data27};
+for(const key8 in data26){
+if(!(validate31(data26[key8], {instancePath:instancePath+"/targets/" + key8.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data26,parentDataProperty:key8,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate31.errors : vErrors.concat(validate31.errors);
+errors = vErrors.length;
+}
+}
+}
+else {
+const err59 = {instancePath:instancePath+"/targets",schemaPath:"#/properties/targets/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.targets.type,parentSchema:schema46.properties.targets,data:data26};
 if(vErrors === null){
 vErrors = [err59];
 }
@@ -4030,10 +4034,14 @@ vErrors.push(err59);
 errors++;
 }
 }
-if(data27.maxUsersInMarkdown !== undefined){
-let data28 = data27.maxUsersInMarkdown;
-if(!(((typeof data28 == "number") && (!(data28 % 1) && !isNaN(data28))) && (isFinite(data28)))){
-const err60 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.preview.properties.maxUsersInMarkdown.type,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data28};
+if(data.sources !== undefined){
+let data28 = data.sources;
+if(data28 && typeof data28 == "object" && !Array.isArray(data28)){
+for(const key9 in data28){
+const _errs67 = errors;
+if(typeof key9 === "string"){
+if(func1(key9) > 100){
+const err60 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/maxLength",keyword:"maxLength",params:{limit: 100},message:"must NOT have more than 100 characters",schema:100,parentSchema:schema47,data:key9,propertyName:key9};
 if(vErrors === null){
 vErrors = [err60];
 }
@@ -4042,9 +4050,8 @@ vErrors.push(err60);
 }
 errors++;
 }
-if((typeof data28 == "number") && (isFinite(data28))){
-if(data28 < 1 || isNaN(data28)){
-const err61 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data28};
+if(func1(key9) < 1){
+const err61 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/minLength",keyword:"minLength",params:{limit: 1},message:"must NOT have fewer than 1 characters",schema:1,parentSchema:schema47,data:key9,propertyName:key9};
 if(vErrors === null){
 vErrors = [err61];
 }
@@ -4053,11 +4060,8 @@ vErrors.push(err61);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err62 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.preview.type,parentSchema:schema46.properties.preview,data:data27};
+if(!pattern4.test(key9)){
+const err62 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/pattern",keyword:"pattern",params:{pattern: "^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"},message:"must match pattern \""+"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$"+"\"",schema:"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",parentSchema:schema47,data:key9,propertyName:key9};
 if(vErrors === null){
 vErrors = [err62];
 }
@@ -4067,12 +4071,8 @@ vErrors.push(err62);
 errors++;
 }
 }
-if(data.log !== undefined){
-let data29 = data.log;
-if(data29 && typeof data29 == "object" && !Array.isArray(data29)){
-for(const key10 in data29){
-if(!(key10 === "level")){
-const err63 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key10},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.log,data:data29};
+else {
+const err63 = {instancePath:instancePath+"/sources",schemaPath:"#/$defs/name/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema47.type,parentSchema:schema47,data:key9,propertyName:key9};
 if(vErrors === null){
 vErrors = [err63];
 }
@@ -4081,11 +4081,9 @@ vErrors.push(err63);
 }
 errors++;
 }
-}
-if(data29.level !== undefined){
-let data30 = data29.level;
-if(!(((((((data30 === "trace") || (data30 === "debug")) || (data30 === "info")) || (data30 === "warn")) || (data30 === "error")) || (data30 === "fatal")) || (data30 === "silent"))){
-const err64 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema46.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema46.properties.log.properties.level.enum,parentSchema:schema46.properties.log.properties.level,data:data30};
+var valid14 = _errs67 === errors;
+if(!valid14){
+const err64 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/propertyNames",keyword:"propertyNames",params:{propertyName: key9},message:"property name must be valid",schema:schema46.properties.sources.propertyNames,parentSchema:schema46.properties.sources,data:data28};
 if(vErrors === null){
 vErrors = [err64];
 }
@@ -4095,9 +4093,15 @@ vErrors.push(err64);
 errors++;
 }
 }
+for(const key10 in data28){
+if(!(validate33(data28[key10], {instancePath:instancePath+"/sources/" + key10.replace(/~/g, "~0").replace(/\//g, "~1"),parentData:data28,parentDataProperty:key10,rootData,dynamicAnchors}))){
+vErrors = vErrors === null ? validate33.errors : vErrors.concat(validate33.errors);
+errors = vErrors.length;
+}
+}
 }
 else {
-const err65 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.log.type,parentSchema:schema46.properties.log,data:data29};
+const err65 = {instancePath:instancePath+"/sources",schemaPath:"#/properties/sources/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.sources.type,parentSchema:schema46.properties.sources,data:data28};
 if(vErrors === null){
 vErrors = [err65];
 }
@@ -4107,14 +4111,257 @@ vErrors.push(err65);
 errors++;
 }
 }
-}
-else {
-const err66 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(data.http !== undefined){
+let data30 = data.http;
+if(data30 && typeof data30 == "object" && !Array.isArray(data30)){
+for(const key11 in data30){
+if(!(((((key11 === "port") || (key11 === "host")) || (key11 === "webhookSecretEnv")) || (key11 === "webhookSecretFile")) || (key11 === "reportUrl"))){
+const err66 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key11},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.http,data:data30};
 if(vErrors === null){
 vErrors = [err66];
 }
 else {
 vErrors.push(err66);
+}
+errors++;
+}
+}
+if(data30.port !== undefined){
+let data31 = data30.port;
+if(!(((typeof data31 == "number") && (!(data31 % 1) && !isNaN(data31))) && (isFinite(data31)))){
+const err67 = {instancePath:instancePath+"/http/port",schemaPath:"#/properties/http/properties/port/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.http.properties.port.type,parentSchema:schema46.properties.http.properties.port,data:data31};
+if(vErrors === null){
+vErrors = [err67];
+}
+else {
+vErrors.push(err67);
+}
+errors++;
+}
+if((typeof data31 == "number") && (isFinite(data31))){
+if(data31 > 65535 || isNaN(data31)){
+const err68 = {instancePath:instancePath+"/http/port",schemaPath:"#/properties/http/properties/port/maximum",keyword:"maximum",params:{comparison: "<=", limit: 65535},message:"must be <= 65535",schema:65535,parentSchema:schema46.properties.http.properties.port,data:data31};
+if(vErrors === null){
+vErrors = [err68];
+}
+else {
+vErrors.push(err68);
+}
+errors++;
+}
+if(data31 < 0 || isNaN(data31)){
+const err69 = {instancePath:instancePath+"/http/port",schemaPath:"#/properties/http/properties/port/minimum",keyword:"minimum",params:{comparison: ">=", limit: 0},message:"must be >= 0",schema:0,parentSchema:schema46.properties.http.properties.port,data:data31};
+if(vErrors === null){
+vErrors = [err69];
+}
+else {
+vErrors.push(err69);
+}
+errors++;
+}
+}
+}
+if(data30.host !== undefined){
+let data32 = data30.host;
+if(typeof data32 !== "string"){
+const err70 = {instancePath:instancePath+"/http/host",schemaPath:"#/properties/http/properties/host/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.host.type,parentSchema:schema46.properties.http.properties.host,data:data32};
+if(vErrors === null){
+vErrors = [err70];
+}
+else {
+vErrors.push(err70);
+}
+errors++;
+}
+}
+if(data30.webhookSecretEnv !== undefined){
+let data33 = data30.webhookSecretEnv;
+if(typeof data33 !== "string"){
+const err71 = {instancePath:instancePath+"/http/webhookSecretEnv",schemaPath:"#/properties/http/properties/webhookSecretEnv/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.webhookSecretEnv.type,parentSchema:schema46.properties.http.properties.webhookSecretEnv,data:data33};
+if(vErrors === null){
+vErrors = [err71];
+}
+else {
+vErrors.push(err71);
+}
+errors++;
+}
+}
+if(data30.webhookSecretFile !== undefined){
+let data34 = data30.webhookSecretFile;
+if(typeof data34 !== "string"){
+const err72 = {instancePath:instancePath+"/http/webhookSecretFile",schemaPath:"#/properties/http/properties/webhookSecretFile/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.webhookSecretFile.type,parentSchema:schema46.properties.http.properties.webhookSecretFile,data:data34};
+if(vErrors === null){
+vErrors = [err72];
+}
+else {
+vErrors.push(err72);
+}
+errors++;
+}
+}
+if(data30.reportUrl !== undefined){
+let data35 = data30.reportUrl;
+if(typeof data35 === "string"){
+if(!pattern22.test(data35)){
+const err73 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema46.properties.http.properties.reportUrl,data:data35};
+if(vErrors === null){
+vErrors = [err73];
+}
+else {
+vErrors.push(err73);
+}
+errors++;
+}
+}
+else {
+const err74 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema46.properties.http.properties.reportUrl.type,parentSchema:schema46.properties.http.properties.reportUrl,data:data35};
+if(vErrors === null){
+vErrors = [err74];
+}
+else {
+vErrors.push(err74);
+}
+errors++;
+}
+}
+}
+else {
+const err75 = {instancePath:instancePath+"/http",schemaPath:"#/properties/http/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.http.type,parentSchema:schema46.properties.http,data:data30};
+if(vErrors === null){
+vErrors = [err75];
+}
+else {
+vErrors.push(err75);
+}
+errors++;
+}
+}
+if(data.preview !== undefined){
+let data36 = data.preview;
+if(data36 && typeof data36 == "object" && !Array.isArray(data36)){
+for(const key12 in data36){
+if(!((key12 === "maxUsersInMarkdown") || (key12 === "refreshIntervalMinutes"))){
+const err76 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key12},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.preview,data:data36};
+if(vErrors === null){
+vErrors = [err76];
+}
+else {
+vErrors.push(err76);
+}
+errors++;
+}
+}
+if(data36.maxUsersInMarkdown !== undefined){
+let data37 = data36.maxUsersInMarkdown;
+if(!(((typeof data37 == "number") && (!(data37 % 1) && !isNaN(data37))) && (isFinite(data37)))){
+const err77 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.preview.properties.maxUsersInMarkdown.type,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data37};
+if(vErrors === null){
+vErrors = [err77];
+}
+else {
+vErrors.push(err77);
+}
+errors++;
+}
+if((typeof data37 == "number") && (isFinite(data37))){
+if(data37 < 1 || isNaN(data37)){
+const err78 = {instancePath:instancePath+"/preview/maxUsersInMarkdown",schemaPath:"#/properties/preview/properties/maxUsersInMarkdown/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.preview.properties.maxUsersInMarkdown,data:data37};
+if(vErrors === null){
+vErrors = [err78];
+}
+else {
+vErrors.push(err78);
+}
+errors++;
+}
+}
+}
+if(data36.refreshIntervalMinutes !== undefined){
+let data38 = data36.refreshIntervalMinutes;
+if(!(((typeof data38 == "number") && (!(data38 % 1) && !isNaN(data38))) && (isFinite(data38)))){
+const err79 = {instancePath:instancePath+"/preview/refreshIntervalMinutes",schemaPath:"#/properties/preview/properties/refreshIntervalMinutes/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema46.properties.preview.properties.refreshIntervalMinutes.type,parentSchema:schema46.properties.preview.properties.refreshIntervalMinutes,data:data38};
+if(vErrors === null){
+vErrors = [err79];
+}
+else {
+vErrors.push(err79);
+}
+errors++;
+}
+if((typeof data38 == "number") && (isFinite(data38))){
+if(data38 < 1 || isNaN(data38)){
+const err80 = {instancePath:instancePath+"/preview/refreshIntervalMinutes",schemaPath:"#/properties/preview/properties/refreshIntervalMinutes/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema46.properties.preview.properties.refreshIntervalMinutes,data:data38};
+if(vErrors === null){
+vErrors = [err80];
+}
+else {
+vErrors.push(err80);
+}
+errors++;
+}
+}
+}
+}
+else {
+const err81 = {instancePath:instancePath+"/preview",schemaPath:"#/properties/preview/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.preview.type,parentSchema:schema46.properties.preview,data:data36};
+if(vErrors === null){
+vErrors = [err81];
+}
+else {
+vErrors.push(err81);
+}
+errors++;
+}
+}
+if(data.log !== undefined){
+let data39 = data.log;
+if(data39 && typeof data39 == "object" && !Array.isArray(data39)){
+for(const key13 in data39){
+if(!(key13 === "level")){
+const err82 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key13},message:"must NOT have additional properties",schema:false,parentSchema:schema46.properties.log,data:data39};
+if(vErrors === null){
+vErrors = [err82];
+}
+else {
+vErrors.push(err82);
+}
+errors++;
+}
+}
+if(data39.level !== undefined){
+let data40 = data39.level;
+if(!(((((((data40 === "trace") || (data40 === "debug")) || (data40 === "info")) || (data40 === "warn")) || (data40 === "error")) || (data40 === "fatal")) || (data40 === "silent"))){
+const err83 = {instancePath:instancePath+"/log/level",schemaPath:"#/properties/log/properties/level/enum",keyword:"enum",params:{allowedValues: schema46.properties.log.properties.level.enum},message:"must be equal to one of the allowed values",schema:schema46.properties.log.properties.level.enum,parentSchema:schema46.properties.log.properties.level,data:data40};
+if(vErrors === null){
+vErrors = [err83];
+}
+else {
+vErrors.push(err83);
+}
+errors++;
+}
+}
+}
+else {
+const err84 = {instancePath:instancePath+"/log",schemaPath:"#/properties/log/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.properties.log.type,parentSchema:schema46.properties.log,data:data39};
+if(vErrors === null){
+vErrors = [err84];
+}
+else {
+vErrors.push(err84);
+}
+errors++;
+}
+}
+}
+else {
+const err85 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema46.type,parentSchema:schema46,data};
+if(vErrors === null){
+vErrors = [err85];
+}
+else {
+vErrors.push(err85);
 }
 errors++;
 }

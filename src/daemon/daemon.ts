@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CronJob } from 'cron';
-import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
-import { describeError, UsageError } from '../shared/errors.js';
+import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
+import { describeError } from '../shared/errors.js';
 import { loadSigningKeys } from '../adapters/fs/signing-key.js';
 import { Ledger } from '../adapters/fs/ledger.js';
 import { daemonIdentity, lockWorkdir } from '../adapters/fs/workdir.js';
@@ -40,9 +40,6 @@ export interface DaemonHandle {
   stop(): Promise<void>;
 }
 
-/** How long another daemon's claim without a result is respected before it is resumed. */
-const CLAIM_TIMEOUT_MS = 15 * 60_000;
-
 /** Everything a pass needs, from the daemon config; holds the workdir's lock until `release`. */
 export async function reconcileContext(
   opts: DaemonOptions,
@@ -52,24 +49,24 @@ export async function reconcileContext(
 ): Promise<ReconcileContext & { release(): Promise<void>; publicPem: string }> {
   const { daemon, log } = opts;
   const cfg = daemon.config;
-  if (!cfg.repo) throw new UsageError(`${daemon.path}: the daemon needs repo.url (the config repository)`);
-  const workdir = resolveFromConfig(daemon, cfg.repo.workdir ?? './var/reexport');
+  const repoConfig = repoOf(daemon);
+  const { workdir } = repoConfig;
   const lock = await lockWorkdir(workdir);
   try {
     const repo =
       opts.repo ??
       (await ConfigRepoGit.open({
-        url: cfg.repo.url,
+        url: repoConfig.url,
         workdir,
-        author: cfg.repo.author ?? { name: 'reexport', email: 'reexport@localhost' },
-        mainBranch: cfg.repo.branch ?? 'main',
+        author: repoConfig.author,
+        mainBranch: repoConfig.branch,
         log,
       }));
-    const signing = (cfg as { signing?: { keyFile?: string; trustedPublicKeyFiles?: string[] } }).signing;
+    const { signing } = cfg;
     const keys = await loadSigningKeys({
-      ...(signing?.keyFile ? { keyFile: resolveFromConfig(daemon, signing.keyFile) } : {}),
+      ...(signing.keyFile ? { keyFile: signing.keyFile } : {}),
       workdir,
-      trustedPublicKeyFiles: (signing?.trustedPublicKeyFiles ?? []).map((f) => resolveFromConfig(daemon, f)),
+      trustedPublicKeyFiles: signing.trustedPublicKeyFiles,
       onCreated: (k) =>
         log.warn(
           { file: k.file, keyId: k.keyId, publicKey: k.publicPem },
@@ -94,7 +91,7 @@ export async function reconcileContext(
       publicPem: keys.publicPem,
       ledger: await Ledger.open(workdir),
       self: await daemonIdentity(workdir),
-      claimTimeoutMs: CLAIM_TIMEOUT_MS,
+      claimTimeoutMs: cfg.execution.claimTimeoutSeconds * 1000,
       apply: {
         ...preview,
         openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),
@@ -171,7 +168,7 @@ function timedReads(deps: PreviewDeps, metrics: Metrics): PreviewDeps {
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   const metrics = new Metrics();
   const cfg = opts.daemon.config;
-  const board = new StatusBoard({ reportUrl: cfg.http?.reportUrl });
+  const board = new StatusBoard({ reportUrl: cfg.http.reportUrl });
   metrics.readLive(() => board.live());
   const abort = new AbortController();
   const ctx = await reconcileContext(opts, metrics, abort.signal, board);
@@ -183,7 +180,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
     (err) => opts.log.error({ err: String(err) }, 'pass crashed'),
   );
   const job = CronJob.from({
-    cronTime: cfg.schedule ?? '*/1 * * * *',
+    cronTime: cfg.schedule,
     onTick: () => runner.trigger(),
     waitForCompletion: true,
     start: true,
@@ -208,8 +205,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
       status: () => board.snapshot(),
       publicKeyPem: opts.publicKeyPem ?? ctx.publicPem,
     },
-    cfg.http?.port ?? 9464,
-    cfg.http?.host,
+    cfg.http.port,
+    cfg.http.host,
   );
   void runner.trigger();
   return {
@@ -229,8 +226,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
 
 async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
   const h = daemon.config.http;
-  if (h?.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;
-  if (h?.webhookSecretFile)
-    return (await readFile(resolveFromConfig(daemon, h.webhookSecretFile), 'utf8')).trim() || undefined;
+  if (h.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;
+  if (h.webhookSecretFile) return (await readFile(h.webhookSecretFile, 'utf8')).trim() || undefined;
   return undefined;
 }

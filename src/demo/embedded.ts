@@ -60,7 +60,7 @@ export async function startEmbedded(
     }),
   );
   const daemon = await loadDaemonConfig(configPath);
-  const log = createLogger(opts.quiet ? 'silent' : (daemon.config.log?.level ?? 'warn'));
+  const log = createLogger(opts.quiet ? 'silent' : daemon.config.log.level);
   const handle = await startDaemon({ daemon, log });
   return {
     repoUrl,

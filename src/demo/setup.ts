@@ -83,7 +83,6 @@ repo:
   workdir: ${JSON.stringify(opts.workdir)}
   author: { name: reexport, email: reexport@lillevik.kommune.no }
 schedule: ${JSON.stringify(opts.schedule)}
-safety: { maxChanges: 500, maxClears: 100 }
 targets:
   ad:
     url: ${opts.directoryUrl}

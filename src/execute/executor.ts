@@ -52,7 +52,8 @@ export interface ExecuteOptions {
   rateLimit?: number;
   /** Aborting stops taking new entries; the entry in flight finishes and is journaled. */
   signal?: AbortSignal;
-  retry?: { attempts: number; baseDelayMs: number };
+  /** From the daemon config's execution.retry. */
+  retry: { attempts: number; baseDelayMs: number };
   onEntry?: (done: number, total: number) => void;
   sleep?: (ms: number) => Promise<void>;
 }
@@ -247,7 +248,7 @@ function casOps(w: Writable, dnValued: DnValued = isDnValued): ModifyOp[] {
 
 /** Busy, unavailable and lost connections are worth another try; everything else is an answer. */
 async function withRetry<T>(fn: () => Promise<T>, ctx: EntryContext): Promise<T> {
-  const { attempts, baseDelayMs } = ctx.opts.retry ?? { attempts: 5, baseDelayMs: 200 };
+  const { attempts, baseDelayMs } = ctx.opts.retry;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();

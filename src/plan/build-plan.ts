@@ -4,7 +4,6 @@ import { compareIds, digestOf } from './canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import {
   LISTED_MAX,
-  MAX_USERS_SHOWN,
   type Plan,
   type PlanChange,
   type PlanExplanations,
@@ -17,6 +16,7 @@ import {
   decideChange,
   type DnValued,
   dnValuedFrom,
+  schemaAnswerFrom,
   normalizeValues,
 } from './values.js';
 import type { DirectorySchema } from '../syntax/ldap-schema.js';
@@ -39,7 +39,10 @@ export interface PlanInput {
   onlyIds?: string[];
   /** The target directory's schema, when it could be read: which attributes hold DNs or one value. */
   schema?: DirectorySchema;
-  /** How many users (the first by ID) keep the source values that explain their changes. */
+  /**
+   * How many users (the first by ID) keep the source values that explain their changes: the
+   * daemon config's preview.maxUsersInMarkdown; every user when not given.
+   */
   explainUsers?: number;
 }
 
@@ -293,6 +296,7 @@ export class Planner {
         plan: planDigest(changes),
       },
       ...(commit ? { commit } : {}),
+      schema: schemaAnswerFrom(this.input.schema, [this.matchAttr, ...this.keys]),
       createdAt,
     };
     return {
@@ -320,7 +324,7 @@ export class Planner {
       };
     }
     const sources: PlanExplanations['sources'] = new Map();
-    const limit = this.input.explainUsers ?? MAX_USERS_SHOWN;
+    const limit = this.input.explainUsers ?? Number.POSITIVE_INFINITY;
     for (const c of changes) {
       let values = sources.get(c.id);
       if (!values) {

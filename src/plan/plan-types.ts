@@ -1,3 +1,5 @@
+import type { SchemaAnswer } from './values.js';
+
 /** The reviewed unit of work: what a preview shows and what execution applies, nothing more. */
 export interface PlanChange {
   /** The user's ID (the template's match.sourceField). */
@@ -20,6 +22,8 @@ export interface PlanHeader {
   digests: { request: string; template: string; source: string; plan: string };
   /** The config repository commit the plan was made from, when known. */
   commit?: string;
+  /** What the target's schema said of the plan's attributes; execution uses this, not a second read. */
+  schema?: SchemaAnswer;
   createdAt: string;
 }
 
@@ -61,9 +65,6 @@ export interface PlanSummary {
 
 /** How many items of a list (no entry, unmatched…) the plan keeps and preview.md shows by name. */
 export const LISTED_MAX = 50;
-
-/** preview.md shows this many users' diffs unless the daemon config says otherwise. */
-export const MAX_USERS_SHOWN = 200;
 
 /** A mapping as the template writes it, for showing why a value is what it is. */
 export interface MappingExplanation {

@@ -20,8 +20,6 @@ export function removedValues(c: Pick<PlanChange, 'before' | 'after'>): number {
   return Math.max(0, removed - added);
 }
 
-export const DEFAULT_SAFETY: SafetyLimits = { maxChanges: 500, maxClears: 100 };
-
 /**
  * A plan larger than the operator's limits needs the request's explicit confirmation
  * (maxChanges at least the number of entries changed), so a typo cannot rewrite every mailbox.

@@ -1,3 +1,4 @@
+import { TEMPLATE_DEFAULTS } from '../config/defaults.js';
 import type { Mapping } from '../config/types.generated.js';
 import { DnSyntaxError, normalizeDn } from '../syntax/dn.js';
 
@@ -53,6 +54,41 @@ export function dnValuedFrom(schema: { dnValued: ReadonlySet<string> } | undefin
   return schema ? (attribute) => schema.dnValued.has(attribute.toLowerCase()) : isDnValued;
 }
 
+/**
+ * What the plan assumed of the target's schema, for its own attributes: a small, stable answer the
+ * plan header records, so the execution compares values exactly as the reviewed preview did
+ * instead of reading the schema again (and perhaps getting another answer).
+ */
+export interface SchemaAnswer {
+  /** `directory`: read from the subschema entry; `built-in`: it could not be read (logged), well-known DN attributes assumed. */
+  source: 'directory' | 'built-in';
+  /** The plan's attributes (lower case, sorted) whose values are DNs. */
+  dnValued: string[];
+  /** The plan's attributes (lower case, sorted) that hold at most one value. */
+  singleValued: string[];
+}
+
+export function schemaAnswerFrom(
+  schema: { dnValued: ReadonlySet<string>; singleValued: ReadonlySet<string> } | undefined,
+  attributes: readonly string[],
+): SchemaAnswer {
+  const names = [...new Set(attributes.map((a) => a.toLowerCase()))].sort();
+  if (!schema) return { source: 'built-in', dnValued: names.filter(isDnValued), singleValued: [] };
+  return {
+    source: 'directory',
+    dnValued: names.filter((a) => schema.dnValued.has(a)),
+    singleValued: names.filter((a) => schema.singleValued.has(a)),
+  };
+}
+
+/** The recorded answer as the schema the planner and executor take. */
+export function schemaFromAnswer(answer: SchemaAnswer): {
+  dnValued: ReadonlySet<string>;
+  singleValued: ReadonlySet<string>;
+} {
+  return { dnValued: new Set(answer.dnValued), singleValued: new Set(answer.singleValued) };
+}
+
 type ValueKey = (value: string) => string;
 const exact: ValueKey = (v) => v;
 const asDn: ValueKey = (v) => {
@@ -86,8 +122,9 @@ export function decideChange(
   mapping: Pick<Mapping, 'policy' | 'onEmpty'> & { target?: string },
   dnValued: DnValued = isDnValued,
 ): AttributeOutcome {
-  const policy = mapping.policy ?? 'replace';
-  if (desired.length === 0 && (mapping.onEmpty ?? 'clear') === 'skip') return { kind: 'skip-empty' };
+  const policy = mapping.policy ?? TEMPLATE_DEFAULTS.policy;
+  if (desired.length === 0 && (mapping.onEmpty ?? TEMPLATE_DEFAULTS.onEmpty) === 'skip')
+    return { kind: 'skip-empty' };
   if (policy === 'keep') {
     return current.length === 0 && desired.length > 0
       ? { kind: 'change', after: [...desired] }

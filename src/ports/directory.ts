@@ -1,3 +1,4 @@
+import { TEMPLATE_DEFAULTS } from '../config/defaults.js';
 import type { SyncTemplate } from '../config/types.generated.js';
 import type { PlanEntry } from '../plan/build-plan.js';
 import type { DirectorySchema } from '../syntax/ldap-schema.js';
@@ -20,7 +21,7 @@ export function entryQuery(template: SyncTemplate, attributes: string[], ids?: s
   return {
     target,
     baseDN: scope.baseDN,
-    scope: scope.searchScope ?? 'sub',
+    scope: scope.searchScope ?? TEMPLATE_DEFAULTS.searchScope,
     scopeFilter: scope.filter,
     matchAttribute: match.targetAttribute,
     attributes,

@@ -1,4 +1,5 @@
 import type { Plan, PlanChange, PlanHeader } from '../plan/plan-types.js';
+import { PlanFileError } from '../shared/errors.js';
 
 /** One header line with the digests, then one line per attribute change: the reviewed plan, for machines. */
 export function renderPlanJsonl(plan: Plan): string {
@@ -31,12 +32,12 @@ export function parsePlanJsonl(text: string): ParsedPlan {
     try {
       return JSON.parse(line) as Record<string, unknown>;
     } catch {
-      throw new Error(`plan.jsonl:${n}: not valid JSON`);
+      throw new PlanFileError(`plan.jsonl:${n}: not valid JSON`);
     }
   };
   const header = parse(lines[0] ?? '', 1) as unknown as PlanHeader;
   if (header.format !== 'reexport-plan/v1')
-    throw new Error('plan.jsonl:1: not a reexport plan (format reexport-plan/v1 expected)');
+    throw new PlanFileError('plan.jsonl:1: not a reexport plan (format reexport-plan/v1 expected)');
   const changes = lines.slice(1).map((l, i) => {
     const c = parse(l, i + 2);
     const strings = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === 'string');
@@ -47,7 +48,7 @@ export function parsePlanJsonl(text: string): ParsedPlan {
       !strings(c.before) ||
       !strings(c.after)
     ) {
-      throw new Error(`plan.jsonl:${i + 2}: expected {id, dn, attribute, before, after}`);
+      throw new PlanFileError(`plan.jsonl:${i + 2}: expected {id, dn, attribute, before, after}`);
     }
     return c as unknown as PlanChange;
   });

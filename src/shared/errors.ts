@@ -22,16 +22,39 @@ export class ConfigError extends ReexportError {
   }
 }
 
-/** The directory refused or failed an operation. */
+/**
+ * The directory refused or failed an operation. The LDAP adapter turns every ldapts, TLS and socket
+ * error into one of these, so no layer above it sees a library's error.
+ */
 export class DirectoryError extends ReexportError {
   readonly kind = 'directory';
+  /**
+   * Worth another try: a lost connection, a timeout, a busy or unavailable server. Not a refusal
+   * of a value, a wrong password or certificate, or a setting to fix.
+   */
+  readonly transient: boolean;
   constructor(
     message: string,
+    /** The LDAP result code, when the server answered with one. */
     readonly code?: number,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { transient?: boolean },
   ) {
     super(message, options);
+    this.transient = options?.transient ?? false;
   }
+}
+
+/**
+ * Text that is not what its syntax requires: an LDAP filter, a DN. The parsers in src/syntax
+ * throw subclasses; callers that know where the text came from add the file and line.
+ */
+export class InputSyntaxError extends ReexportError {
+  readonly kind = 'syntax';
+}
+
+/** A plan file (reports/<request>/plan.jsonl) that is not a plan this daemon wrote. */
+export class PlanFileError extends ReexportError {
+  readonly kind = 'plan';
 }
 
 /** A source of truth could not be read. */
@@ -71,8 +94,19 @@ export function describeError(err: unknown): ErrorReport {
   if (err instanceof SourceError) return { level: 'error', message: `source: ${err.message}`, exitCode: 1 };
   if (err instanceof BranchGoneError) return { level: 'warn', message: `git: ${err.message}`, exitCode: 1 };
   if (err instanceof RepoError) return { level: 'error', message: `git: ${err.message}`, exitCode: 1 };
-  // Every other product error (e.g. a filter or DN that does not parse) is the user's to fix.
+  if (err instanceof InputSyntaxError) return { level: 'error', message: err.message, exitCode: 1 };
+  if (err instanceof PlanFileError) return { level: 'error', message: `plan: ${err.message}`, exitCode: 1 };
+  // The machine's part: a folder that cannot be written, a full disk. Not a bug, and the
+  // operator can fix it from the message (which names the path).
+  if (isSystemError(err)) return { level: 'error', message: `file system: ${err.message}`, exitCode: 1 };
+  // Every other product error is the user's to fix.
   if (err instanceof ReexportError) return { level: 'error', message: err.message, exitCode: 1 };
   const message = err instanceof Error ? err.message : String(err);
   return { level: 'fatal', message: `internal error: ${message}`, exitCode: 70 };
+}
+
+/** Node's errors from the operating system carry an errno code such as EACCES and the failed syscall. */
+function isSystemError(err: unknown): err is NodeJS.ErrnoException {
+  const e = err as NodeJS.ErrnoException | undefined;
+  return err instanceof Error && typeof e?.code === 'string' && /^E[A-Z]+$/.test(e.code) && !!e.syscall;
 }

@@ -8,10 +8,7 @@ import { pino, type DestinationStream, type Logger } from 'pino';
  * Secrets are redacted by key wherever they appear, as a second line of defence behind never
  * logging them at all.
  */
-export function createLogger(
-  level = process.env.REEXPORT_LOG_LEVEL ?? 'info',
-  stream: NodeJS.WriteStream = process.stderr,
-): Logger {
+export function createLogger(level: string, stream: NodeJS.WriteStream = process.stderr): Logger {
   return pino(
     {
       level,

@@ -1,15 +1,12 @@
-import { ReexportError } from '../shared/errors.js';
-
 /**
  * Just enough RFC 4514 to compare DNs the way directories do: attribute types and values
  * case-insensitively, escapes resolved, spaces around separators ignored.
  */
+import { InputSyntaxError } from '../shared/errors.js';
 export type Rdn = Array<{ type: string; value: string }>;
 
-/** A DN that does not parse: a product error, never an "internal error". */
-export class DnSyntaxError extends ReexportError {
-  readonly kind = 'syntax';
-}
+/** Text that is not an RFC 4514 DN; a product error (exit 1), never an internal one. */
+export class DnSyntaxError extends InputSyntaxError {}
 
 export function parseDn(dn: string): Rdn[] {
   const rdns: Rdn[] = [];

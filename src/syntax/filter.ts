@@ -2,13 +2,11 @@
  * LDAP filters built as ldapts filter objects, never by pasting strings: a source ID is sent as
  * the raw value of an equality assertion, so filter syntax in it (`*)(uid=*`) is just data.
  */
+import { InputSyntaxError } from '../shared/errors.js';
 import { AndFilter, EqualityFilter, Filter, FilterParser, NotFilter, OrFilter, PresenceFilter } from 'ldapts';
-import { ReexportError } from '../shared/errors.js';
 
-/** Filter text that does not parse: a product error (validation locates it; the runtime reports it). */
-export class FilterSyntaxError extends ReexportError {
-  readonly kind = 'syntax';
-}
+/** Filter text that is not an RFC 4515 filter; a product error (exit 1), never an internal one. */
+export class FilterSyntaxError extends InputSyntaxError {}
 
 /** RFC 4515 escaping of an assertion value for filter text (`*`, `(`, `)`, `\`, NUL); UTF-8 stays literal. */
 export function escapeFilterValue(value: string): string {

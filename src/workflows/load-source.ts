@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ConfigRepo } from '../config/config-repo.js';
-import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
+import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { resolveRepoPath } from '../config/repo-path.js';
 import type { FileSource, SyncTemplate } from '../config/types.generated.js';
 import { SourceError } from '../shared/errors.js';
@@ -36,13 +36,7 @@ export async function loadTemplateSource(
       );
     return readLdap(def, source);
   }
-  return loadFile(
-    resolveFromConfig(daemon, def.path),
-    `source ${source} (${def.path})`,
-    def.type,
-    def.id,
-    def.delimiter,
-  );
+  return loadFile(def.path, `source ${source} (${def.path})`, def.type, def.id, def.delimiter);
 }
 
 async function loadRepoFile(root: string, source: FileSource): Promise<SourceData> {

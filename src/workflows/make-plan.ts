@@ -1,14 +1,16 @@
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
+import { UsageError } from '../shared/errors.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { Planner, type PlanEntry } from '../plan/build-plan.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { DirectorySchema } from '../syntax/ldap-schema.js';
 import { type EntryQuery, entryQuery } from '../ports/directory.js';
-import { DEFAULT_SAFETY } from '../plan/safety.js';
 import type { SourceData } from '../source/records.js';
 import { checkSourceFields } from '../plan/check-fields.js';
+import { FilterSyntaxError } from '../syntax/filter.js';
+import { locate } from '../config/yaml-file.js';
 
 export interface PlanPorts {
   loadSource: () => Promise<SourceData>;
@@ -28,13 +30,13 @@ const TARGETED_SEARCH_MAX_IDS = 200;
 export async function makePlan(
   repo: ConfigRepo,
   requestName: string,
-  daemon: LoadedDaemonConfig | undefined,
+  daemon: LoadedDaemonConfig,
   ports: PlanPorts,
   opts: { onlyIds?: string[]; commit?: string } = {},
 ): Promise<PlanResult> {
   const problems = diagnosticsForRequest(repo, requestName);
   const requestFile = repo.requests.get(requestName);
-  if (!requestFile) throw new Error(`no request ${requestName}`);
+  if (!requestFile) throw new UsageError(`no request \`${requestName}\` in ${repo.root}/requests/`);
   if (problems.length || !requestFile.value) return { invalid: problems };
   const request = requestFile.value;
   const templateFile = repo.templates.get(request.spec.template)!;
@@ -44,7 +46,7 @@ export async function makePlan(
   const fieldProblems = checkSourceFields(templateFile, requestFile, source.fields, source.name);
   if (fieldProblems.length) return { invalid: fieldProblems };
 
-  const safety = { ...DEFAULT_SAFETY, ...daemon?.config.safety };
+  const { safety } = daemon.config;
   const schema = await ports.readSchema?.(template.spec.target);
   const planner = new Planner({
     requestName,
@@ -57,19 +59,27 @@ export async function makePlan(
     commit: opts.commit,
     schema,
     // "Because" lines for exactly the users preview.md shows.
-    ...(daemon?.config.preview?.maxUsersInMarkdown
-      ? { explainUsers: daemon.config.preview.maxUsersInMarkdown }
-      : {}),
+    explainUsers: daemon.config.preview.maxUsersInMarkdown,
   });
   const ids = planner.selectedIds;
   const targeted = (request.spec.users !== 'all' || opts.onlyIds) && ids.length <= TARGETED_SEARCH_MAX_IDS;
   const query = entryQuery(template, planner.attributes, targeted ? ids : undefined);
   let read = 0;
   if (!(query.ids && query.ids.length === 0)) {
-    for await (const page of ports.readEntries(query)) {
-      planner.addEntries(page);
-      read += page.length;
-      ports.onProgress?.(read);
+    try {
+      for await (const page of ports.readEntries(query)) {
+        planner.addEntries(page);
+        read += page.length;
+        ports.onProgress?.(read);
+      }
+    } catch (err) {
+      // The directory read parses the scope filter: a filter validation let through is still the
+      // template's problem, shown where it is written, not a failure of the daemon.
+      if (!(err instanceof FilterSyntaxError)) throw err;
+      const at = templateFile.yaml
+        ? locate(templateFile.yaml, ['spec', 'scope', 'filter'])
+        : { line: 1, col: 1 };
+      return { invalid: [{ file: templateFile.file, ...at, message: `scope.filter: ${err.message}` }] };
     }
   }
   const plan = planner.finish(ports.now().toISOString());

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
-import type { LoadedDaemonConfig } from '../config/daemon-config.js';
+import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
@@ -10,7 +10,6 @@ import { verifySigned } from '../lifecycle/signing.js';
 import { signPreview } from '../lifecycle/statements.js';
 import { parseStatus, sameStatus } from '../lifecycle/status.js';
 import { planDigest } from '../plan/build-plan.js';
-import { MAX_USERS_SHOWN } from '../plan/plan-types.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import { renderInvalidFiles, renderPreviewFiles } from '../report/write-reports.js';
 import type { Metrics } from '../adapters/http/metrics.js';
@@ -55,8 +54,8 @@ const CLAIM_ATTEMPTS = 3;
  */
 export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary> {
   const { repo, daemon } = ctx;
-  const main = daemon.config.repo?.branch ?? 'main';
-  const isPreview = picomatch(daemon.config.repo?.previewBranches ?? ['*']);
+  const { branch: main, previewBranches } = repoOf(daemon);
+  const isPreview = picomatch(previewBranches);
   await repo.fetch();
   const branches = await repo.branches();
   if (!branches.some((b) => b.name === main))
@@ -284,7 +283,7 @@ async function previewFiles(
   });
   if ('invalid' in result) return renderInvalidFiles(name, result.invalid, co.commit);
   const signature = signPreview(result.plan, { branch, commit: co.commit }, ctx.keys.privateKey);
-  return renderPreviewFiles(result.plan, ctx.daemon.config.preview?.maxUsersInMarkdown ?? MAX_USERS_SHOWN, {
+  return renderPreviewFiles(result.plan, ctx.daemon.config.preview.maxUsersInMarkdown, {
     branch,
     signature,
   });

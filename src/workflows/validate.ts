@@ -1,6 +1,6 @@
 import { readFile, stat } from 'node:fs/promises';
 import type { ConfigRepo, RepoFile } from '../config/config-repo.js';
-import { type LoadedDaemonConfig, resolveFromConfig } from '../config/daemon-config.js';
+import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { resolveRepoPath } from '../config/repo-path.js';
 import { collectDiagnostics } from '../config/rules.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
@@ -102,7 +102,8 @@ async function readSource(
     );
     return undefined;
   }
-  const abs = resolveFromConfig(daemon, def.path);
+  // Paths in the daemon config are absolute once it is loaded (resolved against its folder).
+  const abs = def.path;
   return readChecked(
     abs,
     // The operator's file: a pull request cannot fix its records, and the runtime leaves them out.

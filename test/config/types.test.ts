@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
+import { renderSchemas } from '../../scripts/render-schemas.js';
 import { renderTypes } from '../../scripts/render-types.js';
 import { renderValidators } from '../../scripts/render-validators.js';
 
@@ -12,5 +13,9 @@ describe('generated from the JSON Schemas', () => {
 
   it('the precompiled validators match them (run `npm run gen:types` after editing a schema)', async () => {
     expect(await committed('validators.generated.ts')).toBe(await renderValidators());
+  });
+
+  it('the schema constants (the defaults registry) match them (run `npm run gen:types` after editing a schema)', async () => {
+    expect(await committed('schemas.generated.ts')).toBe(await renderSchemas());
   });
 });

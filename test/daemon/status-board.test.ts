@@ -98,7 +98,14 @@ describe('runPass', () => {
       repo: {
         fetch: () => Promise.reject(new Error('could not read from remote repository')),
       },
-      daemon: { path: '/nowhere/daemon.yaml', config: { apiVersion: 'reexport/v1', kind: 'DaemonConfig' } },
+      daemon: {
+        path: '/nowhere/daemon.yaml',
+        config: {
+          apiVersion: 'reexport/v1',
+          kind: 'DaemonConfig',
+          repo: { branch: 'main', previewBranches: ['*'] },
+        },
+      },
       log: createLogger('silent'),
       metrics,
       observer: board,

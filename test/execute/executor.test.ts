@@ -151,6 +151,7 @@ describe('executePlan: every outcome decided on the fresh read', () => {
       done: new Map(),
       writers: [dir.writer()],
       signal: abort.signal,
+      retry: { attempts: 3, baseDelayMs: 0 },
     });
     expect(result.interrupted).toBe(true);
     expect(dir.get(B, 'mail')).toEqual(['c']);

@@ -113,7 +113,17 @@ describe('Planner: why each value', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(Object.keys(lines[0]!).sort()).toEqual(
-      ['format', 'request', 'template', 'target', 'mappings', 'digests', 'createdAt', 'summary'].sort(),
+      [
+        'format',
+        'request',
+        'template',
+        'target',
+        'mappings',
+        'digests',
+        'schema',
+        'createdAt',
+        'summary',
+      ].sort(),
     );
     for (const line of lines.slice(1))
       expect(Object.keys(line).sort()).toEqual(['after', 'attribute', 'before', 'dn', 'id']);

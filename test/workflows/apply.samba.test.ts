@@ -15,40 +15,15 @@ import { writeFiles } from '../../src/adapters/fs/write-files.js';
 import { makeDir } from '../harness/files.js';
 import { describeWithSamba } from '../harness/require.js';
 import { type AdUser, type SambaAd, startSambaAd } from '../harness/samba.js';
+import { AD_STAFF_OU, adRequest, adTemplate, sambaDaemonConfig } from '../harness/samba-fixtures.js';
 
 const REQUEST = '2026-11-25-ny-epost';
-const SUFFIX = 'DC=kommune,DC=test';
 /** The daemon's signing key in these tests: a preview it signed is what "reviewed" means. */
 const key = generateKeyPairSync('ed25519');
+const ATTRS = ['mail', 'company', 'title', 'telephoneNumber', 'proxyAddresses'];
 
 /** Each test gets its own OU under OU=Ansatte, so one Samba serves the whole file without tests leaking into each other. */
-const template = (baseDN: string, mappings = MAPPINGS) => `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: ad-employees }
-spec:
-  target: ad
-  source: { file: data/ansatte.csv, id: employeeId }
-  match: { sourceField: employeeId, targetAttribute: employeeID }
-  scope: { baseDN: "${baseDN}", filter: "(objectClass=user)" }
-  mappings:
-${mappings}`;
-
-const MAPPINGS = `    - target: mail
-      source: "{{ givenName | ascii | downcase | replace: ' ', '.' }}.{{ sn | ascii | downcase | replace: ' ', '-' }}@lillevik.kommune.no"
-    - target: company
-      source: Lillevik kommune
-    - target: title
-      source: "{{ title | collapse }}"
-      onEmpty: skip
-    - target: telephoneNumber
-      source: "{% if phone != blank %}+47 {{ phone | remove: ' ' }}{% endif %}"
-      onEmpty: clear
-    - target: proxyAddresses
-      source:
-        - "SMTP:{{ givenName | ascii | downcase | replace: ' ', '.' }}.{{ sn | ascii | downcase | replace: ' ', '-' }}@lillevik.kommune.no"
-        - "smtp:{{ employeeId }}@lillevik.kommune.no"
-      policy: merge
-`;
+const template = (baseDN: string, mappings: string[] = [...ATTRS]) => adTemplate(baseDN, mappings);
 
 const CSV = `employeeId,givenName,sn,title,phone
 1001,Åse,Ødegård,Seniorrådgiver,22 33 44 01
@@ -57,30 +32,14 @@ const CSV = `employeeId,givenName,sn,title,phone
 1004,Máret Sárá,Ŋuođđa,Sykepleier,22 33 44 06
 `;
 
-const requestYaml = `apiVersion: reexport/v1
-kind: ReexportRequest
-metadata: { name: ${REQUEST}, description: Ny e-postadresse etter sammenslåingen }
-spec:
-  template: ad-employees
-  mappings: all
-  users: all
-  execute: true
-`;
+const requestYaml = adRequest(
+  REQUEST,
+  '  mappings: all\n  users: all\n  execute: true\n',
+  'Ny e-postadresse etter sammenslåingen',
+);
 
-function daemonConfig(samba: SambaAd, maxChanges = 500): string {
-  return `apiVersion: reexport/v1
-kind: DaemonConfig
-safety: { maxChanges: ${maxChanges}, maxClears: 100 }
-targets:
-  ad:
-    url: ${samba.ldapsUrl}
-    bindDN: "${samba.adminDN}"
-    passwordEnv: REEXPORT_TEST_AD_PASSWORD
-    tls: { caFile: "${samba.caFile}" }
-    allowedAttributes: [mail, company, title, telephoneNumber, proxyAddresses]
-    concurrency: 2
-`;
-}
+const daemonConfig = (samba: SambaAd, maxChanges = 500) =>
+  sambaDaemonConfig(samba, { allowedAttributes: ATTRS, maxChanges, concurrency: 2 });
 
 /** The directory before the re-export: one wrong mail, one hand-edited title and stale phone, a case-only mail, one empty account. */
 const STAFF: AdUser[] = [
@@ -116,8 +75,6 @@ const STAFF: AdUser[] = [
   { cn: 'Máret Sárá Ŋuođđa', sAMAccountName: 'maret', employeeID: '1004' },
 ];
 
-const ATTRS = ['mail', 'company', 'title', 'telephoneNumber', 'proxyAddresses'];
-
 describeWithSamba('apply against Samba AD', () => {
   let samba: SambaAd;
   let dir: string;
@@ -137,7 +94,7 @@ describeWithSamba('apply against Samba AD', () => {
 
   /** Seeds the staff into OU=<ou>,OU=Ansatte and makes a config repository whose template manages exactly that OU. */
   async function setup(ou: string, maxChanges = 500) {
-    const baseDN = `OU=${ou},OU=Ansatte,${SUFFIX}`;
+    const baseDN = `OU=${ou},${AD_STAFF_OU}`;
     // sAMAccountName is unique in the whole domain, so each OU's accounts get their own suffix.
     const dns = await samba.addUsers(
       STAFF.map((u) => ({ ...u, sAMAccountName: `${u.sAMAccountName}.${ou.toLowerCase()}` })),
@@ -393,31 +350,27 @@ describeWithSamba('apply against Samba AD', () => {
 
   it('compares manager DNs as AD does: a mapping in another spelling is applied once, then the preview is empty', async () => {
     const ou = 'Mgr';
-    const baseDN = `OU=${ou},OU=Ansatte,${SUFFIX}`;
+    const baseDN = `OU=${ou},${AD_STAFF_OU}`;
     await samba.addUsers(
       STAFF.map((u) => ({ ...u, sAMAccountName: `${u.sAMAccountName}.mgr` })),
       `OU=${ou},OU=Ansatte`,
     );
     // The HR export names each manager; the template spells the DN in lower case, AD stores and
     // returns the referenced object's own DN (CN=Kåre Dæhlie,OU=Mgr,…).
-    const managerTemplate = template(
-      baseDN,
+    const managerTemplate = template(baseDN, [
       `    - target: manager
       source: "{% if boss != blank %}cn={{ boss }},ou=mgr,ou=ansatte,dc=kommune,dc=test{% endif %}"
       onEmpty: skip
     - target: company
       source: ["Lillevik kommune", "Annen kommune"]
 `,
-    );
+    ]);
     ({ dir, cleanup } = await makeDir({
       'templates/ad-employees.yaml': managerTemplate,
       'data/ansatte.csv':
         'employeeId,givenName,sn,boss\n1001,Åse,Ødegård,Kåre Dæhlie\n1002,Bjørn,Ærø,Åse Ødegård\n1003,Kåre,Dæhlie,\n',
       [`requests/${REQUEST}.yaml`]: requestYaml,
-      'daemon.yaml': daemonConfig(samba).replace(
-        'allowedAttributes: [mail,',
-        'allowedAttributes: [manager, mail,',
-      ),
+      'daemon.yaml': sambaDaemonConfig(samba, { allowedAttributes: ['manager', ...ATTRS], concurrency: 2 }),
     }));
     const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
     const first = await reviewedPreview(daemon);

@@ -17,7 +17,7 @@ import { makeDir } from '../harness/files.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
-import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from './fixtures.js';
+import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 /** The daemon's key in these tests: a preview it signed is what "reviewed" means. */
 const key = generateKeyPairSync('ed25519');

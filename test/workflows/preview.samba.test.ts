@@ -11,41 +11,21 @@ import { writeFiles } from '../../src/adapters/fs/write-files.js';
 import { makeDir } from '../harness/files.js';
 import { describeWithSamba } from '../harness/require.js';
 import { type AdUser, type SambaAd, startSambaAd } from '../harness/samba.js';
+import { AD_STAFF_OU, adRequest, adTemplate, sambaDaemonConfig } from '../harness/samba-fixtures.js';
 import { LDAPMODIFY, ldapToolEnv, runLdapTool } from '../harness/slapd.js';
 
 /** The template an AD administrator would write: the config example's mappings, plus a fill-if-empty one. */
-const AD_TEMPLATE = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: ad-employees }
-spec:
-  target: ad
-  source: { file: data/ansatte.csv, id: employeeId }
-  match: { sourceField: employeeId, targetAttribute: employeeID }
-  scope: { baseDN: "OU=Ansatte,DC=kommune,DC=test", filter: "(objectClass=user)" }
-  mappings:
-    - target: mail
-      source: "{{ givenName | ascii | downcase | replace: ' ', '.' }}.{{ sn | ascii | downcase | replace: ' ', '-' }}@lillevik.kommune.no"
-    - target: displayName
-      source: "{{ givenName | collapse }} {{ sn | collapse }}"
-    - target: department
-      source: "{{ department | collapse }}"
-    - target: company
-      source: Lillevik kommune
-    - target: title
-      source: "{{ title | collapse }}"
-      onEmpty: skip
-    - target: telephoneNumber
-      source: "{% if phone != blank %}+47 {{ phone | remove: ' ' }}{% endif %}"
-      onEmpty: clear
-    - target: proxyAddresses
-      source:
-        - "SMTP:{{ givenName | ascii | downcase | replace: ' ', '.' }}.{{ sn | ascii | downcase | replace: ' ', '-' }}@lillevik.kommune.no"
-        - "smtp:{{ employeeId }}@lillevik.kommune.no"
-      policy: merge
-    - target: description
-      source: Ansatt i Lillevik kommune
-      policy: keep
-`;
+const ATTRS = [
+  'mail',
+  'displayName',
+  'department',
+  'company',
+  'title',
+  'telephoneNumber',
+  'proxyAddresses',
+  'description',
+] as const;
+const AD_TEMPLATE = adTemplate(AD_STAFF_OU, ATTRS);
 
 /** HR's export: Norwegian letters, accents, a Sami ŋ/đ, an empty title and phone, and an injection attempt as an ID. */
 const CSV = `employeeId,givenName,sn,department,title,phone
@@ -59,28 +39,10 @@ const CSV = `employeeId,givenName,sn,department,title,phone
 *)(cn=*,Hacker,Test,IT,x,1
 `;
 
-const request = (name: string, spec: string) => `apiVersion: reexport/v1
-kind: ReexportRequest
-metadata: { name: ${name} }
-spec:
-  template: ad-employees
-${spec}`;
+const request = adRequest;
+const daemonConfig = (samba: SambaAd) => sambaDaemonConfig(samba, { allowedAttributes: ATTRS });
 
-function daemonConfig(samba: SambaAd): string {
-  return `apiVersion: reexport/v1
-kind: DaemonConfig
-safety: { maxChanges: 500, maxClears: 100 }
-targets:
-  ad:
-    url: ${samba.ldapsUrl}
-    bindDN: "${samba.adminDN}"
-    passwordEnv: REEXPORT_TEST_AD_PASSWORD
-    tls: { caFile: "${samba.caFile}" }
-    allowedAttributes: [mail, displayName, department, company, title, telephoneNumber, proxyAddresses, description]
-`;
-}
-
-const BASE = 'OU=Ansatte,DC=kommune,DC=test';
+const BASE = AD_STAFF_OU;
 const dn = (cn: string, ou = BASE) => `CN=${cn},${ou}`;
 
 /** The directory before the re-export: some values right, some edited by hand, one user twice, one outside the scope. */

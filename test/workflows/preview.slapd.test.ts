@@ -10,7 +10,7 @@ import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
-import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from './fixtures.js';
+import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 describeWithSlapd('preview against slapd', () => {
   let slapd: Slapd;
@@ -199,6 +199,15 @@ describeWithSlapd('reexport preview (the command)', () => {
       'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
       'data/ansatte.csv': CSV,
       'requests/all.yaml': request('all', '  mappings: [mail]\n  users: all\n'),
+      // Escaped bytes that are not UTF-8: ldapts' parser takes it, the runtime's refuses it.
+      'templates/bad-filter.yaml': SLAPD_TEMPLATE.replace('name: ldap-employees', 'name: bad-filter').replace(
+        '"(objectClass=inetOrgPerson)"',
+        "'(&(objectClass=user)(cn=\\ff))'",
+      ),
+      'requests/bad-filter.yaml': request('bad-filter', '  mappings: [mail]\n  users: all\n').replace(
+        'template: ldap-employees',
+        'template: bad-filter',
+      ),
       'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
     }));
   });
@@ -262,5 +271,16 @@ describeWithSlapd('reexport preview (the command)', () => {
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/credentials/i);
     expect(res.stderr).not.toContain('wrong-pass-xyz');
+  });
+
+  it('a scope filter the runtime cannot parse is a located error of the template (exit 1), not an internal error', async () => {
+    const res = await runCli(['preview', 'bad-filter', '--repo', dir, '--config', `${dir}/daemon.yaml`], {
+      env: { REEXPORT_TEST_LDAP_PASSWORD: slapd.password },
+    });
+    expect(res.stdout + res.stderr).not.toMatch(/internal error/);
+    expect(res.stdout).toMatch(
+      /^templates\/bad-filter\.yaml:8:61: scope\.filter: .*\(&\(objectClass=user\)\(cn=\\ff\)\).*not UTF-8/m,
+    );
+    expect(res.code).toBe(1);
   });
 });

@@ -11,7 +11,7 @@ import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, runLdapTool, ldapToolEnv, LDAPSEARCH, startSlapd } from '../harness/slapd.js';
-import { CSV, request, seedLdif, SLAPD_TEMPLATE } from './fixtures.js';
+import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 const show = (bare: string, ref: string, file: string) =>
   gitIn(bare, 'show', `${ref}:${file}`).catch(() => undefined);
@@ -39,18 +39,11 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
     await import('node:fs/promises').then((fs) =>
       fs.writeFile(
         `${work.dir}/daemon.yaml`,
-        `apiVersion: reexport/v1
-kind: DaemonConfig
-repo: { url: "${remote.bare}", branch: main, workdir: ./var, author: { name: reexport-bot, email: bot@kommune.test } }
-safety: { maxChanges: 500, maxClears: 100 }
-targets:
-  ldap:
-    url: ${slapd.url}
-    bindDN: "${slapd.bindDN}"
-    passwordEnv: REEXPORT_TEST_LDAP_PASSWORD
-    allowedAttributes: [mail, title, telephoneNumber, proxyAddresses, description]
-http: { port: 0 }
-`,
+        daemonConfig(
+          slapd.url,
+          slapd.bindDN,
+          `repo: { url: "${remote.bare}", branch: main, workdir: ./var, author: { name: reexport-bot, email: bot@kommune.test } }\nhttp: { port: 0 }\n`,
+        ),
       ),
     );
     const daemon = await loadDaemonConfig(`${work.dir}/daemon.yaml`);

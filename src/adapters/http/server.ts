@@ -33,7 +33,7 @@ type Route = (req: IncomingMessage, res: ServerResponse) => void;
 export async function startHttp(
   deps: HttpDeps,
   port: number,
-  host = '0.0.0.0',
+  host: string,
 ): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const deliveries = new DeliveryLog();
   const gets: Record<string, Route> = {

@@ -6,13 +6,13 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError } from 'ldapts';
-import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
-import { resolveFromConfig } from '../../config/daemon-config.js';
-import type { Target } from '../../config/types.generated.js';
+import type { ResolvedTarget } from '../../config/types.generated.js';
 import { DirectoryError } from '../../shared/errors.js';
 import { type Directory, type DirectorySession, directoryOver } from './directory.js';
 
 export interface ConnectionSettings {
+  /** What the operator calls this connection (`target ad`, `source hr`), for logs. */
+  name: string;
   url: string;
   bindDN?: string;
   password?: string;
@@ -26,9 +26,12 @@ export interface ConnectionSettings {
   directoryType?: 'ad' | 'ldap';
 }
 
-/** The connection part of a target or an LDAP source in the daemon config (the schema is its source of truth). */
+/**
+ * The connection part of a target or an LDAP source in the resolved daemon config (defaults
+ * filled in, file paths absolute; the schema is its source of truth).
+ */
 export type ConnectionConfig = Pick<
-  Target,
+  ResolvedTarget,
   'url' | 'bindDN' | 'passwordFile' | 'passwordEnv' | 'tls' | 'timeoutMs' | 'pageSize' | 'directoryType'
 >;
 
@@ -51,9 +54,6 @@ export function labelled(
   );
 }
 
-const DEFAULT_TIMEOUT_MS = 120_000;
-const DEFAULT_PAGE_SIZE = 1000;
-
 /** OIDs in the root DSE's supportedCapabilities that only Active Directory (and Samba AD) announce. */
 const AD_CAPABILITIES = new Set([
   '1.2.840.113556.1.4.800',
@@ -63,12 +63,12 @@ const AD_CAPABILITIES = new Set([
 
 export async function connectionSettings(
   conn: ConnectionConfig,
-  daemon: Pick<LoadedDaemonConfig, 'path'>,
+  name: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<ConnectionSettings> {
   const url = checkUrl(conn.url);
-  const tls = conn.tls ?? {};
-  const startTLS = tls.startTLS ?? false;
+  const { tls } = conn;
+  const { startTLS } = tls;
   if (startTLS && url.protocol === 'ldaps:') {
     throw new DirectoryError(
       `${conn.url}: tls.startTLS is for ldap:// URLs; ldaps:// is encrypted from the start, remove startTLS`,
@@ -80,15 +80,16 @@ export async function connectionSettings(
     );
   }
   return {
+    name,
     url: conn.url,
     bindDN: conn.bindDN,
-    password: conn.bindDN ? await readPassword(conn, daemon, env) : undefined,
-    caPem: tls.caFile ? await readCa(tls.caFile, daemon) : undefined,
+    password: conn.bindDN ? await readPassword(conn, env) : undefined,
+    caPem: tls.caFile ? await readCa(tls.caFile) : undefined,
     servername: tls.servername,
     startTLS,
-    rejectUnauthorized: tls.rejectUnauthorized ?? true,
-    timeoutMs: conn.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    pageSize: conn.pageSize ?? DEFAULT_PAGE_SIZE,
+    rejectUnauthorized: tls.rejectUnauthorized,
+    timeoutMs: conn.timeoutMs,
+    pageSize: conn.pageSize,
     ...(conn.directoryType ? { directoryType: conn.directoryType } : {}),
   };
 }
@@ -111,14 +112,10 @@ function checkUrl(text: string): URL {
   return url;
 }
 
-async function readPassword(
-  conn: ConnectionConfig,
-  daemon: Pick<LoadedDaemonConfig, 'path'>,
-  env: NodeJS.ProcessEnv,
-): Promise<string> {
+async function readPassword(conn: ConnectionConfig, env: NodeJS.ProcessEnv): Promise<string> {
   let password: string;
   if (conn.passwordFile) {
-    const file = resolveFromConfig(daemon, conn.passwordFile);
+    const file = conn.passwordFile;
     try {
       // Secret files from `echo`, editors and Kubernetes often end with a newline that is not part of the password.
       password = (await readFile(file, 'utf8')).replace(/[\r\n]+$/, '');
@@ -145,8 +142,7 @@ async function readPassword(
   return password;
 }
 
-async function readCa(caFile: string, daemon: Pick<LoadedDaemonConfig, 'path'>): Promise<Buffer> {
-  const file = resolveFromConfig(daemon, caFile);
+async function readCa(file: string): Promise<Buffer> {
   let pem: Buffer;
   try {
     pem = await readFile(file);
@@ -228,6 +224,20 @@ const RESULT_HINTS: Record<number, string> = {
   52: 'the server is unavailable; try again later',
 };
 
+/** Busy (51), unavailable (52) and other (80): the server may well answer the same request later. */
+const TRANSIENT_RESULT_CODES = new Set([51, 52, 80]);
+
+/** Socket errors of a server that is down or restarting, or of a network path that is not there for now. */
+const TRANSIENT_SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+
 /** ldapts messages are the server's diagnostic (often empty) plus ` Code: 0x20`; the class name says more. */
 function resultCodeText(err: ResultCodeError, detail: string): string {
   const diagnostic = detail.replace(/\s*Code: 0x[0-9a-f]+$/i, '').trim();
@@ -239,7 +249,11 @@ function redact(text: string, secret: string | undefined): string {
   return secret ? text.split(secret).join('***') : text;
 }
 
-/** Explains an ldapts, TLS or socket error in terms of the settings an operator can change. */
+/**
+ * Explains an ldapts, TLS or socket error in terms of the settings an operator can change: the
+ * adapter's boundary, so upper layers only ever see DirectoryError, with the LDAP result code when
+ * the server sent one and whether another try may succeed.
+ */
 export function explainError(
   err: unknown,
   settings: Pick<ConnectionSettings, 'url' | 'bindDN' | 'password' | 'timeoutMs'>,
@@ -249,7 +263,8 @@ export function explainError(
   const e = err as NodeJS.ErrnoException & { code?: unknown };
   const raw = err instanceof Error ? err.message : String(err);
   const detail = redact(raw.split('\n').join(' ').trim(), settings.password);
-  const options = { cause: err };
+  const code = typeof e.code === 'string' ? e.code : undefined;
+  const options = { cause: err, transient: code !== undefined && TRANSIENT_SOCKET_CODES.has(code) };
   if (err instanceof ResultCodeError) {
     if (err.code === 49) {
       return new DirectoryError(
@@ -262,10 +277,9 @@ export function explainError(
     return new DirectoryError(
       `${action} on ${settings.url} failed: ${resultCodeText(err, detail)}${hint ? `; ${hint}` : ''}`,
       err.code,
-      options,
+      { ...options, transient: TRANSIENT_RESULT_CODES.has(err.code) },
     );
   }
-  const code = typeof e.code === 'string' ? e.code : undefined;
   if (code && (CERT_ERROR_CODES.has(code) || code.startsWith('ERR_TLS_CERT') || /certificate/i.test(raw))) {
     return new DirectoryError(
       `TLS certificate of ${settings.url} not accepted (${detail}); check tls.caFile (the CA that issued the server's certificate) and tls.servername (a name the certificate is issued to)`,
@@ -290,7 +304,7 @@ export function explainError(
     return new DirectoryError(
       `${action} on ${settings.url} got no answer within timeoutMs (${settings.timeoutMs} ms)`,
       undefined,
-      options,
+      { ...options, transient: true },
     );
   }
   if (
@@ -300,10 +314,15 @@ export function explainError(
     return new DirectoryError(
       `${action} on ${settings.url} failed: ${detail}; check the port and that ldaps:// or ldap:// matches what the server speaks there`,
       undefined,
-      options,
+      { ...options, transient: true },
     );
   }
-  return new DirectoryError(`${action} on ${settings.url} failed: ${detail}`, undefined, options);
+  // Anything else ldapts or the socket throws without a result code (a closed connection, a
+  // message the client could not parse): another try on a fresh connection may well succeed.
+  return new DirectoryError(`${action} on ${settings.url} failed: ${detail}`, undefined, {
+    ...options,
+    transient: true,
+  });
 }
 
 async function secure(client: Client, settings: ConnectionSettings): Promise<void> {
@@ -323,9 +342,23 @@ async function secure(client: Client, settings: ConnectionSettings): Promise<voi
   }
 }
 
+/**
+ * Said at every connect (reconnects too), so that a setting meant for a test cannot go unnoticed
+ * in production: without certificate checks anyone on the network path can pose as the directory
+ * and receive the bind password.
+ */
+function warnUncheckedTls(settings: ConnectionSettings, log: DirectoryLogger | undefined): void {
+  if (settings.rejectUnauthorized || transport(settings) === 'none') return;
+  log?.warn(
+    { connection: settings.name, url: settings.url },
+    `TLS certificate checks are off for ${settings.name} (tls.rejectUnauthorized: false): anyone on the network path can pose as the directory and receive the bind password`,
+  );
+}
+
 /** A connected, secured and bound ldapts client; the caller owns it. */
-async function openClient(settings: ConnectionSettings): Promise<Client> {
+async function openClient(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Client> {
   refuseUnsafeBind(settings);
+  warnUncheckedTls(settings, log);
   const client = new Client({
     url: settings.url,
     timeout: settings.timeoutMs,
@@ -371,7 +404,7 @@ async function readRootDse(
 }
 
 export async function openDirectory(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Directory> {
-  const client = await openClient(settings);
+  const client = await openClient(settings, log);
   let isActiveDirectory: boolean;
   let subschemaSubentry: string | undefined;
   try {
@@ -384,10 +417,17 @@ export async function openDirectory(settings: ConnectionSettings, log?: Director
     throw explainError(err, settings, 'read the root DSE');
   }
   log?.info(
-    { url: settings.url, bindDN: settings.bindDN, tls: transport(settings), isActiveDirectory },
+    {
+      connection: settings.name,
+      url: settings.url,
+      bindDN: settings.bindDN,
+      tls: transport(settings),
+      isActiveDirectory,
+    },
     'directory connected',
   );
   const session: DirectorySession = {
+    name: settings.name,
     url: settings.url,
     isActiveDirectory,
     subschemaSubentry,
@@ -395,10 +435,11 @@ export async function openDirectory(settings: ConnectionSettings, log?: Director
     authenticated: settings.bindDN !== undefined,
     client,
     reopen: async () => {
-      log?.warn({ url: settings.url }, 'directory connection lost; reconnecting');
-      return openClient(settings);
+      log?.warn({ connection: settings.name, url: settings.url }, 'directory connection lost; reconnecting');
+      return openClient(settings, log);
     },
     fail: (err, action) => explainError(err, settings, action),
+    log,
   };
   return directoryOver(session);
 }

@@ -66,6 +66,8 @@ export interface Directory {
 
 /** What a Directory needs from the connection layer (connection.ts provides it). */
 export interface DirectorySession {
+  /** What the operator calls the connection (`target ad`), for logs. */
+  name: string;
   url: string;
   isActiveDirectory: boolean;
   /** The root DSE's subschemaSubentry: where the attribute types are published. */
@@ -78,6 +80,7 @@ export interface DirectorySession {
   reopen(): Promise<Client>;
   /** Turns an ldapts or socket error into a DirectoryError that says what to check. */
   fail(err: unknown, action: string): DirectoryError;
+  log?: { warn(obj: Record<string, unknown>, msg: string): void };
 }
 
 export function directoryOver(session: DirectorySession): Directory {
@@ -321,17 +324,31 @@ class LdapDirectory implements Directory {
     }
   }
 
+  /**
+   * Reading the schema refines comparisons (which attributes hold DNs or one value); it is never a
+   * reason to fail a preview. But the fallback changes what the plan assumes, so it is logged, and
+   * the plan header records which answer it used (SchemaAnswer in plan/values.ts).
+   */
   async readSchema(): Promise<DirectorySchema | undefined> {
+    const { name, url, log } = this.session;
+    const fallback = 'the plan assumes the well-known DN-valued attributes and no single-valued ones';
     const dn = this.session.subschemaSubentry;
-    if (!dn) return undefined;
+    if (!dn) {
+      log?.warn({ connection: name, url }, `the root DSE names no subschema entry; ${fallback}`);
+      return undefined;
+    }
     try {
       // readEntry follows range retrieval, should a server hand out its many types in ranges.
       const list = (await this.readEntry(dn, ['attributeTypes']))?.attrs.get('attributetypes')?.values ?? [];
-      return list.length ? schemaFrom(list) : undefined;
-    } catch {
-      // Reading the schema is an optimisation of comparisons, never a reason to fail a preview.
-      return undefined;
+      if (list.length) return schemaFrom(list);
+      log?.warn({ connection: name, url, subschema: dn }, `the schema lists no attribute types; ${fallback}`);
+    } catch (err) {
+      log?.warn(
+        { connection: name, url, subschema: dn, err: (err as Error).message },
+        `cannot read the directory schema; ${fallback}`,
+      );
     }
+    return undefined;
   }
 
   async modify(dn: string, changes: Change[]): Promise<void> {

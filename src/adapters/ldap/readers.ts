@@ -1,5 +1,5 @@
 import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
-import type { Source } from '../../config/types.generated.js';
+import type { ResolvedSource } from '../../config/types.generated.js';
 import { SourceError, UsageError } from '../../shared/errors.js';
 import { connectionSettings, type DirectoryLogger, labelled, openDirectory } from './connection.js';
 import { scopeFilter } from '../../syntax/filter.js';
@@ -16,7 +16,7 @@ export async function openTargetReader(
   const target = daemon.config.targets[name];
   if (!target) throw new UsageError(`target \`${name}\` is not defined in the daemon config`);
   const directory = await openDirectory(
-    await connectionSettings(target, daemon),
+    await connectionSettings(target, `target ${name}`),
     labelled(log, { target: name }),
   );
   return {
@@ -38,9 +38,9 @@ export async function openTargetReader(
 
 /** Reads an LDAP source of truth: each entry becomes a record whose fields are its attributes. */
 export function ldapSourceReader(daemon: LoadedDaemonConfig, log?: DirectoryLogger) {
-  return async (def: Extract<Source, { type: 'ldap' }>, name: string): Promise<SourceData> => {
+  return async (def: Extract<ResolvedSource, { type: 'ldap' }>, name: string): Promise<SourceData> => {
     const directory = await openDirectory(
-      await connectionSettings(def, daemon),
+      await connectionSettings(def, `source ${name}`),
       labelled(log, { source: name }),
     );
     try {
@@ -48,8 +48,8 @@ export function ldapSourceReader(daemon: LoadedDaemonConfig, log?: DirectoryLogg
       for await (const page of directory.searchPages({
         baseDN: def.baseDN,
         scope: 'sub',
-        filter: def.filter ?? '(objectClass=*)',
-        attributes: def.attributes ?? ['*'],
+        filter: def.filter,
+        attributes: def.attributes,
       })) {
         for (const e of page) {
           const fields: Record<string, unknown> = {};

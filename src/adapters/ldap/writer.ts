@@ -5,18 +5,15 @@ import { connectionSettings, type DirectoryLogger, labelled, openDirectory } fro
 import type { Directory } from './directory.js';
 import { type EntryWriter, type ModifyOp, WriteFailure } from '../../execute/executor.js';
 
-/** Busy (51), unavailable (52) and other (80) pass; so do lost connections and timeouts, which carry no result code. */
-const TRANSIENT_CODES = new Set([51, 52, 80]);
-
+/**
+ * The executor's view of a failed write: the directory's answer (code, and whether it may pass,
+ * as the connection layer decided). Directory methods only throw DirectoryErrors; anything else
+ * is a bug in this adapter, which a retry would not fix.
+ */
 export function toWriteFailure(err: unknown): WriteFailure {
-  const code =
-    err instanceof DirectoryError
-      ? err.code
-      : typeof (err as { code?: unknown })?.code === 'number'
-        ? (err as { code: number }).code
-        : undefined;
+  if (err instanceof DirectoryError) return new WriteFailure(err.message, err.code, err.transient);
   const message = err instanceof Error ? err.message : String(err);
-  return new WriteFailure(message, code, code === undefined || TRANSIENT_CODES.has(code));
+  return new WriteFailure(message, undefined, false);
 }
 
 function writerOver(directory: Directory): EntryWriter {
@@ -59,10 +56,11 @@ export async function openLdapWriters(
 ): Promise<{ writers: EntryWriter[]; close(): Promise<void> }> {
   const target = daemon.config.targets[name];
   if (!target) throw new UsageError(`target \`${name}\` is not defined in the daemon config`);
-  const settings = await connectionSettings(target, daemon);
-  const first = await openDirectory(settings, labelled(log, { target: name, purpose: 'write' }));
+  const settings = await connectionSettings(target, `target ${name}`);
+  const writeLog = labelled(log, { target: name, purpose: 'write' });
+  const first = await openDirectory(settings, writeLog);
   const rest = await Promise.all(
-    Array.from({ length: Math.max(0, count - 1) }, () => openDirectory(settings)),
+    Array.from({ length: Math.max(0, count - 1) }, () => openDirectory(settings, writeLog)),
   );
   const all = [first, ...rest];
   return {

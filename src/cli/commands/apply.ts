@@ -1,4 +1,4 @@
-import { loadDaemonConfig } from '../../config/daemon-config.js';
+import { loadDaemonConfig, repoOf } from '../../config/daemon-config.js';
 import { Metrics } from '../../adapters/http/metrics.js';
 import { reconcileContext } from '../../daemon/daemon.js';
 import { formatDiagnostic } from '../../shared/diagnostics.js';
@@ -29,7 +29,7 @@ export async function applyCommand(
     );
   }
   const daemon = await loadDaemonConfig(opts.config);
-  const log = createLogger(daemon.config.log?.level).child({ request });
+  const log = createLogger(daemon.config.log.level).child({ request });
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal);
@@ -37,7 +37,7 @@ export async function applyCommand(
   const ctx = await reconcileContext({ daemon, log }, new Metrics(), stop.signal);
   const bar = progress('applying entries');
   try {
-    const main = daemon.config.repo?.branch ?? 'main';
+    const main = repoOf(daemon).branch;
     const exec = {
       ...ctx,
       main,

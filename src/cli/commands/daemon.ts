@@ -6,9 +6,9 @@ import { createLogger } from '../../shared/log.js';
 /** `reexport daemon`: runs until SIGTERM/SIGINT, then finishes the change in flight and exits 0. */
 export async function daemonCommand(opts: { config: string }): Promise<number> {
   const daemon = await loadDaemonConfig(opts.config);
-  const log = createLogger(daemon.config.log?.level);
+  const log = createLogger(daemon.config.log.level);
   const handle = await startDaemon({ daemon, log });
-  log.info({ http: handle.httpPort, schedule: daemon.config.schedule ?? '*/1 * * * *' }, 'daemon started');
+  log.info({ http: handle.httpPort, schedule: daemon.config.schedule }, 'daemon started');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping: finishing the change in flight');
@@ -24,7 +24,7 @@ export async function daemonCommand(opts: { config: string }): Promise<number> {
 /** `reexport once`: one reconcile pass, for a CronJob; exit 1 when the pass failed. */
 export async function onceCommand(opts: { config: string }): Promise<number> {
   const daemon = await loadDaemonConfig(opts.config);
-  const log = createLogger(daemon.config.log?.level);
+  const log = createLogger(daemon.config.log.level);
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   process.once('SIGTERM', onSignal);

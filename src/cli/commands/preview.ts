@@ -6,7 +6,6 @@ import { createLogger } from '../../shared/log.js';
 import { ldapSourceReader, openTargetReader } from '../../adapters/ldap/readers.js';
 import { locateRequest, previewRequest } from '../../workflows/preview.js';
 import { renderPreviewFiles } from '../../report/write-reports.js';
-import { MAX_USERS_SHOWN } from '../../plan/plan-types.js';
 import { writeFiles } from '../../adapters/fs/write-files.js';
 import { progress } from './progress.js';
 
@@ -31,7 +30,7 @@ export async function previewCommand(
   if (!file) throw new UsageError(`--format must be md, jsonl or ldif, not ${opts.format}`);
   const { root, name } = locateRequest(request, opts.repo);
   const daemon = await loadDaemonConfig(opts.config);
-  const log = createLogger(daemon.config.log?.level);
+  const log = createLogger(daemon.config.log.level);
   const bar = progress('reading directory entries');
   const result = await previewRequest(
     root,
@@ -50,7 +49,7 @@ export async function previewCommand(
     for (const d of result.invalid) process.stderr.write(`${formatDiagnostic(d)}\n`);
     return 1;
   }
-  const maxUsers = Number(opts.maxUsers ?? daemon.config.preview?.maxUsersInMarkdown ?? MAX_USERS_SHOWN);
+  const maxUsers = Number(opts.maxUsers ?? daemon.config.preview.maxUsersInMarkdown);
   const files = renderPreviewFiles(result.plan, maxUsers);
   if (opts.out) {
     const dir = path.resolve(opts.out);

@@ -13,7 +13,7 @@ import { type ChangeOutcome, countOutcomes } from '../../execute/outcomes.js';
 import { sourceDrift } from '../../execute/source-drift.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../../lifecycle/status.js';
 import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
-import { assessSafety, DEFAULT_SAFETY } from '../../plan/safety.js';
+import { assessSafety } from '../../plan/safety.js';
 import { dnValuedFrom } from '../../plan/values.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
 import { outcomeHeadline, renderResultJsonl, renderResultMd } from '../../report/result.js';
@@ -103,7 +103,7 @@ export async function applyValidated(
   }
   const request = requestFile.value;
   const template = repo.templates.get(request.spec.template)!.value!;
-  const safety = { ...DEFAULT_SAFETY, ...daemon.config.safety };
+  const { safety } = daemon.config;
 
   const choice = choosePlan({
     name,
@@ -112,7 +112,7 @@ export async function applyValidated(
     committedPlan: await readFile(path.join(reportDir, 'plan.jsonl'), 'utf8').catch(() => undefined),
     committedStatus: status,
     trustedKeys: deps.trustedKeys,
-    requireReviewedPreview: !opts.force && (daemon.config.safety?.requireReviewedPreview ?? true),
+    requireReviewedPreview: !opts.force && safety.requireReviewedPreview,
   });
   if ('refused' in choice) return refusal(name, 'refused', choice.refused, status);
   let header: PlanHeader;
@@ -145,7 +145,7 @@ export async function applyValidated(
   try {
     // The same schema answer as the preview had decides which attributes compare as DNs.
     const dnValued = dnValuedFrom(await reader.readSchema?.());
-    conns = await deps.openWriters(template.spec.target, target.concurrency ?? 4);
+    conns = await deps.openWriters(template.spec.target, target.concurrency);
     const chunks = chunkByEntry(changes, CHUNK_CHANGES);
     let finished = 0;
     const total = new Set(changes.map((c) => c.dn)).size;
@@ -172,7 +172,7 @@ export async function applyValidated(
         rateLimit: target.rateLimit,
         signal: deps.signal,
         onEntry: (n) => deps.onEntry?.(base + n, total),
-        retry: deps.retry,
+        retry: deps.retry ?? daemon.config.execution.retry,
       });
       outcomes.push(...result.outcomes);
       finished += new Set(chunk.map((c) => c.dn)).size;

@@ -3,11 +3,9 @@ import path from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { DirectoryError } from '../../../src/shared/errors.js';
-import {
-  type ConnectionConfig,
-  connectionSettings,
-  openDirectory,
-} from '../../../src/adapters/ldap/connection.js';
+import { connectionSettings, openDirectory } from '../../../src/adapters/ldap/connection.js';
+import type { Target } from '../../../src/config/types.generated.js';
+import { resolvedConnection } from '../../harness/connection.js';
 import type { Directory, DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
 import { scopeFilter } from '../../../src/syntax/filter.js';
 import { makeDir } from '../../harness/files.js';
@@ -97,18 +95,21 @@ describeWithSamba('Directory against Samba AD', () => {
     await Promise.all(opened.splice(0).map((d) => d.close()));
   });
 
-  async function open(conn: Partial<ConnectionConfig> = {}, env: NodeJS.ProcessEnv = {}): Promise<Directory> {
+  async function open(conn: Partial<Target> = {}, env: NodeJS.ProcessEnv = {}): Promise<Directory> {
     const settings = await connectionSettings(
-      {
-        url: samba.ldapsUrl,
-        bindDN: samba.adminDN,
-        passwordFile: 'admin-password',
-        tls: { caFile: 'ca.pem' },
-        pageSize: PAGE,
-        timeoutMs: 30_000,
-        ...conn,
-      },
-      { path: path.join(files.dir, 'daemon.yaml') },
+      resolvedConnection(
+        {
+          url: samba.ldapsUrl,
+          bindDN: samba.adminDN,
+          passwordFile: 'admin-password',
+          tls: { caFile: 'ca.pem' },
+          pageSize: PAGE,
+          timeoutMs: 30_000,
+          ...conn,
+        },
+        path.join(files.dir, 'daemon.yaml'),
+      ),
+      'target t',
       env,
     );
     const dir = await openDirectory(settings);
@@ -116,10 +117,7 @@ describeWithSamba('Directory against Samba AD', () => {
     return dir;
   }
 
-  async function openFails(
-    conn: Partial<ConnectionConfig>,
-    env: NodeJS.ProcessEnv = {},
-  ): Promise<DirectoryError> {
+  async function openFails(conn: Partial<Target>, env: NodeJS.ProcessEnv = {}): Promise<DirectoryError> {
     const err = await open(conn, env).then(
       () => undefined,
       (e: unknown) => e,

@@ -4,10 +4,12 @@ import { Attribute, Change } from 'ldapts';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DirectoryError } from '../../../src/shared/errors.js';
 import {
-  type ConnectionConfig,
   connectionSettings,
+  type DirectoryLogger,
   openDirectory,
 } from '../../../src/adapters/ldap/connection.js';
+import type { Target } from '../../../src/config/types.generated.js';
+import { resolvedConnection } from '../../harness/connection.js';
 import type { Directory, DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
 import { scopeFilter } from '../../../src/syntax/filter.js';
 import { makeDir } from '../../harness/files.js';
@@ -87,7 +89,7 @@ async function collect(
 describe('connectionSettings (no server needed)', () => {
   const SECRET = 'S3cret-value';
   let files: { dir: string; cleanup: () => Promise<void> };
-  const daemon = () => ({ path: path.join(files.dir, 'etc', 'daemon.yaml') });
+  const daemon = () => path.join(files.dir, 'etc', 'daemon.yaml');
   beforeAll(async () => {
     files = await makeDir({
       'etc/secrets/pw': `${SECRET}\r\n`,
@@ -97,8 +99,10 @@ describe('connectionSettings (no server needed)', () => {
   });
   afterAll(() => files.cleanup());
 
-  const fails = async (conn: ConnectionConfig, env: NodeJS.ProcessEnv = {}) => {
-    const err = await connectionSettings(conn, daemon(), env).then(
+  const settings = (conn: Omit<Target, 'allowedAttributes'>, env: NodeJS.ProcessEnv = {}) =>
+    connectionSettings(resolvedConnection(conn, daemon()), 'target t', env);
+  const fails = async (conn: Omit<Target, 'allowedAttributes'>, env: NodeJS.ProcessEnv = {}) => {
+    const err = await settings(conn, env).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -108,11 +112,13 @@ describe('connectionSettings (no server needed)', () => {
   };
 
   it('reads the password file relative to the daemon config, without the trailing newline; checks on by default', async () => {
-    const s = await connectionSettings(
-      { url: 'ldaps://dc01.kommune.test', bindDN: 'CN=svc', passwordFile: 'secrets/pw' },
-      daemon(),
-    );
+    const s = await settings({
+      url: 'ldaps://dc01.kommune.test',
+      bindDN: 'CN=svc',
+      passwordFile: 'secrets/pw',
+    });
     expect(s).toEqual({
+      name: 'target t',
       url: 'ldaps://dc01.kommune.test',
       bindDN: 'CN=svc',
       password: SECRET,
@@ -126,11 +132,7 @@ describe('connectionSettings (no server needed)', () => {
   });
 
   it('reads the password from the environment', async () => {
-    const s = await connectionSettings(
-      { url: 'ldaps://dc01', bindDN: 'CN=svc', passwordEnv: 'PW' },
-      daemon(),
-      { PW: SECRET },
-    );
+    const s = await settings({ url: 'ldaps://dc01', bindDN: 'CN=svc', passwordEnv: 'PW' }, { PW: SECRET });
     expect(s.password).toBe(SECRET);
   });
 
@@ -162,9 +164,8 @@ describe('connectionSettings (no server needed)', () => {
   });
 
   it('refuses to send a password in clear text to a host that is not loopback', async () => {
-    const s = await connectionSettings(
+    const s = await settings(
       { url: 'ldap://192.0.2.10:389', bindDN: 'CN=svc', passwordEnv: 'PW' },
-      daemon(),
       { PW: SECRET },
     );
     const err = await openDirectory(s).then(
@@ -200,28 +201,32 @@ describeWithSlapd('Directory against OpenLDAP slapd', () => {
     await Promise.all(opened.splice(0).map((d) => d.close()));
   });
 
-  async function open(conn: Partial<ConnectionConfig> = {}, env: NodeJS.ProcessEnv = {}): Promise<Directory> {
+  async function open(
+    conn: Partial<Target> = {},
+    env: NodeJS.ProcessEnv = {},
+    log?: DirectoryLogger,
+  ): Promise<Directory> {
     const settings = await connectionSettings(
-      {
-        url: slapd.url,
-        bindDN: slapd.bindDN,
-        passwordFile: 'secrets/slapd-password',
-        pageSize: 500,
-        timeoutMs: 30_000,
-        ...conn,
-      },
-      { path: configPath() },
+      resolvedConnection(
+        {
+          url: slapd.url,
+          bindDN: slapd.bindDN,
+          passwordFile: 'secrets/slapd-password',
+          pageSize: 500,
+          timeoutMs: 30_000,
+          ...conn,
+        },
+        configPath(),
+      ),
+      'target t',
       env,
     );
-    const dir = await openDirectory(settings);
+    const dir = await openDirectory(settings, log);
     opened.push(dir);
     return dir;
   }
 
-  async function openFails(
-    conn: Partial<ConnectionConfig>,
-    env: NodeJS.ProcessEnv = {},
-  ): Promise<DirectoryError> {
+  async function openFails(conn: Partial<Target>, env: NodeJS.ProcessEnv = {}): Promise<DirectoryError> {
     const err = await open(conn, env).then(
       () => undefined,
       (e: unknown) => e,
@@ -351,6 +356,26 @@ describeWithSlapd('Directory against OpenLDAP slapd', () => {
     });
     expect(err.message).toMatch(/certificate/);
     expect(err.message).toMatch(/tls\.servername/);
+  });
+
+  it('tls.rejectUnauthorized: false warns at every connect, naming the target; checked TLS does not', async () => {
+    const warnings: Array<{ obj: Record<string, unknown>; msg: string }> = [];
+    const log: DirectoryLogger = { info: () => {}, warn: (obj, msg) => void warnings.push({ obj, msg }) };
+    const unchecked = async () => {
+      const dir = await open({ tls: { startTLS: true, rejectUnauthorized: false } }, {}, log);
+      expect((await dir.readEntry(`uid=bjorn,${SPECIAL}`, ['sn']))?.attrs.get('sn')?.values).toEqual([
+        'Ærlig',
+      ]);
+    };
+    await unchecked();
+    await unchecked();
+    const tlsWarnings = warnings.filter((w) => /rejectUnauthorized: false/.test(w.msg));
+    expect(tlsWarnings).toHaveLength(2);
+    expect(tlsWarnings[0]!.obj).toEqual({ connection: 'target t', url: slapd.url });
+    expect(tlsWarnings[0]!.msg).toMatch(/certificate checks are off for target t/);
+    warnings.length = 0;
+    await open({ tls: { startTLS: true, caFile: 'ca.pem' } }, {}, log);
+    expect(warnings.filter((w) => /rejectUnauthorized/.test(w.msg))).toEqual([]);
   });
 
   it('StartTLS without the CA fails: certificate checks are on by default', async () => {

@@ -1,4 +1,4 @@
-import { toLdif } from '../harness/slapd.js';
+import { toLdif } from './slapd.js';
 
 /** A small municipality, in the form slapd can hold (inetOrgPerson + the test schema's employeeID). */
 export const SLAPD_TEMPLATE = `apiVersion: reexport/v1
