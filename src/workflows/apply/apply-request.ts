@@ -14,7 +14,7 @@ import { sourceDrift } from '../../execute/source-drift.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../../lifecycle/status.js';
 import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
 import { assessSafety } from '../../plan/safety.js';
-import { dnValuedFrom } from '../../plan/values.js';
+import { dnValuedFrom, schemaAnswerFrom, schemaFromAnswer } from '../../plan/values.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
 import { outcomeHeadline, renderResultJsonl, renderResultMd } from '../../report/result.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
@@ -135,16 +135,37 @@ export async function applyValidated(
   const skipped = disallowed(changes, target);
   changes = changes.filter((c) => !skipped.has(c));
   const source = opts.source ?? (await loadTemplateSource(template, repo, daemon, deps.readLdapSource));
-  await deps.claim?.(header);
 
   const reader = await deps.openTarget(template.spec.target);
+  // Preview and execution must compare values the same way: the schema answer the plan recorded
+  // must still be the directory's. (Read afresh, so a plan file cannot choose it.)
+  let dnValued: ReturnType<typeof dnValuedFrom>;
+  try {
+    const schema = await reader.readSchema?.();
+    const attributes = [...new Set(changes.map((c) => c.attribute))];
+    const now = schemaAnswerFrom(schema, attributes);
+    const then = header.schema && schemaAnswerFrom(schemaFromAnswer(header.schema), attributes);
+    if (then && JSON.stringify(then) !== JSON.stringify({ ...now, source: then.source })) {
+      await reader.close();
+      return refusal(
+        name,
+        'refused',
+        `the directory's schema changed since the preview (DN-valued ${then.dnValued.join(', ') || 'none'} → ${now.dnValued.join(', ') || 'none'}; single-valued ${then.singleValued.join(', ') || 'none'} → ${now.singleValued.join(', ') || 'none'}); let the daemon preview the request again`,
+        status,
+      );
+    }
+    dnValued = dnValuedFrom(schema);
+    await deps.claim?.(header);
+  } catch (err) {
+    await reader.close();
+    throw err;
+  }
+
   const { journal, done } = await Journal.open(deps.journalDir, name, header.digests.plan);
   let conns: Awaited<ReturnType<ApplyDeps['openWriters']>> | undefined;
   const outcomes: ChangeOutcome[] = [];
   let interrupted = false;
   try {
-    // The same schema answer as the preview had decides which attributes compare as DNs.
-    const dnValued = dnValuedFrom(await reader.readSchema?.());
     conns = await deps.openWriters(template.spec.target, target.concurrency);
     const chunks = chunkByEntry(changes, CHUNK_CHANGES);
     let finished = 0;
