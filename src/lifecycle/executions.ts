@@ -1,4 +1,5 @@
 import type { Signed, Statement } from './signing.js';
+import type { RequestStatus } from './status.js';
 
 /**
  * The once-only rule. Whether a request has executed is never read from reports/ (anyone who can
@@ -8,6 +9,18 @@ import type { Signed, Statement } from './signing.js';
  * editing status.yaml changes nothing here.
  */
 export const RECORD_TRAILER = 'Reexport-Record';
+
+export const EXECUTED_EDITED =
+  'this request was already executed and must not change; revert the edit and create a new request';
+
+/**
+ * The offline answer, from status.yaml alone, for `reexport validate` in a forge's CI (which has
+ * neither the daemon's history scan nor its ledger): the daemon itself decides from records.
+ */
+export function editedAfterExecution(status: RequestStatus | undefined, requestDigest: string): boolean {
+  const executed = status?.state === 'executed' || Boolean(status?.executedAt);
+  return executed && Boolean(status?.digests?.request) && status?.digests?.request !== requestDigest;
+}
 
 export interface ExecutionRecord {
   statement: Statement;

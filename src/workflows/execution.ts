@@ -6,6 +6,7 @@ import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { requestDigest } from '../config/digests.js';
 import {
   decideOnMain,
+  EXECUTED_EDITED,
   type ExecutionRecord,
   type MainDecision,
   RECORD_TRAILER,
@@ -22,9 +23,6 @@ import { ReexportError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { SourceData } from '../source/records.js';
 import { type ApplyDeps, type ApplyResult, applyValidated } from './apply/apply-request.js';
-
-export const EXECUTED_EDITED =
-  'this request was already executed and must not change; revert the edit and create a new request';
 
 /** The files an execution owns in reports/<request>/, restored when someone deletes or edits them. */
 const RESULT_FILES = ['result.md', 'result.jsonl', 'status.yaml'] as const;

@@ -1,4 +1,8 @@
 import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { requestDigest } from '../config/digests.js';
+import { EXECUTED_EDITED, editedAfterExecution } from '../lifecycle/executions.js';
+import { parseStatus } from '../lifecycle/status.js';
 import type { ConfigRepo, RepoFile } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { resolveRepoPath } from '../config/repo-path.js';
@@ -57,6 +61,7 @@ export async function validateCheckout(
         r.diagnostics.push(...checkRequestFields(r, { ...data, ids: checked.ids }));
     }
   }
+  await executedEditRule(repo);
   const unique = new Map(collectDiagnostics(repo).map((d) => [`${formatDiagnostic(d)}`, d]));
   return { repo, diagnostics: sortDiagnostics([...unique.values()]), notes, sources };
 }
@@ -176,4 +181,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function isStringList(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === 'string');
+}
+
+/** An executed request is history: editing it would make its reports lie about what was applied. */
+async function executedEditRule(repo: ConfigRepo): Promise<void> {
+  for (const r of repo.requests.values()) {
+    if (!r.value) continue;
+    const text = await readFile(path.join(repo.root, 'reports', r.name, 'status.yaml'), 'utf8').catch(
+      () => undefined,
+    );
+    if (editedAfterExecution(parseStatus(text), requestDigest(r.value))) {
+      r.diagnostics.push({ file: r.file, line: 1, col: 1, message: EXECUTED_EDITED });
+    }
+  }
 }

@@ -414,21 +414,3 @@ describe('validateRepo', () => {
     expect((await readdir(dir)).sort()).toEqual(['data', 'requests', 'templates']);
   });
 });
-
-describe('validateRepo on executed requests', () => {
-  it('reports an edit of a request that reports/ says was executed', async () => {
-    const { requestDigest } = await import('../../src/plan/build-plan.js');
-    const { parse } = await import('yaml');
-    const executed = parse(REQUEST);
-    const status = `request: new-mail\nstate: executed\nexecutedAt: 2026-11-25T10:00:00Z\ndigests:\n  request: ${requestDigest(executed)}\n`;
-    const same = await validate({ 'reports/new-mail/status.yaml': status });
-    expect(same.lines).toEqual([]);
-    const edited = await validate({
-      'reports/new-mail/status.yaml': status,
-      ...req('[mail]', '[mail, company]'),
-    });
-    expect(edited.lines).toEqual([
-      'requests/new-mail.yaml:1:1: this request was already executed and must not change; revert the edit and create a new request',
-    ]);
-  });
-});
