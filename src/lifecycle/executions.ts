@@ -30,6 +30,8 @@ export interface ExecutionRecord {
   distrust?: string;
   /** The commit that carries it (history records). */
   commit?: string;
+  /** The signed statement itself (ledger records), to put into main's history if it is missing there. */
+  signed?: Signed;
 }
 
 /** The trailer line for a commit message: the signed statement as one line of base64url JSON. */
@@ -100,7 +102,9 @@ export function decideOnMain(input: MainDecisionInput): MainDecision {
   if (!latest)
     return input.execute ? { action: 'execute', why: 'merged with execute: true' } : { action: 'preview' };
   const s = latest.statement;
-  const done = records.find((r) => r.statement.state === 'executed');
+  // The copy in main's history when there is one: a record only in the ledger is pushed on restore.
+  const executed = records.filter((r) => r.statement.state === 'executed');
+  const done = executed.find((r) => r.commit !== undefined) ?? executed[0];
   if (done) {
     return {
       action: 'executed',

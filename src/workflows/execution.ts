@@ -13,7 +13,7 @@ import {
   recordsInMessage,
   recordTrailer,
 } from '../lifecycle/executions.js';
-import { verifySigned } from '../lifecycle/signing.js';
+import { type Signed, verifySigned } from '../lifecycle/signing.js';
 import { signExecution } from '../lifecycle/statements.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/status.js';
 import type { PlanHeader } from '../plan/plan-types.js';
@@ -62,7 +62,12 @@ export async function readRecords(ctx: ExecutionContext): Promise<Map<string, Ex
     const verdicts = ctx.keys.trusted.map((k) => verifySigned(raw, k));
     const ok = verdicts.find((v) => v.ok);
     let record: ExecutionRecord;
-    if (ok?.ok) record = { statement: ok.statement, trusted: true, ...(commit ? { commit } : {}) };
+    if (ok?.ok)
+      record = {
+        statement: ok.statement,
+        trusted: true,
+        ...(commit ? { commit } : { signed: raw as Signed }),
+      };
     else {
       // Untrusted: the statement text is still readable (it is JSON); its claim is not believed.
       const text = (raw as { statement?: unknown } | null)?.statement;
@@ -270,10 +275,13 @@ async function restoreExecuted(
   const changed = RESULT_FILES.filter((f) => owned[f] !== undefined && current[f] !== owned[f]);
   if (changed.length === 0) return { did: 'nothing', why: 'executed' };
   const files = Object.fromEntries(changed.map((f) => [f, owned[f]!]));
+  // A record only in the ledger (the results push failed) goes into main's history with the files:
+  // a replica, or this daemon after losing its workdir, must find it there too.
+  const missing = record.commit === undefined && record.signed ? `\n\n${recordTrailer(record.signed)}` : '';
   await ctx.repo.commitAndPush(
     ctx.main,
     underReports(name, files),
-    `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; restored ${changed.join(', ')}.`,
+    `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; restored ${changed.join(', ')}.${missing}`,
   );
   ctx.log.warn({ request: name, files: changed }, 'restored result files someone deleted or edited');
   return { did: 'committed', state: 'executed', why: `restored ${changed.join(', ')}` };

@@ -124,7 +124,11 @@ function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): 
     out.push(`${where}/plan.jsonl cannot be read (${(err as Error).message}); ${EDITED}`);
     return out;
   }
-  if (planDigest(plan.changes) !== st.digests.plan || plan.header.digests.plan !== st.digests.plan) {
+  const h = plan.header;
+  const headerSigned =
+    h.request === st.request &&
+    (['request', 'template', 'source', 'plan'] as const).every((k) => h.digests?.[k] === st.digests[k]);
+  if (planDigest(plan.changes) !== st.digests.plan || !headerSigned) {
     out.push(`${where}/plan.jsonl is not the plan the daemon signed; ${EDITED}`);
   } else if (r.reports.ldif !== undefined && r.reports.ldif !== renderChangesLdif(plan)) {
     out.push(`${where}/changes.ldif does not match plan.jsonl; ${EDITED}`);

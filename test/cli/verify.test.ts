@@ -182,6 +182,20 @@ describe('reexport verify', () => {
     );
   });
 
+  it("fails when plan.jsonl's header names another request than the signed one", async () => {
+    await startCase('header');
+    const files = await daemonReports(repo.dir, daemonKey.privateKey, CHANGES);
+    const [first, ...rest] = files['reports/new-mail/plan.jsonl']!.split('\n');
+    const header = { ...(JSON.parse(first!) as object), request: 'decoy' };
+    await commit(
+      { 'reports/new-mail/plan.jsonl': [JSON.stringify(header), ...rest].join('\n') },
+      DAEMON_MESSAGE,
+    );
+    const res = await verify();
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/plan\.jsonl is not the plan the daemon signed/);
+  });
+
   it("fails when a commit that is not the daemon's touched reports/", async () => {
     await startCase('human');
     await commit({ 'reports/new-mail/preview.md': '# Looks fine to me\n' }, 'Tidy the preview');

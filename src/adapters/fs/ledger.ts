@@ -1,6 +1,7 @@
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Signed } from '../../lifecycle/signing.js';
+import { PlanFileError } from '../../shared/errors.js';
 
 /**
  * The daemon's own memory of executions, in its workdir: every signed claim and execution
@@ -19,6 +20,9 @@ export class Ledger {
   async append(signed: Signed, files?: Record<string, string>): Promise<void> {
     if (files) {
       const request = (JSON.parse(signed.statement) as { request: string }).request;
+      // A request name is a file name here; never a path out of the ledger.
+      if (!/^[a-z0-9][a-z0-9-]*$/.test(request))
+        throw new PlanFileError(`not a request name: ${JSON.stringify(request)}`);
       await mkdir(path.join(this.dir, request), { recursive: true });
       for (const [name, content] of Object.entries(files)) {
         await writeFile(path.join(this.dir, request, name), content);

@@ -81,6 +81,20 @@ export function choosePlan(input: ChoosePlanInput): PlanChoice {
       refused: `the committed plan.jsonl is not the plan the daemon signed (its changes hash to ${digest}); ${AGAIN}`,
     };
   }
+  // The header line is outside the plan digest: what the execution records are signed for
+  // (request name, digests) must come from what the daemon signed, or a renamed header would sign
+  // the records for another request and main would never learn that this one ran.
+  const h = parsed.header;
+  const keys = ['request', 'template', 'source', 'plan'] as const;
+  if (
+    h.request !== name ||
+    h.template !== request.spec.template ||
+    keys.some((k) => h.digests?.[k] !== s.digests[k])
+  ) {
+    return {
+      refused: `the committed plan.jsonl's header is not the one the daemon signed (request, template or digests differ); ${AGAIN}`,
+    };
+  }
   if (s.digests.request !== requestDigest(request) || s.digests.template !== templateDigest(template)) {
     return noReview('the reviewed plan was made for another version of the request or template');
   }
