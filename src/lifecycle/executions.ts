@@ -74,6 +74,8 @@ export type MainDecision =
   | { action: 'wait'; claim: ExecutionRecord; why: string }
   /** Executed once, for good. `edited` when the request changed since (a validation error). */
   | { action: 'executed'; record: ExecutionRecord; edited: boolean }
+  /** Partly executed, but the request no longer says execute: true: stop here, say so. */
+  | { action: 'halted'; record: ExecutionRecord; why: string }
   /** A record this daemon cannot verify: never execute over it, say why. */
   | { action: 'blocked'; record: ExecutionRecord; why: string };
 
@@ -110,6 +112,14 @@ export function decideOnMain(input: MainDecisionInput): MainDecision {
       action: 'executed',
       record: done,
       edited: done.statement.digests.request !== input.requestDigest,
+    };
+  }
+  // Approval withdrawn (execute: false) after a partial run or a claim: nothing more is written.
+  if (!input.execute && (s.state === 'partial' || s.state === 'executing')) {
+    return {
+      action: 'halted',
+      record: latest,
+      why: 'the request now says execute: false, so the rest of its execution is not written; set execute: true again to finish it',
     };
   }
   if (s.state === 'partial')

@@ -1,6 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readReportFile } from '../adapters/fs/report-files.js';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { requestDigest } from '../config/digests.js';
@@ -108,10 +107,7 @@ export async function executeOnMain(
   const now = ctx.now ?? (() => new Date());
   const file = checkout.repo.requests.get(name);
   const request = file?.value;
-  const reportDir = path.join(checkout.repo.root, 'reports', name);
-  const status = parseStatus(
-    await readFile(path.join(reportDir, 'status.yaml'), 'utf8').catch(() => undefined),
-  );
+  const status = parseStatus(await readReportFile(checkout.repo.root, name, 'status.yaml'));
   const decision: MainDecision = decideOnMain({
     request: name,
     execute: Boolean(request?.spec.execute) || Boolean(ctx.force),
@@ -143,6 +139,15 @@ export async function executeOnMain(
         message: decision.why,
       };
       return commitStatusIfChanged(ctx, name, status, next, 'refused');
+    }
+    case 'halted': {
+      const next: RequestStatus = {
+        ...(status ?? { request: name }),
+        request: name,
+        state: 'partial',
+        message: decision.why,
+      };
+      return commitStatusIfChanged(ctx, name, status, next, 'partial');
     }
     case 'executed':
       return restoreExecuted(ctx, checkout, name, status, decision.record, decision.edited);
@@ -268,9 +273,8 @@ async function restoreExecuted(
   if (!recorded) return { did: 'nothing', why: 'executed; no result files to restore' };
   const current: Record<string, string | undefined> = {};
   for (const f of RESULT_FILES) {
-    current[f] = await readFile(path.join(checkout.repo.root, 'reports', name, f), 'utf8').catch(
-      () => undefined,
-    );
+    // A link where a result file belongs reads as "not ours": restoring it then fails, loudly.
+    current[f] = await readReportFile(checkout.repo.root, name, f).catch(() => undefined);
   }
   const changed = RESULT_FILES.filter((f) => owned[f] !== undefined && current[f] !== owned[f]);
   if (changed.length === 0) return { did: 'nothing', why: 'executed' };

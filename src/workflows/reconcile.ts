@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
+import { readReportFile } from '../adapters/fs/report-files.js';
 import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
@@ -301,7 +300,7 @@ async function sameReport(
   files: Record<string, string>,
 ): Promise<boolean> {
   const next = parseStatus(files['status.yaml']);
-  const read = (f: string) => readFile(path.join(dir, 'reports', name, f), 'utf8').catch(() => undefined);
+  const read = (f: string) => readReportFile(dir, name, f);
   const prior = parseStatus(await read('status.yaml'));
   if (!sameStatus(prior, next)) return false;
   if (!next?.signature) return true;

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
+import { readReportFile } from '../adapters/fs/report-files.js';
 import { requestDigest } from '../config/digests.js';
 import { EXECUTED_EDITED, editedAfterExecution } from '../lifecycle/executions.js';
 import { parseStatus } from '../lifecycle/status.js';
@@ -187,9 +187,13 @@ function isStringList(v: unknown): v is string[] {
 async function executedEditRule(repo: ConfigRepo): Promise<void> {
   for (const r of repo.requests.values()) {
     if (!r.value) continue;
-    const text = await readFile(path.join(repo.root, 'reports', r.name, 'status.yaml'), 'utf8').catch(
-      () => undefined,
-    );
+    let text: string | undefined;
+    try {
+      text = await readReportFile(repo.root, r.name, 'status.yaml');
+    } catch (err) {
+      r.diagnostics.push({ file: r.file, line: 1, col: 1, message: (err as Error).message });
+      continue;
+    }
     if (editedAfterExecution(parseStatus(text), requestDigest(r.value))) {
       r.diagnostics.push({ file: r.file, line: 1, col: 1, message: EXECUTED_EDITED });
     }

@@ -67,6 +67,11 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(decide([rec({ kind: 'execution', state: 'partial' })])).toMatchObject({ action: 'execute' });
   });
 
+  it('writes nothing more of a partial or claimed execution once the request says execute: false', () => {
+    expect(decide([rec({ kind: 'execution', state: 'partial' })], { execute: false }).action).toBe('halted');
+    expect(decide([rec({ by: 'host-a/100' })], { execute: false }).action).toBe('halted');
+  });
+
   it('never executes over a record it cannot verify, and says how to resolve it', () => {
     const r = decide([{ ...rec({ kind: 'execution', state: 'executed' }, false), distrust: 'unknown key' }]);
     expect(r.action).toBe('blocked');

@@ -1,4 +1,5 @@
 import type { KeyObject } from 'node:crypto';
+import { readReportFile } from '../../adapters/fs/report-files.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigRepo } from '../../config/config-repo.js';
@@ -91,10 +92,7 @@ export async function applyValidated(
 ): Promise<ApplyResult> {
   const now = opts.now ?? (() => new Date());
   const startedAt = now().toISOString();
-  const reportDir = path.join(repo.root, 'reports', name);
-  const status = parseStatus(
-    await readFile(path.join(reportDir, 'status.yaml'), 'utf8').catch(() => undefined),
-  );
+  const status = parseStatus(await readReportFile(repo.root, name, 'status.yaml'));
   const requestFile = repo.requests.get(name);
   if (!requestFile) return refusal(name, 'invalid', `no request ${name}`, status);
   const diagnostics = diagnosticsForRequest(repo, name);
@@ -109,7 +107,7 @@ export async function applyValidated(
     name,
     request,
     template,
-    committedPlan: await readFile(path.join(reportDir, 'plan.jsonl'), 'utf8').catch(() => undefined),
+    committedPlan: await readReportFile(repo.root, name, 'plan.jsonl'),
     committedStatus: status,
     trustedKeys: deps.trustedKeys,
     requireReviewedPreview: !opts.force && safety.requireReviewedPreview,
