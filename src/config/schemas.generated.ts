@@ -580,7 +580,7 @@ export const daemonConfigSchema = {
           "type": "integer",
           "minimum": 1,
           "default": 900,
-          "description": "A claim on an execution older than this, by a daemon that no longer renews it, is taken over and resumed from a fresh read."
+          "description": "A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. Claims are not renewed while an execution runs: set this above your longest execution (apply rate × changes) when replicas share work."
         },
         "retry": {
           "type": "object",

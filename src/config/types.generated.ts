@@ -360,7 +360,7 @@ export interface DaemonConfig {
    */
   execution?: {
     /**
-     * A claim on an execution older than this, by a daemon that no longer renews it, is taken over and resumed from a fresh read.
+     * A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. Claims are not renewed while an execution runs: set this above your longest execution (apply rate × changes) when replicas share work.
      */
     claimTimeoutSeconds?: number;
     /**
@@ -672,7 +672,7 @@ export interface ResolvedDaemonConfig {
    */
   execution: {
     /**
-     * A claim on an execution older than this, by a daemon that no longer renews it, is taken over and resumed from a fresh read.
+     * A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. Claims are not renewed while an execution runs: set this above your longest execution (apply rate × changes) when replicas share work.
      */
     claimTimeoutSeconds: number;
     /**
