@@ -1,13 +1,26 @@
 import net from 'node:net';
 
+export interface TcpProxy {
+  port: number;
+  url: string;
+  /** Resets every open connection; returns how many sockets it cut. */
+  dropAll(): number;
+  /**
+   * The server is down: the port stops listening (new connections get ECONNREFUSED) and every open
+   * connection is reset, until `restore`.
+   */
+  refuse(): Promise<void>;
+  /** Listens again on the same port. */
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
 /**
- * A TCP relay in front of a real server that can cut every open connection on command: the
- * network failure a daemon meets when a domain controller restarts or a firewall drops idle links.
+ * A TCP relay in front of a real server that can cut every open connection on command, or refuse
+ * connections for a while: the network failures a daemon meets when a domain controller restarts
+ * or a firewall drops idle links.
  */
-export async function startTcpProxy(
-  targetHost: string,
-  targetPort: number,
-): Promise<{ port: number; url: string; dropAll(): number; close(): Promise<void> }> {
+export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
@@ -23,19 +36,36 @@ export async function startTcpProxy(
     client.pipe(upstream);
     upstream.pipe(client);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  const dropAll = () => {
+    const n = sockets.size;
+    for (const s of sockets) s.resetAndDestroy();
+    return n;
+  };
+  await listen(0);
   const port = (server.address() as net.AddressInfo).port;
   return {
     port,
     url: `ldap://127.0.0.1:${port}`,
-    dropAll() {
-      const n = sockets.size;
-      for (const s of sockets) s.resetAndDestroy();
-      return n;
+    dropAll,
+    async refuse() {
+      // close() stops listening at once; its callback waits for open connections, cut here.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      dropAll();
+      await closed;
     },
+    restore: () => listen(port),
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
+        if (!server.listening) return resolve();
         server.close(() => resolve());
       }),
   };

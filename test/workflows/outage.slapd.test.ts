@@ -1,0 +1,161 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { runCli } from '../harness/cli.js';
+import { makeDir } from '../harness/files.js';
+import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { waitUntil } from '../harness/ports.js';
+import { describeWithSlapd } from '../harness/require.js';
+import { auditedModifies } from '../harness/slapd-audit.js';
+import { LDAPSEARCH, ldapToolEnv, runLdapTool, type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
+
+const USERS = 300;
+/** Modifies per second: the execution takes about five seconds, long enough to cut it in the middle. */
+const RATE = 60;
+const TEMPLATE = `apiVersion: reexport/v1
+kind: SyncTemplate
+metadata: { name: t }
+spec:
+  target: ldap
+  source: { file: data/people.csv, id: id }
+  match: { sourceField: id, targetAttribute: employeeID }
+  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
+  mappings:
+    - target: mail
+      source: "{{ id }}@lillevik.kommune.no"
+`;
+const REQUEST =
+  'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: r }\nspec: { template: t, mappings: all, users: all, execute: true, maxChanges: 1000 }\n';
+
+describeWithSlapd('a directory outage in the middle of an execution', () => {
+  let slapd: Slapd;
+  let proxy: TcpProxy;
+  let remote: Awaited<ReturnType<typeof makeRepo>>;
+  let human: Awaited<ReturnType<typeof cloneRepo>>;
+  let work: Awaited<ReturnType<typeof makeDir>>;
+  let env: NodeJS.ProcessEnv;
+  const once = () => runCli(['once', '--config', `${work.dir}/daemon.yaml`], { env, timeoutMs: 120_000 });
+  const show = (file: string) => gitIn(remote.bare, 'show', `main:reports/r/${file}`);
+
+  beforeAll(async () => {
+    const people = Array.from({ length: USERS }, (_, i) => ({
+      dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
+      attrs: {
+        objectClass: ['inetOrgPerson', 'reexportPerson'],
+        uid: `u${i}`,
+        cn: `U ${i}`,
+        sn: 'U',
+        employeeID: String(i),
+        mail: `old${i}@kommune.no`,
+      },
+    }));
+    slapd = await startSlapd({
+      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+    });
+    proxy = await startTcpProxy('127.0.0.1', Number(new URL(slapd.url).port));
+    remote = await makeRepo({
+      'templates/t.yaml': TEMPLATE,
+      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+    });
+    human = await cloneRepo(remote.bare);
+    // Retries end within a fraction of a second; the outage below lasts seconds.
+    work = await makeDir({
+      'daemon.yaml': `apiVersion: reexport/v1
+kind: DaemonConfig
+repo: { url: "${remote.bare}", workdir: ./var }
+execution: { retry: { attempts: 3, baseDelayMs: 50 } }
+targets:
+  ldap:
+    url: ${proxy.url}
+    bindDN: "${slapd.bindDN}"
+    passwordEnv: PW
+    timeoutMs: 5000
+    rateLimit: ${RATE}
+    allowedAttributes: [mail]
+`,
+    });
+    env = { PW: slapd.password, REEXPORT_LOG_FORMAT: 'json' };
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await human?.cleanup();
+    await work?.cleanup();
+    await remote?.cleanup();
+    await slapd?.stop();
+  });
+
+  const mails = async () => {
+    const out = await runLdapTool(
+      LDAPSEARCH,
+      ['-x', '-LLL', '-H', slapd.url, '-D', slapd.bindDN, '-w', slapd.password, '-b', slapd.suffix],
+      await ldapToolEnv(slapd.dir),
+    );
+    return [...out.matchAll(/^mail: (.+)$/gm)].map((m) => m[1]!);
+  };
+
+  it('leaves the request partial with pending changes, then a later pass finishes it, each entry written once', async () => {
+    // Reviewed first: the daemon previews the pull request, then it is merged with execute: true.
+    await gitIn(human.dir, 'checkout', '-b', 'r');
+    await commitAndPush(human.dir, { 'requests/r.yaml': REQUEST }, 'Add request r');
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'r');
+    const preview = await once();
+    expect(preview.stderr).not.toContain(slapd.password);
+    expect(preview.code).toBe(0);
+    expect(await gitIn(remote.bare, 'show', 'r:reports/r/status.yaml')).toMatch(/state: previewed/);
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'r');
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge r', 'r');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+
+    // The outage: once some entries are written, the directory goes away until the pass is over.
+    const pass = once();
+    await waitUntil('the execution to be under way', async () => auditedModifies(await slapd.audit()).size >= 60, {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+    await proxy.refuse();
+    const first = await pass;
+    const writtenDuringOutage = auditedModifies(await slapd.audit()).size;
+    expect(writtenDuringOutage).toBeLessThan(USERS);
+    expect(first.stderr).not.toContain(slapd.password);
+    expect(first.code).toBe(1);
+    expect(first.stderr).toMatch(/requests left partial/);
+    expect(await show('status.yaml')).toMatch(/state: partial/);
+    const md = await show('result.md');
+    expect(md).toMatch(/## Pending: not written yet/);
+    expect(md).toMatch(/: not written yet: .*(ECONNREFUSED|ECONNRESET|closed|cannot reach).*; a later pass retries it/);
+    const outcomes = (await show('result.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { outcome: string; reason?: string });
+    expect(outcomes).toHaveLength(USERS);
+    expect(outcomes.filter((o) => o.outcome === 'failed')).toEqual([]);
+    const pending = outcomes.filter((o) => o.outcome === 'pending');
+    expect(pending.length).toBeGreaterThan(0);
+    expect(pending.every((o) => o.reason)).toBe(true);
+    expect(outcomes.filter((o) => o.outcome === 'applied').length).toBeGreaterThan(0);
+
+    // The directory is back: the next pass finishes the same plan.
+    await proxy.restore();
+    const second = await once();
+    expect(second.stderr).not.toContain(slapd.password);
+    expect(second.code).toBe(0);
+    expect(await show('status.yaml')).toMatch(/state: executed/);
+    const final = (await show('result.jsonl'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { outcome: string });
+    expect(final).toHaveLength(USERS);
+    expect(final.filter((o) => o.outcome !== 'applied' && o.outcome !== 'already-applied')).toEqual([]);
+    expect((await mails()).sort()).toEqual(
+      Array.from({ length: USERS }, (_, i) => `${i}@lillevik.kommune.no`).sort(),
+    );
+    // The ground truth: slapd committed exactly one modify per entry, across both passes.
+    const audited = auditedModifies(await slapd.audit());
+    expect(audited.size).toBe(USERS);
+    expect([...audited.entries()].filter(([, n]) => n !== 1)).toEqual([]);
+
+    // Nothing is left: a third pass writes nothing.
+    expect((await once()).code).toBe(0);
+    expect(auditedModifies(await slapd.audit())).toEqual(audited);
+  });
+});
