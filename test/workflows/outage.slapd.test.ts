@@ -108,10 +108,14 @@ targets:
 
     // The outage: once some entries are written, the directory goes away until the pass is over.
     const pass = once();
-    await waitUntil('the execution to be under way', async () => auditedModifies(await slapd.audit()).size >= 60, {
-      timeoutMs: 30_000,
-      intervalMs: 20,
-    });
+    await waitUntil(
+      'the execution to be under way',
+      async () => auditedModifies(await slapd.audit()).size >= 60,
+      {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+      },
+    );
     await proxy.refuse();
     const first = await pass;
     const writtenDuringOutage = auditedModifies(await slapd.audit()).size;
@@ -122,7 +126,9 @@ targets:
     expect(await show('status.yaml')).toMatch(/state: partial/);
     const md = await show('result.md');
     expect(md).toMatch(/## Pending: not written yet/);
-    expect(md).toMatch(/: not written yet: .*(ECONNREFUSED|ECONNRESET|closed|cannot reach).*; a later pass retries it/);
+    expect(md).toMatch(
+      /: not written yet: .*(ECONNREFUSED|ECONNRESET|closed|cannot reach).*; a later pass retries it/,
+    );
     const outcomes = (await show('result.jsonl'))
       .trim()
       .split('\n')
@@ -134,10 +140,19 @@ targets:
     expect(pending.every((o) => o.reason)).toBe(true);
     expect(outcomes.filter((o) => o.outcome === 'applied').length).toBeGreaterThan(0);
 
-    // The directory is back: the next pass finishes the same plan.
+    // The directory is back: the next pass finishes the same plan, though a connection reset in its
+    // middle (a firewall dropping links) makes the writers reconnect and bind again.
     await proxy.restore();
-    const second = await once();
+    const resumed = once();
+    await waitUntil(
+      'the resumed execution to be under way',
+      async () => auditedModifies(await slapd.audit()).size >= writtenDuringOutage + 40,
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
+    expect(proxy.dropAll()).toBeGreaterThan(0);
+    const second = await resumed;
     expect(second.stderr).not.toContain(slapd.password);
+    expect(second.stderr).toMatch(/directory connection lost; reconnecting/);
     expect(second.code).toBe(0);
     expect(await show('status.yaml')).toMatch(/state: executed/);
     const final = (await show('result.jsonl'))
