@@ -277,7 +277,7 @@ async function restoreExecuted(
     current[f] = await readReportFile(checkout.repo.root, name, f).catch(() => undefined);
   }
   const changed = RESULT_FILES.filter((f) => owned[f] !== undefined && current[f] !== owned[f]);
-  if (changed.length === 0) return { did: 'nothing', why: 'executed' };
+  if (changed.length === 0) return { did: 'nothing', why: 'already executed' };
   const files = Object.fromEntries(changed.map((f) => [f, owned[f]!]));
   // A record only in the ledger (the results push failed) goes into main's history with the files:
   // a replica, or this daemon after losing its workdir, must find it there too.

@@ -101,7 +101,7 @@ describeWithSlapd('exit codes and health tell the truth', () => {
   it('a source CSV that does not parse is reported on the pull request; the pass did its job and exits 0', async () => {
     const s = await setup();
     // An unterminated quote: the file cannot be read past line 7.
-    await s.propose('mail', '  mappings: [mail]\n  users: all\n', {
+    await s.propose('mail', '  mappings: [mail]\n  users: all\n  execute: true\n', {
       'data/ansatte.csv': `${CSV}1006,"Ola,Nordmann,Konsulent,1\n`,
     });
     const run = await s.cli(['once']);
@@ -110,6 +110,13 @@ describeWithSlapd('exit codes and health tell the truth', () => {
     expect(status).toMatch(/data\/ansatte\.csv:\d+(:\d+)?: /);
     expect(await s.show('mail', 'reports/mail/preview.md')).toMatch(/data\/ansatte\.csv:\d+/);
     expect(run.code).toBe(0);
+    // Merged all the same: main says why it will not execute, and that is the pass's answer too.
+    await s.merge('mail');
+    const merged = await s.cli(['once']);
+    expect(await s.show('main', 'reports/mail/status.yaml')).toMatch(
+      /state: invalid[\s\S]*data\/ansatte\.csv:8/,
+    );
+    expect(merged.code).toBe(0);
     expect(auditedModifies(await slapd.audit()).size).toBe(0);
   });
 
@@ -181,7 +188,7 @@ describeWithSlapd('exit codes and health tell the truth', () => {
 
     const second = await s.cli(['apply', 'all']);
     expect(second.code).toBe(1);
-    expect(second.stdout).toMatch(/not executed: /);
+    expect(second.stdout).toMatch(/not executed: already executed/);
     expect(auditedModifies(await slapd.audit())).toEqual(written);
     expect(await s.commits()).toBe(commits);
   });
