@@ -61,6 +61,8 @@ export interface ExecuteOptions {
 const ENTRY_GONE = 'the entry no longer exists (deleted or moved after the preview); nothing to write';
 const STALE = 'the directory value changed after the preview; not overwritten';
 const LDAP = { inappropriateMatching: 18, noSuchObject: 32 } as const;
+/** Entries in a row left pending (at least one per connection) that mean the directory is down. */
+const OUTAGE_AFTER_ENTRIES = 3;
 
 /** Applies the changes entry by entry as compare-and-swap writes; returns every change's outcome. */
 export async function executePlan(
@@ -73,6 +75,12 @@ export async function executePlan(
   const ctx: EntryContext = { opts, sleep };
   let next = 0;
   let finished = 0;
+  // A directory that stops answering would otherwise cost every remaining entry its full retries,
+  // each try up to timeoutMs (hours for a large plan behind a dropped link). After this many
+  // entries in a row left pending, the rest are left pending untried, for the next pass.
+  const outageAfter = Math.max(OUTAGE_AFTER_ENTRIES, opts.writers.length);
+  let pendingInARow = 0;
+  let down: string | undefined;
   const worker = async (writer: EntryWriter) => {
     while (!opts.signal?.aborted) {
       const i = next++;
@@ -83,11 +91,18 @@ export async function executePlan(
       const finalFor = new Set(prior.map((o) => o.attribute.toLowerCase()));
       const open = changes.filter((c) => !finalFor.has(c.attribute.toLowerCase()));
       let outcomes: ChangeOutcome[] = [];
-      if (open.length) {
+      if (open.length && down !== undefined) {
+        outcomes = open.map((c) => outcome(c, 'pending', down));
+      } else if (open.length) {
         await limiter();
         outcomes = await applyEntry(writer, open, ctx);
         const final = outcomes.filter(isFinal);
         if (final.length) await opts.journal.record(dn, final);
+        const left = outcomes.find((o) => o.outcome === 'pending');
+        pendingInARow = left ? pendingInARow + 1 : 0;
+        if (left && pendingInARow >= outageAfter && down === undefined) {
+          down = `not tried: the directory stopped answering (${pendingInARow} entries in a row left pending, the last ${left.id}); a later pass retries it`;
+        }
       }
       results[i] = [...prior.filter((o) => changes.some((c) => sameAttr(c, o))), ...outcomes];
       opts.onEntry?.(++finished, entries.length);

@@ -132,6 +132,30 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     expect(dir.get(A, 'mail')).toEqual(['b']);
   });
 
+  it('leaves the rest pending untried once entries in a row are left pending: the directory is down', async () => {
+    const dns = Array.from({ length: 8 }, (_, i) => `uid=u${i},ou=p`);
+    const dir = new FakeDirectory(Object.fromEntries(dns.map((dn) => [dn, { mail: ['a'] }])));
+    let tries = 0;
+    dir.beforeModify = () => {
+      tries++;
+      throw new WriteFailure('connect ECONNREFUSED', undefined, true);
+    };
+    const r = await run(
+      dir,
+      dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
+    );
+    expect(r.outcomes.map((o) => o.outcome)).toEqual(dns.map(() => 'pending'));
+    // Three entries had their three tries each; the other five were not tried at all.
+    expect(tries).toBe(9);
+    expect(
+      r.outcomes.slice(0, 3).every((o) => /^not written yet: connect ECONNREFUSED/.test(o.reason!)),
+    ).toBe(true);
+    expect(r.outcomes[3]!.reason).toMatch(
+      /^not tried: the directory stopped answering \(3 entries in a row left pending, the last uid=u2,ou=p\); a later pass retries it$/,
+    );
+    expect(r.journaled).toEqual([]);
+  });
+
   it('a transient fault that clears within the retries is simply applied', async () => {
     const dir = new FakeDirectory({ [A]: { mail: ['a'] } });
     dir.faults = [new WriteFailure('busy', 51, true)];

@@ -10,7 +10,12 @@ export interface TcpProxy {
    * connection is reset, until `restore`.
    */
   refuse(): Promise<void>;
-  /** Listens again on the same port. */
+  /**
+   * The path to the server drops every packet (a firewall, a partition): connections are accepted
+   * and nothing ever comes back, on new and open ones alike, until `restore`.
+   */
+  blackhole(): void;
+  /** Listens again on the same port, and forwards again. */
   restore(): Promise<void>;
   close(): Promise<void>;
 }
@@ -22,6 +27,7 @@ export interface TcpProxy {
  */
 export async function startTcpProxy(targetHost: string, targetPort: number): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>();
+  let silent = false;
   const server = net.createServer((client) => {
     const upstream = net.connect(targetPort, targetHost);
     const pair = [client, upstream];
@@ -33,8 +39,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
         pair.forEach((p) => p.destroy());
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    // Not pipe(): a blackhole must swallow what is already on its way.
+    client.on('data', (chunk: Buffer) => void (silent || upstream.write(chunk)));
+    upstream.on('data', (chunk: Buffer) => void (silent || client.write(chunk)));
   });
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
@@ -61,7 +68,13 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
       dropAll();
       await closed;
     },
-    restore: () => listen(port),
+    blackhole() {
+      silent = true;
+    },
+    async restore() {
+      silent = false;
+      if (!server.listening) await listen(port);
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();

@@ -23,8 +23,14 @@ spec:
     - target: mail
       source: "{{ id }}@lillevik.kommune.no"
 `;
-const REQUEST =
-  'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: r }\nspec: { template: t, mappings: all, users: all, execute: true, maxChanges: 1000 }\n';
+/** A second template, so that a second request has its own changes to make. */
+const TITLES = TEMPLATE.replace('name: t }', 'name: titles }').replace(
+  /- target: mail\n\s+source: .*\n/,
+  '- target: title\n      source: "Title {{ id }}"\n',
+);
+const request = (name: string, template: string) =>
+  `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: ${name} }\nspec: { template: ${template}, mappings: all, users: all, execute: true, maxChanges: 1000 }\n`;
+const REQUEST = request('r', 't');
 
 describeWithSlapd('a directory outage in the middle of an execution', () => {
   let slapd: Slapd;
@@ -34,7 +40,7 @@ describeWithSlapd('a directory outage in the middle of an execution', () => {
   let work: Awaited<ReturnType<typeof makeDir>>;
   let env: NodeJS.ProcessEnv;
   const once = () => runCli(['once', '--config', `${work.dir}/daemon.yaml`], { env, timeoutMs: 120_000 });
-  const show = (file: string) => gitIn(remote.bare, 'show', `main:reports/r/${file}`);
+  const show = (file: string, name = 'r') => gitIn(remote.bare, 'show', `main:reports/${name}/${file}`);
 
   beforeAll(async () => {
     const people = Array.from({ length: USERS }, (_, i) => ({
@@ -54,6 +60,7 @@ describeWithSlapd('a directory outage in the middle of an execution', () => {
     proxy = await startTcpProxy('127.0.0.1', Number(new URL(slapd.url).port));
     remote = await makeRepo({
       'templates/t.yaml': TEMPLATE,
+      'templates/titles.yaml': TITLES,
       'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
     });
     human = await cloneRepo(remote.bare);
@@ -68,9 +75,9 @@ targets:
     url: ${proxy.url}
     bindDN: "${slapd.bindDN}"
     passwordEnv: PW
-    timeoutMs: 5000
+    timeoutMs: 1000
     rateLimit: ${RATE}
-    allowedAttributes: [mail]
+    allowedAttributes: [mail, title]
 `,
     });
     env = { PW: slapd.password, REEXPORT_LOG_FORMAT: 'json' };
@@ -172,5 +179,47 @@ targets:
     // Nothing is left: a third pass writes nothing.
     expect((await once()).code).toBe(0);
     expect(auditedModifies(await slapd.audit())).toEqual(audited);
+  });
+  it('a directory that stops answering (packets dropped) ends the pass soon, partial, not after timeoutMs per entry', async () => {
+    await gitIn(human.dir, 'checkout', '-q', 'main');
+    await gitIn(human.dir, 'pull', '-q', 'origin', 'main');
+    await gitIn(human.dir, 'checkout', '-q', '-b', 'titles');
+    await commitAndPush(human.dir, { 'requests/titles.yaml': request('titles', 'titles') }, 'Add titles');
+    await gitIn(human.dir, 'push', '-q', '--set-upstream', 'origin', 'titles');
+    expect((await once()).code).toBe(0);
+    await gitIn(human.dir, 'pull', '-q', '--rebase', 'origin', 'titles');
+    await gitIn(human.dir, 'checkout', '-q', 'main');
+    await gitIn(human.dir, 'pull', '-q', 'origin', 'main');
+    await gitIn(human.dir, 'merge', '-q', '--no-ff', '-m', 'Merge titles', 'titles');
+    await gitIn(human.dir, 'push', '-q', 'origin', 'main');
+
+    const modifies = async () =>
+      [...auditedModifies(await slapd.audit()).values()].reduce((a, b) => a + b, 0);
+    const before = await modifies();
+    const pass = once();
+    await waitUntil('the execution to be under way', async () => (await modifies()) >= before + 40, {
+      timeoutMs: 30_000,
+      intervalMs: 20,
+    });
+    proxy.blackhole();
+    const cut = Date.now();
+    const first = await pass;
+    // Without giving up on a silent directory, the other entries would each wait timeoutMs (1 s) per try:
+    // several minutes here, hours with the default timeoutMs for a large plan.
+    expect(Date.now() - cut).toBeLessThan(40_000);
+    expect(first.code).toBe(1);
+    expect(await show('status.yaml', 'titles')).toMatch(/state: partial/);
+    const md = await show('result.md', 'titles');
+    expect(md).toMatch(/not tried: the directory stopped answering/);
+    expect(md).not.toMatch(/^\| failed \| [1-9]/m);
+
+    await proxy.restore();
+    const second = await once();
+    expect(second.code).toBe(0);
+    expect(await show('status.yaml', 'titles')).toMatch(/state: executed/);
+    // Two requests, each wrote every entry exactly once.
+    const audited = auditedModifies(await slapd.audit());
+    expect(audited.size).toBe(USERS);
+    expect([...audited.entries()].filter(([, n]) => n !== 2)).toEqual([]);
   });
 });
