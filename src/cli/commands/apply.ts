@@ -29,7 +29,8 @@ export async function applyCommand(
     );
   }
   const daemon = await loadDaemonConfig(opts.config);
-  const log = createLogger(daemon.config.log.level).child({ request });
+  // No request field here: the execution workflow names the request on every line it logs.
+  const log = createLogger(daemon.config.log.level);
   const stop = new AbortController();
   const onSignal = () => stop.abort();
   process.once('SIGTERM', onSignal);
