@@ -1,6 +1,7 @@
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { idKey, type SourceData, type SourceRecord } from '../source/records.js';
-import { compareIds, digestOf } from './canonical.js';
+import { compareIds } from './canonical.js';
+import { listDigest } from '../shared/canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import {
   LISTED_MAX,
@@ -249,7 +250,9 @@ export class Planner {
 
   finish(createdAt: string): Plan {
     const s = this.summary;
-    const changes: PlanChange[] = [];
+    // Users with changes, sorted by ID; each user's changes are already in mapping order, so
+    // sorting the users (not the changes) gives the plan's order at a fraction of the cost.
+    const changed: Array<{ id: string; changes: PlanChange[] }> = [];
     for (const { record, match } of this.selected.values()) {
       if (!match) s.noEntry.push({ id: record.id, origin: record.origin });
       else if ('duplicateDns' in match) s.duplicateMatches.push({ id: record.id, dns: match.duplicateDns });
@@ -258,23 +261,27 @@ export class Planner {
         if (!match.changes) s.unchanged++;
         else {
           s.usersToChange++;
-          for (const c of match.changes) changes.push(c);
+          changed.push({ id: record.id, changes: match.changes });
         }
         for (const a of match.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
         if (match.evaluationErrors) s.evaluationErrors.push(...match.evaluationErrors);
         if (match.binarySkipped) s.binarySkipped.push(...match.binarySkipped);
       }
     }
-    const order = new Map(this.mappings.map((m, i) => [m.attribute, i]));
-    changes.sort((a, b) => compareIds(a.id, b.id) || order.get(a.attribute)! - order.get(b.attribute)!);
-    for (const c of changes) {
-      const counts = s.perAttribute[c.attribute]!;
-      counts.changes++;
-      s.attributeChanges++;
-      const removed = removedValues(c);
-      counts.clears += removed;
-      s.clears += removed;
-    }
+    changed.sort((a, b) => compareIds(a.id, b.id));
+    const changes: PlanChange[] = [];
+    const digest = planDigester();
+    for (const user of changed)
+      for (const c of user.changes) {
+        changes.push(c);
+        digest.add(c);
+        const counts = s.perAttribute[c.attribute]!;
+        counts.changes++;
+        s.attributeChanges++;
+        const removed = removedValues(c);
+        counts.clears += removed;
+        s.clears += removed;
+      }
     s.noEntry.sort((a, b) => compareIds(a.id, b.id));
     s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));
     s.evaluationErrors.sort((a, b) => compareIds(a.id, b.id));
@@ -293,7 +300,7 @@ export class Planner {
         request: requestDigest(request),
         template: templateDigest(template),
         source: `sha256:${source.digest}`,
-        plan: planDigest(changes),
+        plan: digest.digest(),
       },
       ...(commit ? { commit } : {}),
       schema: schemaAnswerFrom(this.input.schema, [this.matchAttr, ...this.keys]),
@@ -348,8 +355,23 @@ function asText(value: unknown): string | null {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-export function planDigest(changes: readonly PlanChange[]): string {
-  return digestOf(changes.map((c) => [c.id, c.dn, c.attribute, c.before, c.after]));
+/** The digest execution verifies: over the changes in plan order, whatever file they came from. */
+export function planDigest(changes: Iterable<PlanChange>): string {
+  const digest = planDigester();
+  for (const c of changes) digest.add(c);
+  return digest.digest();
+}
+
+/**
+ * planDigest change by change (a reader streaming plan.jsonl need not hold the plan). The
+ * canonical JSON of `[id, dn, attribute, before, after]` is plain JSON: it holds no objects.
+ */
+export function planDigester(): { add(change: PlanChange): void; digest(): string } {
+  const list = listDigest(JSON.stringify);
+  return {
+    add: (c) => list.add([c.id, c.dn, c.attribute, c.before, c.after]),
+    digest: () => list.digest(),
+  };
 }
 
 /** The records a request's `users` selects; IDs it names that the source lacks go to unknownIds. */
