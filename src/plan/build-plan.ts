@@ -87,6 +87,8 @@ export class Planner {
    * matches none of them: an entry of an unselected record is no news, one no record names is.
    */
   private sourceKeys?: Set<string>;
+  /** Per mapping, whether its attribute holds DNs, as a DnValued that need not look again. */
+  private readonly dnValuedOf: DnValued[];
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
@@ -94,6 +96,10 @@ export class Planner {
     this.matchAttr = template.spec.match.targetAttribute.toLowerCase();
     this.keys = this.mappings.map((m) => m.attribute.toLowerCase());
     this.dnValued = dnValuedFrom(input.schema);
+    this.dnValuedOf = this.mappings.map((m) => {
+      const yes = this.dnValued(m.attribute);
+      return () => yes;
+    });
     this.summary = {
       entriesInScope: 0,
       recordsInSource: source.records.length,
@@ -198,7 +204,7 @@ export class Planner {
         continue;
       }
       const before = normalizeValues(current?.values ?? NO_VALUES);
-      const outcome = decideChange(before, result.values, m.mapping, this.dnValued);
+      const outcome = decideChange(before, result.values, m.mapping, this.dnValuedOf[i]);
       const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
       if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
@@ -252,7 +258,7 @@ export class Planner {
     const s = this.summary;
     // Users with changes, sorted by ID; each user's changes are already in mapping order, so
     // sorting the users (not the changes) gives the plan's order at a fraction of the cost.
-    const changed: Array<{ id: string; changes: PlanChange[] }> = [];
+    const changed: ChangedUser[] = [];
     for (const { record, match } of this.selected.values()) {
       if (!match) s.noEntry.push({ id: record.id, origin: record.origin });
       else if ('duplicateDns' in match) s.duplicateMatches.push({ id: record.id, dns: match.duplicateDns });
@@ -261,14 +267,14 @@ export class Planner {
         if (!match.changes) s.unchanged++;
         else {
           s.usersToChange++;
-          changed.push({ id: record.id, changes: match.changes });
+          changed.push({ id: record.id, num: plainNumber(record.id), changes: match.changes });
         }
         for (const a of match.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
         if (match.evaluationErrors) s.evaluationErrors.push(...match.evaluationErrors);
         if (match.binarySkipped) s.binarySkipped.push(...match.binarySkipped);
       }
     }
-    changed.sort((a, b) => compareIds(a.id, b.id));
+    changed.sort(byId);
     const changes: PlanChange[] = [];
     const digest = planDigester();
     for (const user of changed)
@@ -344,6 +350,21 @@ export class Planner {
     }
     return { mappings, sources };
   }
+}
+
+interface ChangedUser {
+  id: string;
+  /** The ID as a number when it is a plain one (no sign, no leading zero, exact as a double), else NaN. */
+  num: number;
+  changes: PlanChange[];
+}
+
+/** compareIds, with plain numeric IDs (most of them) compared as numbers: the same order, cheaper. */
+const byId = (a: ChangedUser, b: ChangedUser) =>
+  a.num === a.num && b.num === b.num ? a.num - b.num : compareIds(a.id, b.id);
+
+function plainNumber(id: string): number {
+  return /^[1-9][0-9]{0,14}$|^0$/.test(id) ? Number(id) : NaN;
 }
 
 export { requestDigest, templateDigest } from '../config/digests.js';
