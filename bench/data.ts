@@ -377,6 +377,12 @@ spec:
 `;
 }
 
+/** What the preview asks the directory for: the match attribute and the four mapped attributes. */
+export const PREVIEW_ATTRIBUTES = ['employeeID', 'mail', 'displayName', 'title', 'telephoneNumber'];
+
+/** The share of users whose mail differs from the mapping (a mail-domain change): 80%. */
+export const differs80 = (i: number) => i % 10 < 8;
+
 export const PASSWORD_ENV = 'REEXPORT_BENCH_LDAP_PASSWORD';
 
 export function daemonYaml(url: string, bindDN: string): string {
