@@ -364,7 +364,7 @@ spec:
 `;
 }
 
-export function requestYaml(name: string): string {
+export function requestYaml(name: string, execute = true): string {
   return `apiVersion: reexport/v1
 kind: ReexportRequest
 metadata: { name: ${name}, description: Benchmark re-export of every mail }
@@ -372,7 +372,7 @@ spec:
   template: ${TEMPLATE_NAME}
   mappings: all
   users: all
-  execute: true
+  execute: ${execute}
   maxChanges: 10000000
 `;
 }
@@ -385,10 +385,11 @@ export const differs80 = (i: number) => i % 10 < 8;
 
 export const PASSWORD_ENV = 'REEXPORT_BENCH_LDAP_PASSWORD';
 
-export function daemonYaml(url: string, bindDN: string): string {
+/** The daemon config; with `repo`, the config repository the daemon (and `reexport apply`) works on. */
+export function daemonYaml(url: string, bindDN: string, repo?: { url: string; workdir: string }): string {
   return `apiVersion: reexport/v1
 kind: DaemonConfig
-safety: { maxChanges: 500, maxClears: 100 }
+${repo ? `repo: { url: "${repo.url}", branch: main, workdir: "${repo.workdir}" }\n` : ''}safety: { maxChanges: 500, maxClears: 100 }
 targets:
   ldap:
     url: ${url}
