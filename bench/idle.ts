@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { changeDetector } from '../src/adapters/ldap/change-detection.js';
 import { connectionSettings, openDirectory } from '../src/adapters/ldap/connection.js';
 import { PASSWORD_ENV } from './data.js';
+import { resolvedConnection } from '../test/harness/connection.js';
 
 const [url, bindDN, baseDN, matchAttribute] = process.argv.slice(2);
 if (!url || !bindDN || !baseDN || !matchAttribute)
@@ -17,7 +18,10 @@ if (!url || !bindDN || !baseDN || !matchAttribute)
 const scope = { baseDN, scope: 'sub' as const, matchAttribute };
 const t0 = performance.now();
 const directory = await openDirectory(
-  await connectionSettings({ url, bindDN, passwordEnv: PASSWORD_ENV }, { path: '/' }),
+  await connectionSettings(
+    resolvedConnection({ url, bindDN, passwordEnv: PASSWORD_ENV }, '/daemon.yaml'),
+    'target ldap',
+  ),
 );
 const connectMs = performance.now() - t0;
 try {

@@ -7,6 +7,7 @@ import { connectionSettings, openDirectory } from '../../../src/adapters/ldap/co
 import type { Directory } from '../../../src/adapters/ldap/directory.js';
 import type { ScopeQuery } from '../../../src/ports/directory.js';
 import { makeDir } from '../../harness/files.js';
+import { resolvedConnection } from '../../harness/connection.js';
 import { describeWithSamba } from '../../harness/require.js';
 import { type SambaAd, startSambaAd } from '../../harness/samba.js';
 
@@ -68,13 +69,16 @@ describeWithSamba('change detection against Samba AD (highestCommittedUSN, uSNCh
     };
     directory = await openDirectory(
       await connectionSettings(
-        {
-          url: samba.ldapsUrl,
-          bindDN: samba.adminDN,
-          passwordFile: 'admin-password',
-          tls: { caFile: 'ca.pem' },
-        },
-        { path: path.join(files.dir, 'daemon.yaml') },
+        resolvedConnection(
+          {
+            url: samba.ldapsUrl,
+            bindDN: samba.adminDN,
+            passwordFile: 'admin-password',
+            tls: { caFile: 'ca.pem' },
+          },
+          path.join(files.dir, 'daemon.yaml'),
+        ),
+        'target t',
       ),
     );
   });

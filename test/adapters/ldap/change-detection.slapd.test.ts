@@ -4,6 +4,7 @@ import { changeDetector } from '../../../src/adapters/ldap/change-detection.js';
 import { connectionSettings, openDirectory } from '../../../src/adapters/ldap/connection.js';
 import type { Directory } from '../../../src/adapters/ldap/directory.js';
 import type { ScopeQuery, Watermark } from '../../../src/ports/directory.js';
+import { resolvedConnection } from '../../harness/connection.js';
 import { describeWithSlapd } from '../../harness/require.js';
 import { type Slapd, startSlapd, toLdif } from '../../harness/slapd.js';
 
@@ -66,11 +67,9 @@ describeWithSlapd('change detection against OpenLDAP', () => {
           slapd = await startSlapd({ ldif: seed(), syncprov, debugLevel: 'stats', outputLimit: 4_000_000 });
           directory = await openDirectory(
             await connectionSettings(
-              { url: slapd.url, bindDN: slapd.bindDN, passwordEnv: 'PW' },
-              { path: '/' },
-              {
-                PW: slapd.password,
-              },
+              resolvedConnection({ url: slapd.url, bindDN: slapd.bindDN, passwordEnv: 'PW' }, '/daemon.yaml'),
+              'target t',
+              { PW: slapd.password },
             ),
           );
         });
