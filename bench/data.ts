@@ -230,11 +230,33 @@ export interface Person {
   employeeId: string;
   givenName: string;
   sn: string;
+  /** HR's job title and phone number (source fields of the other mappings). */
+  title: string;
+  phone: string;
   /** The mail the directory holds before the re-export. */
   mail: string;
   /** The mail the template's mapping produces. */
   expectedMail: string;
+  /** What the directory holds for the other three mappings, and what they produce. */
+  displayName: string;
+  expectedDisplayName: string;
+  dirTitle: string;
+  expectedTitle: string;
+  telephoneNumber: string;
+  expectedTelephoneNumber: string;
 }
+
+/** The attribute changes the template's four mappings make for a person. */
+export function changesOf(p: Person): number {
+  return (
+    Number(p.mail !== p.expectedMail) +
+    Number(p.displayName !== p.expectedDisplayName) +
+    Number(p.dirTitle !== p.expectedTitle) +
+    Number(p.telephoneNumber !== p.expectedTelephoneNumber)
+  );
+}
+
+const TITLES = ['Rådgiver', 'Konsulent', 'Lærer', 'Sykepleier', 'Saksbehandler', 'Leder', ''];
 
 /** What `{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@kommune.no` gives (liquid's downcase is toLowerCase). */
 export function mappedMail(givenName: string, sn: string): string {
@@ -259,13 +281,27 @@ export function people(count: number, differs: (i: number) => boolean, seed = 20
       : i % 20 === 0
         ? `${ascii(givenName)}.${ascii(sn)}@${MAIL_DOMAIN}`
         : expectedMail.replace(`@${MAIL_DOMAIN}`, `@old.${MAIL_DOMAIN}`);
+    const title = pick(TITLES);
+    const phone = `${String(90000000 + Math.floor(rnd() * 9999999))}`;
+    const expectedDisplayName = `${givenName} ${sn}`;
+    const expectedTitle = title === '' ? 'Medarbeider' : title;
+    const expectedTelephoneNumber = `+47 ${phone.slice(0, 3)} ${phone.slice(3, 5)} ${phone.slice(5)}`;
+    // The other mappings change few users (a hand edit here and there), as in a mail-domain change.
     out.push({
       uid: `u${String(i + 1).padStart(7, '0')}`,
       employeeId: String(100000 + i),
       givenName,
       sn,
+      title,
+      phone,
       mail,
       expectedMail,
+      displayName: i % 101 === 7 ? `${givenName.toUpperCase()} ${sn}` : expectedDisplayName,
+      expectedDisplayName,
+      dirTitle: i % 211 === 5 ? 'Vikar' : expectedTitle,
+      expectedTitle,
+      telephoneNumber: i % 157 === 3 ? phone : expectedTelephoneNumber,
+      expectedTelephoneNumber,
     });
   }
   return out;
@@ -288,6 +324,9 @@ export function directoryLdif(persons: Person[]): string {
       sn: p.sn,
       employeeID: p.employeeId,
       mail: p.mail,
+      displayName: p.displayName,
+      title: p.dirTitle,
+      telephoneNumber: p.telephoneNumber,
     },
   }));
   return `${ou}\n${toLdif(entries)}`;
@@ -296,12 +335,12 @@ export function directoryLdif(persons: Person[]): string {
 /** The HR export, in a shuffled order (an export is rarely sorted by ID). */
 export function sourceCsv(persons: Person[], seed = 7): string {
   const rnd = prng(seed);
-  const rows = persons.map((p) => `${p.employeeId},${p.givenName},${p.sn}`);
+  const rows = persons.map((p) => `${p.employeeId},${p.givenName},${p.sn},${p.title},${p.phone}`);
   for (let i = rows.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [rows[i], rows[j]] = [rows[j]!, rows[i]!];
   }
-  return `employeeId,givenName,sn\n${rows.join('\n')}\n`;
+  return `employeeId,givenName,sn,title,phone\n${rows.join('\n')}\n`;
 }
 
 export function templateYaml(): string {
@@ -316,34 +355,47 @@ spec:
   mappings:
     - target: mail
       source: "{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@${MAIL_DOMAIN}"
+    - target: displayName
+      source: "{{ givenName }} {{ sn }}"
+    - target: title
+      source: "{{ title | fallback: 'Medarbeider' }}"
+    - target: telephoneNumber
+      source: "+47 {{ phone | slice: 0, 3 }} {{ phone | slice: 3, 2 }} {{ phone | slice: 5, 3 }}"
 `;
 }
 
-export function requestYaml(name: string): string {
+export function requestYaml(name: string, execute = true): string {
   return `apiVersion: reexport/v1
 kind: ReexportRequest
 metadata: { name: ${name}, description: Benchmark re-export of every mail }
 spec:
   template: ${TEMPLATE_NAME}
-  mappings: [mail]
+  mappings: all
   users: all
-  execute: true
+  execute: ${execute}
   maxChanges: 10000000
 `;
 }
 
+/** What the preview asks the directory for: the match attribute and the four mapped attributes. */
+export const PREVIEW_ATTRIBUTES = ['employeeID', 'mail', 'displayName', 'title', 'telephoneNumber'];
+
+/** The share of users whose mail differs from the mapping (a mail-domain change): 80%. */
+export const differs80 = (i: number) => i % 10 < 8;
+
 export const PASSWORD_ENV = 'REEXPORT_BENCH_LDAP_PASSWORD';
 
-export function daemonYaml(url: string, bindDN: string): string {
+/** The daemon config; with `repo`, the config repository the daemon (and `reexport apply`) works on. */
+export function daemonYaml(url: string, bindDN: string, repo?: { url: string; workdir: string }): string {
   return `apiVersion: reexport/v1
 kind: DaemonConfig
-safety: { maxChanges: 500, maxClears: 100 }
+${repo ? `repo: { url: "${repo.url}", branch: main, workdir: "${repo.workdir}" }\n` : ''}safety: { maxChanges: 500, maxClears: 100 }
 targets:
   ldap:
     url: ${url}
     bindDN: "${bindDN}"
     passwordEnv: ${PASSWORD_ENV}
-    allowedAttributes: [mail]
+    allowedAttributes: [mail, displayName, title, telephoneNumber]
     concurrency: 4
 `;
 }

@@ -13,7 +13,7 @@ export type FastRender = (record: Record<string, unknown>) => string | undefined
 type Filter = (v: string, args: Array<string | number>, budget: { left: number }) => string | undefined;
 
 /** Liquid's built-ins we take over, with its memory accounting (liquidjs `memoryLimit.use`). */
-const BUILTIN: Record<string, { arity: number[]; fn: Filter }> = {
+const BUILTIN: Record<string, { arity: number[]; fn: Filter; ints?: true }> = {
   downcase: { arity: [0], fn: (v, _a, b) => use(b, v.length, () => v.toLowerCase()) },
   upcase: { arity: [0], fn: (v, _a, b) => use(b, v.length, () => v.toUpperCase()) },
   append: { arity: [1], fn: (v, [a], b) => use(b, v.length + String(a).length, () => v + String(a)) },
@@ -21,6 +21,20 @@ const BUILTIN: Record<string, { arity: number[]; fn: Filter }> = {
   remove: {
     arity: [1],
     fn: (v, [a], b) => use(b, v.length + String(a).length, () => v.split(String(a)).join('')),
+  },
+  // Liquid counts code points and charges the memory limit the requested length before cutting.
+  slice: {
+    arity: [1, 2],
+    ints: true,
+    fn: (v, [b, l = 1], budget) => {
+      const length = Number(l);
+      const begin = Number(b) < 0 ? codePointLength(v) + Number(b) : Number(b);
+      if (begin < 0 || length < 0) return '';
+      return use(budget, length, () => {
+        const start = advanceCodePoints(v, 0, begin);
+        return v.slice(start, advanceCodePoints(v, start, length));
+      });
+    },
   },
   replace: {
     arity: [2],
@@ -33,7 +47,7 @@ const BUILTIN: Record<string, { arity: number[]; fn: Filter }> = {
   },
 };
 
-const OWN: Record<string, { arity: number[]; fn: Filter }> = {
+const OWN: Record<string, { arity: number[]; fn: Filter; ints?: true }> = {
   ascii: { arity: [0], fn: (v) => OWN_FILTERS.ascii(v) },
   lower: { arity: [0], fn: (v) => OWN_FILTERS.lower(v) },
   upper: { arity: [0], fn: (v) => OWN_FILTERS.upper(v) },
@@ -42,6 +56,18 @@ const OWN: Record<string, { arity: number[]; fn: Filter }> = {
   fallback: { arity: [1, 2, 3], fn: (v, args) => OWN_FILTERS.fallback(v, ...args) },
   truncate: { arity: [1, 2], fn: (v, [n, marker]) => OWN_FILTERS.truncate(v, n, marker) },
 };
+
+function advanceCodePoints(s: string, from: number, count: number): number {
+  let index = from;
+  for (let i = 0; i < count && index < s.length; i++) index += s.codePointAt(index)! > 0xffff ? 2 : 1;
+  return index;
+}
+
+function codePointLength(s: string): number {
+  let length = 0;
+  for (let index = 0; index < s.length; index = advanceCodePoints(s, index, 1)) length++;
+  return length;
+}
 
 function use(budget: { left: number }, size: number, make: () => string): string | undefined {
   budget.left -= size;
@@ -116,8 +142,12 @@ function parseOutput(inner: string): Output | undefined {
     if (m[2] !== undefined) {
       for (const a of splitArgs(m[2])) {
         const lit = LITERAL.exec(a);
-        // A length (truncate: 20) is the one number worth taking; Liquid reads it as a number too.
-        if (!lit && def === OWN.truncate && args.length === 0 && /^\d{1,6}$/.test(a)) args.push(Number(a));
+        // Numbers where Liquid reads numbers: a length (truncate: 20) and slice's positions.
+        if (def.ints) {
+          if (!/^-?\d{1,6}$/.test(a)) return undefined;
+          args.push(Number(a));
+        } else if (!lit && def === OWN.truncate && args.length === 0 && /^\d{1,6}$/.test(a))
+          args.push(Number(a));
         else if (!lit) return undefined;
         else args.push(lit[1] ?? lit[2]!);
       }

@@ -1,6 +1,7 @@
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { idKey, type SourceData, type SourceRecord } from '../source/records.js';
-import { compareIds, digestOf } from './canonical.js';
+import { compareIds } from './canonical.js';
+import { listDigest } from '../shared/canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
 import {
   LISTED_MAX,
@@ -86,6 +87,8 @@ export class Planner {
    * matches none of them: an entry of an unselected record is no news, one no record names is.
    */
   private sourceKeys?: Set<string>;
+  /** Per mapping, whether its attribute holds DNs, as a DnValued that need not look again. */
+  private readonly dnValuedOf: DnValued[];
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
@@ -93,6 +96,10 @@ export class Planner {
     this.matchAttr = template.spec.match.targetAttribute.toLowerCase();
     this.keys = this.mappings.map((m) => m.attribute.toLowerCase());
     this.dnValued = dnValuedFrom(input.schema);
+    this.dnValuedOf = this.mappings.map((m) => {
+      const yes = this.dnValued(m.attribute);
+      return () => yes;
+    });
     this.summary = {
       entriesInScope: 0,
       recordsInSource: source.records.length,
@@ -197,7 +204,7 @@ export class Planner {
         continue;
       }
       const before = normalizeValues(current?.values ?? NO_VALUES);
-      const outcome = decideChange(before, result.values, m.mapping, this.dnValued);
+      const outcome = decideChange(before, result.values, m.mapping, this.dnValuedOf[i]);
       const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
       if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
@@ -249,7 +256,9 @@ export class Planner {
 
   finish(createdAt: string): Plan {
     const s = this.summary;
-    const changes: PlanChange[] = [];
+    // Users with changes, sorted by ID; each user's changes are already in mapping order, so
+    // sorting the users (not the changes) gives the plan's order at a fraction of the cost.
+    const changed: ChangedUser[] = [];
     for (const { record, match } of this.selected.values()) {
       if (!match) s.noEntry.push({ id: record.id, origin: record.origin });
       else if ('duplicateDns' in match) s.duplicateMatches.push({ id: record.id, dns: match.duplicateDns });
@@ -258,23 +267,27 @@ export class Planner {
         if (!match.changes) s.unchanged++;
         else {
           s.usersToChange++;
-          for (const c of match.changes) changes.push(c);
+          changed.push({ id: record.id, num: plainNumber(record.id), changes: match.changes });
         }
         for (const a of match.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
         if (match.evaluationErrors) s.evaluationErrors.push(...match.evaluationErrors);
         if (match.binarySkipped) s.binarySkipped.push(...match.binarySkipped);
       }
     }
-    const order = new Map(this.mappings.map((m, i) => [m.attribute, i]));
-    changes.sort((a, b) => compareIds(a.id, b.id) || order.get(a.attribute)! - order.get(b.attribute)!);
-    for (const c of changes) {
-      const counts = s.perAttribute[c.attribute]!;
-      counts.changes++;
-      s.attributeChanges++;
-      const removed = removedValues(c);
-      counts.clears += removed;
-      s.clears += removed;
-    }
+    changed.sort(byId);
+    const changes: PlanChange[] = [];
+    const digest = planDigester();
+    for (const user of changed)
+      for (const c of user.changes) {
+        changes.push(c);
+        digest.add(c);
+        const counts = s.perAttribute[c.attribute]!;
+        counts.changes++;
+        s.attributeChanges++;
+        const removed = removedValues(c);
+        counts.clears += removed;
+        s.clears += removed;
+      }
     s.noEntry.sort((a, b) => compareIds(a.id, b.id));
     s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));
     s.evaluationErrors.sort((a, b) => compareIds(a.id, b.id));
@@ -293,7 +306,7 @@ export class Planner {
         request: requestDigest(request),
         template: templateDigest(template),
         source: `sha256:${source.digest}`,
-        plan: planDigest(changes),
+        plan: digest.digest(),
       },
       ...(commit ? { commit } : {}),
       schema: schemaAnswerFrom(this.input.schema, [this.matchAttr, ...this.keys]),
@@ -339,6 +352,21 @@ export class Planner {
   }
 }
 
+interface ChangedUser {
+  id: string;
+  /** The ID as a number when it is a plain one (no sign, no leading zero, exact as a double), else NaN. */
+  num: number;
+  changes: PlanChange[];
+}
+
+/** compareIds, with plain numeric IDs (most of them) compared as numbers: the same order, cheaper. */
+const byId = (a: ChangedUser, b: ChangedUser) =>
+  a.num === a.num && b.num === b.num ? a.num - b.num : compareIds(a.id, b.id);
+
+function plainNumber(id: string): number {
+  return /^[1-9][0-9]{0,14}$|^0$/.test(id) ? Number(id) : NaN;
+}
+
 export { requestDigest, templateDigest } from '../config/digests.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
 
@@ -348,8 +376,23 @@ function asText(value: unknown): string | null {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-export function planDigest(changes: readonly PlanChange[]): string {
-  return digestOf(changes.map((c) => [c.id, c.dn, c.attribute, c.before, c.after]));
+/** The digest execution verifies: over the changes in plan order, whatever file they came from. */
+export function planDigest(changes: Iterable<PlanChange>): string {
+  const digest = planDigester();
+  for (const c of changes) digest.add(c);
+  return digest.digest();
+}
+
+/**
+ * planDigest change by change (a reader streaming plan.jsonl need not hold the plan). The
+ * canonical JSON of `[id, dn, attribute, before, after]` is plain JSON: it holds no objects.
+ */
+export function planDigester(): { add(change: PlanChange): void; digest(): string } {
+  const list = listDigest(JSON.stringify);
+  return {
+    add: (c) => list.add([c.id, c.dn, c.attribute, c.before, c.after]),
+    digest: () => list.digest(),
+  };
 }
 
 /** The records a request's `users` selects; IDs it names that the source lacks go to unknownIds. */

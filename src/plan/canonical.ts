@@ -10,17 +10,8 @@ export const compareIds = (a: string, b: string): number =>
  * there). 0 when either is not all digits or both are the same number, so the collator decides.
  */
 function compareDigits(a: string, b: string): number {
-  const start = (s: string) => {
-    let i = 0;
-    while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
-    for (let j = i; j < s.length; j++) {
-      const c = s.charCodeAt(j);
-      if (c < 48 || c > 57) return -1;
-    }
-    return s.length === 0 ? -1 : i;
-  };
-  const i = start(a);
-  const j = start(b);
+  const i = digitsStart(a);
+  const j = digitsStart(b);
   if (i < 0 || j < 0) return 0;
   const la = a.length - i;
   const lb = b.length - j;
@@ -30,4 +21,15 @@ function compareDigits(a: string, b: string): number {
     if (d !== 0) return d < 0 ? -1 : 1;
   }
   return 0;
+}
+
+/** Where the significant digits of an all-digit string start (leading zeros skipped); -1 when it is not one. */
+function digitsStart(s: string): number {
+  let i = 0;
+  while (i < s.length - 1 && s.charCodeAt(i) === 48) i++;
+  for (let j = i; j < s.length; j++) {
+    const c = s.charCodeAt(j);
+    if (c < 48 || c > 57) return -1;
+  }
+  return s.length === 0 ? -1 : i;
 }

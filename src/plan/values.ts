@@ -115,6 +115,10 @@ export function sameValues(a: readonly string[], b: readonly string[], key: Valu
 export type AttributeOutcome =
   { kind: 'unchanged' } | { kind: 'skip-empty' } | { kind: 'change'; after: string[] };
 
+// Shared: a large plan decides hundreds of thousands of attributes, most of them unchanged.
+const UNCHANGED: AttributeOutcome = Object.freeze({ kind: 'unchanged' });
+const SKIP_EMPTY: AttributeOutcome = Object.freeze({ kind: 'skip-empty' });
+
 /** What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are normalised. */
 export function decideChange(
   current: readonly string[],
@@ -123,18 +127,15 @@ export function decideChange(
   dnValued: DnValued = isDnValued,
 ): AttributeOutcome {
   const policy = mapping.policy ?? TEMPLATE_DEFAULTS.policy;
-  if (desired.length === 0 && (mapping.onEmpty ?? TEMPLATE_DEFAULTS.onEmpty) === 'skip')
-    return { kind: 'skip-empty' };
+  if (desired.length === 0 && (mapping.onEmpty ?? TEMPLATE_DEFAULTS.onEmpty) === 'skip') return SKIP_EMPTY;
   if (policy === 'keep') {
-    return current.length === 0 && desired.length > 0
-      ? { kind: 'change', after: [...desired] }
-      : { kind: 'unchanged' };
+    return current.length === 0 && desired.length > 0 ? { kind: 'change', after: [...desired] } : UNCHANGED;
   }
   const key = mapping.target === undefined ? exact : valueKey(mapping.target, dnValued);
   if (policy === 'merge' && key === asDn) {
     const have = new Set(current.map(key));
     const missing = desired.filter((v) => !have.has(key(v)));
-    return missing.length ? { kind: 'change', after: [...current, ...missing] } : { kind: 'unchanged' };
+    return missing.length ? { kind: 'change', after: [...current, ...missing] } : UNCHANGED;
   }
   if (policy === 'merge') {
     // A value present in another letter case is replaced by the computed spelling (SMTP: vs smtp: matters to Exchange).
@@ -143,9 +144,9 @@ export function decideChange(
       mapping.target?.toLowerCase() === 'proxyaddresses' ? demoteOtherPrimaries(current, desired) : current;
     const kept = demoted.filter((v) => !wanted.has(v.toLowerCase()) || wanted.get(v.toLowerCase()) === v);
     const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
-    return sameValues(current, after) ? { kind: 'unchanged' } : { kind: 'change', after };
+    return sameValues(current, after) ? UNCHANGED : { kind: 'change', after };
   }
-  return sameValues(current, desired, key) ? { kind: 'unchanged' } : { kind: 'change', after: [...desired] };
+  return sameValues(current, desired, key) ? UNCHANGED : { kind: 'change', after: [...desired] };
 }
 
 /**

@@ -7,12 +7,12 @@ export interface RepoPort {
   /** Paths the head adds or changes relative to its merge base with base. */
   changedFiles(base: string, head: string): Promise<string[]>;
   /**
-   * Commits the files (paths under reports/ only; null deletes) and pushes; retried on top of the
+   * Commits the files (paths under reports/ only; bytes for plan.jsonl.gz; null deletes) and pushes; retried on top of the
    * branch after a fetch when it moved (reports only: nobody else's work is touched).
    */
   commitAndPush(
     branch: string,
-    files: Record<string, string | null>,
+    files: Record<string, string | Uint8Array | null>,
     message: string,
   ): Promise<{ commit: string } | { unchanged: true }>;
   /**

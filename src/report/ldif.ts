@@ -21,27 +21,46 @@ export function ldifComment(text: string): string {
 }
 
 /**
- * The plan as LDIF modify records, one per entry. Removed values are deleted by exact value, so
- * ldapmodify refuses (noSuchAttribute) an entry changed since the preview instead of overwriting it.
+ * renderLdif's text in pieces (they concatenate to it), so a large plan's LDIF can be written to a
+ * file without being built in memory first.
  */
-export function renderLdif(changes: readonly PlanChange[], header: string[] = []): string {
-  const out: string[] = ['version: 1', ...header.map(ldifComment)];
+export function* ldifChunks(changes: readonly PlanChange[], header: string[] = []): Generator<string> {
+  let chunk = ['version: 1', ...header.map(ldifComment)].join('\n');
   let i = 0;
   while (i < changes.length) {
     const dn = changes[i]!.dn;
     const id = changes[i]!.id;
-    out.push('', ldifComment(id));
+    chunk += `\n\n${ldifComment(id)}`;
     // A DN with æ, ø or å is base64 in LDIF; the comment keeps it readable.
-    if (needsBase64(dn)) out.push(ldifComment(`dn: ${dn}`));
-    out.push(ldifLine('dn', dn), 'changetype: modify');
+    if (needsBase64(dn)) chunk += `\n${ldifComment(`dn: ${dn}`)}`;
+    chunk += `\n${ldifLine('dn', dn)}\nchangetype: modify`;
     for (; i < changes.length && changes[i]!.dn === dn; i++) {
       const c = changes[i]!;
       const removed = c.before.filter((v) => !c.after.includes(v));
       const added = c.after.filter((v) => !c.before.includes(v));
-      if (removed.length)
-        out.push(`delete: ${c.attribute}`, ...removed.map((v) => ldifLine(c.attribute, v)), '-');
-      if (added.length) out.push(`add: ${c.attribute}`, ...added.map((v) => ldifLine(c.attribute, v)), '-');
+      if (removed.length) chunk += `\n${modLines('delete', c.attribute, removed)}`;
+      if (added.length) chunk += `\n${modLines('add', c.attribute, added)}`;
+    }
+    if (chunk.length >= 64 * 1024) {
+      yield chunk;
+      chunk = '';
     }
   }
-  return `${out.join('\n')}\n`;
+  yield `${chunk}\n`;
+}
+
+function modLines(op: 'add' | 'delete', attribute: string, values: string[]): string {
+  let out = `${op}: ${attribute}`;
+  for (const v of values) out += `\n${ldifLine(attribute, v)}`;
+  return `${out}\n-`;
+}
+
+/**
+ * The plan as LDIF modify records, one per entry. Removed values are deleted by exact value, so
+ * ldapmodify refuses (noSuchAttribute) an entry changed since the preview instead of overwriting it.
+ */
+export function renderLdif(changes: readonly PlanChange[], header: string[] = []): string {
+  let out = '';
+  for (const chunk of ldifChunks(changes, header)) out += chunk;
+  return out;
 }

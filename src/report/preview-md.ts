@@ -16,6 +16,15 @@ export interface PreviewOptions {
   maxUsers: number;
   /** Lines of lists (no entry, errors…) shown before "and N more". */
   maxListed?: number;
+  /** The machine-readable files committed next to preview.md, when not plan.jsonl and changes.ldif. */
+  files?: ReportFiles;
+}
+
+/** Which files hold the whole plan: large plans are committed compressed and without LDIF. */
+export interface ReportFiles {
+  plan: string;
+  /** Set when changes.ldif is not committed: the byte size above which it is left out. */
+  ldifOmittedAbove?: number;
 }
 
 /** preview.md: the summary a reviewer decides on, then a diff per user sorted by user ID. */
@@ -96,14 +105,34 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   const users = groupByUser(plan.changes);
   for (const changes of users.slice(0, opts.maxUsers))
     out.push(...userDiff(changes), ...because(changes, plan.explanations), '');
+  const files = opts.files ?? { plan: 'plan.jsonl' };
+  const where =
+    files.ldifOmittedAbove === undefined ? `\`${files.plan}\` and \`changes.ldif\`` : `\`${files.plan}\``;
   if (users.length > opts.maxUsers) {
     const rest = users.length - opts.maxUsers;
     out.push(
-      `*Cut after ${n(opts.maxUsers)} of ${plural(users.length, 'user')}.* The other ${n(rest)} ${rest === 1 ? 'is' : 'are'} in \`plan.jsonl\` and \`changes.ldif\` next to this file.`,
+      `*Cut after ${n(opts.maxUsers)} of ${plural(users.length, 'user')}.* The other ${n(rest)} ${rest === 1 ? 'is' : 'are'} in ${where} next to this file.`,
       '',
     );
   }
+  if (opts.files) out.push(...filesNote(header.request, opts.files));
   return out.join('\n');
+}
+
+/** For a plan too large to commit as text: where it is, and how to get the LDIF. */
+function filesNote(request: string, files: ReportFiles): string[] {
+  const out = ['## Files', ''];
+  if (files.plan.endsWith('.gz'))
+    out.push(
+      `The plan is large, so it is committed compressed: \`${files.plan}\` (gzip; \`zcat ${files.plan}\` shows it). Its digest is the same as uncompressed.`,
+      '',
+    );
+  if (files.ldifOmittedAbove !== undefined)
+    out.push(
+      `\`changes.ldif\` is not committed for plans over ${n(Math.round(files.ldifOmittedAbove / 1024))} KiB. To read the changes as LDIF: \`reexport preview ${request} --config DAEMON.yaml --format ldif\` (it shows the plan digest in its header; compare it with the one above).`,
+      '',
+    );
+  return out;
 }
 
 /** preview.md for a request that cannot be planned: every located problem, and what to do. */

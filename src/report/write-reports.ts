@@ -1,36 +1,116 @@
+import { gzipSync } from 'node:zlib';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { Signed } from '../lifecycle/signing.js';
-import { renderLdif } from './ldif.js';
-import { renderPlanJsonl } from './plan-jsonl.js';
-import { renderInvalidMd, renderPreviewMd } from './preview-md.js';
+import { ldifChunks } from './ldif.js';
+import { PLAN_FILE, PLAN_GZ_FILE, planJsonlChunks } from './plan-jsonl.js';
+import { renderInvalidMd, renderPreviewMd, type ReportFiles } from './preview-md.js';
 import { renderStatus, statusForInvalid, statusForPlan } from '../lifecycle/status.js';
 
-export const REPORT_FILES = ['preview.md', 'plan.jsonl', 'changes.ldif', 'status.yaml'] as const;
+export const REPORT_FILES = ['preview.md', PLAN_FILE, PLAN_GZ_FILE, 'changes.ldif', 'status.yaml'] as const;
 
-/** The files of a preview, rendered; pure, so the daemon can compare before it commits. */
-export function renderPreviewFiles(
-  plan: Plan,
-  maxUsers: number,
-  signed?: { branch?: string; signature?: Signed },
-): Record<string, string> {
-  return {
-    'preview.md': renderPreviewMd(plan, { maxUsers }),
-    'plan.jsonl': renderPlanJsonl(plan),
-    'changes.ldif': renderChangesLdif(plan),
-    'status.yaml': renderStatus({
-      ...statusForPlan(plan, signed?.branch),
-      ...(signed?.signature ? { signature: signed.signature } : {}),
-    }),
-  };
-}
+/**
+ * Above these sizes a preview does not commit its plan as text: a 100,000-change plan is over 10 MB
+ * as plan.jsonl and again as changes.ldif, added to the config repository on every refresh.
+ * plan.jsonl is then committed gzip-compressed (a tenth of the size) and changes.ldif not at all.
+ */
+export const REPORT_SIZE_LIMITS = {
+  /** plan.jsonl larger than this is committed as plan.jsonl.gz instead. */
+  planJsonlBytes: 1024 * 1024,
+  /** changes.ldif larger than this is not committed; preview.md says how to produce it. */
+  ldifBytes: 1024 * 1024,
+};
+
+export type ReportContent = string | Uint8Array;
+
+const ldifHeader = (plan: Pick<Plan, 'header'>) => [
+  `reexport plan for request ${plan.header.request}`,
+  `plan digest ${plan.header.digests.plan}`,
+];
+
+/** changes.ldif's pieces (they concatenate to the file). */
+export const previewLdifChunks = (plan: Pick<Plan, 'header' | 'changes'>) =>
+  ldifChunks(plan.changes, ldifHeader(plan));
 
 /** changes.ldif follows from plan.jsonl alone, so `verify` can tell whether it was edited. */
 export function renderChangesLdif(plan: Pick<Plan, 'header' | 'changes'>): string {
-  return renderLdif(plan.changes, [
-    `reexport plan for request ${plan.header.request}`,
-    `plan digest ${plan.header.digests.plan}`,
-  ]);
+  return join(previewLdifChunks(plan));
+}
+
+/** The text of chunks, or undefined as soon as it passes `limit` bytes (the rest is not rendered). */
+function joinUpTo(chunks: Iterable<string>, limit: number): string | undefined {
+  let out = '';
+  let bytes = 0;
+  for (const c of chunks) {
+    bytes += Buffer.byteLength(c);
+    if (bytes > limit) return undefined;
+    out += c;
+  }
+  return out;
+}
+
+function join(chunks: Iterable<string>): string {
+  let out = '';
+  for (const c of chunks) out += c;
+  return out;
+}
+
+/** What the daemon signs a preview with, and for which branch. */
+export interface PreviewSignature {
+  branch?: string;
+  signature?: Signed;
+}
+
+const previewStatus = (plan: Plan, signed?: PreviewSignature) =>
+  renderStatus({
+    ...statusForPlan(plan, signed?.branch),
+    ...(signed?.signature ? { signature: signed.signature } : {}),
+  });
+
+/** The files of a preview in full, as text; pure, so the daemon can compare before it commits. */
+export function renderPreviewFiles(
+  plan: Plan,
+  maxUsers: number,
+  signed?: PreviewSignature,
+): Record<string, string> {
+  return {
+    'preview.md': renderPreviewMd(plan, { maxUsers }),
+    [PLAN_FILE]: join(planJsonlChunks(plan)),
+    'changes.ldif': renderChangesLdif(plan),
+    'status.yaml': previewStatus(plan, signed),
+  };
+}
+
+/**
+ * The files a preview commits to the config repository: in full for a small plan; above
+ * REPORT_SIZE_LIMITS plan.jsonl.gz instead of plan.jsonl and no changes.ldif. A null value
+ * removes a file the other layout left (a plan that grew or shrank between refreshes). Pure and
+ * deterministic (gzip without a time stamp), so the daemon can compare before it commits. The plan
+ * digest is over the changes, not the bytes: execution verifies the same plan from either file.
+ */
+export function renderCommittedPreviewFiles(
+  plan: Plan,
+  maxUsers: number,
+  signed?: PreviewSignature,
+  limits: typeof REPORT_SIZE_LIMITS = REPORT_SIZE_LIMITS,
+): Record<string, ReportContent | null> {
+  const jsonl = join(planJsonlChunks(plan));
+  const compress = Buffer.byteLength(jsonl) > limits.planJsonlBytes;
+  const ldif = joinUpTo(previewLdifChunks(plan), limits.ldifBytes);
+  const files: ReportFiles | undefined =
+    compress || ldif === undefined
+      ? {
+          plan: compress ? PLAN_GZ_FILE : PLAN_FILE,
+          ...(ldif === undefined ? { ldifOmittedAbove: limits.ldifBytes } : {}),
+        }
+      : undefined;
+  return {
+    'preview.md': renderPreviewMd(plan, { maxUsers, ...(files ? { files } : {}) }),
+    [PLAN_FILE]: compress ? null : jsonl,
+    [PLAN_GZ_FILE]: compress ? gzipSync(jsonl) : null,
+    'changes.ldif': ldif ?? null,
+    'status.yaml': previewStatus(plan, signed),
+  };
 }
 
 export function renderInvalidFiles(

@@ -17,6 +17,7 @@ const SIMPLE = [
   '{{ x | remove: " " | prepend: "+47 " | append: "." }}',
   '{{ x | fallback: "ukjent" }}',
   '{{ x | replace: "", "-" }}',
+  '+47 {{ x | slice: 0, 3 }} {{ x | slice: 3, 2 }} {{ x | slice: -3 }}|{{ x | slice: -30, 2 }}|{{ x | slice: 2 }}',
   '{{ x | upper | strip_html }}',
   '  {{ x }}  ',
   '}} {{ x }}',
@@ -29,12 +30,13 @@ const RECORDS: Array<Record<string, unknown>> = [
   { givenName: null, sn: undefined, x: '22 33 44 01' },
   { givenName: 42, sn: ['a', 'b'], x: { a: 1 } },
   { x: 'é'.repeat(2000) },
+  { x: '😀a😀bcdé' },
   Object.assign(Object.create({ x: 'inherited' }) as Record<string, unknown>, { givenName: 'own' }),
 ];
 
 describe('the expression fast path', () => {
   it('takes the shapes mappings use, and leaves conditionals and variable arguments to Liquid', () => {
-    for (const text of SIMPLE.slice(0, 10)) expect(compileExpression(text).fast, text).toBeDefined();
+    for (const text of SIMPLE.slice(0, 11)) expect(compileExpression(text).fast, text).toBeDefined();
     // Validation reads the fields a simple expression uses from the fast path (Liquid is not loaded for it).
     expect(compileExpression('{{ sn | lower }}.{{ givenName }}{{ sn }}').fields).toEqual(['sn', 'givenName']);
     for (const text of [
@@ -45,6 +47,7 @@ describe('the expression fast path', () => {
       '{{- x -}}',
       '{{ empty }}',
       '{{ x | append: "a\\"b" }}',
+      '{{ x | slice: "1" }}',
     ]) {
       expect(compileExpression(text).fast, text).toBeUndefined();
     }

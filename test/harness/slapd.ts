@@ -71,6 +71,8 @@ export interface SlapdOptions {
   schemas?: string[];
   /** Also serve ldaps:// on a second port and StartTLS on the ldap:// port. */
   tls?: boolean;
+  /** Load the syncprov overlay on the database: then the suffix entry carries contextCSN. */
+  syncprov?: boolean;
   /**
    * Size limit for unpaged searches by everyone but the rootdn (default 500, slapd's default).
    * Paged searches may return any total, as with AD's MaxPageSize.
@@ -284,6 +286,7 @@ function configLdif(o: {
   schemas: string[];
   certs?: TestCertificates;
   sizeLimit: number | 'unlimited';
+  syncprov: boolean;
 }): string {
   const tls = o.certs
     ? `olcTLSCACertificateFile: ${o.certs.caFile}\nolcTLSCertificateFile: ${o.certs.certFile}\nolcTLSCertificateKeyFile: ${o.certs.keyFile}\n`
@@ -302,7 +305,7 @@ cn: module{0}
 olcModulePath: /usr/lib/ldap
 olcModuleLoad: back_mdb
 olcModuleLoad: auditlog
-
+${o.syncprov ? 'olcModuleLoad: syncprov\n' : ''}
 dn: cn=schema,cn=config
 objectClass: olcSchemaConfig
 cn: schema
@@ -348,7 +351,16 @@ objectClass: olcOverlayConfig
 objectClass: olcAuditLogConfig
 olcOverlay: auditlog
 olcAuditlogFile: ${o.dir}/audit.ldif
-`;
+${
+  o.syncprov
+    ? `
+dn: olcOverlay=syncprov,olcDatabase={1}mdb,cn=config
+objectClass: olcOverlayConfig
+objectClass: olcSyncProvConfig
+olcOverlay: syncprov
+`
+    : ''
+}`;
 }
 
 const PASSWORD = 'reexport-slapd-secret';
@@ -390,6 +402,7 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
         schemas,
         certs,
         sizeLimit: opts.sizeLimit ?? 500,
+        syncprov: opts.syncprov ?? false,
       }),
     );
     await execFileP(SLAPADD, ['-n0', '-F', path.join(dir, 'slapd.d'), '-l', cfgFile]).catch(

@@ -1,7 +1,18 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Planner } from '../../src/plan/build-plan.js';
+import { readReportPlan, readReportPlanLines } from '../../src/adapters/fs/report-plan.js';
+import { Planner, planDigest } from '../../src/plan/build-plan.js';
 import { renderLdif } from '../../src/report/ldif.js';
-import { parsePlanJsonl, renderPlanJsonl } from '../../src/report/plan-jsonl.js';
+import {
+  parsePlanChange,
+  parsePlanHeader,
+  parsePlanJsonl,
+  planText,
+  renderPlanJsonl,
+} from '../../src/report/plan-jsonl.js';
+import { renderCommittedPreviewFiles, renderPreviewFiles } from '../../src/report/write-reports.js';
 import { renderPreviewMd } from '../../src/report/preview-md.js';
 import { entry, request, source, template } from '../plan/helpers.js';
 
@@ -91,5 +102,77 @@ describe('reports', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('committed reports of a large plan', () => {
+  const limits = { planJsonlBytes: 2000, ldifBytes: 2000 };
+
+  it('a small plan is committed as plan.jsonl and changes.ldif, exactly as rendered in full', () => {
+    const plan = samplePlan(3);
+    const full = renderPreviewFiles(plan, 10);
+    const committed = renderCommittedPreviewFiles(plan, 10, undefined, limits);
+    expect(committed).toEqual({ ...full, 'plan.jsonl.gz': null });
+    expect(committed['preview.md']).not.toContain('## Files');
+  });
+
+  it('a large plan gives plan.jsonl.gz and no changes.ldif; preview.md says so; the plan reads back identical', async () => {
+    const plan = samplePlan(60);
+    const committed = renderCommittedPreviewFiles(plan, 5, undefined, limits);
+    expect(committed['plan.jsonl']).toBeNull();
+    expect(committed['changes.ldif']).toBeNull();
+    const gz = committed['plan.jsonl.gz'];
+    expect(gz).toBeInstanceOf(Uint8Array);
+    // Deterministic: the same plan gives the same bytes (no time stamp in the gzip header).
+    expect(
+      Buffer.compare(
+        gz as Uint8Array,
+        renderCommittedPreviewFiles(plan, 5, undefined, limits)['plan.jsonl.gz'] as Uint8Array,
+      ),
+    ).toBe(0);
+    const md = committed['preview.md'] as string;
+    expect(md).toContain('The other 55 are in `plan.jsonl.gz` next to this file.');
+    expect(md).toContain('## Files');
+    expect(md).toContain('reexport preview new-mail --config DAEMON.yaml --format ldif');
+    expect(planText('plan.jsonl.gz', gz as Uint8Array)).toBe(renderPlanJsonl(plan));
+
+    const dir = await mkdtemp(path.join(tmpdir(), 'reexport-report-'));
+    try {
+      await writeFile(path.join(dir, 'plan.jsonl.gz'), gz as Uint8Array);
+      const read = await readReportPlan(dir);
+      expect(read?.file).toBe('plan.jsonl.gz');
+      const parsed = parsePlanJsonl(read!.text);
+      expect(parsed.changes).toEqual(plan.changes);
+      expect(parsed.header.digests.plan).toBe(plan.header.digests.plan);
+      expect(planDigest(parsed.changes)).toBe(plan.header.digests.plan);
+      // Streamed line by line, the same changes again.
+      const lines: string[] = [];
+      for await (const l of readReportPlanLines(dir)) lines.push(l);
+      expect(lines.slice(1).map((l, i) => parsePlanChange(l, i + 2))).toEqual(plan.changes);
+      expect(parsePlanHeader(lines[0]!).digests).toEqual(plan.header.digests);
+      // Both forms at once: which one was reviewed? Refused.
+      await writeFile(path.join(dir, 'plan.jsonl'), renderPlanJsonl(plan));
+      await expect(readReportPlan(dir)).rejects.toThrow(/both plan\.jsonl and plan\.jsonl\.gz/);
+      await rm(path.join(dir, 'plan.jsonl.gz'));
+      expect((await readReportPlan(dir))?.file).toBe('plan.jsonl');
+      await rm(path.join(dir, 'plan.jsonl'));
+      expect(await readReportPlan(dir)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the thresholds apply separately: a plan over the LDIF limit only keeps plan.jsonl uncompressed', () => {
+    const plan = samplePlan(20);
+    const jsonlBytes = Buffer.byteLength(renderPlanJsonl(plan));
+    const committed = renderCommittedPreviewFiles(plan, 5, undefined, {
+      planJsonlBytes: jsonlBytes,
+      ldifBytes: 100,
+    });
+    expect(committed['plan.jsonl']).toBe(renderPlanJsonl(plan));
+    expect(committed['plan.jsonl.gz']).toBeNull();
+    expect(committed['changes.ldif']).toBeNull();
+    expect(committed['preview.md']).toContain('The other 15 are in `plan.jsonl` next to this file.');
+    expect(committed['preview.md']).not.toContain('committed compressed');
   });
 });

@@ -407,7 +407,7 @@ export class ConfigRepoGit implements RepoPort {
    */
   async commitAndPush(
     branch: string,
-    files: Record<string, string | null>,
+    files: Record<string, string | Uint8Array | null>,
     message: string,
   ): Promise<CommitResult> {
     assertBranch(branch);
@@ -473,7 +473,7 @@ export class ConfigRepoGit implements RepoPort {
 
   private async commitAndPushNow(
     branch: string,
-    files: Record<string, string | null>,
+    files: Record<string, string | Uint8Array | null>,
     body: string,
   ): Promise<CommitResult> {
     for (let attempt = 0; ; attempt++) {
@@ -548,7 +548,7 @@ export class ConfigRepoGit implements RepoPort {
   }
 
   /** Writes and stages exactly the given report files; never writes through a symlink in the tree. */
-  private async applyFiles(files: Record<string, string | null>): Promise<void> {
+  private async applyFiles(files: Record<string, string | Uint8Array | null>): Promise<void> {
     const writes: string[] = [];
     const deletes: string[] = [];
     for (const [rel, content] of Object.entries(files)) {

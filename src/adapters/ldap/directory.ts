@@ -2,7 +2,14 @@
  * Reading a directory: paged searches that hold one page in memory, attribute values decoded
  * byte-exactly, and Active Directory's range retrieval of large multi-valued attributes.
  */
-import { type Change, type Client, type Entry, type Filter, NoSuchObjectError } from 'ldapts';
+import {
+  type Change,
+  type Client,
+  type Entry,
+  type Filter,
+  NoSuchObjectError,
+  SizeLimitExceededError,
+} from 'ldapts';
 import { DirectoryError } from '../../shared/errors.js';
 import { readableDn } from '../../syntax/dn.js';
 import { parseFilter } from '../../syntax/filter.js';
@@ -51,6 +58,17 @@ export interface Directory {
     attributes: string[],
     opts?: { rangeStep?: number },
   ): Promise<DirectoryEntry | undefined>;
+  /**
+   * An unpaged search for at most `sizeLimit` entries (of the attributes asked for): `truncated`
+   * when more matched. For small answers, such as "did anything change?".
+   */
+  searchSome(opts: {
+    baseDN: string;
+    scope: 'sub' | 'one' | 'base';
+    filter: string | Filter;
+    attributes: string[];
+    sizeLimit: number;
+  }): Promise<{ entries: DirectoryEntry[]; truncated: boolean }>;
   /**
    * One LDAP modify of one entry (all changes apply or none). Failures are DirectoryErrors with
    * the LDAP result code; lost connections and timeouts have none.
@@ -321,6 +339,33 @@ class LdapDirectory implements Directory {
     } catch (err) {
       if (err instanceof NoSuchObjectError) return undefined;
       throw this.session.fail(err, `read ${dn}`);
+    }
+  }
+
+  async searchSome(opts: {
+    baseDN: string;
+    scope: 'sub' | 'one' | 'base';
+    filter: string | Filter;
+    attributes: string[];
+    sizeLimit: number;
+  }): Promise<{ entries: DirectoryEntry[]; truncated: boolean }> {
+    const attributes = requestedAttributes(opts.attributes, undefined);
+    const client = await this.ready();
+    try {
+      const { searchEntries } = await client.search(opts.baseDN, {
+        scope: opts.scope,
+        filter: typeof opts.filter === 'string' ? parseFilter(opts.filter) : opts.filter,
+        attributes,
+        explicitBufferAttributes: everyAttributeAsBuffer(attributes),
+        sizeLimit: opts.sizeLimit,
+        timeLimit: 0,
+      });
+      return { entries: searchEntries.map((raw) => toEntry(raw.dn, collect(raw).attrs)), truncated: false };
+    } catch (err) {
+      // ldapts drops the entries it got when the server says there were more: all we learn is "more".
+      if (err instanceof SizeLimitExceededError) return { entries: [], truncated: true };
+      if (err instanceof NoSuchObjectError) return { entries: [], truncated: false };
+      throw this.session.fail(err, `search under ${opts.baseDN}`);
     }
   }
 

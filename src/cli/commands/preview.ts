@@ -5,8 +5,11 @@ import { UsageError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { ldapSourceReader, openTargetReader } from '../../adapters/ldap/readers.js';
 import { locateRequest, previewRequest } from '../../workflows/preview.js';
-import { renderPreviewFiles } from '../../report/write-reports.js';
-import { writeFiles } from '../../adapters/fs/write-files.js';
+import { previewLdifChunks } from '../../report/write-reports.js';
+import { planJsonlChunks } from '../../report/plan-jsonl.js';
+import { renderPreviewMd } from '../../report/preview-md.js';
+import { renderStatus, statusForPlan } from '../../lifecycle/status.js';
+import { writeChunks, writeFiles } from '../../adapters/fs/write-files.js';
 import { progress } from './progress.js';
 
 export interface PreviewCommandOptions {
@@ -50,13 +53,25 @@ export async function previewCommand(
     return 1;
   }
   const maxUsers = Number(opts.maxUsers ?? daemon.config.preview.maxUsersInMarkdown);
-  const files = renderPreviewFiles(result.plan, maxUsers);
+  // The same files as renderPreviewFiles, but the large ones go out piece by piece: a plan of
+  // 100,000 changes is tens of MB of text, which need never be in memory at once.
+  const chunks: Record<string, () => Iterable<string>> = {
+    'preview.md': () => [renderPreviewMd(result.plan, { maxUsers })],
+    'plan.jsonl': () => planJsonlChunks(result.plan),
+    'changes.ldif': () => previewLdifChunks(result.plan),
+  };
   if (opts.out) {
     const dir = path.resolve(opts.out);
-    await writeFiles(dir, files);
-    process.stderr.write(`wrote ${Object.keys(files).join(', ')} to ${dir}\n`);
+    for (const [name, make] of Object.entries(chunks)) await writeChunks(path.join(dir, name), make());
+    await writeFiles(dir, { 'status.yaml': renderStatus(statusForPlan(result.plan)) });
+    process.stderr.write(`wrote ${[...Object.keys(chunks), 'status.yaml'].join(', ')} to ${dir}\n`);
   } else {
-    out.write(files[file]!);
+    await writeOut(out, chunks[file]!());
   }
   return 0;
+}
+
+async function writeOut(out: NodeJS.WritableStream, chunks: Iterable<string>): Promise<void> {
+  for (const chunk of chunks)
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
 }
