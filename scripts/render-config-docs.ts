@@ -18,8 +18,7 @@ const SECTIONS = [
   {
     file: 'daemon-config',
     title: 'Daemon config (`kind: DaemonConfig`)',
-    where:
-      'It is the file given with `--config FILE`; relative paths in it resolve against its folder.',
+    where: 'It is the file given with `--config FILE`; relative paths in it resolve against its folder.',
   },
   {
     file: 'sync-template',

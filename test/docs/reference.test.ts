@@ -3,8 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { renderConfigurationMd } from '../../scripts/render-config-docs.js';
 import { readSchema, SCHEMA_FILES } from '../../scripts/render-schemas.js';
 
-const committed = () =>
-  readFile(new URL('../../docs/reference/configuration.md', import.meta.url), 'utf8');
+const committed = () => readFile(new URL('../../docs/reference/configuration.md', import.meta.url), 'utf8');
 
 /** The table row of a property path, as the page shows it. */
 function row(page: string, path: string): string[] {
