@@ -5,6 +5,7 @@ import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { describeError } from '../shared/errors.js';
 import { loadSigningKeys } from '../adapters/fs/signing-key.js';
 import { Ledger } from '../adapters/fs/ledger.js';
+import { openFreshnessMemory } from '../adapters/fs/freshness-memory.js';
 import { daemonIdentity, lockWorkdir } from '../adapters/fs/workdir.js';
 import { openLdapWriters } from '../adapters/ldap/writer.js';
 import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
@@ -90,6 +91,7 @@ export async function reconcileContext(
       keys,
       publicPem: keys.publicPem,
       ledger: await Ledger.open(workdir),
+      freshness: await openFreshnessMemory(workdir),
       self: await daemonIdentity(workdir),
       claimTimeoutMs: cfg.execution.claimTimeoutSeconds * 1000,
       apply: {

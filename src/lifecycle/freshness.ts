@@ -4,6 +4,20 @@
  * Pure: the caller supplies the digests, the directory's answer (ports ChangeDetector) and the time.
  */
 
+/**
+ * Where a target directory stood when a preview read it, so a later pass can ask "did anything
+ * in this scope change since?" without reading the scope. Plain data, recorded with the preview.
+ * - `usn`: Active Directory (and Samba): the domain controller's highestCommittedUSN. USNs are
+ *   per domain controller, so `server` (its dsServiceName) must match for the comparison to hold.
+ * - `csn`: OpenLDAP with the syncprov overlay: the contextCSN values of the suffix entry.
+ * - `modifyTimestamp`: any other LDAPv3 server: the highest modifyTimestamp in the scope, and
+ *   how many entries carry exactly that time (the attribute counts whole seconds).
+ */
+export type Watermark =
+  | { kind: 'usn'; usn: string; server: string }
+  | { kind: 'csn'; suffix: string; csn: string[] }
+  | { kind: 'modifyTimestamp'; time: string; atTime: number };
+
 /** What a recorded preview was made from (status.yaml's digests and directory read). */
 export interface PreviewInputs {
   digests: { request: string; template: string; source: string };
@@ -22,7 +36,7 @@ export interface FreshnessInput {
    */
   directoryChanged?: boolean;
   now: Date;
-  /** The daemon's preview.refreshIntervalMinutes (refreshIntervalMinutes() reads it). */
+  /** The daemon's preview.refreshIntervalMinutes: deletes and moves leave no watermark trace. */
   refreshIntervalMinutes: number;
   /** A webhook call or command asked for this request (or every request) to be refreshed. */
   onDemand?: boolean;
@@ -44,18 +58,6 @@ export interface FreshnessDecision {
   why: FreshnessReason;
   /** The same, for a log line or the status page. */
   message: string;
-}
-
-/**
- * The fallback refresh: deletes and moves leave no trace a watermark could show, and it bounds the
- * age of any preview. Another helper adds `preview.refreshIntervalMinutes` to the daemon config
- * schema with this default; until then the value is read structurally.
- */
-export const DEFAULT_REFRESH_INTERVAL_MINUTES = 60;
-
-export function refreshIntervalMinutes(config: { preview?: object }): number {
-  const value = (config.preview as { refreshIntervalMinutes?: unknown } | undefined)?.refreshIntervalMinutes;
-  return typeof value === 'number' && value > 0 ? value : DEFAULT_REFRESH_INTERVAL_MINUTES;
 }
 
 const decision = (recompute: boolean, why: FreshnessReason, message: string): FreshnessDecision => ({

@@ -3,6 +3,7 @@ import type { Diagnostic } from '../shared/diagnostics.js';
 import { formatDiagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { Signed } from './signing.js';
+import type { Watermark } from './freshness.js';
 
 /**
  * A request's states. previewed: a plan is committed for review. invalid: the request or what it
@@ -34,6 +35,12 @@ export interface RequestStatus {
   previewedAt?: string;
   /** When the directory was read for the preview: how fresh it is. */
   directoryReadAt?: string;
+  /**
+   * Where the directory stood when it was read (a USN, CSN or time stamp): a later pass asks
+   * "did the scope change since?" instead of reading it again. A hint only: execution always
+   * compares with a fresh read.
+   */
+  watermark?: Watermark;
   executionStartedAt?: string;
   executedAt?: string;
   executedCommit?: string;

@@ -2,6 +2,7 @@ import { TEMPLATE_DEFAULTS } from '../config/defaults.js';
 import type { SyncTemplate } from '../config/types.generated.js';
 import type { PlanEntry } from '../plan/build-plan.js';
 import type { DirectorySchema } from '../syntax/ldap-schema.js';
+import type { Watermark } from '../lifecycle/freshness.js';
 
 /** The directory query a plan needs; the adapter escapes the IDs. */
 export interface EntryQuery {
@@ -33,22 +34,12 @@ export function entryQuery(template: SyncTemplate, attributes: string[], ids?: s
 export interface PreviewTarget {
   readEntries: (query: EntryQuery) => AsyncIterable<PlanEntry[]>;
   readSchema?: () => Promise<DirectorySchema | undefined>;
+  /** Cheap "did the scope change?" questions, where the adapter can answer them. */
+  changes?: ChangeDetector;
   close(): Promise<void>;
 }
 
-/**
- * Where a target directory stood when a preview read it, so a later pass can ask "did anything
- * in this scope change since?" without reading the scope. Plain data, recorded with the preview.
- * - `usn`: Active Directory (and Samba): the domain controller's highestCommittedUSN. USNs are
- *   per domain controller, so `server` (its dsServiceName) must match for the comparison to hold.
- * - `csn`: OpenLDAP with the syncprov overlay: the contextCSN values of the suffix entry.
- * - `modifyTimestamp`: any other LDAPv3 server: the highest modifyTimestamp in the scope, and
- *   how many entries carry exactly that time (the attribute counts whole seconds).
- */
-export type Watermark =
-  | { kind: 'usn'; usn: string; server: string }
-  | { kind: 'csn'; suffix: string; csn: string[] }
-  | { kind: 'modifyTimestamp'; time: string; atTime: number };
+export type { Watermark };
 
 /** The part of a template's query that says which entries it manages. */
 export type ScopeQuery = Pick<EntryQuery, 'baseDN' | 'scope' | 'scopeFilter' | 'matchAttribute'>;

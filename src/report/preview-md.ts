@@ -37,6 +37,10 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
     `Template \`${header.template}\` → target \`${header.target}\`; mappings: ${header.mappings.map((m) => `\`${m}\``).join(', ')}.`,
     '',
   );
+  out.push(
+    `The directory was read at ${header.createdAt}; execution compares every value with the directory again right before writing.`,
+    '',
+  );
   out.push('| | |', '|---|---|');
   out.push(`| Entries in scope | ${n(s.entriesInScope)} |`);
   out.push(`| Source records selected | ${n(s.recordsSelected)} of ${n(s.recordsInSource)} |`);

@@ -2,6 +2,7 @@ import { gzipSync } from 'node:zlib';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { Signed } from '../lifecycle/signing.js';
+import type { Watermark } from '../lifecycle/freshness.js';
 import { ldifChunks } from './ldif.js';
 import { PLAN_FILE, PLAN_GZ_FILE, planJsonlChunks } from './plan-jsonl.js';
 import { renderInvalidMd, renderPreviewMd, type ReportFiles } from './preview-md.js';
@@ -59,12 +60,17 @@ function join(chunks: Iterable<string>): string {
 export interface PreviewSignature {
   branch?: string;
   signature?: Signed;
+  /** When the directory was read, and where it stood (for cheap idle passes). */
+  directoryReadAt?: string;
+  watermark?: Watermark;
 }
 
 const previewStatus = (plan: Plan, signed?: PreviewSignature) =>
   renderStatus({
     ...statusForPlan(plan, signed?.branch),
     ...(signed?.signature ? { signature: signed.signature } : {}),
+    ...(signed?.directoryReadAt ? { directoryReadAt: signed.directoryReadAt } : {}),
+    ...(signed?.watermark ? { watermark: signed.watermark } : {}),
   });
 
 /** The files of a preview in full, as text; pure, so the daemon can compare before it commits. */

@@ -314,6 +314,6 @@ async function commitStatusIfChanged(
   return { did: 'committed', state, why: next.message ?? state };
 }
 
-export function underReports(name: string, files: Record<string, string>): Record<string, string> {
+export function underReports<T>(name: string, files: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(files).map(([f, c]) => [`reports/${name}/${f}`, c]));
 }

@@ -1,4 +1,4 @@
-import { readReportFile } from '../adapters/fs/report-files.js';
+import { readReportFile, readReportPlanText } from '../adapters/fs/report-files.js';
 import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
@@ -10,7 +10,16 @@ import { signPreview } from '../lifecycle/statements.js';
 import { parseStatus, sameStatus } from '../lifecycle/status.js';
 import { planDigest } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
-import { renderInvalidFiles, renderPreviewFiles } from '../report/write-reports.js';
+import {
+  renderCommittedPreviewFiles,
+  renderInvalidFiles,
+  type ReportContent,
+} from '../report/write-reports.js';
+import { PLAN_FILE, PLAN_GZ_FILE } from '../report/plan-jsonl.js';
+import { decideFreshness, type Watermark } from '../lifecycle/freshness.js';
+import { entryQuery, type PreviewTarget, type ScopeQuery } from '../ports/directory.js';
+import type { FreshnessMemory } from '../ports/freshness.js';
+import { requestDigest, templateDigest } from '../config/digests.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { RepoPort } from '../ports/repo.js';
 import { describeError, RepoError } from '../shared/errors.js';
@@ -30,6 +39,16 @@ export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemo
   /** Told what the pass does, for the status page (a no-op outside the daemon). */
   observer: Observer;
   preview: PreviewDeps;
+  /** Directory reads already done; without it every pass reads every open preview's scope. */
+  freshness?: FreshnessMemory;
+  /** Set by reconcilePass for the pass's duration. */
+  pass?: PassState;
+}
+
+/** What one pass shares between requests: one change-detecting connection per target, and its answers. */
+interface PassState {
+  targets: Map<string, Promise<PreviewTarget>>;
+  answers: Map<string, Promise<boolean | undefined>>;
 }
 
 export interface PassSummary {
@@ -51,7 +70,20 @@ const CLAIM_ATTEMPTS = 3;
  * and each source loaded once per checkout. Reports are committed only when what they say
  * changed, so the daemon's own commits never cause another commit.
  */
-export async function reconcilePass(ctx: ReconcileContext): Promise<PassSummary> {
+export async function reconcilePass(outer: ReconcileContext): Promise<PassSummary> {
+  const pass: PassState = { targets: new Map(), answers: new Map() };
+  const ctx: ReconcileContext = { ...outer, pass };
+  try {
+    return await passOver(ctx);
+  } finally {
+    for (const t of pass.targets.values()) await t.then((d) => d.close()).catch(() => undefined);
+    await ctx.freshness?.save().catch((err: unknown) => {
+      ctx.log.warn({ err: describeError(err).message }, 'could not save what the daemon read when');
+    });
+  }
+}
+
+async function passOver(ctx: ReconcileContext): Promise<PassSummary> {
   const { repo, daemon } = ctx;
   const { branch: main, previewBranches } = repoOf(daemon);
   const isPreview = picomatch(previewBranches);
@@ -124,7 +156,12 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
   let committed = 0;
   for (const name of requestsTouched(co.repo, changed)) {
     const log = ctx.log.child({ branch, request: name, commit: co.commit });
-    const files = await withLogFields({ branch, request: name }, () => previewFiles(ctx, co, name, branch));
+    const fresh = await withLogFields({ branch, request: name }, () => previewFiles(ctx, co, name, branch));
+    if (!fresh) {
+      ctx.observer.requestState({ branch, request: name, state: 'previewed', commit: co.commit });
+      continue;
+    }
+    const files = fresh;
     // Told once the reports are on the branch, so a watcher never sees a state Git does not have.
     const observed = () =>
       ctx.observer.requestState({ branch, request: name, state: stateOf(files), commit: co.commit });
@@ -244,7 +281,12 @@ async function previewOnMain(
   name: string,
   main: string,
 ): Promise<number> {
-  const files = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
+  const fresh = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
+  if (!fresh) {
+    ctx.observer.requestState({ branch: main, request: name, state: 'previewed', commit: co.commit });
+    return 0;
+  }
+  const files = fresh;
   const observed = () =>
     ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
   if (await sameReport(ctx, co.dir, name, files)) {
@@ -266,26 +308,117 @@ async function previewOnMain(
   return 1;
 }
 
-/** A signed preview, or the located problems. */
+/**
+ * A signed preview, or the located problems; null when the committed preview still holds (same
+ * inputs, the directory says nothing changed in scope, read within the refresh interval), so an
+ * idle pass costs a question to the directory instead of a read of the scope.
+ */
 async function previewFiles(
   ctx: ReconcileContext,
   co: Checkout,
   name: string,
   branch: string,
-): Promise<Record<string, string>> {
+): Promise<Record<string, ReportContent | null> | null> {
   const problems = diagnosticsForRequest(co.repo, name);
-  if (problems.length) return renderInvalidFiles(name, problems, co.commit);
-  const source = sourceFor(ctx, co, name);
+  // An invalid request leaves no plan behind that someone could mistake for the current one.
+  if (problems.length) return { ...renderInvalidFiles(name, problems, co.commit), ...NO_PLAN };
+  const source = await sourceFor(ctx, co, name)?.catch(() => undefined);
+  const request = co.repo.requests.get(name)!.value!;
+  const template = co.repo.templates.get(request.spec.template)!.value!;
+  const scope = entryQuery(template, []);
+  const prior = parseStatus(await readReportFile(co.dir, name, 'status.yaml').catch(() => undefined));
+  const key = `${branch}\0${name}`;
+  const mark = ctx.freshness?.get(key);
+  const known = mark && prior?.digests?.plan === mark.plan ? mark : undefined;
+  const watermark = known?.watermark ?? prior?.watermark;
+  const target = ctx.pass ? await detectorFor(ctx, template.spec.target) : undefined;
+  if (source && prior?.state === 'previewed' && prior.digests) {
+    const decision = decideFreshness({
+      previous: {
+        digests: prior.digests,
+        ...((known?.readAt ?? prior.directoryReadAt)
+          ? { directoryReadAt: known?.readAt ?? prior.directoryReadAt }
+          : {}),
+      },
+      current: {
+        request: requestDigest(request),
+        template: templateDigest(template),
+        // As the plan header spells it (build-plan.ts).
+        source: `sha256:${source.digest}`,
+      },
+      ...(watermark && target?.changes
+        ? { directoryChanged: await changedSince(ctx, template.spec.target, target, scope, watermark) }
+        : {}),
+      now: new Date(),
+      refreshIntervalMinutes: ctx.daemon.config.preview.refreshIntervalMinutes,
+    });
+    if (!decision.recompute) {
+      ctx.log.debug({ branch, request: name }, `preview kept: ${decision.message}`);
+      return null;
+    }
+    ctx.log.info({ branch, request: name, why: decision.why }, `preview recomputed: ${decision.message}`);
+  }
+  // Where the directory stands, taken before the read: an edit during the read shows next pass.
+  const next = await target?.changes?.readWatermark(scope, watermark).catch(() => undefined);
   const result = await previewValidated(co.repo, name, ctx.daemon, ctx.preview, {
     commit: co.commit,
-    ...(source ? { source: await source } : {}),
+    ...(source ? { source } : {}),
   });
-  if ('invalid' in result) return renderInvalidFiles(name, result.invalid, co.commit);
+  if ('invalid' in result) return { ...renderInvalidFiles(name, result.invalid, co.commit), ...NO_PLAN };
+  const readAt = result.plan.header.createdAt;
+  ctx.freshness?.set(key, {
+    plan: result.plan.header.digests.plan,
+    readAt,
+    ...(next ? { watermark: next } : {}),
+  });
   const signature = signPreview(result.plan, { branch, commit: co.commit }, ctx.keys.privateKey);
-  return renderPreviewFiles(result.plan, ctx.daemon.config.preview.maxUsersInMarkdown, {
+  return renderCommittedPreviewFiles(result.plan, ctx.daemon.config.preview.maxUsersInMarkdown, {
     branch,
     signature,
+    directoryReadAt: readAt,
+    ...(next ? { watermark: next } : {}),
   });
+}
+
+const NO_PLAN = { [PLAN_FILE]: null, [PLAN_GZ_FILE]: null, 'changes.ldif': null } as const;
+
+/** The target's change detector for this pass, opened once per target. */
+function detectorFor(ctx: ReconcileContext, target: string): Promise<PreviewTarget | undefined> {
+  const pass = ctx.pass!;
+  let t = pass.targets.get(target);
+  if (!t) {
+    t = ctx.preview.openTarget(target);
+    t.catch(() => undefined);
+    pass.targets.set(target, t);
+  }
+  // A target that cannot be opened now is read by the preview itself, which reports the error.
+  return t.then(
+    (x) => x,
+    () => undefined,
+  );
+}
+
+/** One question per target, scope and watermark per pass, whichever requests share them. */
+function changedSince(
+  ctx: ReconcileContext,
+  targetName: string,
+  target: PreviewTarget,
+  scope: ScopeQuery,
+  watermark: Watermark,
+): Promise<boolean | undefined> {
+  const key = JSON.stringify([targetName, scope, watermark]);
+  let answer = ctx.pass!.answers.get(key);
+  if (!answer) {
+    answer = target.changes!.changedSince(scope, watermark).catch((err: unknown) => {
+      ctx.log.warn(
+        { target: targetName, err: describeError(err).message },
+        'change detection failed; reading the scope',
+      );
+      return undefined;
+    });
+    ctx.pass!.answers.set(key, answer);
+  }
+  return answer;
 }
 
 /**
@@ -297,16 +430,23 @@ async function sameReport(
   ctx: ReconcileContext,
   dir: string,
   name: string,
-  files: Record<string, string>,
+  files: Record<string, ReportContent | null>,
 ): Promise<boolean> {
-  const next = parseStatus(files['status.yaml']);
+  const next = parseStatus(textOf(files['status.yaml']));
   const read = (f: string) => readReportFile(dir, name, f);
   const prior = parseStatus(await read('status.yaml'));
   if (!sameStatus(prior, next)) return false;
   if (!next?.signature) return true;
   const verified = ctx.keys.trusted.map((k) => verifySigned(prior?.signature, k)).find((v) => v.ok);
   if (!verified?.ok || verified.statement.digests.plan !== next.digests?.plan) return false;
-  const plan = await read('plan.jsonl');
+  // The layout (plan.jsonl, or plan.jsonl.gz without changes.ldif) must be the one it would write.
+  for (const [f, content] of Object.entries(files)) {
+    if (f.startsWith('plan.jsonl') || f === 'changes.ldif') {
+      const present = (await read(f).catch(() => undefined)) !== undefined;
+      if (present !== (content !== null)) return false;
+    }
+  }
+  const plan = await readReportPlanText(dir, name).catch(() => undefined);
   if (plan === undefined) return false;
   try {
     return planDigest(parsePlanJsonl(plan).changes) === verified.statement.digests.plan;
@@ -315,11 +455,15 @@ async function sameReport(
   }
 }
 
-function stateOf(files: Record<string, string>): string {
-  return parseStatus(files['status.yaml'])?.state ?? 'unknown';
+function textOf(content: ReportContent | null | undefined): string | undefined {
+  return typeof content === 'string' ? content : undefined;
 }
 
-function commitMessage(kind: string, name: string, files: Record<string, string>): string {
+function stateOf(files: Record<string, ReportContent | null>): string {
+  return parseStatus(textOf(files['status.yaml']))?.state ?? 'unknown';
+}
+
+function commitMessage(kind: string, name: string, files: Record<string, ReportContent | null>): string {
   return `reexport: ${kind} ${name} (${stateOf(files)})`;
 }
 

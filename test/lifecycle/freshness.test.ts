@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_REFRESH_INTERVAL_MINUTES,
-  decideFreshness,
-  type FreshnessInput,
-  refreshIntervalMinutes,
-} from '../../src/lifecycle/freshness.js';
+import { decideFreshness, type FreshnessInput } from '../../src/lifecycle/freshness.js';
 
 const digests = { request: 'sha256:r', template: 'sha256:t', source: 'sha256:s' };
 const readAt = '2026-11-25T10:00:00.000Z';
@@ -63,14 +58,5 @@ describe('decideFreshness', () => {
         input({ onDemand: true, current: { ...digests, request: 'x' }, directoryChanged: true }),
       ).why,
     ).toBe('on-demand');
-  });
-});
-
-describe('refreshIntervalMinutes', () => {
-  it("reads the daemon config's preview.refreshIntervalMinutes, else the default", () => {
-    expect(refreshIntervalMinutes({})).toBe(DEFAULT_REFRESH_INTERVAL_MINUTES);
-    expect(refreshIntervalMinutes({ preview: { maxUsersInMarkdown: 10 } })).toBe(60);
-    expect(refreshIntervalMinutes({ preview: { refreshIntervalMinutes: 15 } })).toBe(15);
-    expect(refreshIntervalMinutes({ preview: { refreshIntervalMinutes: 0 } })).toBe(60);
   });
 });

@@ -1,6 +1,8 @@
 import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { PLAN_FILE, PLAN_GZ_FILE } from '../../report/plan-jsonl.js';
 import { RepoError } from '../../shared/errors.js';
+import { readReportPlan } from './report-plan.js';
 
 /**
  * A file the daemon wrote under reports/<request>/, read from a checkout; undefined when absent.
@@ -12,16 +14,36 @@ export async function readReportFile(
   request: string,
   file: string,
 ): Promise<string | undefined> {
+  if (!(await exists(root, request, file))) return undefined;
+  return readFile(path.join(root, 'reports', request, file), 'utf8');
+}
+
+/**
+ * The committed plan's text, from plan.jsonl or (a large plan) plan.jsonl.gz, decompressed;
+ * undefined when there is none. Links are refused as for every report file; both files at once
+ * is refused (the daemon never leaves both, and no reader should guess which was reviewed).
+ */
+export async function readReportPlanText(root: string, request: string): Promise<string | undefined> {
+  for (const f of [PLAN_FILE, PLAN_GZ_FILE]) await exists(root, request, f);
+  try {
+    return (await readReportPlan(path.join(root, 'reports', request)))?.text;
+  } catch (err) {
+    throw new RepoError((err as Error).message);
+  }
+}
+
+/** Whether the file exists; throws when any part of its path under the checkout is a link. */
+async function exists(root: string, request: string, file: string): Promise<boolean> {
   const parts = ['reports', request, file];
   for (let i = 1; i <= parts.length; i++) {
     const rel = parts.slice(0, i).join('/');
     const st = await lstat(path.join(root, rel)).catch(() => undefined);
-    if (!st) return undefined;
+    if (!st) return false;
     if (st.isSymbolicLink()) {
       throw new RepoError(
         `${rel} is a symbolic link; reports/ is written by the daemon only: remove the link and let it write the reports again`,
       );
     }
   }
-  return readFile(path.join(root, ...parts), 'utf8');
+  return true;
 }

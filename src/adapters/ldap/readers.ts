@@ -1,3 +1,4 @@
+import { changeDetector } from './change-detection.js';
 import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
 import type { ResolvedSource } from '../../config/types.generated.js';
 import { SourceError, UsageError } from '../../shared/errors.js';
@@ -32,6 +33,7 @@ export async function openTargetReader(
         attributes: query.attributes,
       }),
     readSchema: () => directory.readSchema(),
+    changes: changeDetector(directory),
     close: () => directory.close(),
   };
 }

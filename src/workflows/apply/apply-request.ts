@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { readReportFile } from '../../adapters/fs/report-files.js';
+import { readReportFile, readReportPlanText } from '../../adapters/fs/report-files.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigRepo } from '../../config/config-repo.js';
@@ -107,7 +107,7 @@ export async function applyValidated(
     name,
     request,
     template,
-    committedPlan: await readReportFile(repo.root, name, 'plan.jsonl'),
+    committedPlan: await readReportPlanText(repo.root, name),
     committedStatus: status,
     trustedKeys: deps.trustedKeys,
     requireReviewedPreview: !opts.force && safety.requireReviewedPreview,

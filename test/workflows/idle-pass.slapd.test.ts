@@ -1,0 +1,130 @@
+import { writeFile } from 'node:fs/promises';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { Metrics } from '../../src/adapters/http/metrics.js';
+import { loadDaemonConfig } from '../../src/config/daemon-config.js';
+import { reconcileContext, runPass } from '../../src/daemon/daemon.js';
+import { createLogger } from '../../src/shared/log.js';
+import { makeDir } from '../harness/files.js';
+import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { describeWithSlapd } from '../harness/require.js';
+import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+
+const USERS = 400;
+const TEMPLATE = `apiVersion: reexport/v1
+kind: SyncTemplate
+metadata: { name: t }
+spec:
+  target: ldap
+  source: { file: data/people.csv, id: id }
+  match: { sourceField: id, targetAttribute: employeeID }
+  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
+  mappings:
+    - target: mail
+      source: "{{ id }}@lillevik.kommune.no"
+`;
+const REQUEST = `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, maxChanges: 1000 }\n`;
+
+/** Entries slapd sent back in searches since `from` (its stats log: `SEARCH RESULT … nentries=N`). */
+const entriesSent = (slapd: Slapd, from: number) =>
+  [
+    ...slapd
+      .output()
+      .slice(from)
+      .matchAll(/SEARCH RESULT .*?nentries=(\d+)/g),
+  ].reduce((n, m) => n + Number(m[1]), 0);
+
+for (const syncprov of [false, true]) {
+  describeWithSlapd(
+    `an idle pass against slapd ${syncprov ? 'with syncprov (contextCSN)' : '(modifyTimestamp)'}`,
+    () => {
+      let slapd: Slapd;
+      let remote: Awaited<ReturnType<typeof makeRepo>>;
+      let human: Awaited<ReturnType<typeof cloneRepo>>;
+      let work: Awaited<ReturnType<typeof makeDir>>;
+      let ctx: Awaited<ReturnType<typeof reconcileContext>>;
+      const commits = async () => Number((await gitIn(remote.bare, 'rev-list', '--count', 'bulk')).trim());
+
+      beforeAll(async () => {
+        const people = Array.from({ length: USERS }, (_, i) => ({
+          dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
+          attrs: {
+            objectClass: ['inetOrgPerson', 'reexportPerson'],
+            uid: `u${i}`,
+            cn: `U ${i}`,
+            sn: 'U',
+            employeeID: String(i),
+            mail: `old${i}@kommune.no`,
+          },
+        }));
+        slapd = await startSlapd({
+          ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+          debugLevel: 'stats',
+          outputLimit: 64 * 1024 * 1024,
+          syncprov,
+        });
+        process.env.REEXPORT_TEST_IDLE_PASSWORD = slapd.password;
+        remote = await makeRepo({
+          'templates/t.yaml': TEMPLATE,
+          'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+        });
+        human = await cloneRepo(remote.bare);
+        work = await makeDir({});
+        await writeFile(
+          `${work.dir}/daemon.yaml`,
+          `apiVersion: reexport/v1
+kind: DaemonConfig
+repo: { url: "${remote.bare}", workdir: ./var }
+targets:
+  ldap:
+    url: ${slapd.url}
+    bindDN: "${slapd.bindDN}"
+    passwordEnv: REEXPORT_TEST_IDLE_PASSWORD
+    allowedAttributes: [mail]
+`,
+        );
+        ctx = await reconcileContext(
+          {
+            daemon: await loadDaemonConfig(`${work.dir}/daemon.yaml`),
+            log: createLogger(process.env.IDLE_DEBUG ? 'debug' : 'silent'),
+          },
+          new Metrics(),
+          new AbortController().signal,
+        );
+      });
+      afterAll(async () => {
+        await ctx?.release();
+        await human?.cleanup();
+        await remote?.cleanup();
+        await work?.cleanup();
+        await slapd?.stop();
+      });
+
+      it('reads under 1% of the scope when nothing changed, and a hand edit in scope reaches the open preview', async () => {
+        await gitIn(human.dir, 'checkout', '-b', 'bulk');
+        await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST }, 'Bulk');
+        await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
+        expect((await runPass(ctx)).ok).toBe(true);
+        const previewed = await commits();
+        expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/preview.md')).toMatch(
+          /The directory was read at/,
+        );
+
+        // Nothing changed: the pass asks the directory one question and commits nothing.
+        const from = slapd.output().length;
+        expect((await runPass(ctx)).ok).toBe(true);
+        expect(await commits()).toBe(previewed);
+        expect(entriesSent(slapd, from)).toBeLessThan(USERS / 100);
+
+        // A hand edit inside the scope: the next pass reads again and the preview shows it.
+        await slapd.ldapmodify(
+          'dn: uid=u7,ou=people,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: hand7@kommune.no\n',
+        );
+        expect((await runPass(ctx)).ok).toBe(true);
+        expect(await commits()).toBe(previewed + 1);
+        expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/preview.md')).toContain(
+          '-mail: hand7@kommune.no',
+        );
+      });
+    },
+  );
+}
