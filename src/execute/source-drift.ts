@@ -18,18 +18,35 @@ export interface Drift {
   found?: string[];
 }
 
-export function sourceDrift(
-  changes: readonly PlanChange[],
+/**
+ * The source as execution checks it against: records by key, the users the request selects, the
+ * compiled mappings. Built once per execution, then `sourceDrift` runs per chunk of the plan.
+ */
+export interface SourceCheck {
+  records: Map<string, SourceData['records'][number]>;
+  selected: Set<string>;
+  mappings: Map<string, ReturnType<typeof compileMappings>[number]>;
+  dnValued: DnValued;
+}
+
+export function sourceCheck(
   template: SyncTemplate,
   request: ReexportRequest,
   source: SourceData,
   dnValued: DnValued = isDnValued,
-): Map<string, Drift> {
-  const records = new Map(source.records.map((r) => [r.key, r]));
-  const selected = new Set(selectRecords(source, request.spec.users, []).map((r) => r.key));
-  const mappings = new Map(
-    compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]),
-  );
+): SourceCheck {
+  return {
+    records: new Map(source.records.map((r) => [r.key, r])),
+    selected: new Set(selectRecords(source, request.spec.users, []).map((r) => r.key)),
+    mappings: new Map(
+      compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]),
+    ),
+    dnValued,
+  };
+}
+
+export function sourceDrift(changes: readonly PlanChange[], check: SourceCheck): Map<string, Drift> {
+  const { records, selected, mappings, dnValued } = check;
   const drift = new Map<string, Drift>();
   for (const c of changes) {
     const key = driftKey(c);

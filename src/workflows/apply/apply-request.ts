@@ -11,7 +11,7 @@ import { validateRepo } from '../../config/validate-repo.js';
 import { type EntryWriter, executePlan } from '../../execute/executor.js';
 import { identityDrift } from '../../execute/identity-drift.js';
 import { type ChangeOutcome, countOutcomes } from '../../execute/outcomes.js';
-import { sourceDrift } from '../../execute/source-drift.js';
+import { sourceCheck, sourceDrift } from '../../execute/source-drift.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../../lifecycle/status.js';
 import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
 import { assessSafety } from '../../plan/safety.js';
@@ -165,6 +165,7 @@ export async function applyValidated(
   let interrupted = false;
   try {
     conns = await deps.openWriters(template.spec.target, target.concurrency);
+    const check = sourceCheck(template, request, source, dnValued);
     const chunks = chunkByEntry(changes, CHUNK_CHANGES);
     let finished = 0;
     const total = new Set(changes.map((c) => c.dn)).size;
@@ -174,7 +175,7 @@ export async function applyValidated(
       const fresh = await nextRead!;
       // The next chunk's read overlaps this chunk's writes.
       nextRead = i + 1 < chunks.length ? readFresh(reader, chunks[i + 1]!, template) : undefined;
-      const drift = sourceDrift(chunk, template, request, source, dnValued);
+      const drift = sourceDrift(chunk, check);
       for (const [k, v] of identityDrift(chunk, fresh, template.spec.match.targetAttribute, normalizeDn)) {
         if (!drift.has(k)) drift.set(k, v);
       }
