@@ -4,7 +4,7 @@ import { reconcileContext } from '../../daemon/daemon.js';
 import { formatDiagnostic } from '../../shared/diagnostics.js';
 import { UsageError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
-import { validateRepo } from '../../config/validate-repo.js';
+import { validateCheckout } from '../../workflows/validate.js';
 import { executeOnMain, readRecords } from '../../workflows/execution.js';
 import { progress } from './progress.js';
 
@@ -48,10 +48,12 @@ export async function applyCommand(
     for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
       await ctx.repo.fetch();
       const { dir, commit } = await ctx.repo.checkout(main);
-      const { repo } = await validateRepo(dir, daemon);
+      // The daemon's validation (data files too), and the source it read, handed on.
+      const { repo, sources } = await validateCheckout(dir, daemon);
       if (!repo.requests.has(request)) throw new UsageError(`no request \`${request}\` on ${main}`);
       const records = (await readRecords(exec)).get(request) ?? [];
-      const outcome = await executeOnMain(exec, { repo, commit }, request, records);
+      const source = sources.get(repo.requests.get(request)?.value?.spec.template ?? '');
+      const outcome = await executeOnMain(exec, { repo, commit }, request, records, source ? { source } : {});
       bar.done();
       switch (outcome.did) {
         case 'retry':
