@@ -6,6 +6,8 @@ export interface ReadMark {
   plan: string;
   readAt: string;
   watermark?: Watermark;
+  /** SHA-256 of the committed plan text last found to hold the signed plan (it is parsed once). */
+  planText?: string;
 }
 
 /**

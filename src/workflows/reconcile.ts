@@ -5,9 +5,9 @@ import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { diagnosticsForRequest } from '../config/rules.js';
 import { validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
-import { verifySigned } from '../lifecycle/signing.js';
+import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview } from '../lifecycle/statements.js';
-import { parseStatus, sameStatus } from '../lifecycle/status.js';
+import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
 import { planDigest } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import {
@@ -18,7 +18,8 @@ import {
 import { PLAN_FILE, PLAN_GZ_FILE } from '../report/plan-jsonl.js';
 import { decideFreshness, type Watermark } from '../lifecycle/freshness.js';
 import { entryQuery, type PreviewTarget, type ScopeQuery } from '../ports/directory.js';
-import type { FreshnessMemory } from '../ports/freshness.js';
+import type { FreshnessMemory, ReadMark } from '../ports/freshness.js';
+import { sha256 } from '../source/records.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { RepoPort } from '../ports/repo.js';
@@ -328,18 +329,18 @@ async function previewFiles(
   const scope = entryQuery(template, []);
   const prior = parseStatus(await readReportFile(co.dir, name, 'status.yaml').catch(() => undefined));
   const key = `${branch}\0${name}`;
+  // What the last preview was made from, and when it read the directory, come from the daemon's
+  // signature (or its own memory), never from status.yaml's fields, which anyone with push
+  // access to the branch can edit. Only the watermark is taken on trust: a wrong one can delay
+  // noticing a directory change up to the refresh interval from the signed read time, no more.
+  const signed = prior?.state === 'previewed' ? signedPreview(ctx, prior) : undefined;
   const mark = ctx.freshness?.get(key);
-  const known = mark && prior?.digests?.plan === mark.plan ? mark : undefined;
+  const known = mark && signed && mark.plan === signed.digests.plan ? mark : undefined;
   const watermark = known?.watermark ?? prior?.watermark;
   const target = ctx.pass ? await detectorFor(ctx, template.spec.target) : undefined;
-  if (source && prior?.state === 'previewed' && prior.digests) {
+  if (source && signed && (await committedPlanHolds(ctx, co.dir, name, signed.digests, key, known))) {
     const decision = decideFreshness({
-      previous: {
-        digests: prior.digests,
-        ...((known?.readAt ?? prior.directoryReadAt)
-          ? { directoryReadAt: known?.readAt ?? prior.directoryReadAt }
-          : {}),
-      },
+      previous: { digests: signed.digests, directoryReadAt: known?.readAt ?? signed.at },
       current: {
         request: requestDigest(request),
         template: templateDigest(template),
@@ -359,7 +360,14 @@ async function previewFiles(
     ctx.log.info({ branch, request: name, why: decision.why }, `preview recomputed: ${decision.message}`);
   }
   // Where the directory stands, taken before the read: an edit during the read shows next pass.
-  const next = await target?.changes?.readWatermark(scope, watermark).catch(() => undefined);
+  // Only the daemon's own mark moves forward from the last one: status.yaml's could be forged.
+  const next = await target?.changes?.readWatermark(scope, known?.watermark).catch((err: unknown) => {
+    ctx.log.warn(
+      { target: template.spec.target, err: describeError(err).message },
+      'could not read where the directory stands; the next pass reads the scope again',
+    );
+    return undefined;
+  });
   const result = await previewValidated(co.repo, name, ctx.daemon, ctx.preview, {
     commit: co.commit,
     ...(source ? { source } : {}),
@@ -378,6 +386,37 @@ async function previewFiles(
     directoryReadAt: readAt,
     ...(next ? { watermark: next } : {}),
   });
+}
+
+/** The statement of the daemon's valid signature on a committed preview, if it has one. */
+function signedPreview(ctx: ReconcileContext, status: RequestStatus): Statement | undefined {
+  const verified = ctx.keys.trusted.map((k) => verifySigned(status.signature, k)).find((v) => v.ok);
+  return verified?.ok && verified.statement.kind === 'preview' ? verified.statement : undefined;
+}
+
+/**
+ * Whether the committed plan is still the one the daemon signed, so keeping the preview keeps no
+ * hand-edited plan. Parsed once per version of the file: the memory remembers the text's hash.
+ */
+async function committedPlanHolds(
+  ctx: ReconcileContext,
+  dir: string,
+  name: string,
+  digests: Statement['digests'],
+  key: string,
+  known: ReadMark | undefined,
+): Promise<boolean> {
+  const text = await readReportPlanText(dir, name).catch(() => undefined);
+  if (text === undefined) return false;
+  const hash = sha256(text);
+  if (known?.planText === hash) return true;
+  try {
+    if (planDigest(parsePlanJsonl(text).changes) !== digests.plan) return false;
+  } catch {
+    return false;
+  }
+  if (known) ctx.freshness?.set(key, { ...known, planText: hash });
+  return true;
 }
 
 const NO_PLAN = { [PLAN_FILE]: null, [PLAN_GZ_FILE]: null, 'changes.ldif': null } as const;

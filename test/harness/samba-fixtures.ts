@@ -75,14 +75,17 @@ spec:
   template: ad-employees
 ${spec}`;
 
-/** The daemon config of target `ad` on the test's Samba over ldaps://, the password from REEXPORT_TEST_AD_PASSWORD. */
+/**
+ * The daemon config of target `ad` on the test's Samba over ldaps://, the password from
+ * REEXPORT_TEST_AD_PASSWORD; with `repoUrl`, a daemon's config repository (workdir ./var).
+ */
 export function sambaDaemonConfig(
   samba: SambaAd,
-  opts: { allowedAttributes: readonly string[]; maxChanges?: number; concurrency?: number },
+  opts: { allowedAttributes: readonly string[]; maxChanges?: number; concurrency?: number; repoUrl?: string },
 ): string {
   return `apiVersion: reexport/v1
 kind: DaemonConfig
-${opts.maxChanges !== undefined ? `safety: { maxChanges: ${opts.maxChanges} }\n` : ''}targets:
+${opts.repoUrl !== undefined ? `repo: { url: "${opts.repoUrl}", workdir: ./var }\n` : ''}${opts.maxChanges !== undefined ? `safety: { maxChanges: ${opts.maxChanges} }\n` : ''}targets:
   ad:
     url: ${samba.ldapsUrl}
     bindDN: "${samba.adminDN}"
