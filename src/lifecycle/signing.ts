@@ -19,6 +19,8 @@ export interface Statement {
   at: string;
   /** Daemon instance that made a claim (host and pid), for the claim timeout. */
   by?: string;
+  /** A preview's preview.md, as sha256 of its text: what reviewers read is what the daemon wrote. */
+  previewMd?: string;
 }
 
 /** A statement with its Ed25519 signature, as it is stored in status.yaml and commit trailers. */

@@ -1,10 +1,14 @@
-import type { KeyObject } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import type { Plan, PlanHeader } from '../plan/plan-types.js';
 import { type Signed, signStatement, type Statement } from './signing.js';
 import type { RequestStatus } from './status.js';
 
 /** The daemon's signature over a preview it commits: these inputs gave exactly this plan. */
-export function signPreview(plan: Plan, where: { branch: string; commit: string }, key: KeyObject): Signed {
+export function signPreview(
+  plan: Plan,
+  where: { branch: string; commit: string; previewMd?: string },
+  key: KeyObject,
+): Signed {
   return signStatement(
     {
       v: 1,
@@ -15,6 +19,7 @@ export function signPreview(plan: Plan, where: { branch: string; commit: string 
       digests: plan.header.digests,
       state: 'previewed',
       at: plan.header.createdAt,
+      ...(where.previewMd !== undefined ? { previewMd: textDigest(where.previewMd) } : {}),
     },
     key,
   );
@@ -39,4 +44,9 @@ export function signExecution(
     by: where.by,
   };
   return signStatement(statement, key);
+}
+
+/** How a signed statement names a report text (preview.md). */
+export function textDigest(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }

@@ -65,7 +65,7 @@ export interface PreviewSignature {
   watermark?: Watermark;
 }
 
-const previewStatus = (plan: Plan, signed?: PreviewSignature) =>
+export const previewStatus = (plan: Plan, signed?: PreviewSignature) =>
   renderStatus({
     ...statusForPlan(plan, signed?.branch),
     ...(signed?.signature ? { signature: signed.signature } : {}),

@@ -6,11 +6,12 @@ import { diagnosticsForRequest } from '../config/rules.js';
 import { validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
-import { signPreview } from '../lifecycle/statements.js';
+import { signPreview, textDigest } from '../lifecycle/statements.js';
 import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
 import { planDigest } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import {
+  previewStatus,
   renderCommittedPreviewFiles,
   renderInvalidFiles,
   type ReportContent,
@@ -338,7 +339,7 @@ async function previewFiles(
   const known = mark && signed && mark.plan === signed.digests.plan ? mark : undefined;
   const watermark = known?.watermark ?? prior?.watermark;
   const target = ctx.pass ? await detectorFor(ctx, template.spec.target) : undefined;
-  if (source && signed && (await committedPlanHolds(ctx, co.dir, name, signed.digests, key, known))) {
+  if (source && signed && (await committedPlanHolds(ctx, co.dir, name, signed, key, known))) {
     const decision = decideFreshness({
       previous: { digests: signed.digests, directoryReadAt: known?.readAt ?? signed.at },
       current: {
@@ -379,13 +380,16 @@ async function previewFiles(
     readAt,
     ...(next ? { watermark: next } : {}),
   });
-  const signature = signPreview(result.plan, { branch, commit: co.commit }, ctx.keys.privateKey);
-  return renderCommittedPreviewFiles(result.plan, ctx.daemon.config.preview.maxUsersInMarkdown, {
-    branch,
-    signature,
-    directoryReadAt: readAt,
-    ...(next ? { watermark: next } : {}),
-  });
+  const meta = { branch, directoryReadAt: readAt, ...(next ? { watermark: next } : {}) };
+  const files = renderCommittedPreviewFiles(result.plan, ctx.daemon.config.preview.maxUsersInMarkdown, meta);
+  // The signature covers preview.md too: what reviewers read is what the daemon wrote.
+  const md = textOf(files['preview.md']) ?? '';
+  const signature = signPreview(
+    result.plan,
+    { branch, commit: co.commit, previewMd: md },
+    ctx.keys.privateKey,
+  );
+  return { ...files, 'status.yaml': previewStatus(result.plan, { ...meta, signature }) };
 }
 
 /** The statement of the daemon's valid signature on a committed preview, if it has one. */
@@ -402,10 +406,16 @@ async function committedPlanHolds(
   ctx: ReconcileContext,
   dir: string,
   name: string,
-  digests: Statement['digests'],
+  signed: Statement,
   key: string,
   known: ReadMark | undefined,
 ): Promise<boolean> {
+  const { digests } = signed;
+  // preview.md is what reviewers read: an edited one is written again.
+  if (signed.previewMd) {
+    const md = await readReportFile(dir, name, 'preview.md').catch(() => undefined);
+    if (md === undefined || textDigest(md) !== signed.previewMd) return false;
+  }
   const text = await readReportPlanText(dir, name).catch(() => undefined);
   if (text === undefined) return false;
   const hash = sha256(text);
@@ -484,6 +494,11 @@ async function sameReport(
       const present = (await read(f).catch(() => undefined)) !== undefined;
       if (present !== (content !== null)) return false;
     }
+  }
+  // A preview.md someone edited is written again.
+  const md = await read('preview.md').catch(() => undefined);
+  if (verified.statement.previewMd && (md === undefined || textDigest(md) !== verified.statement.previewMd)) {
+    return false;
   }
   const plan = await readReportPlanText(dir, name).catch(() => undefined);
   if (plan === undefined) return false;

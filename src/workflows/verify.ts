@@ -3,6 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { verifySigned } from '../lifecycle/signing.js';
+import { textDigest } from '../lifecycle/statements.js';
 import { planDigest } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import { renderChangesLdif } from '../report/write-reports.js';
@@ -18,7 +19,7 @@ export interface VerifyRequest {
   /** `sha256:<hex>` of an in-repo source file's bytes, as the runtime computes it; or why it cannot be checked. */
   source: { digest: string; file: string } | { note: string };
   /** The files under reports/<name>/, when present. */
-  reports: { status?: string; plan?: string; ldif?: string };
+  reports: { status?: string; plan?: string; ldif?: string; md?: string };
 }
 
 /** A commit since the base that touched reports/ (see adapters/git/branch-history.ts). */
@@ -132,6 +133,8 @@ function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): 
     out.push(`${where}/plan.jsonl is not the plan the daemon signed; ${EDITED}`);
   } else if (r.reports.ldif !== undefined && r.reports.ldif !== renderChangesLdif(plan)) {
     out.push(`${where}/changes.ldif does not match plan.jsonl; ${EDITED}`);
+  } else if (st.previewMd && (r.reports.md === undefined || textDigest(r.reports.md) !== st.previewMd)) {
+    out.push(`${where}/preview.md is not the text the daemon signed; ${EDITED}`);
   }
   return out;
 }

@@ -123,6 +123,22 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
       stderr: expect.stringMatching(/the preview is for an older version of the request/),
     });
     await gitIn(human.dir, 'reset', '-q', '--hard', 'HEAD~1');
+    // What reviewers read is signed too: an edited preview.md fails the check, and the daemon
+    // writes its own text back on the next pass.
+    const signedMd = (await show(remote.bare, 'new-mail', 'reports/new-mail/preview.md'))!;
+    await commitAndPush(
+      human.dir,
+      { 'reports/new-mail/preview.md': signedMd.replace('aase.odegaard@', 'nobody@') },
+      'Tidy the preview\n\nReexport-Report: true',
+    );
+    expect(await verify()).toMatchObject({
+      code: 1,
+      stderr: expect.stringMatching(/preview\.md is not the text the daemon signed/),
+    });
+    expect((await runPass(ctx)).ok).toBe(true);
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'new-mail');
+    expect(await show(remote.bare, 'new-mail', 'reports/new-mail/preview.md')).toContain('aase.odegaard@');
+    expect((await verify()).code).toBe(0);
     // main is not touched by a branch's preview
     expect(await show(remote.bare, 'main', 'reports/new-mail/preview.md')).toBeUndefined();
   });

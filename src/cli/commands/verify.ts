@@ -1,6 +1,6 @@
+import { readReportFile, readReportPlanText } from '../../adapters/fs/report-files.js';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { readBranchHistory } from '../../adapters/git/branch-history.js';
 import { requestsTouched } from '../../config/config-repo.js';
 import { renderFindings } from '../../report/diagnostics-output.js';
@@ -35,8 +35,8 @@ export async function verifyCommand(
     const t = templateName !== undefined ? repo.templates.get(templateName) : undefined;
     const spec = t?.value?.spec.source;
     const data = templateName !== undefined ? sources.get(templateName) : undefined;
-    const read = (f: string) =>
-      readFile(path.join(repo.root, 'reports', name, f), 'utf8').catch(() => undefined);
+    // As the daemon reads them: links refused, a large plan from plan.jsonl.gz.
+    const read = (f: string) => readReportFile(repo.root, name, f).catch(() => undefined);
     requests.push({
       name,
       file: r.file,
@@ -53,8 +53,9 @@ export async function verifyCommand(
             },
       reports: {
         status: await read('status.yaml'),
-        plan: await read('plan.jsonl'),
+        plan: await readReportPlanText(repo.root, name).catch(() => undefined),
         ldif: await read('changes.ldif'),
+        md: await read('preview.md'),
       },
     });
   }
