@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import type { Diagnostic, Severity } from '../shared/diagnostics.js';
 import { parseSourceRows, type SourceFormat } from './parse-file.js';
 import { collectRecords, idKey, sha256, type SourceData } from './records.js';
@@ -27,7 +28,8 @@ export function checkSourceBytes(
   opts: { name: string; format: SourceFormat; id: string; delimiter?: string; recordSeverity?: Severity },
 ): CheckedSource {
   const { name } = opts;
-  const bad = firstInvalidUtf8(bytes);
+  // The native check is a hundred times faster; the scan finds where, when there is something to find.
+  const bad = isUtf8(bytes) ? -1 : firstInvalidUtf8(bytes);
   if (bad >= 0) {
     let line = 1;
     for (let i = 0; i < bad; i++) if (bytes[i] === 0x0a) line++;
@@ -64,7 +66,10 @@ export function checkSourceBytes(
   };
   const counts = new Map<string, number>();
   for (const issue of data.issues) located(issue.origin, `record ${issue.message}`, counts, 'issue');
-  for (const row of parsed.rows) {
+  // A CSV value is a piece of the text (csv-parse unescapes nothing else than quotes): when the text
+  // holds no control character, no value does, and 500,000 values need no look.
+  const controlsPossible = opts.format !== 'csv' || CONTROL.test(text);
+  for (const row of controlsPossible ? parsed.rows : []) {
     for (const [field, value] of Object.entries(row.fields)) {
       const found = typeof value === 'string' ? CONTROL.exec(value) : null;
       if (!found) continue;

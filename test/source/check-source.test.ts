@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+import { checkSourceBytes } from '../../src/source/check-source.js';
+
+const messages = (bytes: Buffer, format: 'csv' | 'json') =>
+  checkSourceBytes(bytes, { name: `p.${format}`, format, id: 'id' }).diagnostics.map(
+    (d) => `${d.line}: ${d.message}`,
+  );
+
+describe('checkSourceBytes', () => {
+  it('finds a control character a JSON escape puts in a value, though the text holds none', () => {
+    const json = Buffer.from('[{"id": "1", "sn": "Ok"}, {"id": "2", "sn": "Bad\\u0001"}]');
+    expect(json.includes(0x01)).toBe(false);
+    expect(messages(json, 'json')).toEqual([
+      expect.stringMatching(/field `sn` holds the control character U\+0001/),
+    ]);
+  });
+
+  it('finds control characters in CSV values and reports none in a clean file', () => {
+    expect(messages(Buffer.from('id,sn\n1,Ok\n2,B\x07d\n'), 'csv')).toEqual([
+      '3: field `sn` holds the control character U+0007; remove it from the export (a directory value must not contain it)',
+    ]);
+    expect(messages(Buffer.from('id,sn\n1,Ok\n2,Ærø\n'), 'csv')).toEqual([]);
+  });
+
+  it('locates the first byte that is not UTF-8, after an overlong form too', () => {
+    expect(messages(Buffer.from([0x69, 0x64, 0x0a, 0x31, 0xc0, 0xaf, 0x0a]), 'csv')).toEqual([
+      expect.stringMatching(/^2: is not valid UTF-8 \(byte 0xC0 at offset 4\)/),
+    ]);
+  });
+});
