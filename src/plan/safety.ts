@@ -42,12 +42,12 @@ export function assessSafety(
   if (entries > limits.maxChanges)
     over.push(`changes ${plural(entries, 'entry', 'entries')}, over the limit of ${limits.maxChanges}`);
   if (clears > limits.maxClears)
-    over.push(`clears ${plural(clears, 'value')}, over the limit of ${limits.maxClears}`);
+    over.push(`removes ${plural(clears, 'value')}, over the limit of ${limits.maxClears}`);
   if (over.length === 0)
     return {
       ...base,
       ok: true,
-      message: `within limits (${entries} of ${limits.maxChanges} entries, ${clears} of ${limits.maxClears} clears)`,
+      message: `within limits (${entries} of ${limits.maxChanges} entries, ${clears} of ${limits.maxClears} values removed)`,
     };
   if (confirmed !== undefined && confirmed >= entries) {
     return {
