@@ -60,7 +60,7 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   out.push('');
   const attrs = Object.entries(s.perAttribute);
   if (attrs.length) {
-    out.push('| Attribute | Changes | Clears | Empty, skipped |', '|---|---:|---:|---:|');
+    out.push('| Attribute | Changes | Values removed | Empty, skipped |', '|---|---:|---:|---:|');
     for (const [a, c] of attrs)
       out.push(`| ${a} | ${n(c.changes)} | ${n(c.clears)} | ${n(c.skippedEmpty)} |`);
     out.push('');
