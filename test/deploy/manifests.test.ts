@@ -8,11 +8,15 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { describeWithKubectl, KUBECTL } from '../harness/require.js';
+import { loadYamlFile } from '../../src/config/load-file.js';
+import { formatDiagnostic } from '../../src/shared/diagnostics.js';
 
 const run = promisify(execFile);
 const project = path.resolve(import.meta.dirname, '../..');
@@ -433,6 +437,19 @@ describeWithKubectl('deploy/ kustomizations', () => {
     it.each(applications)(`%s: ${name}`, (d) => {
       expect(check(renders.get(path.join(project, d))!)).toEqual([]);
     });
+
+  it.each(applications)('%s: the daemon config in the ConfigMap is valid for this version', async (d) => {
+    const { config } = daemonConfig(renders.get(path.join(project, d))!);
+    const dir = await mkdtemp(path.join(tmpdir(), 'reexport-k8s-config-'));
+    try {
+      await writeFile(path.join(dir, 'config.yaml'), stringify(config));
+      // The schema only: the files it names exist in the pod, not here.
+      const checked = await loadYamlFile(path.join(dir, 'config.yaml'), 'config.yaml', 'daemon-config');
+      expect(checked.diagnostics.map(formatDiagnostic)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it('the HR volume overlay mounts sources.hr.path from the reexport-hr claim', () => {
     const objects = renders.get(path.join(deployDir, 'overlays/hr-volume'))!;
