@@ -73,3 +73,31 @@ export function countOutcomes(outcomes: readonly ChangeOutcome[]): Record<Outcom
   for (const o of outcomes) counts[o.outcome]++;
   return counts;
 }
+
+/**
+ * An execution's outcomes as it keeps them: counts per outcome and per attribute, and each change
+ * not applied (result.md lists those with why). Applied changes are only counted, so a plan of
+ * 100,000 changes is not held a second time as its outcomes.
+ */
+export class OutcomeTally {
+  readonly counts = countOutcomes([]);
+  /** Attribute (as the plan spells it) → counts, in the order attributes first appear. */
+  readonly perAttribute = new Map<string, Record<OutcomeKind, number>>();
+  readonly notApplied: ChangeOutcome[] = [];
+
+  static of(outcomes: readonly ChangeOutcome[]): OutcomeTally {
+    const t = new OutcomeTally();
+    t.add(outcomes);
+    return t;
+  }
+
+  add(outcomes: readonly ChangeOutcome[]): void {
+    for (const o of outcomes) {
+      this.counts[o.outcome]++;
+      let row = this.perAttribute.get(o.attribute);
+      if (!row) this.perAttribute.set(o.attribute, (row = countOutcomes([])));
+      row[o.outcome]++;
+      if (o.outcome !== 'applied') this.notApplied.push(o);
+    }
+  }
+}

@@ -29,8 +29,39 @@ export function assessSafety(
   limits: SafetyLimits,
   confirmed?: number,
 ): SafetyVerdict {
-  const entries = new Set(changes.map((c) => c.dn.toLowerCase())).size;
-  const clears = changes.reduce((n, c) => n + removedValues(c), 0);
+  const tally = safetyTally();
+  for (const c of changes) tally.add(c);
+  return tally.verdict(limits, confirmed);
+}
+
+/**
+ * assessSafety change by change, for a reader that streams the plan instead of holding it: only
+ * the changed entries' DNs are kept, to count each entry once.
+ */
+export function safetyTally(): {
+  add(change: Pick<PlanChange, 'dn' | 'before' | 'after'>): void;
+  /** What the verdict needs, without the DNs seen: keep this once every change was added. */
+  counts(): { entries: number; clears: number };
+  verdict(limits: SafetyLimits, confirmed?: number): SafetyVerdict;
+} {
+  const dns = new Set<string>();
+  let clears = 0;
+  return {
+    add(c) {
+      dns.add(c.dn.toLowerCase());
+      clears += removedValues(c);
+    },
+    counts: () => ({ entries: dns.size, clears }),
+    verdict: (limits, confirmed) => safetyVerdict({ entries: dns.size, clears }, limits, confirmed),
+  };
+}
+
+/** The verdict on a plan's counts: distinct entries changed, and values cleared (removedValues). */
+export function safetyVerdict(
+  { entries, clears }: { entries: number; clears: number },
+  limits: SafetyLimits,
+  confirmed?: number,
+): SafetyVerdict {
   const base = {
     entries,
     clears,

@@ -1,6 +1,6 @@
 import { compareIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
-import { type ChangeOutcome, countOutcomes, OUTCOME_KINDS, type OutcomeKind } from '../execute/outcomes.js';
+import { type ChangeOutcome, OUTCOME_KINDS, type OutcomeKind, OutcomeTally } from '../execute/outcomes.js';
 import { formatCount as n, plural, visibleControls, wasWere } from '../shared/text.js';
 import { code } from './markdown.js';
 
@@ -49,8 +49,9 @@ export function outcomeHeadline(counts: Record<OutcomeKind, number>, interrupted
 }
 
 /** result.md: what happened in one sentence, counts per outcome and attribute, then each change not applied. */
-export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultInfo): string {
-  const counts = countOutcomes(outcomes);
+export function renderResultMd(outcomes: readonly ChangeOutcome[] | OutcomeTally, info: ResultInfo): string {
+  const tally = outcomes instanceof OutcomeTally ? outcomes : OutcomeTally.of(outcomes);
+  const { counts, perAttribute: perAttr, notApplied } = tally;
   const out = [`# Result: ${info.header.request}`, ''];
   out.push(`**${outcomeHeadline(counts, info.interrupted !== undefined)}**`, '');
   out.push(
@@ -68,12 +69,6 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
     ...KINDS.map((k) => `| ${k} | ${n(counts[k])} | ${MEANING[k]} |`),
     '',
   );
-  const perAttr = new Map<string, Record<OutcomeKind, number>>();
-  for (const o of outcomes) {
-    const row = perAttr.get(o.attribute) ?? countOutcomes([]);
-    row[o.outcome]++;
-    perAttr.set(o.attribute, row);
-  }
   if (perAttr.size) {
     out.push(`| Attribute | ${KINDS.join(' | ')} |`, `|---|${KINDS.map(() => '---:').join('|')}|`);
     for (const [a, row] of perAttr) out.push(`| ${a} | ${KINDS.map((k) => n(row[k])).join(' | ')} |`);
@@ -81,7 +76,7 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
   }
   section(
     out,
-    outcomes,
+    notApplied,
     'failed',
     'Failed: refused by the directory',
     "The LDAP result code and the server's message say why; fix the value or the template in a new request.",
@@ -89,7 +84,7 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
   );
   section(
     out,
-    outcomes,
+    notApplied,
     'stale',
     'Stale: not overwritten',
     'Someone or something changed these values after the preview. Nothing was written to them; a new preview shows what the mapping would do now.',
@@ -98,12 +93,12 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[], info: ResultI
         ? visibleControls(o.reason ?? '')
         : `found ${o.found.length ? o.found.map(code).join(', ') : 'no value'}${o.reason ? ` (${visibleControls(o.reason)})` : ''}`,
   );
-  section(out, outcomes, 'skipped', 'Skipped', 'These changes were not attempted:', (o) =>
+  section(out, notApplied, 'skipped', 'Skipped', 'These changes were not attempted:', (o) =>
     visibleControls(o.reason ?? 'no reason given'),
   );
   section(
     out,
-    outcomes,
+    notApplied,
     'pending',
     'Pending: not written yet',
     'The directory did not answer (connection lost, busy or unavailable). The request stays partial; the next pass writes these, deciding each on a fresh read.',
@@ -130,4 +125,12 @@ function section(
 
 export function renderResultJsonl(outcomes: readonly ChangeOutcome[]): string {
   return outcomes.map((o) => JSON.stringify(o)).join('\n') + (outcomes.length ? '\n' : '');
+}
+
+/** result.jsonl read back (every change's outcome); empty for none. */
+export function parseResultJsonl(text: string | undefined): ChangeOutcome[] {
+  return (text ?? '')
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as ChangeOutcome);
 }

@@ -27,7 +27,6 @@ import type { RepoPort } from '../ports/repo.js';
 import { describeError, RepoError } from '../shared/errors.js';
 import { type Logger, withLogFields } from '../shared/log.js';
 import type { Observer } from '../ports/observer.js';
-import { countOutcomes } from '../execute/outcomes.js';
 import type { SourceData } from '../source/records.js';
 import { type ExecutionContext, executeOnMain, readRecords, underReports } from './execution.js';
 import { loadTemplateSource } from './load-source.js';
@@ -234,8 +233,8 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           const r = outcome.result;
           summary.executions++;
           ctx.metrics.executions.inc({ result: r.state });
-          for (const o of r.outcomes) ctx.metrics.changes.inc({ outcome: o.outcome });
-          ctx.observer.executionFinished(name, { state: r.state, counts: countOutcomes(r.outcomes) });
+          for (const [outcome, n] of Object.entries(r.counts)) if (n) ctx.metrics.changes.inc({ outcome }, n);
+          ctx.observer.executionFinished(name, { state: r.state, counts: r.counts });
           ctx.observer.requestState({
             branch: main,
             request: name,

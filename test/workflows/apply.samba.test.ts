@@ -202,7 +202,7 @@ describeWithSamba('apply against Samba AD', () => {
     expect(result.state).toBe('executed');
     expect(result.reviewed).toBe(true);
     expect(result.header?.digests.plan).toBe(plan.header.digests.plan);
-    expect(brief(result.outcomes)).toEqual([
+    expect(brief(result.outcomes())).toEqual([
       '1001 company applied',
       '1001 mail already-applied',
       '1001 proxyAddresses applied',
@@ -215,16 +215,16 @@ describeWithSamba('apply against Samba AD', () => {
       '1004 telephoneNumber applied',
       '1004 title applied',
     ]);
-    expect(result.outcomes.find((o) => o.id === '1002' && o.attribute === 'title')).toMatchObject({
+    expect(result.outcomes().find((o) => o.id === '1002' && o.attribute === 'title')).toMatchObject({
       dn: dn.bjorn,
       found: ['Avdelingsleder'],
       reason: expect.stringMatching(/changed after the preview; not overwritten/),
     });
-    expect(result.outcomes.find((o) => o.id === '1004' && o.attribute === 'company')).toMatchObject({
+    expect(result.outcomes().find((o) => o.id === '1004' && o.attribute === 'company')).toMatchObject({
       found: ['Håndsatt AS'],
       outcome: 'stale',
     });
-    expect(result.outcomes.filter((o) => o.outcome === 'failed')).toEqual([]);
+    expect(result.outcomes().filter((o) => o.outcome === 'failed')).toEqual([]);
 
     // The directory afterwards: the plan's values, the hand edits untouched, values merge keeps still there.
     expect(await snapshot(baseDN)).toEqual({
@@ -278,13 +278,13 @@ describeWithSamba('apply against Samba AD', () => {
     const jsonl = result.files['result.jsonl']!.trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { id: string; attribute: string; outcome: string });
-    expect(brief(jsonl)).toEqual(brief(result.outcomes));
+    expect(brief(jsonl)).toEqual(brief(result.outcomes()));
 
     // The plan run again without its journal (as a second daemon resuming would): every change
     // is decided on the fresh read, so nothing is written twice and nothing is added over a value.
     const before = await snapshot(baseDN);
     const again = await apply(daemon, 'journal-of-another-daemon');
-    expect(again.outcomes.filter((o) => o.outcome === 'applied')).toEqual([]);
+    expect(again.outcomes().filter((o) => o.outcome === 'applied')).toEqual([]);
     expect(await snapshot(baseDN)).toEqual(before);
     // The reviewed plan is still the one that was committed.
     expect(await readFile(path.join(dir, 'reports', REQUEST, 'plan.jsonl'), 'utf8')).toBe(committed);
@@ -304,7 +304,7 @@ describeWithSamba('apply against Samba AD', () => {
     });
     await byHand(dn.kaare!, 'replace', 'mail', ['KAARE.DAEHLIE@lillevik.kommune.no']);
     const result = await apply(daemon);
-    expect(result.outcomes.find((o) => o.id === '1003')).toMatchObject({
+    expect(result.outcomes().find((o) => o.id === '1003')).toMatchObject({
       outcome: 'stale',
       found: ['KAARE.DAEHLIE@lillevik.kommune.no'],
     });
@@ -329,7 +329,7 @@ describeWithSamba('apply against Samba AD', () => {
     expect(result.message).toBe(
       "refused: the plan changes 4 entries, over the limit of 2; if this is intended, add `maxChanges: 4` to the request's spec",
     );
-    expect(result.outcomes).toEqual([]);
+    expect(result.outcomes()).toEqual([]);
     expect(Object.keys(result.files)).toEqual(['status.yaml']);
     expect(result.files['status.yaml']).toMatch(/state: refused/);
     expect(await snapshot(baseDN)).toEqual(before);
@@ -344,8 +344,8 @@ describeWithSamba('apply against Samba AD', () => {
     await writeFile(`${dir}/requests/${REQUEST}.yaml`, `${requestYaml}  maxChanges: 4\n`);
     const confirmed = await apply(daemon);
     expect(confirmed.state).toBe('executed');
-    expect(confirmed.outcomes.every((o) => o.outcome === 'applied')).toBe(true);
-    expect(confirmed.outcomes).toHaveLength(11);
+    expect(confirmed.outcomes().every((o) => o.outcome === 'applied')).toBe(true);
+    expect(confirmed.outcomes()).toHaveLength(11);
   });
 
   it('compares manager DNs as AD does: a mapping in another spelling is applied once, then the preview is empty', async () => {
@@ -385,7 +385,7 @@ describeWithSamba('apply against Samba AD', () => {
       '1002 manager → cn=Åse Ødegård,ou=mgr,ou=ansatte,dc=kommune,dc=test',
     ]);
     const result = await apply(daemon);
-    expect(brief(result.outcomes)).toEqual(['1001 manager applied', '1002 manager applied']);
+    expect(brief(result.outcomes())).toEqual(['1001 manager applied', '1002 manager applied']);
     const stored = await withClient(
       async (c) =>
         (await c.search(baseDN, { scope: 'one', filter: '(employeeID=1001)', attributes: ['manager'] }))

@@ -101,7 +101,7 @@ describeWithSlapd('apply against slapd', () => {
     const result = await apply(daemon);
     expect(result.state).toBe('executed');
     expect(result.reviewed).toBe(true);
-    expect(brief(result.outcomes)).toEqual([
+    expect(brief(result.outcomes())).toEqual([
       '1001 description applied',
       '1001 mail applied',
       '1001 proxyAddresses already-applied',
@@ -111,13 +111,13 @@ describeWithSlapd('apply against slapd', () => {
       '1003 description applied',
       '1003 mail stale',
     ]);
-    expect(result.outcomes.find((o) => o.outcome === 'skipped')?.reason).toMatch(/entry no longer exists/);
-    const stale = result.outcomes.find((o) => o.id === '1003');
+    expect(result.outcomes().find((o) => o.outcome === 'skipped')?.reason).toMatch(/entry no longer exists/);
+    const stale = result.outcomes().find((o) => o.id === '1003');
     expect(stale).toMatchObject({
       found: ['kaare@hand.no'],
       reason: expect.stringMatching(/changed after the preview/),
     });
-    expect(result.outcomes.find((o) => o.attribute === 'title')?.reason).toMatch(
+    expect(result.outcomes().find((o) => o.attribute === 'title')?.reason).toMatch(
       /source now gives \["Driftssjef"\]/,
     );
     // The hand-edited value is untouched.
@@ -135,7 +135,7 @@ describeWithSlapd('apply against slapd', () => {
     const plan = await reviewedPreview(daemon);
     expect(plan.changes.some((c) => c.attribute === 'telephoneNumber' && c.id === '1001')).toBe(true);
     const result = await apply(daemon);
-    const aase = result.outcomes.filter((o) => o.id === '1001');
+    const aase = result.outcomes().filter((o) => o.id === '1001');
     expect(brief(aase)).toEqual([
       '1001 description applied',
       '1001 mail applied',
@@ -188,7 +188,12 @@ describeWithSlapd('apply against slapd', () => {
       });
       expect(dropped).toBeGreaterThan(0);
       expect(result.state).toBe('executed');
-      expect(result.outcomes.map((o) => o.outcome).sort()).toEqual(Array(8).fill('applied'));
+      expect(
+        result
+          .outcomes()
+          .map((o) => o.outcome)
+          .sort(),
+      ).toEqual(Array(8).fill('applied'));
     } finally {
       await proxy.close();
     }
@@ -303,12 +308,17 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
         trustedKeys,
       });
       expect(result.reviewed).toBe(true);
-      expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1001 stale', '1003 stale']);
-      expect(result.outcomes.find((o) => o.id === '1001')).toMatchObject({
+      expect(
+        result
+          .outcomes()
+          .map((o) => `${o.id} ${o.outcome}`)
+          .sort(),
+      ).toEqual(['1001 stale', '1003 stale']);
+      expect(result.outcomes().find((o) => o.id === '1001')).toMatchObject({
         reason: expect.stringMatching(/entry's employeeID is not 1001/),
         found: ['1003'],
       });
-      expect(result.outcomes.find((o) => o.id === '1003')?.reason).toMatch(
+      expect(result.outcomes().find((o) => o.id === '1003')?.reason).toMatch(
         /request does not select this user/,
       );
       expect(await readMail(slapd, 'kaare')).toBe(kaareBefore);
@@ -376,8 +386,13 @@ describeWithSlapd('apply to an attribute without an equality rule', () => {
         journalDir: path.join(dir, 'journal'),
         trustedKeys,
       });
-      expect(result.outcomes.map((o) => `${o.id} ${o.outcome}`).sort()).toEqual(['1 applied', '2 stale']);
-      expect(result.outcomes.find((o) => o.id === '1')?.reason).toMatch(
+      expect(
+        result
+          .outcomes()
+          .map((o) => `${o.id} ${o.outcome}`)
+          .sort(),
+      ).toEqual(['1 applied', '2 stale']);
+      expect(result.outcomes().find((o) => o.id === '1')?.reason).toMatch(
         /no equality rule.*fresh read.*replaced/,
       );
       const { runLdapTool, ldapToolEnv, LDAPSEARCH } = await import('../harness/slapd.js');

@@ -2,7 +2,7 @@ import { lstat, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PLAN_FILE, PLAN_GZ_FILE } from '../../report/plan-jsonl.js';
 import { RepoError } from '../../shared/errors.js';
-import { readReportPlan } from './report-plan.js';
+import { readReportPlan, readReportPlanLines, reportPlanFile } from './report-plan.js';
 
 /**
  * A file the daemon wrote under reports/<request>/, read from a checkout; undefined when absent.
@@ -30,6 +30,25 @@ export async function readReportPlanText(root: string, request: string): Promise
   } catch (err) {
     throw new RepoError((err as Error).message);
   }
+}
+
+/**
+ * The committed plan line by line (plan.jsonl or plan.jsonl.gz), each call reading the file from
+ * its start: an execution streams a large plan instead of holding it. Undefined when there is
+ * none; links and both files at once are refused as by readReportPlanText.
+ */
+export async function reportPlanLines(
+  root: string,
+  request: string,
+): Promise<(() => AsyncIterable<string>) | undefined> {
+  for (const f of [PLAN_FILE, PLAN_GZ_FILE]) await exists(root, request, f);
+  const dir = path.join(root, 'reports', request);
+  try {
+    if (!(await reportPlanFile(dir))) return undefined;
+  } catch (err) {
+    throw new RepoError((err as Error).message);
+  }
+  return () => readReportPlanLines(dir);
 }
 
 /** Whether the file exists; throws when any part of its path under the checkout is a link. */

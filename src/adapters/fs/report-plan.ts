@@ -49,20 +49,23 @@ export async function* readReportPlanLines(reportDir: string): AsyncGenerator<st
   if (!file) throw new Error(`${reportDir} has no ${PLAN_FILE}`);
   const raw = createReadStream(path.join(reportDir, file));
   const input = file === PLAN_GZ_FILE ? raw.pipe(createGunzip()) : raw;
-  // A corrupt gzip stream fails the gunzip, not the file stream: end the lines with that error.
-  const failed = new Promise<never>((_, reject) => {
-    input.once('error', reject);
-    raw.once('error', reject);
-  });
-  failed.catch(() => {});
   const lines = createInterface({ input, crlfDelay: Infinity });
-  const it = lines[Symbol.asyncIterator]();
+  // A corrupt gzip stream fails the gunzip, not the file stream, and readline passes neither on:
+  // the lines end there, and the error is thrown after them. (Racing each line against an error
+  // promise instead would attach a reaction per line to a promise that never settles.)
+  let failure: unknown;
+  const fail = (err: unknown) => {
+    failure ??= err;
+    lines.close();
+  };
+  input.once('error', fail);
+  raw.once('error', fail);
   try {
-    for (;;) {
-      const step = await Promise.race([it.next(), failed]);
-      if (step.done) break;
-      if (step.value.trim() !== '') yield step.value;
+    for await (const line of lines) {
+      if (failure) break;
+      if (line.trim() !== '') yield line;
     }
+    if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
   } finally {
     lines.close();
     raw.destroy();

@@ -74,7 +74,7 @@ export async function applyCommand(
           for (const d of r.diagnostics ?? []) out.write(`${formatDiagnostic(d)}\n`);
           out.write(`${r.state}: ${r.message}\n`);
           if (r.state === 'interrupted') return 3;
-          const failed = r.outcomes.some((o) => o.outcome === 'failed');
+          const failed = r.counts.failed > 0;
           return r.state === 'executed' && !failed ? 0 : 1;
         }
       }

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { readReportFile, readReportPlanText } from '../../adapters/fs/report-files.js';
+import { readReportFile, reportPlanLines } from '../../adapters/fs/report-files.js';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigRepo } from '../../config/config-repo.js';
@@ -10,14 +10,13 @@ import type { Target } from '../../config/types.generated.js';
 import { validateRepo } from '../../config/validate-repo.js';
 import { type EntryWriter, executePlan } from '../../execute/executor.js';
 import { identityDrift } from '../../execute/identity-drift.js';
-import { type ChangeOutcome, countOutcomes } from '../../execute/outcomes.js';
+import { type ChangeOutcome, countOutcomes, type OutcomeKind, OutcomeTally } from '../../execute/outcomes.js';
 import { sourceCheck, sourceDrift } from '../../execute/source-drift.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../../lifecycle/status.js';
 import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
-import { assessSafety } from '../../plan/safety.js';
 import { dnValuedFrom, schemaAnswerFrom, schemaFromAnswer } from '../../plan/values.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
-import { outcomeHeadline, renderResultJsonl, renderResultMd } from '../../report/result.js';
+import { outcomeHeadline, parseResultJsonl, renderResultJsonl, renderResultMd } from '../../report/result.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { SourceData } from '../../source/records.js';
 import { isDnWithin, normalizeDn } from '../../syntax/dn.js';
@@ -25,6 +24,7 @@ import { Journal } from '../../adapters/fs/journal.js';
 import { loadTemplateSource } from '../load-source.js';
 import { type PreviewDeps, previewValidated } from '../preview.js';
 import { choosePlan } from './choose-plan.js';
+import { type PlanSource, planSourceOf } from './plan-stream.js';
 import { readFresh } from './fresh-read.js';
 
 export interface ApplyDeps extends PreviewDeps {
@@ -55,14 +55,17 @@ export interface ApplyResult {
   message: string;
   header?: PlanHeader;
   reviewed?: boolean;
-  outcomes: ChangeOutcome[];
+  /** Changes per outcome (all zero when nothing ran). */
+  counts: Record<OutcomeKind, number>;
+  /**
+   * Every change's outcome, read back from result.jsonl when asked (tests, small plans): the
+   * execution itself keeps only counts and the changes not applied.
+   */
+  outcomes(): ChangeOutcome[];
   diagnostics?: Diagnostic[];
   /** Files for reports/<request>/ (result.md, result.jsonl, status.yaml), not yet signed. */
   files: Record<string, string>;
 }
-
-/** Changes per round of fresh read and writes: bounds what is held besides the plan itself. */
-const CHUNK_CHANGES = 5000;
 
 /** `applyValidated` for a checkout: validates it first (the CLI's way in). */
 export async function applyRequest(
@@ -103,35 +106,33 @@ export async function applyValidated(
   const template = repo.templates.get(request.spec.template)!.value!;
   const { safety } = daemon.config;
 
-  const choice = choosePlan({
+  const choice = await choosePlan({
     name,
     request,
     template,
-    committedPlan: await readReportPlanText(repo.root, name),
+    committedPlan: await reportPlanLines(repo.root, name),
     committedStatus: status,
     trustedKeys: deps.trustedKeys,
     requireReviewedPreview: !opts.force && safety.requireReviewedPreview,
   });
   if ('refused' in choice) return refusal(name, 'refused', choice.refused, status);
-  let header: PlanHeader;
-  let changes: PlanChange[];
+  let plan: PlanSource;
   let reviewed: boolean;
-  if ('plan' in choice) ({ header, changes, reviewed } = choice.plan);
+  if ('plan' in choice) ({ plan, reviewed } = choice.plan);
   else {
     const fresh = await freshPlan(repo, name, daemon, deps, request, template, opts.commit);
     if ('invalid' in fresh)
       return { ...refusal(name, 'invalid', 'the request is invalid', status), diagnostics: fresh.invalid };
-    ({ header, changes } = fresh);
+    plan = planSourceOf(fresh);
     reviewed = false;
   }
+  const { header } = plan;
 
-  const verdict = assessSafety(changes, safety, request.spec.maxChanges);
+  const verdict = plan.safety(safety, request.spec.maxChanges);
   if (!verdict.ok) return { ...refusal(name, 'refused', verdict.message, status), header };
 
   // The operator may have narrowed the target since the review; the daemon config always wins.
   const target = daemon.config.targets[template.spec.target]!;
-  const skipped = disallowed(changes, target);
-  changes = changes.filter((c) => !skipped.has(c));
   const source = opts.source ?? (await loadTemplateSource(template, repo, daemon, deps.readLdapSource));
 
   const reader = await deps.openTarget(template.spec.target);
@@ -140,9 +141,8 @@ export async function applyValidated(
   let dnValued: ReturnType<typeof dnValuedFrom>;
   try {
     const schema = await reader.readSchema?.();
-    const attributes = [...new Set(changes.map((c) => c.attribute))];
-    const now = schemaAnswerFrom(schema, attributes);
-    const then = header.schema && schemaAnswerFrom(schemaFromAnswer(header.schema), attributes);
+    const now = schemaAnswerFrom(schema, plan.attributes);
+    const then = header.schema && schemaAnswerFrom(schemaFromAnswer(header.schema), plan.attributes);
     if (then && JSON.stringify(then) !== JSON.stringify({ ...now, source: then.source })) {
       await reader.close();
       return refusal(
@@ -161,24 +161,44 @@ export async function applyValidated(
 
   const { journal, done } = await Journal.open(deps.journalDir, name, header.digests.plan);
   let conns: Awaited<ReturnType<ApplyDeps['openWriters']>> | undefined;
-  const outcomes: ChangeOutcome[] = [];
+  const tally = new OutcomeTally();
+  // result.jsonl, a chunk's lines at a time: compact text instead of an object per change.
+  const jsonl: string[] = [];
+  const record = (outcomes: readonly ChangeOutcome[]) => {
+    tally.add(outcomes);
+    if (outcomes.length) jsonl.push(renderResultJsonl(outcomes));
+  };
   let interrupted = false;
+  const chunks = plan.chunks()[Symbol.asyncIterator]();
   try {
     conns = await deps.openWriters(template.spec.target, target.concurrency);
     const check = sourceCheck(template, request, source, dnValued);
-    const chunks = chunkByEntry(changes, CHUNK_CHANGES);
+    const total = plan.entries;
     let finished = 0;
-    const total = new Set(changes.map((c) => c.dn)).size;
-    let nextRead = chunks.length ? readFresh(reader, chunks[0]!, template) : undefined;
-    for (let i = 0; i < chunks.length; i++) {
-      const chunk = chunks[i]!;
-      const fresh = await nextRead!;
-      // The next chunk's read overlaps this chunk's writes.
-      nextRead = i + 1 < chunks.length ? readFresh(reader, chunks[i + 1]!, template) : undefined;
+    // The next chunk is read from the plan and its entries from the directory while the current
+    // chunk's writes run.
+    const nextChunk = async () => {
+      const step = await chunks.next();
+      if (step.done) return undefined;
+      const all = step.value;
+      const skipped = disallowed(all, target);
+      const changes = skipped.size ? all.filter((c) => !skipped.has(c)) : all;
+      const fresh = readFresh(reader, changes, template);
+      fresh.catch(() => undefined);
+      return { changes, skipped, entries: new Set(all.map((c) => c.dn.toLowerCase())).size, fresh };
+    };
+    let next = nextChunk();
+    next.catch(() => undefined);
+    for (let current = await next; current; current = await next) {
+      const { changes: chunk, skipped } = current;
+      const fresh = await current.fresh;
+      next = nextChunk();
+      next.catch(() => undefined);
       const drift = sourceDrift(chunk, check);
       for (const [k, v] of identityDrift(chunk, fresh, template.spec.match.targetAttribute, normalizeDn)) {
         if (!drift.has(k)) drift.set(k, v);
       }
+      record([...skipped.values()]);
       const base = finished;
       const result = await executePlan({
         changes: chunk,
@@ -194,22 +214,22 @@ export async function applyValidated(
         onEntry: (n) => deps.onEntry?.(base + n, total),
         retry: deps.retry ?? daemon.config.execution.retry,
       });
-      outcomes.push(...result.outcomes);
-      finished += new Set(chunk.map((c) => c.dn)).size;
+      record(result.outcomes);
       if (result.interrupted) {
         interrupted = true;
-        await nextRead?.catch(() => undefined);
+        await next.catch(() => undefined);
         break;
       }
+      finished += current.entries;
     }
   } finally {
+    await chunks.return?.();
     await conns?.close();
     await reader.close();
     await journal.close();
   }
-  outcomes.push(...skipped.values());
   const finishedAt = now().toISOString();
-  const counts = countOutcomes(outcomes);
+  const { counts } = tally;
   const state: ApplyState = interrupted ? 'interrupted' : counts.pending > 0 ? 'partial' : 'executed';
   const newStatus: RequestStatus = {
     request: name,
@@ -224,17 +244,25 @@ export async function applyValidated(
   };
   const interruptedWhy = interrupted ? 'the daemon was asked to stop' : undefined;
   const files = {
-    'result.md': renderResultMd(outcomes, {
+    'result.md': renderResultMd(tally, {
       header,
       startedAt,
       finishedAt,
       interrupted: interruptedWhy,
       reviewed,
     }),
-    'result.jsonl': renderResultJsonl(outcomes),
+    'result.jsonl': jsonl.join(''),
     'status.yaml': renderStatus(newStatus),
   };
-  return { state, message: outcomeHeadline(counts, interrupted), header, reviewed, outcomes, files };
+  return {
+    state,
+    message: outcomeHeadline(counts, interrupted),
+    header,
+    reviewed,
+    counts: { ...counts },
+    outcomes: () => parseResultJsonl(files['result.jsonl']),
+    files,
+  };
 }
 
 /**
@@ -273,23 +301,6 @@ async function freshPlan(
   return fresh.plan;
 }
 
-/** Chunks of about `size` changes that never split an entry (its changes are written together). */
-function chunkByEntry(changes: readonly PlanChange[], size: number): PlanChange[][] {
-  const out: PlanChange[][] = [];
-  let current: PlanChange[] = [];
-  for (let i = 0; i < changes.length; i++) {
-    const c = changes[i]!;
-    const sameEntry = current.length > 0 && current[current.length - 1]!.dn === c.dn;
-    if (current.length >= size && !sameEntry) {
-      out.push(current);
-      current = [];
-    }
-    current.push(c);
-  }
-  if (current.length) out.push(current);
-  return out;
-}
-
 function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanChange, ChangeOutcome> {
   const allowed = new Set(target.allowedAttributes.map((a) => a.toLowerCase()));
   const out = new Map<PlanChange, ChangeOutcome>();
@@ -311,5 +322,11 @@ function refusal(
   status: RequestStatus | undefined,
 ): ApplyResult {
   const s: RequestStatus = { ...(status ?? {}), request, state, message };
-  return { state, message, outcomes: [], files: { 'status.yaml': renderStatus(s) } };
+  return {
+    state,
+    message,
+    counts: countOutcomes([]),
+    outcomes: () => [],
+    files: { 'status.yaml': renderStatus(s) },
+  };
 }

@@ -1,17 +1,17 @@
 import type { KeyObject } from 'node:crypto';
 import { requestDigest, templateDigest } from '../../config/digests.js';
 import type { ReexportRequest, SyncTemplate } from '../../config/types.generated.js';
-import { planDigest } from '../../plan/build-plan.js';
 import { compileMappings } from '../../plan/evaluate.js';
-import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
+import type { PlanChange } from '../../plan/plan-types.js';
 import type { RequestStatus } from '../../lifecycle/status.js';
 import { verifySigned } from '../../lifecycle/signing.js';
-import { parsePlanJsonl } from '../../report/plan-jsonl.js';
+import { PlanFileError } from '../../shared/errors.js';
 import { isDnWithin } from '../../syntax/dn.js';
+import { type PlanLines, type PlanSource, scanPlanFile } from './plan-stream.js';
 
 export interface ChosenPlan {
-  header: PlanHeader;
-  changes: PlanChange[];
+  /** The plan, read again chunk by chunk as it executes (never held whole). */
+  plan: PlanSource;
   /** True when it is the plan the daemon signed for review; false for a fresh, unreviewed plan. */
   reviewed: boolean;
 }
@@ -26,8 +26,8 @@ export interface ChoosePlanInput {
   name: string;
   request: ReexportRequest;
   template: SyncTemplate;
-  /** reports/<name>/plan.jsonl as committed, if any. */
-  committedPlan?: string;
+  /** reports/<name>/plan.jsonl (or .gz) as committed, line by line, if any. */
+  committedPlan?: PlanLines;
   /** reports/<name>/status.yaml as committed, parsed. */
   committedStatus?: RequestStatus;
   trustedKeys: readonly KeyObject[];
@@ -41,8 +41,12 @@ const AGAIN = 'reports/ is written by the daemon only: let it preview the reques
  * daemon's signature in status.yaml covers exactly its changes (the plan digest) and the request
  * and template as they are now. Anything else is refused, or, where the operator turned the
  * review requirement off, replaced by a fresh plan that the result marks unreviewed.
+ *
+ * The plan file is read once here, change by change (digest, safety counts, the checks beside
+ * the signature), and again chunk by chunk as it executes, each chunk verified against this
+ * reading: memory holds a chunk of the plan, never the whole of it.
  */
-export function choosePlan(input: ChoosePlanInput): PlanChoice {
+export async function choosePlan(input: ChoosePlanInput): Promise<PlanChoice> {
   const { name, request, template } = input;
   const noReview = (why: string): PlanChoice =>
     input.requireReviewedPreview
@@ -52,12 +56,15 @@ export function choosePlan(input: ChoosePlanInput): PlanChoice {
       : { fresh: why };
 
   if (input.committedPlan === undefined) return noReview('there is no committed plan');
-  let parsed: ReturnType<typeof parsePlanJsonl>;
+  const outside = outsideRequestCheck(request, template);
+  let read: Awaited<ReturnType<typeof scanPlanFile>>;
   try {
-    parsed = parsePlanJsonl(input.committedPlan);
+    read = await scanPlanFile(input.committedPlan, (c) => outside.add(c));
   } catch (err) {
+    if (!unreadable(err)) throw err;
     return { refused: `the committed plan.jsonl cannot be read (${(err as Error).message}); ${AGAIN}` };
   }
+  const { scan, source } = read;
   const signature = input.committedStatus?.previewSignature ?? input.committedStatus?.signature;
   if (!signature)
     return {
@@ -75,16 +82,15 @@ export function choosePlan(input: ChoosePlanInput): PlanChoice {
       refused: `the signature in status.yaml is for ${s.kind} of ${s.request}, not a preview of ${name}; ${AGAIN}`,
     };
   }
-  const digest = planDigest(parsed.changes);
-  if (digest !== s.digests.plan || parsed.header.digests.plan !== s.digests.plan) {
+  if (scan.digest !== s.digests.plan || scan.header.digests.plan !== s.digests.plan) {
     return {
-      refused: `the committed plan.jsonl is not the plan the daemon signed (its changes hash to ${digest}); ${AGAIN}`,
+      refused: `the committed plan.jsonl is not the plan the daemon signed (its changes hash to ${scan.digest}); ${AGAIN}`,
     };
   }
   // The header line is outside the plan digest: what the execution records are signed for
   // (request name, digests) must come from what the daemon signed, or a renamed header would sign
   // the records for another request and main would never learn that this one ran.
-  const h = parsed.header;
+  const h = scan.header;
   const keys = ['request', 'template', 'source', 'plan'] as const;
   if (
     h.request !== name ||
@@ -98,32 +104,45 @@ export function choosePlan(input: ChoosePlanInput): PlanChoice {
   if (s.digests.request !== requestDigest(request) || s.digests.template !== templateDigest(template)) {
     return noReview('the reviewed plan was made for another version of the request or template');
   }
-  const tampered = outsideRequest(parsed.changes, request, template);
+  const tampered = outside.result();
   if (tampered) return { refused: `the committed plan ${tampered}; ${AGAIN}` };
-  return { plan: { header: parsed.header, changes: parsed.changes, reviewed: true } };
+  return { plan: { plan: source, reviewed: true } };
+}
+
+/** A plan file that is not a plan (bad lines, a broken gzip stream), as opposed to a failing disk. */
+function unreadable(err: unknown): boolean {
+  if (err instanceof PlanFileError) return true;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('Z_');
 }
 
 /**
  * Belt and braces beside the signature: a plan only ever changes the request's mappings, inside
- * the template's baseDN, once per user and attribute.
+ * the template's baseDN, once per user and attribute. Fed change by change; `result` says the
+ * first violation of each kind, in that order of precedence.
  */
-export function outsideRequest(
-  changes: readonly PlanChange[],
+export function outsideRequestCheck(
   request: ReexportRequest,
   template: SyncTemplate,
-): string | undefined {
+): { add(change: PlanChange): void; result(): string | undefined } {
   const selected = new Set(
     compileMappings(template, request.spec.mappings).map((m) => m.attribute.toLowerCase()),
   );
-  const outside = changes.find((c) => !selected.has(c.attribute.toLowerCase()));
-  if (outside) return `changes \`${outside.attribute}\`, which the request does not re-export`;
-  const foreign = changes.find((c) => !isDnWithin(c.dn, template.spec.scope.baseDN));
-  if (foreign) return `changes ${foreign.dn}, outside the template's baseDN`;
+  let outside: string | undefined;
+  let foreign: string | undefined;
+  let twice: string | undefined;
   const seen = new Set<string>();
-  for (const c of changes) {
-    const key = `${c.id.toLowerCase()}\0${c.attribute.toLowerCase()}`;
-    if (seen.has(key)) return `changes \`${c.attribute}\` of ${c.id} twice`;
-    seen.add(key);
-  }
-  return undefined;
+  return {
+    add(c) {
+      const attribute = c.attribute.toLowerCase();
+      if (outside === undefined && !selected.has(attribute))
+        outside = `changes \`${c.attribute}\`, which the request does not re-export`;
+      if (foreign === undefined && !isDnWithin(c.dn, template.spec.scope.baseDN))
+        foreign = `changes ${c.dn}, outside the template's baseDN`;
+      const key = `${c.id.toLowerCase()}\0${attribute}`;
+      if (twice === undefined && seen.has(key)) twice = `changes \`${c.attribute}\` of ${c.id} twice`;
+      seen.add(key);
+    },
+    result: () => outside ?? foreign ?? twice,
+  };
 }
