@@ -48,7 +48,9 @@ describe('reports', () => {
     const md = renderPreviewMd(samplePlan(), { maxUsers: 10 });
     expect(md).toContain('| **To change** | **3 users, 6 attribute changes** |');
     expect(md).toContain('| Plan digest | `sha256:');
-    expect(md).toContain('| Safety threshold | ✅ within limits (3 of 500 entries, 0 of 100 values removed) |');
+    expect(md).toContain(
+      '| Safety threshold | ✅ within limits (3 of 500 entries, 0 of 100 values removed) |',
+    );
     expect(md).toContain(
       [
         '### 1001',
