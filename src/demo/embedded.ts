@@ -81,6 +81,7 @@ reexport is running on the embedded default.
 
   config repository   ${e.repoUrl}
   directory           ${e.directoryUrl}  (in-process, seeded from config-example/: 12 employees and one account HR does not know)
+  status page         http://127.0.0.1:${e.httpPort}/  (the queue, live progress, the last passes)
   health and metrics  http://127.0.0.1:${e.httpPort}/healthz  /readyz  /metrics
   passes              every 10 seconds
 
