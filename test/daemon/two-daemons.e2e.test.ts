@@ -5,21 +5,10 @@ import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
-import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+import { type Slapd, startSlapd } from '../harness/slapd.js';
+import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 
 const USERS = 300;
-const TEMPLATE = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: t }
-spec:
-  target: ldap
-  source: { file: data/people.csv, id: id }
-  match: { sourceField: id, targetAttribute: employeeID }
-  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
-  mappings:
-    - target: mail
-      source: "{{ id }}@lillevik.kommune.no"
-`;
 const REQUEST = (execute: boolean) =>
   `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
 
@@ -43,25 +32,14 @@ targets:
 `;
 
   beforeAll(async () => {
-    const people = Array.from({ length: USERS }, (_, i) => ({
-      dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
-      attrs: {
-        objectClass: ['inetOrgPerson', 'reexportPerson'],
-        uid: `u${i}`,
-        cn: `U ${i}`,
-        sn: 'U',
-        employeeID: String(i),
-        mail: `old${i}@kommune.no`,
-      },
-    }));
     slapd = await startSlapd({
-      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+      ldif: peopleLdif(USERS),
       debugLevel: 'stats',
       outputLimit: 64 * 1024 * 1024,
     });
     remote = await makeRepo({
-      'templates/t.yaml': TEMPLATE,
-      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+      'templates/t.yaml': PEOPLE_TEMPLATE,
+      'data/people.csv': peopleCsv(USERS),
     });
     human = await cloneRepo(remote.bare);
     const { generateKeyPairSync } = await import('node:crypto');

@@ -7,21 +7,10 @@ import { createLogger } from '../../src/shared/log.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+import { type Slapd, startSlapd } from '../harness/slapd.js';
+import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 
 const USERS = 400;
-const TEMPLATE = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: t }
-spec:
-  target: ldap
-  source: { file: data/people.csv, id: id }
-  match: { sourceField: id, targetAttribute: employeeID }
-  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
-  mappings:
-    - target: mail
-      source: "{{ id }}@lillevik.kommune.no"
-`;
 const REQUEST = `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, maxChanges: 1000 }\n`;
 
 /** Entries slapd sent back in searches since `from` (its stats log: `SEARCH RESULT … nentries=N`). */
@@ -45,27 +34,16 @@ for (const syncprov of [false, true]) {
       const commits = async () => Number((await gitIn(remote.bare, 'rev-list', '--count', 'bulk')).trim());
 
       beforeAll(async () => {
-        const people = Array.from({ length: USERS }, (_, i) => ({
-          dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
-          attrs: {
-            objectClass: ['inetOrgPerson', 'reexportPerson'],
-            uid: `u${i}`,
-            cn: `U ${i}`,
-            sn: 'U',
-            employeeID: String(i),
-            mail: `old${i}@kommune.no`,
-          },
-        }));
         slapd = await startSlapd({
-          ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+          ldif: peopleLdif(USERS),
           debugLevel: 'stats',
           outputLimit: 64 * 1024 * 1024,
           syncprov,
         });
         process.env.REEXPORT_TEST_IDLE_PASSWORD = slapd.password;
         remote = await makeRepo({
-          'templates/t.yaml': TEMPLATE,
-          'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+          'templates/t.yaml': PEOPLE_TEMPLATE,
+          'data/people.csv': peopleCsv(USERS),
         });
         human = await cloneRepo(remote.bare);
         work = await makeDir({});

@@ -5,26 +5,15 @@ import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
-import { LDAPSEARCH, ldapToolEnv, runLdapTool, type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+import { LDAPSEARCH, ldapToolEnv, runLdapTool, type Slapd, startSlapd } from '../harness/slapd.js';
+import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 
 const USERS = 300;
 /** Modifies per second: the execution takes about five seconds, long enough to cut it in the middle. */
 const RATE = 60;
-const TEMPLATE = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: t }
-spec:
-  target: ldap
-  source: { file: data/people.csv, id: id }
-  match: { sourceField: id, targetAttribute: employeeID }
-  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
-  mappings:
-    - target: mail
-      source: "{{ id }}@lillevik.kommune.no"
-`;
 /** A second template, so that a second request has its own changes to make. */
-const TITLES = TEMPLATE.replace('name: t }', 'name: titles }').replace(
+const TITLES = PEOPLE_TEMPLATE.replace('name: t }', 'name: titles }').replace(
   /- target: mail\n\s+source: .*\n/,
   '- target: title\n      source: "Title {{ id }}"\n',
 );
@@ -43,25 +32,14 @@ describeWithSlapd('a directory outage in the middle of an execution', () => {
   const show = (file: string, name = 'r') => gitIn(remote.bare, 'show', `main:reports/${name}/${file}`);
 
   beforeAll(async () => {
-    const people = Array.from({ length: USERS }, (_, i) => ({
-      dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
-      attrs: {
-        objectClass: ['inetOrgPerson', 'reexportPerson'],
-        uid: `u${i}`,
-        cn: `U ${i}`,
-        sn: 'U',
-        employeeID: String(i),
-        mail: `old${i}@kommune.no`,
-      },
-    }));
     slapd = await startSlapd({
-      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+      ldif: peopleLdif(USERS),
     });
     proxy = await startTcpProxy('127.0.0.1', Number(new URL(slapd.url).port));
     remote = await makeRepo({
-      'templates/t.yaml': TEMPLATE,
+      'templates/t.yaml': PEOPLE_TEMPLATE,
       'templates/titles.yaml': TITLES,
-      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+      'data/people.csv': peopleCsv(USERS),
     });
     human = await cloneRepo(remote.bare);
     // Retries end within a fraction of a second; the outage below lasts seconds.

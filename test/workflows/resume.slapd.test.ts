@@ -8,21 +8,10 @@ import { gitIn, makeRepo } from '../harness/git.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
-import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
+import { type Slapd, startSlapd } from '../harness/slapd.js';
+import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 
 const USERS = 600;
-const TEMPLATE = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: t }
-spec:
-  target: ldap
-  source: { file: data/people.csv, id: id }
-  match: { sourceField: id, targetAttribute: employeeID }
-  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
-  mappings:
-    - target: mail
-      source: "{{ id }}@lillevik.kommune.no"
-`;
 
 describeWithSlapd('apply after kill -9', () => {
   let slapd: Slapd;
@@ -30,27 +19,16 @@ describeWithSlapd('apply after kill -9', () => {
   let cleanup: () => Promise<void>;
   let remote: Awaited<ReturnType<typeof makeRepo>>;
   beforeAll(async () => {
-    const people = Array.from({ length: USERS }, (_, i) => ({
-      dn: `uid=u${i},ou=people,dc=kommune,dc=test`,
-      attrs: {
-        objectClass: ['inetOrgPerson', 'reexportPerson'],
-        uid: `u${i}`,
-        cn: `U ${i}`,
-        sn: 'U',
-        employeeID: String(i),
-        mail: `old${i}@kommune.no`,
-      },
-    }));
     slapd = await startSlapd({
-      ldif: `dn: ou=people,dc=kommune,dc=test\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}`,
+      ldif: peopleLdif(USERS),
       debugLevel: 'stats',
       outputLimit: 64 * 1024 * 1024,
     });
     remote = await makeRepo({
-      'templates/t.yaml': TEMPLATE,
+      'templates/t.yaml': PEOPLE_TEMPLATE,
       'requests/r.yaml':
         'apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: r }\nspec: { template: t, mappings: all, users: all, execute: true, maxChanges: 1000 }\n',
-      'data/people.csv': `id\n${Array.from({ length: USERS }, (_, i) => i).join('\n')}\n`,
+      'data/people.csv': peopleCsv(USERS),
     });
     ({ dir, cleanup } = await makeDir({
       'daemon.yaml': `apiVersion: reexport/v1\nkind: DaemonConfig\nrepo: { url: "${remote.bare}", workdir: ./var }\ntargets:\n  ldap:\n    url: ${slapd.url}\n    bindDN: "${slapd.bindDN}"\n    passwordEnv: PW\n    rateLimit: 300\n    allowedAttributes: [mail]\n`,
