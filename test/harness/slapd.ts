@@ -106,6 +106,8 @@ export interface Slapd {
   ldapadd(ldif: string): Promise<string>;
   /** Apply an LDIF change set via ldapmodify as the rootdn. */
   ldapmodify(ldif: string): Promise<string>;
+  /** ldapsearch -LLL as the rootdn under the suffix; resolves to its LDIF output. */
+  search(filter: string, ...attributes: string[]): Promise<string>;
 }
 
 export interface TestCertificates {
@@ -480,6 +482,12 @@ async function startOnce(opts: SlapdOptions): Promise<Slapd> {
       stop: () => d.stop(),
       ldapadd: modify(['-a']),
       ldapmodify: modify([]),
+      search: (filter, ...attributes) =>
+        runLdapTool(
+          LDAPSEARCH,
+          ['-x', '-LLL', '-H', url, '-D', bindDN, '-w', PASSWORD, '-b', suffix, filter, ...attributes],
+          env,
+        ),
     };
   } catch (err) {
     if (daemon) await daemon.stop();

@@ -201,25 +201,7 @@ describeWithSlapd('apply against slapd', () => {
 });
 
 async function readMail(slapd: Slapd, uid: string): Promise<string> {
-  const { runLdapTool, ldapToolEnv, LDAPSEARCH } = await import('../harness/slapd.js');
-  return runLdapTool(
-    LDAPSEARCH,
-    [
-      '-x',
-      '-LLL',
-      '-H',
-      slapd.url,
-      '-D',
-      slapd.bindDN,
-      '-w',
-      slapd.password,
-      '-b',
-      slapd.suffix,
-      `(uid=${uid})`,
-      'mail',
-    ],
-    await ldapToolEnv(slapd.dir),
-  );
+  return slapd.search(`(uid=${uid})`, 'mail');
 }
 
 describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
@@ -395,25 +377,7 @@ describeWithSlapd('apply to an attribute without an equality rule', () => {
       expect(result.outcomes().find((o) => o.id === '1')?.reason).toMatch(
         /no equality rule.*fresh read.*replaced/,
       );
-      const { runLdapTool, ldapToolEnv, LDAPSEARCH } = await import('../harness/slapd.js');
-      const out = await runLdapTool(
-        LDAPSEARCH,
-        [
-          '-x',
-          '-LLL',
-          '-H',
-          slapd.url,
-          '-D',
-          slapd.bindDN,
-          '-w',
-          slapd.password,
-          '-b',
-          slapd.suffix,
-          '(employeeID=*)',
-          'reexportNote',
-        ],
-        await ldapToolEnv(slapd.dir),
-      );
+      const out = slapd.search('(employeeID=*)', 'reexportNote');
       expect(out).toContain('reexportNote: note for 1');
       expect(out).toContain('reexportNote: changed by hand');
     } finally {

@@ -10,7 +10,7 @@ import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { type Slapd, runLdapTool, ldapToolEnv, LDAPSEARCH, startSlapd } from '../harness/slapd.js';
+import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 const show = (bare: string, ref: string, file: string) =>
@@ -62,25 +62,7 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
     await slapd?.stop();
   });
 
-  const mailOf = async (uid: string) =>
-    runLdapTool(
-      LDAPSEARCH,
-      [
-        '-x',
-        '-LLL',
-        '-H',
-        slapd.url,
-        '-D',
-        slapd.bindDN,
-        '-w',
-        slapd.password,
-        '-b',
-        slapd.suffix,
-        `(uid=${uid})`,
-        'mail',
-      ],
-      await ldapToolEnv(slapd.dir),
-    );
+  const mailOf = async (uid: string) => slapd.search(`(uid=${uid})`, 'mail');
 
   it('commits a preview to the branch that adds a request, and nothing more when nothing changed', async () => {
     await gitIn(human.dir, 'checkout', '-b', 'new-mail');
@@ -283,25 +265,7 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
     expect(await titlesNow()).toEqual(titles);
   });
 
-  const titlesNow = async () =>
-    runLdapTool(
-      LDAPSEARCH,
-      [
-        '-x',
-        '-LLL',
-        '-H',
-        slapd.url,
-        '-D',
-        slapd.bindDN,
-        '-w',
-        slapd.password,
-        '-b',
-        slapd.suffix,
-        '(uid=*)',
-        'title',
-      ],
-      await ldapToolEnv(slapd.dir),
-    );
+  const titlesNow = async () => slapd.search('(uid=*)', 'title');
 
   it('keeps both commits when a human pushes while the daemon pushes', async () => {
     await gitIn(human.dir, 'checkout', '-b', 'race');

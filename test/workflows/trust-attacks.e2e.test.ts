@@ -9,7 +9,7 @@ import { parsePlanJsonl } from '../../src/report/plan-jsonl.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
-import { type Slapd, runLdapTool, ldapToolEnv, LDAPSEARCH, startSlapd } from '../harness/slapd.js';
+import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 const show = (bare: string, ref: string, file: string) =>
@@ -62,25 +62,7 @@ describeWithSlapd('trust attacks against a real repository and slapd', () => {
     await slapd?.stop();
   });
 
-  const attr = async (uid: string, attribute: string) =>
-    runLdapTool(
-      LDAPSEARCH,
-      [
-        '-x',
-        '-LLL',
-        '-H',
-        slapd.url,
-        '-D',
-        slapd.bindDN,
-        '-w',
-        slapd.password,
-        '-b',
-        slapd.suffix,
-        `(uid=${uid})`,
-        attribute,
-      ],
-      await ldapToolEnv(slapd.dir),
-    );
+  const attr = async (uid: string, attribute: string) => slapd.search(`(uid=${uid})`, attribute);
 
   /** A branch adding the request, previewed by the daemon, then `edit` on the branch, then merged. */
   const previewThenMerge = async (
