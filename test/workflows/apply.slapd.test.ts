@@ -377,7 +377,7 @@ describeWithSlapd('apply to an attribute without an equality rule', () => {
       expect(result.outcomes().find((o) => o.id === '1')?.reason).toMatch(
         /no equality rule.*fresh read.*replaced/,
       );
-      const out = slapd.search('(employeeID=*)', 'reexportNote');
+      const out = await slapd.search('(employeeID=*)', 'reexportNote');
       expect(out).toContain('reexportNote: note for 1');
       expect(out).toContain('reexportNote: changed by hand');
     } finally {
