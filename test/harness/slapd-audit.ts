@@ -1,18 +1,12 @@
 /**
- * Successful modify operations per DN, read from slapd's own `-d stats` log: the ground truth for
- * "applied exactly once", independent of what the product reports about itself.
+ * Entries slapd sent back in searches since `from` in its output (debugLevel 'stats' logs
+ * `SEARCH RESULT … nentries=N`): what a reader really received, whatever it reports itself.
  */
-export function successfulModifies(log: string): Map<string, number> {
-  const pending = new Map<string, string>();
-  const counts = new Map<string, number>();
-  for (const line of log.split('\n')) {
-    const mod = /conn=(\d+) op=(\d+) MOD dn="([^"]+)"/.exec(line);
-    if (mod) pending.set(`${mod[1]}/${mod[2]}`, mod[3]!.toLowerCase());
-    const res = /conn=(\d+) op=(\d+) RESULT tag=103 err=(\d+)/.exec(line);
-    const dn = res && pending.get(`${res[1]}/${res[2]}`);
-    if (dn && res[3] === '0') counts.set(dn, (counts.get(dn) ?? 0) + 1);
-  }
-  return counts;
+export function entriesSent(output: string, from = 0): number {
+  return [...output.slice(from).matchAll(/SEARCH RESULT .*?nentries=(\d+)/g)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
 }
 
 /**

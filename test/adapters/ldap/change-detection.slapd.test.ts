@@ -1,3 +1,4 @@
+import { entriesSent } from '../../harness/slapd-audit.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeDetector } from '../../../src/adapters/ldap/change-detection.js';
@@ -36,23 +37,13 @@ const seed = () =>
 
 const setMail = (dn: string, mail: string) => `dn: ${dn}\nchangetype: modify\nreplace: mail\nmail: ${mail}\n`;
 
-/** Entries slapd sent back in searches since `from` in its output (loglevel stats: `SEARCH RESULT … nentries=N`). */
-function entriesSent(slapd: Slapd, from: number): number {
-  return [
-    ...slapd
-      .output()
-      .slice(from)
-      .matchAll(/SEARCH RESULT .*?nentries=(\d+)/g),
-  ].reduce((sum, m) => sum + Number(m[1]), 0);
-}
-
 /** The result of `check` and the entries slapd sent for it (its log reaches us a moment later). */
 async function audited<T>(slapd: Slapd, check: () => Promise<T>): Promise<{ result: T; entries: number }> {
   await sleep(150);
   const from = slapd.output().length;
   const result = await check();
   await sleep(150);
-  return { result, entries: entriesSent(slapd, from) };
+  return { result, entries: entriesSent(slapd.output(), from) };
 }
 
 describeWithSlapd('change detection against OpenLDAP', () => {
