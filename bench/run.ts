@@ -940,6 +940,18 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
   if (status.counts.attributeChanges !== changes)
     throw new Error(`preview of ${users}: ${JSON.stringify(status.counts)}; expected ${changes} changes`);
 
+  // What ldapmodify applies: the same plan as LDIF. A large preview does not commit changes.ldif;
+  // an operator asks for it with --format ldif, as this does (untimed).
+  const ldifFile = path.join(work, 'changes.ldif');
+  check(
+    await measure(
+      'preview --format ldif',
+      process.execPath,
+      [...previewArgs(cli, repo, reports).slice(0, -2), '--format', 'ldif'],
+      { env: cliEnv(slapd), stdoutFile: ldifFile },
+    ),
+  );
+
   let idle: ScaleRow['idle'];
   const previewMs = median(previews.map((m) => m.wallMs));
   const idleOut = path.join(work, 'idle.json');
@@ -969,9 +981,7 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
 
   // The apply runs as an operator would: on main of a config repository, a preview the daemon
   // made and signed (`reexport once` with execute: false), then execute: true merged and
-  // `reexport apply`. Its changes.ldif is the LDIF ldapmodify applies to an identical slapd.
-  const ldifFile = path.join(work, 'changes.ldif');
-  await writeFile(ldifFile, await readFile(path.join(reports, 'changes.ldif')));
+  // `reexport apply`. The LDIF of the same plan (above) is what ldapmodify applies to an identical slapd.
   const git = await makeRepo({
     [`templates/${TEMPLATE_NAME}.yaml`]: templateYaml(),
     [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, false),

@@ -2,7 +2,7 @@ import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js
 import { idKey, type SourceData, type SourceRecord } from '../source/records.js';
 import { compareIds } from './canonical.js';
 import { listDigest } from '../shared/canonical.js';
-import { type CompiledMapping, compileMappings, evaluateMapping } from './evaluate.js';
+import { type CompiledMapping, compileMappings, evaluateMapping, selectedMappings } from './evaluate.js';
 import {
   LISTED_MAX,
   type Plan,
@@ -134,7 +134,7 @@ export class Planner {
 
   /** The attributes to ask the directory for. */
   get attributes(): string[] {
-    return [this.input.template.spec.match.targetAttribute, ...this.mappings.map((m) => m.attribute)];
+    return plannedAttributes(this.input.template, this.input.request);
   }
 
   /** The selected IDs, for a targeted directory search when the request names few users. */
@@ -374,6 +374,18 @@ import { requestDigest, templateDigest } from '../config/digests.js';
 function asText(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * The attributes a request's plan reads from the directory: the match attribute, then the
+ * selected mappings' targets. Known from the template and request alone, so a read can start
+ * before the source is loaded.
+ */
+export function plannedAttributes(template: SyncTemplate, request: ReexportRequest): string[] {
+  return [
+    template.spec.match.targetAttribute,
+    ...selectedMappings(template, request.spec.mappings).map((m) => m.target),
+  ];
 }
 
 /** The digest execution verifies: over the changes in plan order, whatever file they came from. */

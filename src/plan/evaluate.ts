@@ -14,19 +14,25 @@ export function compileMappings(
   template: SyncTemplate,
   selected: 'all' | readonly string[],
 ): CompiledMapping[] {
+  return selectedMappings(template, selected).map((mapping) => {
+    const sources = Array.isArray(mapping.source) ? mapping.source : [mapping.source];
+    const expressions = sources.map(compileExpression);
+    return {
+      mapping,
+      attribute: mapping.target,
+      expressions,
+      fields: [...new Set(expressions.flatMap((e) => e.fields))],
+    };
+  });
+}
+
+/** The template's mappings a request selects (by target attribute, case-insensitively), in template order. */
+export function selectedMappings(
+  template: SyncTemplate,
+  selected: 'all' | readonly string[],
+): Array<SyncTemplate['spec']['mappings'][number]> {
   const wanted = selected === 'all' ? undefined : new Set(selected.map((s) => s.toLowerCase()));
-  return template.spec.mappings
-    .filter((m) => !wanted || wanted.has(m.target.toLowerCase()))
-    .map((mapping) => {
-      const sources = Array.isArray(mapping.source) ? mapping.source : [mapping.source];
-      const expressions = sources.map(compileExpression);
-      return {
-        mapping,
-        attribute: mapping.target,
-        expressions,
-        fields: [...new Set(expressions.flatMap((e) => e.fields))],
-      };
-    });
+  return template.spec.mappings.filter((m) => !wanted || wanted.has(m.target.toLowerCase()));
 }
 
 export type Evaluation = { values: string[] } | { error: string };

@@ -13,6 +13,9 @@ export interface SafetyLimits {
  * attributes, so thinning a group to one member is as visible as clearing it.
  */
 export function removedValues(c: Pick<PlanChange, 'before' | 'after'>): number {
+  // Most changes replace at most one value with at most one: no sets needed for those.
+  if (c.before.length <= 1 && c.after.length <= 1)
+    return c.before.length === 1 && c.after.length === 0 ? 1 : 0;
   const after = new Set(c.after);
   const before = new Set(c.before);
   const removed = c.before.filter((v) => !after.has(v)).length;

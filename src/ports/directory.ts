@@ -32,7 +32,8 @@ export function entryQuery(template: SyncTemplate, attributes: string[], ids?: s
 
 /** A target directory opened for reading: what preview and the fresh read before writing need. */
 export interface PreviewTarget {
-  readEntries: (query: EntryQuery) => AsyncIterable<PlanEntry[]>;
+  /** `signal` ends a read at once, even while it waits for the directory. */
+  readEntries: (query: EntryQuery, opts?: { signal?: AbortSignal }) => AsyncIterable<PlanEntry[]>;
   readSchema?: () => Promise<DirectorySchema | undefined>;
   /** Cheap "did the scope change?" questions, where the adapter can answer them. */
   changes?: ChangeDetector;

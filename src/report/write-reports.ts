@@ -1,4 +1,5 @@
-import { gzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { createGzip } from 'node:zlib';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { Signed } from '../lifecycle/signing.js';
@@ -91,17 +92,17 @@ export function renderPreviewFiles(
  * The files a preview commits to the config repository: in full for a small plan; above
  * REPORT_SIZE_LIMITS plan.jsonl.gz instead of plan.jsonl and no changes.ldif. A null value
  * removes a file the other layout left (a plan that grew or shrank between refreshes). Pure and
- * deterministic (gzip without a time stamp), so the daemon can compare before it commits. The plan
+ * deterministic (gzip without a time stamp, whatever the pieces it is given), so the daemon can compare before it commits. The plan
  * digest is over the changes, not the bytes: execution verifies the same plan from either file.
  */
-export function renderCommittedPreviewFiles(
+export async function renderCommittedPreviewFiles(
   plan: Plan,
   maxUsers: number,
   signed?: PreviewSignature,
   limits: typeof REPORT_SIZE_LIMITS = REPORT_SIZE_LIMITS,
-): Record<string, ReportContent | null> {
-  const jsonl = join(planJsonlChunks(plan));
-  const compress = Buffer.byteLength(jsonl) > limits.planJsonlBytes;
+): Promise<Record<string, ReportContent | null>> {
+  const jsonl = await planJsonlUpTo(planJsonlChunks(plan), limits.planJsonlBytes);
+  const compress = 'gz' in jsonl;
   const ldif = joinUpTo(previewLdifChunks(plan), limits.ldifBytes);
   const files: ReportFiles | undefined =
     compress || ldif === undefined
@@ -112,11 +113,44 @@ export function renderCommittedPreviewFiles(
       : undefined;
   return {
     'preview.md': renderPreviewMd(plan, { maxUsers, ...(files ? { files } : {}) }),
-    [PLAN_FILE]: compress ? null : jsonl,
-    [PLAN_GZ_FILE]: compress ? gzipSync(jsonl) : null,
+    [PLAN_FILE]: 'text' in jsonl ? jsonl.text : null,
+    [PLAN_GZ_FILE]: 'gz' in jsonl ? jsonl.gz : null,
     'changes.ldif': ldif ?? null,
     'status.yaml': previewStatus(plan, signed),
   };
+}
+
+/**
+ * plan.jsonl's text when it is at most `limit` bytes; above, its gzip bytes, compressed as the
+ * text is produced: a large plan is never one string in memory (100,000 changes are 13 MB of
+ * text, twice that as a JavaScript string once a name has an å), and the compression runs on
+ * libuv's threads while this one renders. The fastest level: plan text still compresses tenfold.
+ */
+async function planJsonlUpTo(
+  chunks: Iterable<string>,
+  limit: number,
+): Promise<{ text: string } | { gz: Buffer }> {
+  const it = chunks[Symbol.iterator]();
+  let text = '';
+  let bytes = 0;
+  for (let step = it.next(); !step.done; step = it.next()) {
+    text += step.value;
+    bytes += Buffer.byteLength(step.value);
+    if (bytes <= limit) continue;
+    const gzip = createGzip({ level: 1 });
+    const out: Buffer[] = [];
+    gzip.on('data', (b: Buffer) => out.push(b));
+    const ended = once(gzip, 'end');
+    const write = async (chunk: string) => {
+      if (!gzip.write(chunk)) await once(gzip, 'drain');
+    };
+    await write(text);
+    for (let next = it.next(); !next.done; next = it.next()) await write(next.value);
+    gzip.end();
+    await ended;
+    return { gz: Buffer.concat(out) };
+  }
+  return { text };
 }
 
 export function renderInvalidFiles(

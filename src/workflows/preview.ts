@@ -7,6 +7,8 @@ import type { SourceData } from '../source/records.js';
 import { loadTemplateSource } from './load-source.js';
 import type { PreviewTarget } from '../ports/directory.js';
 import { makePlan, type PlanResult } from './make-plan.js';
+import { entryQuery, type EntryQuery } from '../ports/directory.js';
+import { type PlanEntry, plannedAttributes } from '../plan/build-plan.js';
 
 export type { PreviewTarget };
 
@@ -53,10 +55,70 @@ export async function previewRequest(
 ): Promise<PlanResult> {
   // Data-file problems become the request's located diagnostics here, not a failure later; the
   // source read for validation is the one the plan uses.
-  const { repo, sources } = await validateCheckout(root, daemon);
-  const template = repo.requests.get(name)?.value?.spec.template;
-  const source = template !== undefined ? sources.get(template) : undefined;
-  return previewValidated(repo, name, daemon, deps, { ...opts, source });
+  let ahead: ReadAhead | undefined;
+  try {
+    const { repo, sources } = await validateCheckout(root, daemon, {
+      onRepo: (repo) => (ahead = readAhead(repo, name, deps, opts)),
+    });
+    const template = repo.requests.get(name)?.value?.spec.template;
+    const source = template !== undefined ? sources.get(template) : undefined;
+    return await previewValidated(repo, name, daemon, deps, { ...opts, source, ahead });
+  } finally {
+    await ahead?.close();
+  }
+}
+
+/** A directory read started before the plan asks for it. */
+interface ReadAhead {
+  query: EntryQuery;
+  target: Promise<PreviewTarget>;
+  /** The pages; the first is already asked for. Taken once. */
+  pages?: AsyncIterable<PlanEntry[]>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts reading the request's scope as soon as its template and request are known, so the
+ * directory (and the thread that decodes its answers) works while the source is read and checked.
+ * Only a whole scope is known that early: a request naming users reads just them, found in the
+ * source first. A read nobody takes (the request turned out invalid) is stopped by close().
+ */
+function readAhead(
+  repo: ConfigRepo,
+  name: string,
+  deps: PreviewDeps,
+  opts: { onlyIds?: string[] },
+): ReadAhead | undefined {
+  const request = repo.requests.get(name)?.value;
+  const template = request && repo.templates.get(request.spec.template)?.value;
+  if (!request || !template || request.spec.users !== 'all' || opts.onlyIds) return undefined;
+  const query = entryQuery(template, plannedAttributes(template, request));
+  const target = deps.openTarget(query.target);
+  // Until the plan takes it, a failure (no connection) is kept for it rather than unhandled.
+  target.catch(() => {});
+  const stop = new AbortController();
+  const read = (async function* () {
+    yield* (await target).readEntries(query, { signal: stop.signal });
+  })();
+  const first = read.next();
+  first.catch(() => {});
+  const pages = (async function* () {
+    const step = await first;
+    if (step.done) return;
+    yield step.value;
+    yield* { [Symbol.asyncIterator]: () => read };
+  })();
+  return {
+    query,
+    target,
+    pages,
+    async close() {
+      // Not a wait for the directory: a read the plan never took may still be connecting.
+      stop.abort();
+      await read.return(undefined).catch(() => {});
+      await (await target.catch(() => undefined))?.close();
+    },
+  };
 }
 
 /** The plan for one request of an already validated checkout (a pass validates once). */
@@ -65,10 +127,14 @@ export async function previewValidated(
   name: string,
   daemon: LoadedDaemonConfig,
   deps: PreviewDeps,
-  opts: { onlyIds?: string[]; commit?: string; source?: SourceData } = {},
+  opts: { onlyIds?: string[]; commit?: string; source?: SourceData; ahead?: ReadAhead } = {},
 ): Promise<PlanResult> {
   if (!repo.requests.has(name)) throw new UsageError(`no request \`${name}\` in ${repo.root}/requests/`);
+  const { ahead } = opts;
+  // A target opened here is closed here; the read-ahead's belongs to whoever started it.
   let target: PreviewTarget | undefined;
+  const open = async (name: string) =>
+    ahead && ahead.query.target === name ? ahead.target : (target ??= await deps.openTarget(name));
   try {
     return await makePlan(
       repo,
@@ -80,16 +146,19 @@ export async function previewValidated(
           const template = repo.templates.get(repo.requests.get(name)!.value!.spec.template)!.value!;
           return loadTemplateSource(template, repo, daemon, deps.readLdapSource);
         },
-        readEntries: (query) => ({
-          async *[Symbol.asyncIterator]() {
-            target ??= await deps.openTarget(query.target);
-            yield* target.readEntries(query);
-          },
-        }),
-        readSchema: async (name) => {
-          target ??= await deps.openTarget(name);
-          return target.readSchema?.();
+        readEntries: (query) => {
+          if (ahead?.pages && JSON.stringify(query) === JSON.stringify(ahead.query)) {
+            const { pages } = ahead;
+            ahead.pages = undefined;
+            return pages;
+          }
+          return {
+            async *[Symbol.asyncIterator]() {
+              yield* (await open(query.target)).readEntries(query);
+            },
+          };
         },
+        readSchema: async (name) => (await open(name)).readSchema?.(),
         now: deps.now ?? (() => new Date()),
         onProgress: deps.onProgress,
       },

@@ -380,7 +380,11 @@ async function previewFiles(
     ...(next ? { watermark: next } : {}),
   });
   const meta = { branch, directoryReadAt: readAt, ...(next ? { watermark: next } : {}) };
-  const files = renderCommittedPreviewFiles(result.plan, ctx.daemon.config.preview.maxUsersInMarkdown, meta);
+  const files = await renderCommittedPreviewFiles(
+    result.plan,
+    ctx.daemon.config.preview.maxUsersInMarkdown,
+    meta,
+  );
   // The signature covers preview.md too: what reviewers read is what the daemon wrote.
   const md = textOf(files['preview.md']) ?? '';
   const signature = signPreview(

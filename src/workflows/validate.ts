@@ -36,9 +36,14 @@ export interface CheckoutValidation {
 export async function validateCheckout(
   root: string,
   daemon?: LoadedDaemonConfig,
-  opts: { dryRun?: boolean } = {},
+  opts: {
+    dryRun?: boolean;
+    /** Called once the files are read, before the sources are: a preview starts its directory read there. */
+    onRepo?: (repo: ConfigRepo) => void;
+  } = {},
 ): Promise<CheckoutValidation> {
   const { repo } = await validateRepo(root, daemon);
+  opts.onRepo?.(repo);
   const notes: string[] = [];
   const sources = new Map<string, SourceData>();
   const read = new Map<string, Promise<CheckedSource | undefined>>();

@@ -110,17 +110,17 @@ describe('reports', () => {
 describe('committed reports of a large plan', () => {
   const limits = { planJsonlBytes: 2000, ldifBytes: 2000 };
 
-  it('a small plan is committed as plan.jsonl and changes.ldif, exactly as rendered in full', () => {
+  it('a small plan is committed as plan.jsonl and changes.ldif, exactly as rendered in full', async () => {
     const plan = samplePlan(3);
     const full = renderPreviewFiles(plan, 10);
-    const committed = renderCommittedPreviewFiles(plan, 10, undefined, limits);
+    const committed = await renderCommittedPreviewFiles(plan, 10, undefined, limits);
     expect(committed).toEqual({ ...full, 'plan.jsonl.gz': null });
     expect(committed['preview.md']).not.toContain('## Files');
   });
 
   it('a large plan gives plan.jsonl.gz and no changes.ldif; preview.md says so; the plan reads back identical', async () => {
     const plan = samplePlan(60);
-    const committed = renderCommittedPreviewFiles(plan, 5, undefined, limits);
+    const committed = await renderCommittedPreviewFiles(plan, 5, undefined, limits);
     expect(committed['plan.jsonl']).toBeNull();
     expect(committed['changes.ldif']).toBeNull();
     const gz = committed['plan.jsonl.gz'];
@@ -129,7 +129,7 @@ describe('committed reports of a large plan', () => {
     expect(
       Buffer.compare(
         gz as Uint8Array,
-        renderCommittedPreviewFiles(plan, 5, undefined, limits)['plan.jsonl.gz'] as Uint8Array,
+        (await renderCommittedPreviewFiles(plan, 5, undefined, limits))['plan.jsonl.gz'] as Uint8Array,
       ),
     ).toBe(0);
     const md = committed['preview.md'] as string;
@@ -164,10 +164,10 @@ describe('committed reports of a large plan', () => {
     }
   });
 
-  it('the thresholds apply separately: a plan over the LDIF limit only keeps plan.jsonl uncompressed', () => {
+  it('the thresholds apply separately: a plan over the LDIF limit only keeps plan.jsonl uncompressed', async () => {
     const plan = samplePlan(20);
     const jsonlBytes = Buffer.byteLength(renderPlanJsonl(plan));
-    const committed = renderCommittedPreviewFiles(plan, 5, undefined, {
+    const committed = await renderCommittedPreviewFiles(plan, 5, undefined, {
       planJsonlBytes: jsonlBytes,
       ldifBytes: 100,
     });

@@ -10,6 +10,7 @@ import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
+import { startTcpProxy, type TcpProxy } from '../harness/tcp-proxy.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 describeWithSlapd('preview against slapd', () => {
@@ -283,4 +284,48 @@ describeWithSlapd('reexport preview (the command)', () => {
     expect(res.stderr).toMatch(/^templates\/bad-filter\.yaml:8:\d+: .*\(cn=\\ff\).*not UTF-8/m);
     expect(res.code).toBe(1);
   });
+});
+
+describeWithSlapd('the directory read started before the source is checked', () => {
+  let slapd: Slapd;
+  let proxy: TcpProxy;
+  let work: Awaited<ReturnType<typeof makeDir>>;
+
+  beforeAll(async () => {
+    slapd = await startSlapd({ ldif: seedLdif() });
+    proxy = await startTcpProxy('127.0.0.1', Number(new URL(slapd.url).port));
+    work = await makeDir({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      // Two rows with one ID: the request is invalid, found only once the source is read.
+      'data/ansatte.csv': `${CSV.trimEnd()}\n1001,Again,Someone,Konsulent,\n`,
+      'requests/all.yaml': request('all', '  mappings: all\n  users: all\n'),
+      'daemon.yaml': daemonConfig(proxy.url, slapd.bindDN).replace(
+        '    passwordEnv:',
+        '    timeoutMs: 60000\n    passwordEnv:',
+      ),
+    });
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await work?.cleanup();
+    await slapd?.stop();
+  });
+
+  it('is stopped when the request turns out invalid: the answer never waits for a silent directory', async () => {
+    proxy.blackhole();
+    const daemon = await loadDaemonConfig(`${work.dir}/daemon.yaml`);
+    let opened = 0;
+    const started = Date.now();
+    const result = await previewRequest(work.dir, 'all', daemon, {
+      openTarget: (t) => {
+        opened++;
+        return openTargetReader(daemon, t);
+      },
+    });
+    // The read was started (the target opened) and then abandoned, well before the 60 s the
+    // connection would wait for an answer.
+    expect(opened).toBe(1);
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect('invalid' in result && result.invalid.map(formatDiagnostic).join('\n')).toMatch(/1001/);
+  }, 40_000);
 });

@@ -3,12 +3,19 @@ import type { LoadedDaemonConfig } from '../../config/daemon-config.js';
 import type { ResolvedSource } from '../../config/types.generated.js';
 import { SourceError, UsageError } from '../../shared/errors.js';
 import { connectionSettings, type DirectoryLogger, labelled, openDirectory } from './connection.js';
-import { scopeFilter } from '../../syntax/filter.js';
+import type { Directory } from './directory.js';
+import { scopeSearch } from './read-protocol.js';
+import { readInWorker } from './threaded-read.js';
 import { canonicalJson } from '../../shared/canonical.js';
 import { collectRecords, sha256, type SourceData } from '../../source/records.js';
 import type { PreviewTarget } from '../../ports/directory.js';
 
-/** Opens a target from the daemon config for reading; the only place preview meets ldapts. */
+/**
+ * A target from the daemon config, for reading; the only place preview meets ldapts. Nothing is
+ * connected until something is asked: a whole scope is read by a worker thread over its own
+ * connection, so a preview that only reads its scope (and is stopped, say, because its source
+ * turned out broken) never waits for a connection of the main thread.
+ */
 export async function openTargetReader(
   daemon: LoadedDaemonConfig,
   name: string,
@@ -16,25 +23,28 @@ export async function openTargetReader(
 ): Promise<PreviewTarget> {
   const target = daemon.config.targets[name];
   if (!target) throw new UsageError(`target \`${name}\` is not defined in the daemon config`);
-  const directory = await openDirectory(
-    await connectionSettings(target, `target ${name}`),
-    labelled(log, { target: name }),
-  );
+  const settings = await connectionSettings(target, `target ${name}`);
+  const labels = { target: name };
+  let directory: Promise<Directory> | undefined;
+  const open = () => (directory ??= openDirectory(settings, labelled(log, labels)));
   return {
-    readEntries: (query) =>
-      directory.searchPages({
-        baseDN: query.baseDN,
-        scope: query.scope,
-        filter: scopeFilter({
-          scopeFilter: query.scopeFilter,
-          matchAttribute: query.matchAttribute,
-          ids: query.ids,
-        }),
-        attributes: query.attributes,
-      }),
-    readSchema: () => directory.readSchema(),
-    changes: changeDetector(directory),
-    close: () => directory.close(),
+    // A whole scope is read in a worker thread, so decoding it and planning it use two cores; a
+    // few IDs (a targeted read, the fresh read before writing) are not worth a thread.
+    readEntries: (query, opts) =>
+      query.ids
+        ? (async function* () {
+            yield* (await open()).searchPages(scopeSearch(query));
+          })()
+        : readInWorker(settings, query, { labels, log, signal: opts?.signal }),
+    readSchema: async () => (await open()).readSchema(),
+    changes: {
+      readWatermark: async (scope, previous) => changeDetector(await open()).readWatermark(scope, previous),
+      changedSince: async (scope, watermark) => changeDetector(await open()).changedSince(scope, watermark),
+    },
+    close: async () => {
+      const opened = await directory?.catch(() => undefined);
+      await opened?.close();
+    },
   };
 }
 

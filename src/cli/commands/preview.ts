@@ -1,3 +1,4 @@
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { loadDaemonConfig } from '../../config/daemon-config.js';
 import { formatDiagnostic } from '../../shared/diagnostics.js';
@@ -5,11 +6,10 @@ import { UsageError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 import { ldapSourceReader, openTargetReader } from '../../adapters/ldap/readers.js';
 import { locateRequest, previewRequest } from '../../workflows/preview.js';
-import { previewLdifChunks } from '../../report/write-reports.js';
+import { previewLdifChunks, renderCommittedPreviewFiles } from '../../report/write-reports.js';
 import { planJsonlChunks } from '../../report/plan-jsonl.js';
 import { renderPreviewMd } from '../../report/preview-md.js';
-import { renderStatus, statusForPlan } from '../../lifecycle/status.js';
-import { writeChunks, writeFiles } from '../../adapters/fs/write-files.js';
+import { writeFiles } from '../../adapters/fs/write-files.js';
 import { progress } from './progress.js';
 
 export interface PreviewCommandOptions {
@@ -53,21 +53,26 @@ export async function previewCommand(
     return 1;
   }
   const maxUsers = Number(opts.maxUsers ?? daemon.config.preview.maxUsersInMarkdown);
-  // The same files as renderPreviewFiles, but the large ones go out piece by piece: a plan of
-  // 100,000 changes is tens of MB of text, which need never be in memory at once.
+  if (opts.out) {
+    // The report folder as the daemon would commit it (a large plan compressed, its LDIF left to
+    // --format ldif), so what an operator tries locally is what reviewers will see; unsigned.
+    const dir = path.resolve(opts.out);
+    const files = await renderCommittedPreviewFiles(result.plan, maxUsers);
+    const written = Object.keys(files).filter((f) => files[f] !== null);
+    await writeFiles(dir, Object.fromEntries(written.map((f) => [f, files[f]!])));
+    // A file of the other layout, left from an earlier run, would not belong to this plan.
+    for (const f of Object.keys(files)) if (files[f] === null) await rm(path.join(dir, f), { force: true });
+    process.stderr.write(`wrote ${written.join(', ')} to ${dir}\n`);
+    return 0;
+  }
+  // One file to stdout, piece by piece: a plan of 100,000 changes is tens of MB of text, which
+  // need never be in memory at once.
   const chunks: Record<string, () => Iterable<string>> = {
     'preview.md': () => [renderPreviewMd(result.plan, { maxUsers })],
     'plan.jsonl': () => planJsonlChunks(result.plan),
     'changes.ldif': () => previewLdifChunks(result.plan),
   };
-  if (opts.out) {
-    const dir = path.resolve(opts.out);
-    for (const [name, make] of Object.entries(chunks)) await writeChunks(path.join(dir, name), make());
-    await writeFiles(dir, { 'status.yaml': renderStatus(statusForPlan(result.plan)) });
-    process.stderr.write(`wrote ${[...Object.keys(chunks), 'status.yaml'].join(', ')} to ${dir}\n`);
-  } else {
-    await writeOut(out, chunks[file]!());
-  }
+  await writeOut(out, chunks[file]!());
   return 0;
 }
 

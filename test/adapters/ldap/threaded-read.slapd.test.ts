@@ -1,0 +1,170 @@
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectionSettings, openDirectory } from '../../../src/adapters/ldap/connection.js';
+import type { DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
+import { scopeSearch } from '../../../src/adapters/ldap/read-protocol.js';
+import { readInWorker } from '../../../src/adapters/ldap/threaded-read.js';
+import type { Target } from '../../../src/config/types.generated.js';
+import type { EntryQuery } from '../../../src/ports/directory.js';
+import { DirectoryError } from '../../../src/shared/errors.js';
+import { FilterSyntaxError } from '../../../src/syntax/filter.js';
+import { resolvedConnection } from '../../harness/connection.js';
+import { describeWithSlapd } from '../../harness/require.js';
+import { type Slapd, startSlapd, toLdif } from '../../harness/slapd.js';
+import { entriesSent } from '../../harness/slapd-audit.js';
+
+const PEOPLE = 'ou=people,dc=kommune,dc=test';
+const COUNT = 250;
+// Not valid UTF-8: must arrive as base64, flagged binary, as the in-thread read gives it.
+const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]);
+
+const query = (over: Partial<EntryQuery> = {}): EntryQuery => ({
+  target: 't',
+  baseDN: PEOPLE,
+  scope: 'sub',
+  matchAttribute: 'employeeID',
+  attributes: ['employeeID', 'mail', 'description', 'proxyAddresses', 'jpegPhoto'],
+  ...over,
+});
+
+/** Entries as comparable data, in read order. */
+const plain = (pages: DirectoryEntry[][]) =>
+  pages.flat().map((e) => ({ dn: e.dn, attrs: Object.fromEntries(e.attrs) }));
+
+describeWithSlapd('the directory read in a worker thread', () => {
+  let slapd: Slapd;
+  const logs: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
+  const log = {
+    info: (obj: Record<string, unknown>, msg: string) => logs.push({ level: 'info', obj, msg }),
+    warn: (obj: Record<string, unknown>, msg: string) => logs.push({ level: 'warn', obj, msg }),
+  };
+  const settings = async (conn: Partial<Omit<Target, 'allowedAttributes'>> = {}) =>
+    connectionSettings(
+      resolvedConnection(
+        { url: slapd.url, bindDN: slapd.bindDN, passwordEnv: 'PW', pageSize: 20, ...conn },
+        path.join(slapd.dir, 'daemon.yaml'),
+      ),
+      'target t',
+      { PW: slapd.password },
+    );
+
+  beforeAll(async () => {
+    const people = Array.from({ length: COUNT }, (_, i) => ({
+      dn: `uid=u${i},${PEOPLE}`,
+      attrs: {
+        objectClass: ['inetOrgPerson', 'reexportPerson'],
+        uid: `u${i}`,
+        cn: `Person ${i}`,
+        sn: 'Ærlig',
+        employeeID: String(1000 + i),
+        mail: `u${i}@kommune.no`,
+        ...(i === 0
+          ? { description: '\uFEFFhei på deg', proxyAddresses: ['SMTP:a@k.no', 'smtp:b@k.no'] }
+          : {}),
+      },
+    }));
+    slapd = await startSlapd({
+      tls: true,
+      debugLevel: 'stats',
+      outputLimit: 4_000_000,
+      ldif:
+        `dn: ${PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}\n` +
+        `dn: uid=photo,${PEOPLE}\nobjectClass: inetOrgPerson\nobjectClass: reexportPerson\nuid: photo\n` +
+        `cn: Photo\nsn: Photo\nemployeeID: 9999\njpegPhoto:: ${JPEG.toString('base64')}\n`,
+    });
+  });
+  afterAll(() => slapd?.stop());
+
+  it('gives exactly the pages the in-thread read gives: values, binary, byte-order mark, many values', async () => {
+    const s = await settings();
+    const inThread: DirectoryEntry[][] = [];
+    const dir = await openDirectory(s);
+    try {
+      for await (const page of dir.searchPages(scopeSearch(query()))) inThread.push(page);
+    } finally {
+      await dir.close();
+    }
+    const threaded: DirectoryEntry[][] = [];
+    for await (const page of readInWorker(s, query(), { labels: { target: 't' }, log })) threaded.push(page);
+    expect(threaded.length).toBeGreaterThan(10);
+    expect(plain(threaded)).toEqual(plain(inThread));
+    const all = plain(threaded);
+    expect(all).toHaveLength(COUNT + 1);
+    const first = all.find((e) => e.dn.startsWith('uid=u0,'))!;
+    expect(first.attrs.description).toEqual({ name: 'description', values: ['\uFEFFhei på deg'] });
+    expect(first.attrs.proxyaddresses?.values).toEqual(['SMTP:a@k.no', 'smtp:b@k.no']);
+    const photo = all.find((e) => e.dn.startsWith('uid=photo,'))!;
+    expect(photo.attrs.jpegphoto).toEqual({
+      name: 'jpegPhoto',
+      values: [JPEG.toString('base64')],
+      binary: true,
+    });
+    // The worker's log lines reach the caller's logger, labelled with the target, without the password.
+    const connected = logs.find((l) => l.msg === 'directory connected');
+    expect(connected?.obj).toMatchObject({ target: 't', url: slapd.url });
+    expect(JSON.stringify(logs)).not.toContain(slapd.password);
+  });
+
+  it('reads over ldaps:// with the configured CA, and refuses a server it cannot verify', async () => {
+    const s = await settings({ url: slapd.ldapsUrl!, tls: { caFile: slapd.caFile! } });
+    let n = 0;
+    for await (const page of readInWorker(s, query(), { labels: { target: 't' } })) n += page.length;
+    expect(n).toBe(COUNT + 1);
+    const unverified = await settings({ url: slapd.ldapsUrl! });
+    const err = await (async () => {
+      for await (const _ of readInWorker(unverified, query(), { labels: { target: 't' } })) void _;
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DirectoryError);
+    expect((err as DirectoryError).transient).toBe(false);
+    expect((err as Error).message).toMatch(/certificate/i);
+  });
+
+  it('a server that is not there is a transient DirectoryError, as in the main thread', async () => {
+    const s = await settings({ url: 'ldap://127.0.0.1:9', timeoutMs: 2000 });
+    const err = await (async () => {
+      for await (const _ of readInWorker(s, query(), { labels: { target: 't' } })) void _;
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(DirectoryError);
+    expect((err as DirectoryError).transient).toBe(true);
+  });
+
+  it('a filter it cannot parse fails before any thread or connection, as the template problem it is', async () => {
+    const pages = readInWorker(await settings(), query({ scopeFilter: '(cn=x' }), { labels: {} });
+    await expect(pages.next()).rejects.toBeInstanceOf(FilterSyntaxError);
+  });
+
+  it('reads ahead a bounded number of pages, and a caller that stops ends the read', async () => {
+    const from = slapd.output().length;
+    const pages = readInWorker(await settings(), query(), { labels: {}, pagesAhead: 2 });
+    const first = await pages.next();
+    expect(first.value).toHaveLength(20);
+    // Wait while nobody takes pages: the worker stops after its allowance, not at the end.
+    await new Promise((r) => setTimeout(r, 700));
+    const sent = entriesSent(slapd.output(), from);
+    expect(sent).toBeGreaterThanOrEqual(40);
+    // One page taken, two allowed ahead, one read and waiting for allowance, one in searchPages'
+    // read-ahead; and the root DSE the connection reads first. Not the 251 entries in scope.
+    expect(sent).toBeLessThanOrEqual(5 * 20 + 1);
+    await pages.return(undefined);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(entriesSent(slapd.output(), from)).toBe(sent);
+  });
+});
+
+describe('pages crossing threads (no server needed)', () => {
+  it('a group of 200,000 members survives the flat encoding', async () => {
+    const { encodePage, decodePage } = await import('../../../src/adapters/ldap/read-protocol.js');
+    const members = Array.from({ length: 200_000 }, (_, i) => `uid=m${i},ou=people,dc=k`);
+    const page: DirectoryEntry[] = [
+      { dn: 'cn=all,ou=groups,dc=k', attrs: new Map([['member', { name: 'member', values: members }]]) },
+      { dn: 'cn=none,ou=groups,dc=k', attrs: new Map() },
+    ];
+    expect(decodePage(encodePage(page))).toEqual(page);
+  });
+});
