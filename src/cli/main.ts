@@ -75,7 +75,7 @@ program
   .option('-f, --format <format>', 'md | jsonl | ldif', 'md')
   .option(
     '-o, --out <dir>',
-    'write preview.md, plan.jsonl, changes.ldif and status.yaml into this folder instead',
+    'write the report folder as the daemon commits it (preview.md, plan.jsonl or .gz, changes.ldif when small, status.yaml)',
   )
   .option('--max-users <n>', 'users shown in preview.md')
   .action(async (request: string, opts: PreviewCommandOptions) => {
