@@ -11,7 +11,9 @@ export function normalizeValues(values: readonly string[]): string[] {
   if (values.length === 0) return [];
   if (values.length === 1) {
     const n = nfc(values[0]!);
-    return n === '' ? [] : [n];
+    if (n === '') return [];
+    // Already normal (nearly every value): the list itself, not a copy; no caller changes it.
+    return n === values[0] ? (values as string[]) : [n];
   }
   const out: string[] = [];
   const seen = new Set<string>();
