@@ -79,9 +79,16 @@ export function normalizeDn(dn: string): string {
 }
 
 export function isDnWithin(dn: string, base: string): boolean {
-  const d = normalizeDn(dn);
+  return dnWithin(base)(dn);
+}
+
+/** isDnWithin for many DNs under one base, which is parsed once. */
+export function dnWithin(base: string): (dn: string) => boolean {
   const b = normalizeDn(base);
-  return b === '' || d === b || d.endsWith(`,${b}`);
+  return (dn) => {
+    const d = normalizeDn(dn);
+    return b === '' || d === b || d.endsWith(`,${b}`);
+  };
 }
 
 /**
