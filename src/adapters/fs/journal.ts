@@ -82,7 +82,7 @@ export class Journal {
   private flush(): void {
     const text = this.queued;
     this.queued = '';
-    if (this.failure) throw this.failure;
+    if (this.failure) throw asError(this.failure);
     if (!text) return;
     try {
       writeSync(this.handle.fd, text);

@@ -138,8 +138,7 @@ export function outsideRequestCheck(
       const attribute = c.attribute.toLowerCase();
       if (outside === undefined && !selected.has(attribute))
         outside = `changes \`${c.attribute}\`, which the request does not re-export`;
-      if (foreign === undefined && !inScope(c.dn))
-        foreign = `changes ${c.dn}, outside the template's baseDN`;
+      if (foreign === undefined && !inScope(c.dn)) foreign = `changes ${c.dn}, outside the template's baseDN`;
       const key = `${c.id.toLowerCase()}\0${attribute}`;
       if (twice === undefined && seen.has(key)) twice = `changes \`${c.attribute}\` of ${c.id} twice`;
       seen.add(key);
