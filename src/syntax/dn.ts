@@ -79,10 +79,26 @@ export function normalizeDn(dn: string): string {
 }
 
 export function isDnWithin(dn: string, base: string): boolean {
-  const d = normalizeDn(dn);
-  const b = normalizeDn(base);
-  return b === '' || d === b || d.endsWith(`,${b}`);
+  return dnWithin(base)(dn);
 }
+
+/**
+ * isDnWithin for many DNs under one base, which is parsed once. RDNs are compared one by one as
+ * parsed (not as normalizeDn's text, where `uid=a\\,ou\\=people,dc=x`, one RDN under dc=x, would
+ * end like an entry under ou=people,dc=x).
+ */
+export function dnWithin(base: string): (dn: string) => boolean {
+  const b = parseDn(base).map(rdnKey);
+  return (dn) => {
+    const d = parseDn(dn);
+    const offset = d.length - b.length;
+    return offset >= 0 && b.every((key, i) => rdnKey(d[offset + i]!) === key);
+  };
+}
+
+/** An RDN as an exact key: its attribute type and value pairs, lower-cased, in order. */
+const rdnKey = (rdn: Rdn) =>
+  JSON.stringify(rdn.map((a) => [a.type.toLowerCase(), a.value.toLowerCase()]).sort());
 
 /**
  * Some servers escape every non-ASCII byte of a DN (`CN=\c3\85se`). RFC 4514 allows UTF-8 as it

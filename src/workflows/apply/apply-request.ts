@@ -19,7 +19,7 @@ import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
 import { outcomeHeadline, parseResultJsonl, renderResultJsonl, renderResultMd } from '../../report/result.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { SourceData } from '../../source/records.js';
-import { isDnWithin, normalizeDn } from '../../syntax/dn.js';
+import { dnWithin, normalizeDn } from '../../syntax/dn.js';
 import { Journal } from '../../adapters/fs/journal.js';
 import { loadTemplateSource } from '../load-source.js';
 import { type PreviewDeps, previewValidated } from '../preview.js';
@@ -183,19 +183,20 @@ export async function applyValidated(
       const all = step.value;
       const skipped = disallowed(all, target);
       const changes = skipped.size ? all.filter((c) => !skipped.has(c)) : all;
-      const fresh = readFresh(reader, changes, template);
+      const dnKey = dnKeys();
+      const fresh = readFresh(reader, changes, template, dnKey);
       fresh.catch(() => undefined);
-      return { changes, skipped, entries: new Set(all.map((c) => c.dn.toLowerCase())).size, fresh };
+      return { changes, skipped, entries: new Set(all.map((c) => c.dn.toLowerCase())).size, fresh, dnKey };
     };
     let next = nextChunk();
     next.catch(() => undefined);
     for (let current = await next; current; current = await next) {
-      const { changes: chunk, skipped } = current;
+      const { changes: chunk, skipped, dnKey } = current;
       const fresh = await current.fresh;
       next = nextChunk();
       next.catch(() => undefined);
       const drift = sourceDrift(chunk, check);
-      for (const [k, v] of identityDrift(chunk, fresh, template.spec.match.targetAttribute, normalizeDn)) {
+      for (const [k, v] of identityDrift(chunk, fresh, template.spec.match.targetAttribute, dnKey)) {
         if (!drift.has(k)) drift.set(k, v);
       }
       record([...skipped.values()]);
@@ -203,7 +204,7 @@ export async function applyValidated(
       const result = await executePlan({
         changes: chunk,
         fresh,
-        dnKey: normalizeDn,
+        dnKey,
         drift,
         dnValued,
         journal,
@@ -301,14 +302,28 @@ async function freshPlan(
   return fresh.plan;
 }
 
+/**
+ * normalizeDn for one chunk, each DN parsed once: the fresh read, the identity check and the
+ * executor all key entries by it (the server mostly returns the DN exactly as the plan spells it).
+ */
+function dnKeys(): (dn: string) => string {
+  const keys = new Map<string, string>();
+  return (dn) => {
+    let key = keys.get(dn);
+    if (key === undefined) keys.set(dn, (key = normalizeDn(dn)));
+    return key;
+  };
+}
+
 function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanChange, ChangeOutcome> {
   const allowed = new Set(target.allowedAttributes.map((a) => a.toLowerCase()));
+  const bases = target.baseDNs?.map(dnWithin);
   const out = new Map<PlanChange, ChangeOutcome>();
   for (const c of changes) {
     const base = { id: c.id, dn: c.dn, attribute: c.attribute, outcome: 'skipped' as const };
     if (!allowed.has(c.attribute.toLowerCase())) {
       out.set(c, { ...base, reason: `\`${c.attribute}\` is no longer in the target's allowedAttributes` });
-    } else if (target.baseDNs && !target.baseDNs.some((b) => isDnWithin(c.dn, b))) {
+    } else if (bases && !bases.some((within) => within(c.dn))) {
       out.set(c, { ...base, reason: "the entry is outside the target's baseDNs" });
     }
   }

@@ -6,7 +6,7 @@ import type { PlanChange } from '../../plan/plan-types.js';
 import type { RequestStatus } from '../../lifecycle/status.js';
 import { verifySigned } from '../../lifecycle/signing.js';
 import { PlanFileError } from '../../shared/errors.js';
-import { isDnWithin } from '../../syntax/dn.js';
+import { dnWithin } from '../../syntax/dn.js';
 import { type PlanLines, type PlanSource, scanPlanFile } from './plan-stream.js';
 
 export interface ChosenPlan {
@@ -128,6 +128,7 @@ export function outsideRequestCheck(
   const selected = new Set(
     compileMappings(template, request.spec.mappings).map((m) => m.attribute.toLowerCase()),
   );
+  const inScope = dnWithin(template.spec.scope.baseDN);
   let outside: string | undefined;
   let foreign: string | undefined;
   let twice: string | undefined;
@@ -137,8 +138,7 @@ export function outsideRequestCheck(
       const attribute = c.attribute.toLowerCase();
       if (outside === undefined && !selected.has(attribute))
         outside = `changes \`${c.attribute}\`, which the request does not re-export`;
-      if (foreign === undefined && !isDnWithin(c.dn, template.spec.scope.baseDN))
-        foreign = `changes ${c.dn}, outside the template's baseDN`;
+      if (foreign === undefined && !inScope(c.dn)) foreign = `changes ${c.dn}, outside the template's baseDN`;
       const key = `${c.id.toLowerCase()}\0${attribute}`;
       if (twice === undefined && seen.has(key)) twice = `changes \`${c.attribute}\` of ${c.id} twice`;
       seen.add(key);
