@@ -11,6 +11,7 @@ import { openLdapWriters } from '../adapters/ldap/writer.js';
 import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
 import type { Logger } from '../shared/log.js';
 import { ldapSourceReader, openTargetReader } from '../adapters/ldap/readers.js';
+import { openScopeSnapshots } from '../adapters/fs/scope-snapshots.js';
 import type { PreviewDeps } from '../workflows/preview.js';
 import { startHttp } from '../adapters/http/server.js';
 import { Metrics } from '../adapters/http/metrics.js';
@@ -92,6 +93,7 @@ export async function reconcileContext(
       publicPem: keys.publicPem,
       ledger: await Ledger.open(workdir),
       freshness: await openFreshnessMemory(workdir),
+      snapshots: await openScopeSnapshots(path.join(workdir, 'pass-reads')),
       self: await daemonIdentity(workdir),
       claimTimeoutMs: cfg.execution.claimTimeoutSeconds * 1000,
       apply: {

@@ -56,3 +56,36 @@ export interface ChangeDetector {
   /** Whether an entry in scope was added or modified after the watermark was read. */
   changedSince(scope: ScopeQuery, watermark: Watermark): Promise<boolean>;
 }
+
+/**
+ * One read of a scope per pass (adapters/fs/scope-snapshots.ts): the first preview of a pass that
+ * must read a scope keeps a copy of what it read, and the pass's other previews of the same scope
+ * plan from that copy instead of reading the directory again. Kept for one pass only.
+ */
+export interface ScopeSnapshots {
+  find(key: string): ScopeSnapshot | undefined;
+  /** Starts keeping a read's pages under `key`; they count only once `keep` is called. */
+  record(key: string): Promise<ScopeRecording>;
+  /** Forgets every snapshot (at the end of a pass: the next pass asks the directory again). */
+  clear(): Promise<void>;
+}
+
+export interface SnapshotMeta {
+  /** The attributes the read asked for: a snapshot serves reads of the same or fewer. */
+  attributes: string[];
+  /** When the read finished (the plan's createdAt): what preview.md says. */
+  readAt: string;
+  /** Where the directory stood before the read: the previews made from it keep this one. */
+  watermark?: Watermark;
+}
+
+export interface ScopeSnapshot extends SnapshotMeta {
+  pages(): AsyncIterable<PlanEntry[]>;
+}
+
+export interface ScopeRecording {
+  add(page: readonly PlanEntry[]): Promise<void>;
+  keep(meta: SnapshotMeta): Promise<void>;
+  /** Drops what was recorded unless it was kept; safe to call after keep. */
+  drop(): Promise<void>;
+}

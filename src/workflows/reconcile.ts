@@ -8,7 +8,7 @@ import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, textDigest } from '../lifecycle/statements.js';
 import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
-import { planDigest } from '../plan/build-plan.js';
+import { type PlanEntry, planDigest, plannedAttributes } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import {
   previewStatus,
@@ -18,7 +18,16 @@ import {
 } from '../report/write-reports.js';
 import { PLAN_FILE, PLAN_GZ_FILE } from '../report/plan-jsonl.js';
 import { decideFreshness, type Watermark } from '../lifecycle/freshness.js';
-import { entryQuery, type PreviewTarget, type ScopeQuery } from '../ports/directory.js';
+import {
+  entryQuery,
+  type EntryQuery,
+  type PreviewTarget,
+  type ScopeQuery,
+  type ScopeRecording,
+  type ScopeSnapshot,
+  type ScopeSnapshots,
+} from '../ports/directory.js';
+import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import type { FreshnessMemory, ReadMark } from '../ports/freshness.js';
 import { sha256 } from '../source/records.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
@@ -42,6 +51,8 @@ export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemo
   preview: PreviewDeps;
   /** Directory reads already done; without it every pass reads every open preview's scope. */
   freshness?: FreshnessMemory;
+  /** Where a pass keeps the scopes it read, so each is read once per pass whatever requests need it. */
+  snapshots?: ScopeSnapshots;
   /** Set by reconcilePass for the pass's duration. */
   pass?: PassState;
 }
@@ -50,6 +61,7 @@ export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemo
 interface PassState {
   targets: Map<string, Promise<PreviewTarget>>;
   answers: Map<string, Promise<boolean | undefined>>;
+  snapshots?: ScopeSnapshots;
 }
 
 export interface PassSummary {
@@ -72,11 +84,18 @@ const CLAIM_ATTEMPTS = 3;
  * changed, so the daemon's own commits never cause another commit.
  */
 export async function reconcilePass(outer: ReconcileContext): Promise<PassSummary> {
-  const pass: PassState = { targets: new Map(), answers: new Map() };
+  const pass: PassState = {
+    targets: new Map(),
+    answers: new Map(),
+    ...(outer.snapshots ? { snapshots: outer.snapshots } : {}),
+  };
   const ctx: ReconcileContext = { ...outer, pass };
   try {
     return await passOver(ctx);
   } finally {
+    await pass.snapshots?.clear().catch((err: unknown) => {
+      ctx.log.warn({ err: describeError(err).message }, "could not remove the pass's scope reads");
+    });
     for (const t of pass.targets.values()) await t.then((d) => d.close()).catch(() => undefined);
     await ctx.freshness?.save().catch((err: unknown) => {
       ctx.log.warn({ err: describeError(err).message }, 'could not save what the daemon read when');
@@ -359,19 +378,37 @@ async function previewFiles(
     }
     ctx.log.info({ branch, request: name, why: decision.why }, `preview recomputed: ${decision.message}`);
   }
+  // One read of a scope per pass: another request of this pass may have read it already.
+  const shared = sharedRead(ctx, template, request);
   // Where the directory stands, taken before the read: an edit during the read shows next pass.
   // Only the daemon's own mark moves forward from the last one: status.yaml's could be forged.
-  const next = await target?.changes?.readWatermark(scope, known?.watermark).catch((err: unknown) => {
-    ctx.log.warn(
-      { target: template.spec.target, err: describeError(err).message },
-      'could not read where the directory stands; the next pass reads the scope again',
-    );
-    return undefined;
-  });
-  const result = await previewValidated(co.repo, name, ctx.daemon, ctx.preview, {
-    commit: co.commit,
-    ...(source ? { source } : {}),
-  });
+  // A preview made from another request's read keeps that read's mark.
+  const next = shared?.snapshot
+    ? shared.snapshot.watermark
+    : await target?.changes?.readWatermark(scope, known?.watermark).catch((err: unknown) => {
+        ctx.log.warn(
+          { target: template.spec.target, err: describeError(err).message },
+          'could not read where the directory stands; the next pass reads the scope again',
+        );
+        return undefined;
+      });
+  const recording = shared && !shared.snapshot ? await ctx.pass?.snapshots?.record(shared.key) : undefined;
+  let result: Awaited<ReturnType<typeof previewValidated>>;
+  try {
+    result = await previewValidated(co.repo, name, ctx.daemon, readsVia(ctx.preview, shared, recording), {
+      commit: co.commit,
+      ...(source ? { source } : {}),
+    });
+    if (recording && !('invalid' in result)) {
+      await recording.keep({
+        attributes: shared!.query.attributes,
+        readAt: result.plan.header.createdAt,
+        ...(next ? { watermark: next } : {}),
+      });
+    }
+  } finally {
+    await recording?.drop();
+  }
   if ('invalid' in result) return { ...renderInvalidFiles(name, result.invalid, co.commit), ...NO_PLAN };
   const readAt = result.plan.header.createdAt;
   ctx.freshness?.set(key, {
@@ -393,6 +430,66 @@ async function previewFiles(
     ctx.keys.privateKey,
   );
   return { ...files, 'status.yaml': previewStatus(result.plan, { ...meta, signature }) };
+}
+
+interface SharedRead {
+  key: string;
+  query: EntryQuery;
+  /** A read of this scope earlier in the pass, with the same attributes or more. */
+  snapshot?: ScopeSnapshot;
+}
+
+/**
+ * Whether a preview's read of its whole scope can come from (or be kept for) the other previews
+ * of this pass: the same target, base, scope, filter and match attribute. A request naming its
+ * users reads just them, which costs little; it is not shared.
+ */
+function sharedRead(
+  ctx: ReconcileContext,
+  template: SyncTemplate,
+  request: ReexportRequest,
+): SharedRead | undefined {
+  const snapshots = ctx.pass?.snapshots;
+  if (!snapshots || request.spec.users !== 'all') return undefined;
+  const query = entryQuery(template, plannedAttributes(template, request));
+  const key = JSON.stringify({ ...query, attributes: undefined });
+  const found = snapshots.find(key);
+  const has = new Set(found?.attributes.map((a) => a.toLowerCase()));
+  const covers = found !== undefined && query.attributes.every((a) => has.has(a.toLowerCase()));
+  return { key, query, ...(covers ? { snapshot: found } : {}) };
+}
+
+/** The preview's ports, with its scope read served from the pass's snapshot or recorded into one. */
+function readsVia(deps: PreviewDeps, shared?: SharedRead, recording?: ScopeRecording): PreviewDeps {
+  if (!shared || (!shared.snapshot && !recording)) return deps;
+  const { snapshot } = shared;
+  const ours = (q: EntryQuery) => JSON.stringify({ ...q, attributes: undefined }) === shared.key;
+  return {
+    ...deps,
+    // The plan says when the directory was read: for a snapshot, when that read was.
+    ...(snapshot ? { now: () => new Date(snapshot.readAt) } : {}),
+    openTarget: async (name) => {
+      const target = await deps.openTarget(name);
+      return {
+        ...target,
+        readEntries: (query, opts) => {
+          if (!ours(query)) return target.readEntries(query, opts);
+          if (snapshot) return snapshot.pages();
+          return recorded(target.readEntries(query, opts), recording!);
+        },
+      };
+    },
+  };
+}
+
+async function* recorded(
+  pages: AsyncIterable<PlanEntry[]>,
+  recording: ScopeRecording,
+): AsyncGenerator<PlanEntry[]> {
+  for await (const page of pages) {
+    await recording.add(page);
+    yield page;
+  }
 }
 
 /** The statement of the daemon's valid signature on a committed preview, if it has one. */
