@@ -888,7 +888,25 @@ interface ScaleRow {
   applyRatio: number;
   applyRssMb: number;
   idle?: { kind: string; watermarkMs: number; checkMs: number; checkVsPreview: number };
+  /**
+   * CPU seconds (user + sys, medians) of each client and of slapd while it served it: on a shared
+   * 2-core machine wall time moves with the load, the CPU each side spends much less.
+   */
+  cpu: {
+    preview: number;
+    previewSlapd?: number;
+    ldapsearch: number;
+    ldapsearchSlapd?: number;
+    apply: number;
+    applySlapd?: number;
+    ldapmodify: number;
+    ldapmodifySlapd?: number;
+  };
 }
+
+const cpuOf = (m: Measured) => m.userS + m.sysS;
+const medianOr = (xs: Array<number | undefined>) =>
+  xs.every((x) => x !== undefined) ? r2(median(xs as number[])) : undefined;
 
 /**
  * One size: preview rounds alternating with ldapsearch (median ratio), then the reviewed plan
@@ -1045,6 +1063,16 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
     applyRatio: r2(apply.wallMs / modify.wallMs),
     applyRssMb: Math.round(apply.maxRssMb),
     ...(idle ? { idle } : {}),
+    cpu: {
+      preview: r2(median(previews.map(cpuOf))),
+      previewSlapd: medianOr(previews.map((m) => m.serverCpuS)),
+      ldapsearch: r2(median(searches.map(cpuOf))),
+      ldapsearchSlapd: medianOr(searches.map((m) => m.serverCpuS)),
+      apply: r2(cpuOf(apply)),
+      applySlapd: medianOr([apply.serverCpuS]),
+      ldapmodify: r2(cpuOf(modify)),
+      ldapmodifySlapd: medianOr([modify.serverCpuS]),
+    },
   };
 }
 
@@ -1063,6 +1091,11 @@ async function benchScale(cli: Cli) {
     rows.push(row);
     say(
       `  ${n(users).padStart(7)} users, ${n(row.changes).padStart(7)} changes: preview ${fmtS(row.previewMs)} vs ldapsearch ${fmtS(row.ldapsearchMs)} = ${row.previewRatio.toFixed(2)}×, rss ${row.previewRssMb} MB; daemon pass with preview ${fmtS(row.daemonPreviewMs)}, rss ${row.daemonPreviewRssMb} MB; apply ${fmtS(row.applyMs)} vs ldapmodify ${fmtS(row.ldapmodifyMs)} = ${row.applyRatio.toFixed(2)}×, rss ${row.applyRssMb} MB${row.idle ? `; idle check (${row.idle.kind}) ${row.idle.checkMs} ms = ${(row.idle.checkVsPreview * 100).toFixed(2)}% of the preview` : ''}`,
+    );
+    const c = row.cpu;
+    const slapd = (x?: number) => (x === undefined ? '' : ` (slapd ${x.toFixed(2)} s)`);
+    say(
+      `    cpu: preview ${c.preview.toFixed(2)} s${slapd(c.previewSlapd)} vs ldapsearch ${c.ldapsearch.toFixed(2)} s${slapd(c.ldapsearchSlapd)}; apply ${c.apply.toFixed(2)} s${slapd(c.applySlapd)} vs ldapmodify ${c.ldapmodify.toFixed(2)} s${slapd(c.ldapmodifySlapd)}`,
     );
   }
   say();

@@ -2,6 +2,7 @@
  * What the main thread and the directory-read worker (read-worker.ts) say to each other, and the
  * one place that turns a target query into a paged search (both threads use it).
  */
+import { deserialize, serialize } from 'node:v8';
 import type { EntryQuery } from '../../ports/directory.js';
 import { DirectoryError, ReexportError } from '../../shared/errors.js';
 import { DnSyntaxError } from '../../syntax/dn.js';
@@ -35,7 +36,8 @@ export interface ReadJob {
 
 export type FromWorker =
   | { t: 'log'; level: 'info' | 'warn'; obj: Record<string, unknown>; msg: string }
-  | { t: 'page'; data: PageData }
+  /** A page as serialised bytes (packPage): pages waiting to be taken cost their bytes, not objects. */
+  | { t: 'page'; data: Uint8Array }
   | { t: 'end' }
   | { t: 'error'; error: WorkerError };
 
@@ -61,6 +63,10 @@ export function encodePage(entries: readonly DirectoryEntry[]): PageData {
   }
   return out;
 }
+
+/** A page as the bytes it crosses threads as: V8's serialisation of its flat array. */
+export const packPage = (entries: readonly DirectoryEntry[]): Uint8Array => serialize(encodePage(entries));
+export const unpackPage = (bytes: Uint8Array): DirectoryEntry[] => decodePage(deserialize(bytes) as PageData);
 
 export function decodePage(data: PageData): DirectoryEntry[] {
   const entries: DirectoryEntry[] = [];

@@ -5,14 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDirectory } from './connection.js';
-import {
-  encodeError,
-  encodePage,
-  type FromWorker,
-  type ReadJob,
-  scopeSearch,
-  TAKEN,
-} from './read-protocol.js';
+import { encodeError, type FromWorker, packPage, type ReadJob, scopeSearch, TAKEN } from './read-protocol.js';
 
 const job = workerData as ReadJob;
 const port = parentPort!;
@@ -45,7 +38,7 @@ try {
     for await (const page of directory.searchPages(scopeSearch(job.query))) {
       while (allowance === 0) await new Promise<void>((resolve) => (more = resolve));
       allowance--;
-      send({ t: 'page', data: encodePage(page) });
+      send({ t: 'page', data: packPage(page) });
     }
   } finally {
     await directory.close();

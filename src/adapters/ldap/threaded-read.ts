@@ -5,11 +5,11 @@ import type { ConnectionSettings, DirectoryLogger } from './connection.js';
 import type { DirectoryEntry } from './directory.js';
 import {
   decodeError,
-  decodePage,
   type FromWorker,
   type ReadJob,
   scopeSearch,
   TAKEN,
+  unpackPage,
 } from './read-protocol.js';
 
 /**
@@ -78,7 +78,7 @@ export async function* readInWorker(
       if (m.t === 'end') return;
       if (m.t === 'error') throw decodeError(m.error);
       worker.postMessage(TAKEN);
-      yield decodePage(m.data);
+      yield unpackPage(m.data);
     }
   } finally {
     opts.signal?.removeEventListener('abort', stop);
