@@ -30,10 +30,21 @@ export function entryQuery(template: SyncTemplate, attributes: string[], ids?: s
   };
 }
 
+export interface ReadOptions {
+  signal?: AbortSignal;
+  keepIn?: string;
+}
+
 /** A target directory opened for reading: what preview and the fresh read before writing need. */
 export interface PreviewTarget {
-  /** `signal` ends a read at once, even while it waits for the directory. */
-  readEntries: (query: EntryQuery, opts?: { signal?: AbortSignal }) => AsyncIterable<PlanEntry[]>;
+  /**
+   * `signal` ends a read at once, even while it waits for the directory. `keepIn` also writes the
+   * pages to that file as they are read, for `replay` (one read of a scope per pass); only for a
+   * whole scope (a query without `ids`).
+   */
+  readEntries: (query: EntryQuery, opts?: ReadOptions) => AsyncIterable<PlanEntry[]>;
+  /** The pages a read with `keepIn` wrote to `file`, in read order. */
+  replay?: (file: string) => AsyncIterable<PlanEntry[]>;
   readSchema?: () => Promise<DirectorySchema | undefined>;
   /** Cheap "did the scope change?" questions, where the adapter can answer them. */
   changes?: ChangeDetector;
@@ -58,14 +69,15 @@ export interface ChangeDetector {
 }
 
 /**
- * One read of a scope per pass (adapters/fs/scope-snapshots.ts): the first preview of a pass that
- * must read a scope keeps a copy of what it read, and the pass's other previews of the same scope
- * plan from that copy instead of reading the directory again. Kept for one pass only.
+ * One read of a scope per pass (adapters/fs/scope-snapshots.ts names and forgets the files; the
+ * target writes and replays them): the first preview of a pass that must read a scope keeps a copy
+ * of what it read, and the pass's other previews of the same scope plan from that copy instead of
+ * reading the directory again. Kept for one pass only.
  */
 export interface ScopeSnapshots {
   find(key: string): ScopeSnapshot | undefined;
-  /** Starts keeping a read's pages under `key`; they count only once `keep` is called. */
-  record(key: string): Promise<ScopeRecording>;
+  /** A file for a read's pages under `key`; they count only once `keep` is called. */
+  record(key: string): ScopeRecording;
   /** Forgets every snapshot (at the end of a pass: the next pass asks the directory again). */
   clear(): Promise<void>;
 }
@@ -80,12 +92,13 @@ export interface SnapshotMeta {
 }
 
 export interface ScopeSnapshot extends SnapshotMeta {
-  pages(): AsyncIterable<PlanEntry[]>;
+  /** Where the target kept the pages (PreviewTarget.replay reads them). */
+  file: string;
 }
 
 export interface ScopeRecording {
-  add(page: readonly PlanEntry[]): Promise<void>;
-  keep(meta: SnapshotMeta): Promise<void>;
-  /** Drops what was recorded unless it was kept; safe to call after keep. */
+  file: string;
+  keep(meta: SnapshotMeta): void;
+  /** Removes the file unless it was kept; safe to call after keep. */
   drop(): Promise<void>;
 }

@@ -8,7 +8,7 @@ import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, textDigest } from '../lifecycle/statements.js';
 import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
-import { type PlanEntry, planDigest, plannedAttributes } from '../plan/build-plan.js';
+import { planDigest, plannedAttributes } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import {
   previewStatus,
@@ -392,15 +392,17 @@ async function previewFiles(
         );
         return undefined;
       });
-  const recording = shared && !shared.snapshot ? await ctx.pass?.snapshots?.record(shared.key) : undefined;
+  const recording = shared && !shared.snapshot ? ctx.pass?.snapshots?.record(shared.key) : undefined;
+  const via = readsVia(ctx.preview, shared, recording);
   let result: Awaited<ReturnType<typeof previewValidated>>;
   try {
-    result = await previewValidated(co.repo, name, ctx.daemon, readsVia(ctx.preview, shared, recording), {
+    result = await previewValidated(co.repo, name, ctx.daemon, via.deps, {
       commit: co.commit,
       ...(source ? { source } : {}),
     });
-    if (recording && !('invalid' in result)) {
-      await recording.keep({
+    // Kept only when the read ran to its end into the file (a plan was made from it).
+    if (recording && via.kept() && !('invalid' in result)) {
+      recording.keep({
         attributes: shared!.query.attributes,
         readAt: result.plan.header.createdAt,
         ...(next ? { watermark: next } : {}),
@@ -459,37 +461,41 @@ function sharedRead(
   return { key, query, ...(covers ? { snapshot: found } : {}) };
 }
 
-/** The preview's ports, with its scope read served from the pass's snapshot or recorded into one. */
-function readsVia(deps: PreviewDeps, shared?: SharedRead, recording?: ScopeRecording): PreviewDeps {
-  if (!shared || (!shared.snapshot && !recording)) return deps;
+/**
+ * The preview's ports, with its scope read replayed from the pass's snapshot or kept into one.
+ * `kept()` says whether the read was kept: a target that cannot replay (the demo's) reads as before.
+ */
+function readsVia(
+  deps: PreviewDeps,
+  shared?: SharedRead,
+  recording?: ScopeRecording,
+): { deps: PreviewDeps; kept: () => boolean } {
+  let kept = false;
+  if (!shared || (!shared.snapshot && !recording)) return { deps, kept: () => kept };
   const { snapshot } = shared;
   const ours = (q: EntryQuery) => JSON.stringify({ ...q, attributes: undefined }) === shared.key;
   return {
-    ...deps,
-    // The plan says when the directory was read: for a snapshot, when that read was.
-    ...(snapshot ? { now: () => new Date(snapshot.readAt) } : {}),
-    openTarget: async (name) => {
-      const target = await deps.openTarget(name);
-      return {
-        ...target,
-        readEntries: (query, opts) => {
-          if (!ours(query)) return target.readEntries(query, opts);
-          if (snapshot) return snapshot.pages();
-          return recorded(target.readEntries(query, opts), recording!);
-        },
-      };
+    kept: () => kept,
+    deps: {
+      ...deps,
+      openTarget: async (name) => {
+        const target = await deps.openTarget(name);
+        const { replay } = target;
+        if (!replay) return target;
+        return {
+          ...target,
+          readEntries: (query, opts) => {
+            if (!ours(query)) return target.readEntries(query, opts);
+            if (snapshot) return replay(snapshot.file);
+            kept = true;
+            return target.readEntries(query, { ...opts, keepIn: recording!.file });
+          },
+        };
+      },
+      // The plan says when the directory was read: for a snapshot, when that read was.
+      ...(snapshot ? { now: () => new Date(snapshot.readAt) } : {}),
     },
   };
-}
-
-async function* recorded(
-  pages: AsyncIterable<PlanEntry[]>,
-  recording: ScopeRecording,
-): AsyncGenerator<PlanEntry[]> {
-  for await (const page of pages) {
-    await recording.add(page);
-    yield page;
-  }
 }
 
 /** The statement of the daemon's valid signature on a committed preview, if it has one. */

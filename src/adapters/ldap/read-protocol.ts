@@ -2,6 +2,7 @@
  * What the main thread and the directory-read worker (read-worker.ts) say to each other, and the
  * one place that turns a target query into a paged search (both threads use it).
  */
+import { open } from 'node:fs/promises';
 import { deserialize, serialize } from 'node:v8';
 import type { EntryQuery } from '../../ports/directory.js';
 import { DirectoryError, ReexportError } from '../../shared/errors.js';
@@ -32,6 +33,8 @@ export interface ReadJob {
   query: EntryQuery;
   /** Pages the worker may send before the main thread has taken them: bounds the memory ahead. */
   pagesAhead: number;
+  /** Also write each page to this file (keptPage's framing), for replayPages. */
+  keepIn?: string;
 }
 
 export type FromWorker =
@@ -67,6 +70,33 @@ export function encodePage(entries: readonly DirectoryEntry[]): PageData {
 /** A page as the bytes it crosses threads as: V8's serialisation of its flat array. */
 export const packPage = (entries: readonly DirectoryEntry[]): Uint8Array => serialize(encodePage(entries));
 export const unpackPage = (bytes: Uint8Array): DirectoryEntry[] => decodePage(deserialize(bytes) as PageData);
+
+/** A packed page as kept in a file: its length (4 bytes, big-endian), then its bytes. */
+export function keptPage(packed: Uint8Array): Uint8Array[] {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(packed.length);
+  return [head, packed];
+}
+
+/** The pages a read kept in `file` (keptPage's framing), read back one at a time. */
+export async function* replayPages(file: string): AsyncGenerator<DirectoryEntry[]> {
+  const input = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    for (let at = 0; ;) {
+      const { bytesRead } = await input.read(head, 0, 4, at);
+      if (bytesRead === 0) return;
+      const length = bytesRead === 4 ? head.readUInt32BE(0) : -1;
+      const body = Buffer.alloc(Math.max(0, length));
+      const read = length < 0 ? { bytesRead: -1 } : await input.read(body, 0, length, at + 4);
+      if (read.bytesRead !== length) throw new Error(`${file} is cut short`);
+      at += 4 + length;
+      yield unpackPage(body);
+    }
+  } finally {
+    await input.close();
+  }
+}
 
 export function decodePage(data: PageData): DirectoryEntry[] {
   const entries: DirectoryEntry[] = [];

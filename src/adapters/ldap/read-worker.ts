@@ -3,9 +3,18 @@
  * UTF-8, the entries' objects and their garbage) takes as long as planning them, so the two run on
  * two cores. Started by threaded-read.ts; sends pages, log lines and at most one error or end.
  */
+import { closeSync, openSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDirectory } from './connection.js';
-import { encodeError, type FromWorker, packPage, type ReadJob, scopeSearch, TAKEN } from './read-protocol.js';
+import {
+  encodeError,
+  type FromWorker,
+  keptPage,
+  packPage,
+  type ReadJob,
+  scopeSearch,
+  TAKEN,
+} from './read-protocol.js';
 
 const job = workerData as ReadJob;
 const port = parentPort!;
@@ -34,13 +43,19 @@ try {
     { ...job.settings, ...(caPem ? { caPem: Buffer.from(caPem) } : {}) },
     log,
   );
+  // The copy for the pass's other previews is written here, off the main thread, from the bytes
+  // the page crosses threads as anyway.
+  const kept = job.keepIn === undefined ? undefined : openSync(job.keepIn, 'w');
   try {
     for await (const page of directory.searchPages(scopeSearch(job.query))) {
       while (allowance === 0) await new Promise<void>((resolve) => (more = resolve));
       allowance--;
-      send({ t: 'page', data: packPage(page) });
+      const data = packPage(page);
+      if (kept !== undefined) writevSync(kept, keptPage(data));
+      send({ t: 'page', data });
     }
   } finally {
+    if (kept !== undefined) closeSync(kept);
     await directory.close();
   }
   send({ t: 'end' });

@@ -4,7 +4,7 @@ import type { ResolvedSource } from '../../config/types.generated.js';
 import { SourceError, UsageError } from '../../shared/errors.js';
 import { connectionSettings, type DirectoryLogger, labelled, openDirectory } from './connection.js';
 import type { Directory } from './directory.js';
-import { scopeSearch } from './read-protocol.js';
+import { replayPages, scopeSearch } from './read-protocol.js';
 import { readInWorker } from './threaded-read.js';
 import { canonicalJson } from '../../shared/canonical.js';
 import { collectRecords, sha256, type SourceData } from '../../source/records.js';
@@ -33,9 +33,11 @@ export async function openTargetReader(
     readEntries: (query, opts) =>
       query.ids
         ? (async function* () {
+            if (opts?.keepIn !== undefined) throw new Error('only a whole scope is kept for replay');
             yield* (await open()).searchPages(scopeSearch(query));
           })()
-        : readInWorker(settings, query, { labels, log, signal: opts?.signal }),
+        : readInWorker(settings, query, { labels, log, signal: opts?.signal, keepIn: opts?.keepIn }),
+    replay: (file) => replayPages(file),
     readSchema: async () => (await open()).readSchema(),
     changes: {
       readWatermark: async (scope, previous) => changeDetector(await open()).readWatermark(scope, previous),

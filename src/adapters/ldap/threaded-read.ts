@@ -33,11 +33,19 @@ export async function* readInWorker(
     pagesAhead?: number;
     /** Ends the read at once, even while a page is awaited (the pages then just end). */
     signal?: AbortSignal;
+    /** Also keep the pages in this file (replayPages reads them back). */
+    keepIn?: string;
   },
 ): AsyncGenerator<DirectoryEntry[]> {
   // A filter error is the template's; say it here, before any thread or connection is made.
   scopeSearch(query);
-  const job: ReadJob = { settings, query, labels: opts.labels, pagesAhead: opts.pagesAhead ?? PAGES_AHEAD };
+  const job: ReadJob = {
+    settings,
+    query,
+    labels: opts.labels,
+    pagesAhead: opts.pagesAhead ?? PAGES_AHEAD,
+    ...(opts.keepIn !== undefined ? { keepIn: opts.keepIn } : {}),
+  };
   const worker = startWorker(siblingModule('read-worker', import.meta.url), { workerData: job });
   const inbox: Array<Exclude<FromWorker, { t: 'log' }>> = [];
   let failure: Error | undefined;

@@ -1,8 +1,9 @@
+import { stat, truncate } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectionSettings, openDirectory } from '../../../src/adapters/ldap/connection.js';
 import type { DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
-import { scopeSearch } from '../../../src/adapters/ldap/read-protocol.js';
+import { replayPages, scopeSearch } from '../../../src/adapters/ldap/read-protocol.js';
 import { readInWorker } from '../../../src/adapters/ldap/threaded-read.js';
 import type { Target } from '../../../src/config/types.generated.js';
 import type { EntryQuery } from '../../../src/ports/directory.js';
@@ -103,6 +104,23 @@ describeWithSlapd('the directory read in a worker thread', () => {
     const connected = logs.find((l) => l.msg === 'directory connected');
     expect(connected?.obj).toMatchObject({ target: 't', url: slapd.url });
     expect(JSON.stringify(logs)).not.toContain(slapd.password);
+  });
+
+  it('keeps the pages it reads in a file, which replays them exactly; a file cut short is refused', async () => {
+    const file = path.join(slapd.dir, 'kept.pages');
+    const read: DirectoryEntry[][] = [];
+    for await (const page of readInWorker(await settings(), query(), { labels: {}, keepIn: file }))
+      read.push(page);
+    const replayed: DirectoryEntry[][] = [];
+    for await (const page of replayPages(file)) replayed.push(page);
+    expect(replayed.length).toBe(read.length);
+    expect(plain(replayed)).toEqual(plain(read));
+    await truncate(file, (await stat(file)).size - 10);
+    await expect(
+      (async () => {
+        for await (const _ of replayPages(file)) void _;
+      })(),
+    ).rejects.toThrow(/cut short/);
   });
 
   it('reads over ldaps:// with the configured CA, and refuses a server it cannot verify', async () => {
