@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { validateCheckout } from './validate.js';
+import { diagnosticsForRequest } from '../config/rules.js';
 import { UsageError } from '../shared/errors.js';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { SourceData } from '../source/records.js';
@@ -92,6 +93,8 @@ function readAhead(
   const request = repo.requests.get(name)?.value;
   const template = request && repo.templates.get(request.spec.template)?.value;
   if (!request || !template || request.spec.users !== 'all' || opts.onlyIds) return undefined;
+  // A request that breaks a rule (an attribute not allowed, a scope it may not read) is not read.
+  if (diagnosticsForRequest(repo, name).length) return undefined;
   const query = entryQuery(template, plannedAttributes(template, request));
   const target = deps.openTarget(query.target);
   // Until the plan takes it, a failure (no connection) is kept for it rather than unhandled.

@@ -250,6 +250,8 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
         }
         if (outcome.did === 'executed') {
           const r = outcome.result;
+          // The pass's copies of scopes predate these writes: later previews read afresh.
+          await ctx.pass?.snapshots?.clear();
           summary.executions++;
           ctx.metrics.executions.inc({ result: r.state });
           for (const [outcome, n] of Object.entries(r.counts)) if (n) ctx.metrics.changes.inc({ outcome }, n);

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ScopeRecording, ScopeSnapshots, SnapshotMeta } from '../../ports/directory.js';
@@ -21,7 +22,8 @@ export async function openScopeSnapshots(dir: string): Promise<ScopeSnapshots> {
       return {
         file,
         keep(meta) {
-          if (state !== 'open') return;
+          // A copy the reader could not write (it removes it) is not kept.
+          if (state !== 'open' || !existsSync(file)) return;
           state = 'kept';
           kept.set(key, { ...meta, file });
         },

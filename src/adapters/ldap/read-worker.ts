@@ -3,7 +3,7 @@
  * UTF-8, the entries' objects and their garbage) takes as long as planning them, so the two run on
  * two cores. Started by threaded-read.ts; sends pages, log lines and at most one error or end.
  */
-import { closeSync, openSync, writevSync } from 'node:fs';
+import { closeSync, openSync, rmSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openDirectory } from './connection.js';
 import {
@@ -45,13 +45,34 @@ try {
   );
   // The copy for the pass's other previews is written here, off the main thread, from the bytes
   // the page crosses threads as anyway.
-  const kept = job.keepIn === undefined ? undefined : openSync(job.keepIn, 'w');
+  // The copy is a saving, not part of the read: when it cannot be written (a full disk), it is
+  // removed and the read goes on; the pass's other previews then read the directory themselves.
+  let kept: number | undefined;
+  const forget = (err: unknown) => {
+    if (kept !== undefined) closeSync(kept);
+    kept = undefined;
+    rmSync(job.keepIn!, { force: true });
+    log.warn({ err: (err as Error).message }, 'could not keep a copy of the read for the pass');
+  };
+  if (job.keepIn !== undefined) {
+    try {
+      kept = openSync(job.keepIn, 'w');
+    } catch (err) {
+      forget(err);
+    }
+  }
   try {
     for await (const page of directory.searchPages(scopeSearch(job.query))) {
       while (allowance === 0) await new Promise<void>((resolve) => (more = resolve));
       allowance--;
       const data = packPage(page);
-      if (kept !== undefined) writevSync(kept, keptPage(data));
+      if (kept !== undefined) {
+        try {
+          writevSync(kept, keptPage(data));
+        } catch (err) {
+          forget(err);
+        }
+      }
       send({ t: 'page', data });
     }
   } finally {

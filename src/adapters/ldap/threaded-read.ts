@@ -31,7 +31,7 @@ export async function* readInWorker(
     labels: Record<string, string>;
     log?: DirectoryLogger;
     pagesAhead?: number;
-    /** Ends the read at once, even while a page is awaited (the pages then just end). */
+    /** Ends the read at once, even while a page is awaited (which then rejects with the reason). */
     signal?: AbortSignal;
     /** Also keep the pages in this file (replayPages reads them back). */
     keepIn?: string;
@@ -63,7 +63,15 @@ export async function* readInWorker(
     }
   });
   worker.on('error', (err) => {
-    failure ??= err;
+    // What the thread could not handle itself (out of memory for a huge page, a socket error no
+    // code path caught) ends the read like any directory failure, with what happened.
+    failure ??= new DirectoryError(
+      `the read of ${query.baseDN} failed in its thread: ${err.message}`,
+      undefined,
+      {
+        cause: err,
+      },
+    );
     notify();
   });
   worker.on('exit', () => {
@@ -74,7 +82,8 @@ export async function* readInWorker(
   opts.signal?.addEventListener('abort', stop, { once: true });
   try {
     for (;;) {
-      if (opts.signal?.aborted) return;
+      // A stopped read is not a short scope: whoever still asks for pages gets the reason.
+      opts.signal?.throwIfAborted();
       // At most pagesAhead pages and an end wait here: shift's cost is nothing.
       const m = inbox.shift();
       if (!m) {

@@ -123,6 +123,20 @@ describeWithSlapd('the directory read in a worker thread', () => {
     ).rejects.toThrow(/cut short/);
   });
 
+  it('a copy it cannot write is given up, with a warning; the read itself goes on', async () => {
+    const warned: string[] = [];
+    const warnLog = { info: () => {}, warn: (_: Record<string, unknown>, msg: string) => warned.push(msg) };
+    let n = 0;
+    const pages = readInWorker(await settings(), query(), {
+      labels: {},
+      log: warnLog,
+      keepIn: path.join(slapd.dir, 'no-such-folder', 'kept.pages'),
+    });
+    for await (const page of pages) n += page.length;
+    expect(n).toBe(COUNT + 1);
+    expect(warned).toContain('could not keep a copy of the read for the pass');
+  });
+
   it('reads over ldaps:// with the configured CA, and refuses a server it cannot verify', async () => {
     const s = await settings({ url: slapd.ldapsUrl!, tls: { caFile: slapd.caFile! } });
     let n = 0;
