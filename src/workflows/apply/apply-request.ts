@@ -16,7 +16,16 @@ import { parseStatus, renderStatus, type RequestStatus } from '../../lifecycle/s
 import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
 import { dnValuedFrom, schemaAnswerFrom, schemaFromAnswer } from '../../plan/values.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
-import { outcomeHeadline, parseResultJsonl, renderResultJsonl, renderResultMd } from '../../report/result.js';
+import {
+  outcomeHeadline,
+  parseResultJsonl,
+  renderResultJsonl,
+  renderResultMd,
+  RESULT_FILE,
+  RESULT_GZ_FILE,
+  resultText,
+} from '../../report/result.js';
+import { jsonlUpTo, REPORT_SIZE_LIMITS, type ReportContent } from '../../report/write-reports.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { SourceData } from '../../source/records.js';
 import { dnWithin, normalizeDn } from '../../syntax/dn.js';
@@ -45,6 +54,8 @@ export interface ApplyDeps extends PreviewDeps {
    * with nothing written.
    */
   claim?: (header: PlanHeader) => Promise<void>;
+  /** Above this size result.jsonl is result.jsonl.gz (REPORT_SIZE_LIMITS unless a test says less). */
+  resultJsonlBytes?: number;
 }
 
 /** executed: nothing left. partial: changes pending after transient faults. interrupted: asked to stop. */
@@ -63,8 +74,11 @@ export interface ApplyResult {
    */
   outcomes(): ChangeOutcome[];
   diagnostics?: Diagnostic[];
-  /** Files for reports/<request>/ (result.md, result.jsonl, status.yaml), not yet signed. */
-  files: Record<string, string>;
+  /**
+   * Files for reports/<request>/ (result.md, result.jsonl or for a large execution result.jsonl.gz,
+   * status.yaml), not yet signed.
+   */
+  files: Record<string, ReportContent> & { 'status.yaml': string };
 }
 
 /** `applyValidated` for a checkout: validates it first (the CLI's way in). */
@@ -227,15 +241,17 @@ export async function applyValidated(
     ...(opts.commit ? { executedCommit: opts.commit } : {}),
   };
   const interruptedWhy = interrupted ? 'the daemon was asked to stop' : undefined;
-  const files = {
+  const outcomes = await jsonlUpTo(jsonl, deps.resultJsonlBytes ?? REPORT_SIZE_LIMITS.resultJsonlBytes);
+  const files: ApplyResult['files'] = {
     'result.md': renderResultMd(tally, {
       header,
       startedAt,
       finishedAt,
       interrupted: interruptedWhy,
       reviewed,
+      file: 'gz' in outcomes ? RESULT_GZ_FILE : RESULT_FILE,
     }),
-    'result.jsonl': jsonl.join(''),
+    ...('gz' in outcomes ? { [RESULT_GZ_FILE]: outcomes.gz } : { [RESULT_FILE]: outcomes.text }),
     'status.yaml': renderStatus(newStatus),
   };
   return {
@@ -244,7 +260,8 @@ export async function applyValidated(
     header,
     reviewed,
     counts: { ...counts },
-    outcomes: () => parseResultJsonl(files['result.jsonl']),
+    outcomes: () =>
+      parseResultJsonl('gz' in outcomes ? resultText(RESULT_GZ_FILE, outcomes.gz) : outcomes.text),
     files,
   };
 }
