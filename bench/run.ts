@@ -885,10 +885,6 @@ interface ScaleRow {
   daemonPreviewRssMb: number;
   ldapmodifyMs: number;
   applyMs: number;
-  applyCpuS: number;
-  applySlapdCpuS: number;
-  ldapmodifyCpuS: number;
-  ldapmodifySlapdCpuS: number;
   applyRatio: number;
   applyRssMb: number;
   idle?: { kind: string; watermarkMs: number; checkMs: number; checkVsPreview: number };
@@ -1066,11 +1062,6 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
     applyMs: Math.round(apply.wallMs),
     applyRatio: r2(apply.wallMs / modify.wallMs),
     applyRssMb: Math.round(apply.maxRssMb),
-    // CPU beside the wall time: on a shared machine the wall varies more than the work.
-    applyCpuS: r2(apply.userS + apply.sysS),
-    applySlapdCpuS: r2(apply.serverCpuS ?? NaN),
-    ldapmodifyCpuS: r2(modify.userS + modify.sysS),
-    ldapmodifySlapdCpuS: r2(modify.serverCpuS ?? NaN),
     ...(idle ? { idle } : {}),
     cpu: {
       preview: r2(median(previews.map(cpuOf))),
