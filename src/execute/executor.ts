@@ -32,7 +32,11 @@ export interface OutcomeJournal {
   record(dn: string, outcomes: ChangeOutcome[]): Promise<void>;
 }
 
-export interface ExecuteOptions {
+/**
+ * One chunk of a plan made ready for writing: its changes, the entries as read right before
+ * writing, and what drifted.
+ */
+export interface PreparedChunk {
   changes: readonly PlanChange[];
   /**
    * The planned entries as read right before writing (normalised DN → lower-cased attribute →
@@ -42,6 +46,10 @@ export interface ExecuteOptions {
   dnKey: (dn: string) => string;
   /** Changes found stale or skipped before any write (source moved, entry is not the user's). */
   drift: ReadonlyMap<string, Drift>;
+}
+
+/** How an execution writes, whatever its chunks. */
+export interface WriteOptions {
   /** Which attributes compare as DNs (the directory's schema, as the preview had it). */
   dnValued?: DnValued;
   journal: OutcomeJournal;
@@ -54,8 +62,11 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** From the daemon config's execution.retry. */
   retry: { attempts: number; baseDelayMs: number };
-  onEntry?: (done: number, total: number) => void;
   sleep?: (ms: number) => Promise<void>;
+}
+
+export interface ExecuteOptions extends PreparedChunk, WriteOptions {
+  onEntry?: (done: number, total: number) => void;
 }
 
 const ENTRY_GONE = 'the entry no longer exists (deleted or moved after the preview); nothing to write';
@@ -64,16 +75,103 @@ const LDAP = { inappropriateMatching: 18, noSuchObject: 32 } as const;
 /** Entries in a row left pending (at least one per connection) that mean the directory is down. */
 const OUTAGE_AFTER_ENTRIES = 3;
 
-/** Applies the changes entry by entry as compare-and-swap writes; returns every change's outcome. */
+/** Applies one chunk's changes entry by entry as compare-and-swap writes; returns every change's outcome. */
 export async function executePlan(
   opts: ExecuteOptions,
 ): Promise<{ outcomes: ChangeOutcome[]; interrupted: boolean }> {
-  const entries = groupByEntry(opts.changes);
-  const results = new Array<ChangeOutcome[]>(entries.length);
+  const outcomes: ChangeOutcome[] = [];
+  const total = new Set(opts.changes.map((c) => c.dn)).size;
+  const { interrupted } = await executeChunks(
+    (async function* () {
+      yield opts;
+    })(),
+    {
+      ...opts,
+      onEntry: (n) => opts.onEntry?.(n, total),
+      onChunk: (_, done) => outcomes.push(...done),
+    },
+  );
+  return { outcomes, interrupted };
+}
+
+/** A chunk being written: its entries, handed out in order, and their outcomes as they finish. */
+interface Active<C> {
+  chunk: C;
+  ctx: EntryContext;
+  entries: PlanChange[][];
+  results: ChangeOutcome[][];
+  taken: number;
+  finished: number;
+}
+
+/**
+ * Applies a plan's chunks with one pool of writers across them: a writer that finds the current
+ * chunk handed out takes the next one's entries, so the writers never wait for a chunk's last
+ * entry. The next chunk is asked of `chunks` as soon as one starts being written (its reading,
+ * fresh read and drift then run during these writes), so at most two are prepared at once.
+ * `onChunk` gets each chunk's outcomes, in chunk order, once all of its entries finished (or,
+ * interrupted, those that did). Resolves when every writer stopped; a failure (the plan file
+ * changed, a fresh read failed, the journal refused a line) stops the writers from taking more
+ * and is thrown once the entries in flight are finished and journaled.
+ */
+export async function executeChunks<C extends PreparedChunk>(
+  chunks: AsyncIterator<C>,
+  opts: WriteOptions & {
+    onEntry?: (done: number) => void;
+    onChunk?: (chunk: C, outcomes: ChangeOutcome[]) => void;
+  },
+): Promise<{ interrupted: boolean }> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const limiter = rateLimiter(opts.rateLimit, sleep);
-  const ctx: EntryContext = { opts, sleep };
-  let next = 0;
+  // Chunks activated and not yet reported, oldest first (the head may still have entries in flight).
+  const open: Array<Active<C>> = [];
+  const activate = (chunk: C): Active<C> => {
+    const entries = groupByEntry(chunk.changes);
+    const a = {
+      chunk,
+      ctx: { opts: { ...opts, ...chunk }, sleep },
+      entries,
+      results: [],
+      taken: 0,
+      finished: 0,
+    };
+    open.push(a);
+    return a;
+  };
+  const pull = () => chunks.next().then((step) => (step.done ? undefined : step.value));
+  let active: Active<C> | undefined;
+  let upcoming: Promise<C | undefined> = pull();
+  upcoming.catch(() => undefined);
+  let ended = false;
+  let failure: { error: unknown } | undefined;
+  const report = () => {
+    while (open[0] && open[0].finished === open[0].entries.length) {
+      const a = open.shift()!;
+      opts.onChunk?.(a.chunk, a.results.flat());
+    }
+  };
+  /** The next entry to write, moving on to the next chunk when this one is handed out. */
+  const take = async (): Promise<{ a: Active<C>; i: number } | undefined> => {
+    for (;;) {
+      if (opts.signal?.aborted || failure || ended) return undefined;
+      if (active && active.taken < active.entries.length) return { a: active, i: active.taken++ };
+      const seen = active;
+      const next = await upcoming;
+      if (opts.signal?.aborted || failure) return undefined;
+      // The first writer here moves everyone on; the others find `active` changed and loop.
+      if (active === seen) {
+        if (!next) ended = true;
+        else {
+          active = activate(next);
+          upcoming = pull();
+          upcoming.catch(() => undefined);
+          // A chunk with nothing to write (all of it skipped) is reported as it comes.
+          report();
+        }
+      }
+    }
+  };
+
   let finished = 0;
   // A directory that stops answering would otherwise cost every remaining entry its full retries,
   // each try up to timeoutMs (hours for a large plan behind a dropped link). After this many
@@ -82,10 +180,9 @@ export async function executePlan(
   let pendingInARow = 0;
   let down: string | undefined;
   const worker = async (writer: EntryWriter) => {
-    while (!opts.signal?.aborted) {
-      const i = next++;
-      if (i >= entries.length) return;
-      const changes = entries[i]!;
+    for (let t = await take(); t; t = await take()) {
+      const { a, i } = t;
+      const changes = a.entries[i]!;
       const dn = changes[0]!.dn;
       const prior = (opts.done.get(dn) ?? []).filter(isFinal);
       const finalFor = new Set(prior.map((o) => o.attribute.toLowerCase()));
@@ -95,7 +192,7 @@ export async function executePlan(
         outcomes = open.map((c) => outcome(c, 'pending', down));
       } else if (open.length) {
         await limiter();
-        outcomes = await applyEntry(writer, open, ctx);
+        outcomes = await applyEntry(writer, open, a.ctx);
         const final = outcomes.filter(isFinal);
         if (final.length) await opts.journal.record(dn, final);
         const left = outcomes.find((o) => o.outcome === 'pending');
@@ -104,17 +201,30 @@ export async function executePlan(
           down = `not tried: the directory stopped answering (${pendingInARow} entries in a row left pending, the last ${left.id}); a later pass retries it`;
         }
       }
-      results[i] = [...prior.filter((o) => changes.some((c) => sameAttr(c, o))), ...outcomes];
-      opts.onEntry?.(++finished, entries.length);
+      a.results[i] = [...prior.filter((o) => changes.some((c) => sameAttr(c, o))), ...outcomes];
+      a.finished++;
+      report();
+      opts.onEntry?.(++finished);
     }
   };
-  await Promise.all(opts.writers.map(worker));
-  const interrupted = results.filter(Boolean).length < entries.length;
-  return { outcomes: results.filter(Boolean).flat(), interrupted };
+  await Promise.all(
+    opts.writers.map((w) =>
+      worker(w).catch((error: unknown) => {
+        failure ??= { error };
+      }),
+    ),
+  );
+  // A chunk being prepared when the writers stopped is let finish, so nothing reads on after this returns.
+  if (!ended) await upcoming.catch((error: unknown) => void (failure ??= { error }));
+  if (failure) throw failure.error instanceof Error ? failure.error : new Error(String(failure.error));
+  const interrupted = !ended || open.some((a) => a.finished < a.entries.length);
+  // Interrupted: what was handed out and finished is reported; the rest is for the next run.
+  for (const a of open) opts.onChunk?.(a.chunk, a.results.filter(Boolean).flat());
+  return { interrupted };
 }
 
 interface EntryContext {
-  opts: ExecuteOptions;
+  opts: WriteOptions & PreparedChunk;
   sleep: (ms: number) => Promise<void>;
 }
 

@@ -30,4 +30,6 @@ export interface RepoPort {
   messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>>;
   /** A regular file's content at a commit, or undefined. */
   readFileAt(commit: string, file: string): Promise<string | undefined>;
+  /** As readFileAt, as bytes (result.jsonl.gz). */
+  readBytesAt(commit: string, file: string): Promise<Uint8Array | undefined>;
 }

@@ -1,10 +1,17 @@
+import { gunzipSync } from 'node:zlib';
 import { compareIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
 import { type ChangeOutcome, OUTCOME_KINDS, type OutcomeKind, OutcomeTally } from '../execute/outcomes.js';
+import { PlanFileError } from '../shared/errors.js';
 import { formatCount as n, plural, visibleControls, wasWere } from '../shared/text.js';
 import { code } from './markdown.js';
 
 const KINDS: readonly OutcomeKind[] = OUTCOME_KINDS;
+
+/** Every change's outcome, and its gzip-compressed form for large executions (see write-reports.ts). */
+export const RESULT_FILE = 'result.jsonl';
+export const RESULT_GZ_FILE = 'result.jsonl.gz';
+export type ResultFile = typeof RESULT_FILE | typeof RESULT_GZ_FILE;
 
 /** What each outcome means, in the words result.md uses for it everywhere. */
 const MEANING: Record<OutcomeKind, string> = {
@@ -24,6 +31,8 @@ export interface ResultInfo {
   interrupted?: string;
   /** Whether the applied plan was the committed, reviewed one. */
   reviewed: boolean;
+  /** Which file holds every change's outcome (result.jsonl unless large). */
+  file?: ResultFile;
 }
 
 /**
@@ -104,6 +113,13 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[] | OutcomeTally
     'The directory did not answer (connection lost, busy or unavailable). The request stays partial; the next pass writes these, deciding each on a fresh read.',
     (o) => visibleControls(o.reason ?? ''),
   );
+  if (info.file === RESULT_GZ_FILE)
+    out.push(
+      '## Files',
+      '',
+      `Every change's outcome is in \`${RESULT_GZ_FILE}\`, committed compressed because the execution is large (gzip; \`zcat ${RESULT_GZ_FILE}\` shows it, one JSON line per change as in \`${RESULT_FILE}\`).`,
+      '',
+    );
   return out.join('\n');
 }
 
@@ -125,6 +141,19 @@ function section(
 
 export function renderResultJsonl(outcomes: readonly ChangeOutcome[]): string {
   return outcomes.map((o) => JSON.stringify(o)).join('\n') + (outcomes.length ? '\n' : '');
+}
+
+/** The outcomes' text from either committed form: result.jsonl as it is, result.jsonl.gz decompressed. */
+export function resultText(file: ResultFile, content: Uint8Array | string): string {
+  if (file === RESULT_GZ_FILE) {
+    if (typeof content === 'string') throw new PlanFileError(`${RESULT_GZ_FILE}: expected bytes, not text`);
+    try {
+      return gunzipSync(content).toString('utf8');
+    } catch {
+      throw new PlanFileError(`${RESULT_GZ_FILE}: not a gzip file`);
+    }
+  }
+  return typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
 }
 
 /** result.jsonl read back (every change's outcome); empty for none. */

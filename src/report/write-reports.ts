@@ -19,6 +19,11 @@ export const REPORT_FILES = ['preview.md', PLAN_FILE, PLAN_GZ_FILE, 'changes.ldi
 export const REPORT_SIZE_LIMITS = {
   /** plan.jsonl larger than this is committed as plan.jsonl.gz instead. */
   planJsonlBytes: 1024 * 1024,
+  /**
+   * result.jsonl larger than this is committed as result.jsonl.gz instead (on main, by every
+   * execution: 100,000 outcomes are about 10 MB of text).
+   */
+  resultJsonlBytes: 1024 * 1024,
   /** changes.ldif larger than this is not committed; preview.md says how to produce it. */
   ldifBytes: 1024 * 1024,
 };
@@ -99,9 +104,9 @@ export async function renderCommittedPreviewFiles(
   plan: Plan,
   maxUsers: number,
   signed?: PreviewSignature,
-  limits: typeof REPORT_SIZE_LIMITS = REPORT_SIZE_LIMITS,
+  limits: Pick<typeof REPORT_SIZE_LIMITS, 'planJsonlBytes' | 'ldifBytes'> = REPORT_SIZE_LIMITS,
 ): Promise<Record<string, ReportContent | null>> {
-  const jsonl = await planJsonlUpTo(planJsonlChunks(plan), limits.planJsonlBytes);
+  const jsonl = await jsonlUpTo(planJsonlChunks(plan), limits.planJsonlBytes);
   const compress = 'gz' in jsonl;
   const ldif = joinUpTo(previewLdifChunks(plan), limits.ldifBytes);
   const files: ReportFiles | undefined =
@@ -121,12 +126,13 @@ export async function renderCommittedPreviewFiles(
 }
 
 /**
- * plan.jsonl's text when it is at most `limit` bytes; above, its gzip bytes, compressed as the
- * text is produced: a large plan is never one string in memory (100,000 changes are 13 MB of
- * text, twice that as a JavaScript string once a name has an å), and the compression runs on
- * libuv's threads while this one renders. The fastest level: plan text still compresses tenfold.
+ * A JSON-lines file's text (plan.jsonl, result.jsonl) when it is at most `limit` bytes; above, its
+ * gzip bytes, compressed as the text is produced: a large plan is never one string in memory
+ * (100,000 changes are 13 MB of text, twice that as a JavaScript string once a name has an å),
+ * and the compression runs on libuv's threads while this one renders. The fastest level: such
+ * text still compresses tenfold. Deterministic (no time stamp in the gzip header).
  */
-async function planJsonlUpTo(
+export async function jsonlUpTo(
   chunks: Iterable<string>,
   limit: number,
 ): Promise<{ text: string } | { gz: Buffer }> {

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import { readReportFile } from '../adapters/fs/report-files.js';
+import { readReportBytes, readReportFile } from '../adapters/fs/report-files.js';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { requestDigest } from '../config/digests.js';
@@ -16,6 +16,7 @@ import { type Signed, verifySigned } from '../lifecycle/signing.js';
 import { signExecution } from '../lifecycle/statements.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/status.js';
 import type { PlanHeader } from '../plan/plan-types.js';
+import { RESULT_FILE, RESULT_GZ_FILE } from '../report/result.js';
 import type { LedgerPort } from '../ports/ledger.js';
 import type { RepoPort } from '../ports/repo.js';
 import { ReexportError } from '../shared/errors.js';
@@ -24,7 +25,9 @@ import type { SourceData } from '../source/records.js';
 import { type ApplyDeps, type ApplyResult, applyValidated } from './apply/apply-request.js';
 
 /** The files an execution owns in reports/<request>/, restored when someone deletes or edits them. */
-const RESULT_FILES = ['result.md', 'result.jsonl', 'status.yaml'] as const;
+const RESULT_FILES = ['result.md', RESULT_FILE, RESULT_GZ_FILE, 'status.yaml'] as const;
+/** The outcomes are in result.jsonl or (a large execution) result.jsonl.gz, never both. */
+const OUTCOME_FORMS = [RESULT_FILE, RESULT_GZ_FILE] as const;
 
 export interface ExecutionContext {
   repo: RepoPort;
@@ -219,7 +222,7 @@ export async function executeOnMain(
     ctx.keys.privateKey,
   );
   const final = parseStatus(result.files['status.yaml'])!;
-  const files = {
+  const files: ApplyResult['files'] = {
     ...result.files,
     'status.yaml': renderStatus({
       ...final,
@@ -229,11 +232,16 @@ export async function executeOnMain(
         : {}),
     }),
   };
+  // The outcomes' other form goes (result.jsonl of an earlier partial run, now result.jsonl.gz).
+  const committed = {
+    ...files,
+    ...Object.fromEntries(OUTCOME_FORMS.filter((f) => !(f in files)).map((f) => [f, null])),
+  };
   // The ledger first: if the push fails, the next pass still knows, and pushes these files.
-  await ctx.ledger.append(signed, files);
+  await ctx.ledger.append(signed, committed);
   await ctx.repo.commitAndPush(
     ctx.main,
-    underReports(name, files),
+    underReports(name, committed),
     `reexport: ${state} ${name}\n\n${result.message}\n\n${recordTrailer(signed)}`,
   );
   return { did: 'executed', result: { ...result, files } };
@@ -256,11 +264,11 @@ async function restoreExecuted(
   if (!owned['status.yaml'] && record.commit) {
     owned = {};
     for (const f of RESULT_FILES) {
-      const text = await ctx.repo.readFileAt(record.commit, `reports/${name}/${f}`);
-      if (text !== undefined) owned[f] = text;
+      const bytes = await ctx.repo.readBytesAt(record.commit, `reports/${name}/${f}`);
+      if (bytes !== undefined) owned[f] = bytes;
     }
   }
-  const recorded = parseStatus(owned['status.yaml']);
+  const recorded = parseStatus(owned['status.yaml'] && Buffer.from(owned['status.yaml']).toString('utf8'));
   if (edited) {
     const file = checkout.repo.requests.get(name)?.file ?? `requests/${name}.yaml`;
     const next: RequestStatus = {
@@ -271,24 +279,42 @@ async function restoreExecuted(
     return commitStatusIfChanged(ctx, name, status, next, 'invalid');
   }
   if (!recorded) return { did: 'nothing', why: 'executed; no result files to restore' };
-  const current: Record<string, string | undefined> = {};
+  const current: Record<string, Uint8Array | undefined> = {};
   for (const f of RESULT_FILES) {
     // A link where a result file belongs reads as "not ours": restoring it then fails, loudly.
-    current[f] = await readReportFile(checkout.repo.root, name, f).catch(() => undefined);
+    current[f] = await readReportBytes(checkout.repo.root, name, f).catch(() => undefined);
   }
-  const changed = RESULT_FILES.filter((f) => owned[f] !== undefined && current[f] !== owned[f]);
-  if (changed.length === 0) return { did: 'nothing', why: 'already executed' };
-  const files = Object.fromEntries(changed.map((f) => [f, owned[f]!]));
+  const changed = RESULT_FILES.filter((f) => {
+    const mine = owned[f];
+    const now = current[f];
+    return mine !== undefined && (now === undefined || !Buffer.from(mine).equals(now));
+  });
+  // A file of the outcomes' other form beside the daemon's is not the daemon's: readers would have to guess.
+  const stray = OUTCOME_FORMS.some((f) => owned[f] !== undefined)
+    ? OUTCOME_FORMS.filter((f) => owned[f] === undefined && current[f] !== undefined)
+    : [];
+  if (changed.length === 0 && stray.length === 0) return { did: 'nothing', why: 'already executed' };
+  const files: Record<string, Uint8Array | null> = {
+    ...Object.fromEntries(changed.map((f) => [f, owned[f]!])),
+    ...Object.fromEntries(stray.map((f) => [f, null])),
+  };
+  const what = [
+    ...(changed.length ? [`restored ${changed.join(', ')}`] : []),
+    ...(stray.length ? [`removed ${stray.join(', ')}`] : []),
+  ].join('; ');
   // A record only in the ledger (the results push failed) goes into main's history with the files:
   // a replica, or this daemon after losing its workdir, must find it there too.
   const missing = record.commit === undefined && record.signed ? `\n\n${recordTrailer(record.signed)}` : '';
   await ctx.repo.commitAndPush(
     ctx.main,
     underReports(name, files),
-    `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; restored ${changed.join(', ')}.${missing}`,
+    `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; ${what}.${missing}`,
   );
-  ctx.log.warn({ request: name, files: changed }, 'restored result files someone deleted or edited');
-  return { did: 'committed', state: 'executed', why: `restored ${changed.join(', ')}` };
+  ctx.log.warn(
+    { request: name, files: [...changed, ...stray] },
+    'restored result files someone deleted or edited',
+  );
+  return { did: 'committed', state: 'executed', why: what };
 }
 
 async function commitStatusIfChanged(

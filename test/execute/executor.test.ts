@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { executePlan, WriteFailure } from '../../src/execute/executor.js';
+import { executeChunks, executePlan, type ModifyOp, WriteFailure } from '../../src/execute/executor.js';
+import { PlanFileError } from '../../src/shared/errors.js';
 import type { ChangeOutcome } from '../../src/execute/outcomes.js';
 import type { PlanChange } from '../../src/plan/plan-types.js';
 import { FakeDirectory } from './fake-writer.js';
@@ -179,5 +180,94 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     });
     expect(result.interrupted).toBe(true);
     expect(dir.get(B, 'mail')).toEqual(['c']);
+  });
+});
+
+describe('executeChunks: one pool of writers across the chunks of a plan', () => {
+  const dns = (chunk: number, n: number) => Array.from({ length: n }, (_, i) => `uid=c${chunk}e${i},ou=p`);
+  const plan = [dns(1, 2), dns(2, 2), dns(3, 2)];
+  const directory = () =>
+    new FakeDirectory(Object.fromEntries(plan.flat().map((dn) => [dn, { mail: ['a'] }])));
+  const prepared = (dir: FakeDirectory, events: string[], failAt?: number) =>
+    (async function* () {
+      for (const [k, chunk] of plan.entries()) {
+        events.push(`prepare ${k + 1}`);
+        if (failAt === k + 1) throw new PlanFileError('plan.jsonl changed while it was being executed');
+        yield {
+          changes: chunk.map((dn) => change(dn, 'mail', ['a'], ['b'])),
+          fresh: dir.fresh(),
+          dnKey: (dn: string) => dn,
+          drift: new Map(),
+          k: k + 1,
+        };
+      }
+    })();
+  const options = (dir: FakeDirectory, events: string[]) => ({
+    journal: { record: async (dn: string) => void events.push(`journal ${dn}`) },
+    done: new Map(),
+    writers: [dir.writer(), dir.writer()],
+    retry: { attempts: 3, baseDelayMs: 0 },
+  });
+
+  it('takes the next chunk while the last entry of one is still being written, and prepares at most one ahead', async () => {
+    const dir = directory();
+    const events: string[] = [];
+    // The last entry of chunk 1 is held until an entry of chunk 2 is written: a pool that waited
+    // for the whole chunk before starting the next would never finish.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    dir.beforeModify = (dn) => {
+      events.push(`write ${dn}`);
+      if (dn.startsWith('uid=c2')) release();
+    };
+    const writers = [dir.writer(), dir.writer()].map((w) => ({
+      ...w,
+      modify: async (dn: string, ops: ModifyOp[]) => {
+        if (dn === 'uid=c1e1,ou=p') await held;
+        return w.modify(dn, ops);
+      },
+    }));
+    const reported: number[] = [];
+    const run = executeChunks(prepared(dir, events), {
+      ...options(dir, events),
+      writers,
+      onChunk: (chunk, outcomes) => {
+        reported.push(chunk.k);
+        expect(outcomes.map((o) => o.outcome)).toEqual(['applied', 'applied']);
+      },
+    });
+    const timeout = new Promise<string>((r) => setTimeout(() => r('stuck between chunks'), 2000));
+    expect(await Promise.race([run.then(() => 'done'), timeout])).toBe('done');
+    expect((await run).interrupted).toBe(false);
+    // Chunk 2 was written while chunk 1's last entry was in flight; outcomes still come in chunk order.
+    expect(events.indexOf('write uid=c2e0,ou=p')).toBeLessThan(events.indexOf('write uid=c1e1,ou=p'));
+    expect(reported).toEqual([1, 2, 3]);
+    // A chunk is prepared only once the one before it is being written (chunk 1 handed out, chunk
+    // 2 taken on): never two ahead.
+    expect(events.indexOf('prepare 2')).toBeLessThan(events.indexOf('write uid=c1e0,ou=p'));
+    expect(events.indexOf('prepare 3')).toBeGreaterThan(events.indexOf('write uid=c1e0,ou=p'));
+    expect(events.indexOf('prepare 3')).toBeLessThan(events.indexOf('write uid=c3e0,ou=p'));
+    expect(plan.flat().map((dn) => dir.get(dn, 'mail'))).toEqual(plan.flat().map(() => ['b']));
+  });
+
+  it('a chunk that cannot be prepared stops the writers: nothing of it is written, what was in flight is journaled first', async () => {
+    const dir = directory();
+    const events: string[] = [];
+    dir.beforeModify = (dn) => void events.push(`write ${dn}`);
+    const writers = [dir.writer(), dir.writer()];
+    const modify = writers[1]!.modify;
+    // Chunk 1's second entry is still being written when chunk 2 fails to prepare.
+    writers[1]!.modify = async (dn, ops) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return modify(dn, ops);
+    };
+    await expect(
+      executeChunks(prepared(dir, events, 2), { ...options(dir, events), writers }),
+    ).rejects.toThrow(PlanFileError);
+    expect(events.filter((e) => e.startsWith('journal'))).toEqual([
+      'journal uid=c1e0,ou=p',
+      'journal uid=c1e1,ou=p',
+    ]);
+    expect(events.some((e) => e.includes('uid=c2'))).toBe(false);
   });
 });

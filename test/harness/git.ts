@@ -56,6 +56,18 @@ export async function gitEnv(): Promise<NodeJS.ProcessEnv> {
   };
 }
 
+/** A file's bytes at a ref (gitIn would decode them as text); undefined when there is none. */
+export async function gitShowBytes(dir: string, ref: string, file: string): Promise<Buffer | undefined> {
+  return execFileP('git', ['show', `${ref}:${file}`], {
+    cwd: dir,
+    env: await gitEnv(),
+    encoding: 'buffer',
+  }).then(
+    ({ stdout }) => stdout,
+    () => undefined,
+  );
+}
+
 /** Run git in `dir`; resolves to stdout, rejects with git's stderr in the message. */
 export async function gitIn(dir: string, ...args: string[]): Promise<string> {
   try {

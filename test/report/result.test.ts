@@ -1,7 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import type { ChangeOutcome } from '../../src/execute/outcomes.js';
 import type { PlanHeader } from '../../src/plan/plan-types.js';
-import { renderResultMd } from '../../src/report/result.js';
+import {
+  parseResultJsonl,
+  renderResultJsonl,
+  renderResultMd,
+  RESULT_FILE,
+  RESULT_GZ_FILE,
+  resultText,
+} from '../../src/report/result.js';
+import { jsonlUpTo } from '../../src/report/write-reports.js';
+import { PlanFileError } from '../../src/shared/errors.js';
 
 const HEADER: PlanHeader = {
   format: 'reexport-plan/v1',
@@ -95,5 +104,30 @@ describe('result.md', () => {
     });
     expect(md).toContain('**Before the interruption: applied 1 change.**');
     expect(md).toContain('⚠️ **Interrupted**: the daemon was asked to stop.');
+  });
+});
+
+describe('result.jsonl of a large execution', () => {
+  const outcomes = Array.from({ length: 40 }, (_, i) => change(String(1000 + i), 'mail', 'applied'));
+  const chunks = [renderResultJsonl(outcomes.slice(0, 20)), renderResultJsonl(outcomes.slice(20))];
+
+  it('is committed compressed above the limit, reads back to the same outcomes, and result.md says where', async () => {
+    const small = await jsonlUpTo(chunks, 1024 * 1024);
+    expect(small).toEqual({ text: chunks.join('') });
+    const large = await jsonlUpTo(chunks, 1000);
+    if (!('gz' in large)) throw new Error('expected the compressed form');
+    expect(large.gz.length).toBeLessThan(chunks.join('').length / 4);
+    expect(parseResultJsonl(resultText(RESULT_GZ_FILE, large.gz))).toEqual(outcomes);
+    // The same outcomes give the same bytes (the daemon compares what it would restore).
+    expect(await jsonlUpTo(chunks, 1000)).toEqual(large);
+    expect(renderResultMd(outcomes, { ...INFO, file: RESULT_GZ_FILE })).toContain(
+      "Every change's outcome is in `result.jsonl.gz`",
+    );
+    expect(renderResultMd(outcomes, { ...INFO, file: RESULT_FILE })).not.toContain('## Files');
+  });
+
+  it('refuses a result.jsonl.gz that is not gzip', () => {
+    expect(() => resultText(RESULT_GZ_FILE, Buffer.from('{"id":"1"}\n'))).toThrow(PlanFileError);
+    expect(resultText(RESULT_FILE, Buffer.from('{"id":"1"}\n'))).toBe('{"id":"1"}\n');
   });
 });

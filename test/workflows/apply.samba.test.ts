@@ -275,7 +275,8 @@ describeWithSamba('apply against Samba AD', () => {
     expect(result.files['result.md']).toContain(
       `- **1002** \`title\` of \`${dn.bjorn}\`: found \`Avdelingsleder\` (the directory value changed after the preview; not overwritten)`,
     );
-    const jsonl = result.files['result.jsonl']!.trim()
+    const jsonl = (result.files['result.jsonl'] as string)
+      .trim()
       .split('\n')
       .map((l) => JSON.parse(l) as { id: string; attribute: string; outcome: string });
     expect(brief(jsonl)).toEqual(brief(result.outcomes()));

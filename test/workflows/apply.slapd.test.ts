@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/daemon-config.js';
 import { formatDiagnostic } from '../../src/shared/diagnostics.js';
@@ -17,6 +18,7 @@ import { makeDir } from '../harness/files.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
+import { auditedModifies } from '../harness/slapd-audit.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
 /** The daemon's key in these tests: a preview it signed is what "reviewed" means. */
@@ -205,6 +207,47 @@ async function readMail(slapd: Slapd, uid: string): Promise<string> {
 }
 
 describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
+  it('refuses a committed plan that cannot be read (not a plan line, a broken gzip stream) and writes nothing', async () => {
+    const slapd = await startSlapd({ ldif: seedLdif() });
+    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+    const { dir, cleanup } = await makeDir({
+      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+      'data/ansatte.csv': CSV,
+      'requests/all.yaml': request('all', '  mappings: [mail]\n  users: all\n  execute: true\n'),
+      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
+    });
+    try {
+      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+      const result = await previewRequest(dir, 'all', daemon, {
+        openTarget: (t) => openTargetReader(daemon, t),
+      });
+      if ('invalid' in result) throw new Error('invalid');
+      const files = signedFiles(result.plan, 10);
+      const apply = () =>
+        applyRequest(dir, 'all', daemon, {
+          openTarget: (t) => openTargetReader(daemon, t),
+          openWriters: (t, n) => openLdapWriters(daemon, t, n),
+          journalDir: path.join(dir, 'journal'),
+          trustedKeys,
+        });
+      const reports = path.join(dir, 'reports', 'all');
+      await writeFiles(reports, { ...files, 'plan.jsonl': `${files['plan.jsonl']}not a plan line\n` });
+      const notPlan = await apply();
+      expect(notPlan.state).toBe('refused');
+      expect(notPlan.message).toMatch(/^the committed plan.jsonl cannot be read \(plan.jsonl:\d+: /);
+      await rm(path.join(reports, 'plan.jsonl'));
+      const gz = gzipSync(files['plan.jsonl']!);
+      await writeFile(path.join(reports, 'plan.jsonl.gz'), gz.subarray(0, gz.length >> 1));
+      const broken = await apply();
+      expect(broken.state).toBe('refused');
+      expect(broken.message).toMatch(/^the committed plan.jsonl cannot be read \(/);
+      expect(auditedModifies(await slapd.audit()).size).toBe(0);
+    } finally {
+      await cleanup();
+      await slapd.stop();
+    }
+  });
+
   it('does not apply a change added to the committed plan', async () => {
     const slapd = await startSlapd({ ldif: seedLdif() });
     process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;

@@ -8,7 +8,8 @@ import type { ReconcileContext } from '../../src/workflows/reconcile.js';
 import { createLogger } from '../../src/shared/log.js';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
-import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { cloneRepo, commitAndPush, gitIn, gitShowBytes, makeRepo } from '../harness/git.js';
+import { parseResultJsonl, resultText } from '../../src/report/result.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
@@ -52,7 +53,8 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
       new Metrics(),
       new AbortController().signal,
     );
-    ctx = made;
+    // Two outcomes are about 190 bytes of result.jsonl: above this, the large-execution form.
+    ctx = { ...made, apply: { ...made.apply, resultJsonlBytes: 100 } };
     publicPem = made.publicPem;
   });
   afterAll(async () => {
@@ -161,6 +163,21 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
     const status = await show(remote.bare, 'main', 'reports/new-mail/status.yaml');
     expect(status).toMatch(/state: executed/);
     expect(await show(remote.bare, 'main', 'reports/new-mail/result.md')).toMatch(/\| applied \| 2 \|/);
+    // Above the size limit the outcomes are committed compressed, and result.md says where.
+    expect(await show(remote.bare, 'main', 'reports/new-mail/result.jsonl')).toBeUndefined();
+    expect(await show(remote.bare, 'main', 'reports/new-mail/result.md')).toContain(
+      "Every change's outcome is in `result.jsonl.gz`",
+    );
+    const outcomes = parseResultJsonl(
+      resultText(
+        'result.jsonl.gz',
+        (await gitShowBytes(remote.bare, 'main', 'reports/new-mail/result.jsonl.gz'))!,
+      ),
+    );
+    expect(outcomes.map((o) => `${o.id} ${o.attribute} ${o.outcome}`).sort()).toEqual([
+      '1001 mail applied',
+      '1003 mail applied',
+    ]);
     expect(await mailOf('aase')).toContain('mail: aase.odegaard@lillevik.kommune.no');
     expect(await mailOf('kaare')).toContain('mail: kaare.daehlie@lillevik.kommune.no');
     const log = await gitIn(remote.bare, 'log', '--format=%s', 'main');
@@ -206,13 +223,22 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
   it('never executes again when reports/ is deleted or status.yaml says previewed; restores the files', async () => {
     await gitIn(human.dir, 'pull', 'origin', 'main');
     const result = await show(remote.bare, 'main', 'reports/new-mail/result.md');
+    const gz = await gitShowBytes(remote.bare, 'main', 'reports/new-mail/result.jsonl.gz');
     await gitIn(human.dir, 'rm', '-r', '--quiet', 'reports/new-mail');
     await gitIn(human.dir, 'commit', '-m', 'Clean up reports');
     await gitIn(human.dir, 'push', 'origin', 'main');
     expect((await runPass(ctx)).ok).toBe(true);
     expect(await mailOf('aase')).toContain('mail: changed@later.no');
     expect(await show(remote.bare, 'main', 'reports/new-mail/result.md')).toBe(result);
+    expect(await gitShowBytes(remote.bare, 'main', 'reports/new-mail/result.jsonl.gz')).toEqual(gz);
     expect(await show(remote.bare, 'main', 'reports/new-mail/status.yaml')).toMatch(/state: executed/);
+
+    // Outcomes in both forms would leave a reader guessing which is the daemon's: the stray one goes.
+    await gitIn(human.dir, 'pull', 'origin', 'main');
+    await commitAndPush(human.dir, { 'reports/new-mail/result.jsonl': '{"id":"1001"}\n' }, 'Add outcomes');
+    expect((await runPass(ctx)).ok).toBe(true);
+    expect(await show(remote.bare, 'main', 'reports/new-mail/result.jsonl')).toBeUndefined();
+    expect(await gitShowBytes(remote.bare, 'main', 'reports/new-mail/result.jsonl.gz')).toEqual(gz);
 
     await gitIn(human.dir, 'pull', 'origin', 'main');
     await commitAndPush(
@@ -287,6 +313,7 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
         commitOnto: (b, onto, f, m) => ctx.repo.commitOnto(b, onto, f, m),
         messagesWith: (b, n) => ctx.repo.messagesWith(b, n),
         readFileAt: (c, f) => ctx.repo.readFileAt(c, f),
+        readBytesAt: (c, f) => ctx.repo.readBytesAt(c, f),
         commitAndPush: async (branch, files, message) => {
           if (branch === 'race' && !humanCommit)
             humanCommit = await commitAndPush(

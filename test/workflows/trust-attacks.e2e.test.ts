@@ -135,6 +135,7 @@ describeWithSlapd('trust attacks against a real repository and slapd', () => {
         commitOnto: (b, onto, f, m) => ctx.repo.commitOnto(b, onto, f, m),
         messagesWith: (b, n) => ctx.repo.messagesWith(b, n),
         readFileAt: (c, f) => ctx.repo.readFileAt(c, f),
+        readBytesAt: (c, f) => ctx.repo.readBytesAt(c, f),
         commitAndPush: async (branch, files, message) => {
           if (message.startsWith('reexport: executed phone')) throw new Error('forge unreachable');
           return ctx.repo.commitAndPush(branch, files, message);

@@ -1,4 +1,4 @@
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Signed } from '../../lifecycle/signing.js';
 import { PlanFileError } from '../../shared/errors.js';
@@ -17,7 +17,7 @@ export class Ledger {
     return new Ledger(dir);
   }
 
-  async append(signed: Signed, files?: Record<string, string>): Promise<void> {
+  async append(signed: Signed, files?: Record<string, string | Uint8Array | null>): Promise<void> {
     if (files) {
       const request = (JSON.parse(signed.statement) as { request: string }).request;
       // A request name is a file name here; never a path out of the ledger.
@@ -25,7 +25,10 @@ export class Ledger {
         throw new PlanFileError(`not a request name: ${JSON.stringify(request)}`);
       await mkdir(path.join(this.dir, request), { recursive: true });
       for (const [name, content] of Object.entries(files)) {
-        await writeFile(path.join(this.dir, request, name), content);
+        const file = path.join(this.dir, request, name);
+        // A file of the other form (result.jsonl after a partial run, result.jsonl.gz now) goes.
+        if (content === null) await rm(file, { force: true });
+        else await writeFile(file, content);
       }
     }
     await appendFile(path.join(this.dir, 'records.jsonl'), `${JSON.stringify(signed)}\n`, { flush: true });
@@ -46,11 +49,11 @@ export class Ledger {
   }
 
   /** The report files kept with the request's last final record. */
-  async files(request: string, names: readonly string[]): Promise<Record<string, string>> {
-    const out: Record<string, string> = {};
+  async files(request: string, names: readonly string[]): Promise<Record<string, Uint8Array>> {
+    const out: Record<string, Uint8Array> = {};
     for (const n of names) {
-      const text = await readFile(path.join(this.dir, request, n), 'utf8').catch(() => undefined);
-      if (text !== undefined) out[n] = text;
+      const bytes = await readFile(path.join(this.dir, request, n)).catch(() => undefined);
+      if (bytes !== undefined) out[n] = bytes;
     }
     return out;
   }

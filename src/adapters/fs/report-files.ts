@@ -18,6 +18,16 @@ export async function readReportFile(
   return readFile(path.join(root, 'reports', request, file), 'utf8');
 }
 
+/** As readReportFile, as bytes (a compressed report file). */
+export async function readReportBytes(
+  root: string,
+  request: string,
+  file: string,
+): Promise<Uint8Array | undefined> {
+  if (!(await exists(root, request, file))) return undefined;
+  return readFile(path.join(root, 'reports', request, file));
+}
+
 /**
  * The committed plan's text, from plan.jsonl or (a large plan) plan.jsonl.gz, decompressed;
  * undefined when there is none. Links are refused as for every report file; both files at once

@@ -366,6 +366,12 @@ export class ConfigRepoGit implements RepoPort {
    * there (missing, a folder, a submodule, or a symlink, whose "content" would be its target).
    */
   async readFileAt(commit: string, file: string): Promise<string | undefined> {
+    const bytes = await this.readBytesAt(commit, file);
+    return bytes && Buffer.from(bytes).toString('utf8');
+  }
+
+  /** As readFileAt, the bytes as they are (a compressed report file). */
+  async readBytesAt(commit: string, file: string): Promise<Uint8Array | undefined> {
     assertRev(commit);
     assertRepoPath(file);
     return this.serial(async () => {
@@ -376,7 +382,11 @@ export class ConfigRepoGit implements RepoPort {
       const name = entry.slice(tab + 1);
       const [mode = '', type, blob] = entry.slice(0, tab).split(' ');
       if (name !== file || type !== 'blob' || !blob || !REGULAR_FILE_MODES.has(mode)) return undefined;
-      return this.run(['cat-file', 'blob', blob]);
+      try {
+        return (await this.git.binaryCatFile(['blob', blob])) as Buffer;
+      } catch (err) {
+        throw this.failure('cat-file', errorText(err));
+      }
     });
   }
 

@@ -8,7 +8,7 @@ import { requestDigest, templateDigest } from '../../config/digests.js';
 import { diagnosticsForRequest } from '../../config/rules.js';
 import type { Target } from '../../config/types.generated.js';
 import { validateRepo } from '../../config/validate-repo.js';
-import { type EntryWriter, executePlan } from '../../execute/executor.js';
+import { type EntryWriter, executeChunks } from '../../execute/executor.js';
 import { identityDrift } from '../../execute/identity-drift.js';
 import { type ChangeOutcome, countOutcomes, type OutcomeKind, OutcomeTally } from '../../execute/outcomes.js';
 import { sourceCheck, sourceDrift } from '../../execute/source-drift.js';
@@ -16,7 +16,16 @@ import { parseStatus, renderStatus, type RequestStatus } from '../../lifecycle/s
 import type { PlanChange, PlanHeader } from '../../plan/plan-types.js';
 import { dnValuedFrom, schemaAnswerFrom, schemaFromAnswer } from '../../plan/values.js';
 import { parsePlanJsonl, renderPlanJsonl } from '../../report/plan-jsonl.js';
-import { outcomeHeadline, parseResultJsonl, renderResultJsonl, renderResultMd } from '../../report/result.js';
+import {
+  outcomeHeadline,
+  parseResultJsonl,
+  renderResultJsonl,
+  renderResultMd,
+  RESULT_FILE,
+  RESULT_GZ_FILE,
+  resultText,
+} from '../../report/result.js';
+import { jsonlUpTo, REPORT_SIZE_LIMITS, type ReportContent } from '../../report/write-reports.js';
 import type { Diagnostic } from '../../shared/diagnostics.js';
 import type { SourceData } from '../../source/records.js';
 import { dnWithin, normalizeDn } from '../../syntax/dn.js';
@@ -45,6 +54,8 @@ export interface ApplyDeps extends PreviewDeps {
    * with nothing written.
    */
   claim?: (header: PlanHeader) => Promise<void>;
+  /** Above this size result.jsonl is result.jsonl.gz (REPORT_SIZE_LIMITS unless a test says less). */
+  resultJsonlBytes?: number;
 }
 
 /** executed: nothing left. partial: changes pending after transient faults. interrupted: asked to stop. */
@@ -63,8 +74,11 @@ export interface ApplyResult {
    */
   outcomes(): ChangeOutcome[];
   diagnostics?: Diagnostic[];
-  /** Files for reports/<request>/ (result.md, result.jsonl, status.yaml), not yet signed. */
-  files: Record<string, string>;
+  /**
+   * Files for reports/<request>/ (result.md, result.jsonl or for a large execution result.jsonl.gz,
+   * status.yaml), not yet signed.
+   */
+  files: Record<string, ReportContent> & { 'status.yaml': string };
 }
 
 /** `applyValidated` for a checkout: validates it first (the CLI's way in). */
@@ -168,61 +182,44 @@ export async function applyValidated(
     tally.add(outcomes);
     if (outcomes.length) jsonl.push(renderResultJsonl(outcomes));
   };
-  let interrupted = false;
+  let interrupted: boolean;
   const chunks = plan.chunks()[Symbol.asyncIterator]();
   try {
     conns = await deps.openWriters(template.spec.target, target.concurrency);
     const check = sourceCheck(template, request, source, dnValued);
     const total = plan.entries;
-    let finished = 0;
-    // The next chunk is read from the plan and its entries from the directory while the current
-    // chunk's writes run.
-    const nextChunk = async () => {
-      const step = await chunks.next();
-      if (step.done) return undefined;
-      const all = step.value;
-      const skipped = disallowed(all, target);
-      const changes = skipped.size ? all.filter((c) => !skipped.has(c)) : all;
-      const dnKey = dnKeys();
-      const fresh = readFresh(reader, changes, template, dnKey);
-      fresh.catch(() => undefined);
-      return { changes, skipped, entries: new Set(all.map((c) => c.dn.toLowerCase())).size, fresh, dnKey };
-    };
-    let next = nextChunk();
-    next.catch(() => undefined);
-    for (let current = await next; current; current = await next) {
-      const { changes: chunk, skipped, dnKey } = current;
-      const fresh = await current.fresh;
-      next = nextChunk();
-      next.catch(() => undefined);
-      const drift = sourceDrift(chunk, check);
-      for (const [k, v] of identityDrift(chunk, fresh, template.spec.match.targetAttribute, dnKey)) {
-        if (!drift.has(k)) drift.set(k, v);
+    // Each chunk is made ready (verified against the first reading, its entries read afresh, its
+    // drift decided) while the one before is being written: the executor asks for the next as it
+    // starts writing one.
+    async function* prepared() {
+      for (let step = await chunks.next(); !step.done; step = await chunks.next()) {
+        const all = step.value;
+        const skipped = disallowed(all, target);
+        const changes = skipped.size ? all.filter((c) => !skipped.has(c)) : all;
+        const dnKey = dnKeys();
+        const fresh = await readFresh(reader, changes, template, dnKey);
+        const drift = sourceDrift(changes, check);
+        for (const [k, v] of identityDrift(changes, fresh, template.spec.match.targetAttribute, dnKey)) {
+          if (!drift.has(k)) drift.set(k, v);
+        }
+        yield { changes, fresh, dnKey, drift, skipped: [...skipped.values()] };
       }
-      record([...skipped.values()]);
-      const base = finished;
-      const result = await executePlan({
-        changes: chunk,
-        fresh,
-        dnKey,
-        drift,
-        dnValued,
-        journal,
-        done,
-        writers: conns.writers,
-        rateLimit: target.rateLimit,
-        signal: deps.signal,
-        onEntry: (n) => deps.onEntry?.(base + n, total),
-        retry: deps.retry ?? daemon.config.execution.retry,
-      });
-      record(result.outcomes);
-      if (result.interrupted) {
-        interrupted = true;
-        await next.catch(() => undefined);
-        break;
-      }
-      finished += current.entries;
     }
+    const result = await executeChunks(prepared(), {
+      dnValued,
+      journal,
+      done,
+      writers: conns.writers,
+      rateLimit: target.rateLimit,
+      signal: deps.signal,
+      onEntry: (n) => deps.onEntry?.(n, total),
+      onChunk: (chunk, outcomes) => {
+        record(chunk.skipped);
+        record(outcomes);
+      },
+      retry: deps.retry ?? daemon.config.execution.retry,
+    });
+    interrupted = result.interrupted;
   } finally {
     await chunks.return?.();
     await conns?.close();
@@ -244,15 +241,17 @@ export async function applyValidated(
     ...(opts.commit ? { executedCommit: opts.commit } : {}),
   };
   const interruptedWhy = interrupted ? 'the daemon was asked to stop' : undefined;
-  const files = {
+  const outcomes = await jsonlUpTo(jsonl, deps.resultJsonlBytes ?? REPORT_SIZE_LIMITS.resultJsonlBytes);
+  const files: ApplyResult['files'] = {
     'result.md': renderResultMd(tally, {
       header,
       startedAt,
       finishedAt,
       interrupted: interruptedWhy,
       reviewed,
+      file: 'gz' in outcomes ? RESULT_GZ_FILE : RESULT_FILE,
     }),
-    'result.jsonl': jsonl.join(''),
+    ...('gz' in outcomes ? { [RESULT_GZ_FILE]: outcomes.gz } : { [RESULT_FILE]: outcomes.text }),
     'status.yaml': renderStatus(newStatus),
   };
   return {
@@ -261,7 +260,8 @@ export async function applyValidated(
     header,
     reviewed,
     counts: { ...counts },
-    outcomes: () => parseResultJsonl(files['result.jsonl']),
+    outcomes: () =>
+      parseResultJsonl('gz' in outcomes ? resultText(RESULT_GZ_FILE, outcomes.gz) : outcomes.text),
     files,
   };
 }

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { chmod, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
@@ -289,6 +290,20 @@ describe('ConfigRepoGit reading', () => {
     await expect(
       repo.readFileAt('0000000000000000000000000000000000000000', 'requests/a.yaml'),
     ).rejects.toThrow(/unknown revision/);
+  });
+
+  it('reads a compressed report file at a commit as its bytes', async () => {
+    const { repo } = await setup();
+    await repo.fetch();
+    const gz = gzipSync('{"id":"1001","outcome":"applied"}\n');
+    const pushed = await repo.commitAndPush(
+      'main',
+      { 'reports/r/result.jsonl.gz': gz },
+      'reexport: executed r',
+    );
+    if (!('commit' in pushed)) throw new Error('nothing committed');
+    expect(await repo.readBytesAt(pushed.commit, 'reports/r/result.jsonl.gz')).toEqual(gz);
+    expect(await repo.readBytesAt(pushed.commit, 'reports/r/result.jsonl')).toBeUndefined();
   });
 
   it('checkout gives a clean tree at origin/<branch>, whatever was left in it', async () => {
