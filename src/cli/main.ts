@@ -115,6 +115,19 @@ program
   });
 
 program
+  .command('refresh')
+  .description(
+    'ask the running daemon to recompute these previews (or all) now, whatever its idle checks say',
+  )
+  .argument('[requests...]', 'request names; none: every request')
+  .requiredOption('-c, --config <file>', 'daemon config (for the webhook secret and the HTTP port)')
+  .option('--url <url>', "the daemon's HTTP address (default: http://127.0.0.1:<http.port>)")
+  .action(async (requests: string[], opts: { config: string; url?: string }) => {
+    const { refreshCommand } = await import('./commands/daemon.js');
+    process.exitCode = await refreshCommand(requests, opts);
+  });
+
+program
   .command('demo')
   .description(
     'the whole story in one go on an embedded directory: pull request, preview, merge, execution, result',

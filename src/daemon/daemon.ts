@@ -177,9 +177,14 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   const abort = new AbortController();
   const ctx = await reconcileContext(opts, metrics, abort.signal, board);
   let lastOk: boolean | undefined;
+  // Refreshes asked for (POST /refresh) since the last pass began; that pass's idle checks yield.
+  let asked: Set<string> | 'all' | undefined;
   const runner = new PassRunner(
     async () => {
-      lastOk = (await runPass(ctx)).ok;
+      const these = asked;
+      asked = undefined;
+      const onDemand = these && ((name: string) => these === 'all' || these.has(name));
+      lastOk = (await runPass(onDemand ? { ...ctx, onDemand } : ctx)).ok;
     },
     (err) => opts.log.error({ err: String(err) }, 'pass crashed'),
   );
@@ -205,6 +210,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
         opts.log.info({ why }, 'pass requested');
         void runner.trigger();
       },
+      refresh: (requests) => {
+        asked = requests === 'all' || asked === 'all' ? 'all' : new Set([...(asked ?? []), ...requests]);
+        opts.log.info({ requests }, 'refresh asked');
+      },
       webhookSecret: await webhookSecret(opts.daemon),
       status: () => board.snapshot(),
       publicKeyPem: opts.publicKeyPem ?? ctx.publicPem,
@@ -228,7 +237,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   };
 }
 
-async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
+/** The webhook secret from the daemon config (also what `reexport refresh` signs with). */
+export async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
   const h = daemon.config.http;
   if (h.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;
   if (h.webhookSecretFile) return (await readFile(h.webhookSecretFile, 'utf8')).trim() || undefined;

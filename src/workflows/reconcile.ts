@@ -51,6 +51,8 @@ export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemo
   preview: PreviewDeps;
   /** Directory reads already done; without it every pass reads every open preview's scope. */
   freshness?: FreshnessMemory;
+  /** Requests an operator asked to refresh (`POST /refresh`): recomputed whatever the idle checks say. */
+  onDemand?: (request: string) => boolean;
   /** Where a pass keeps the scopes it read, so each is read once per pass whatever requests need it. */
   snapshots?: ScopeSnapshots;
   /** Set by reconcilePass for the pass's duration. */
@@ -373,6 +375,7 @@ async function previewFiles(
         : {}),
       now: new Date(),
       refreshIntervalMinutes: ctx.daemon.config.preview.refreshIntervalMinutes,
+      onDemand: ctx.onDemand?.(name) ?? false,
     });
     if (!decision.recompute) {
       ctx.log.debug({ branch, request: name }, `preview kept: ${decision.message}`);

@@ -85,6 +85,13 @@ targets:
         expect(await commits()).toBe(previewed);
         expect(entriesSent(slapd.output(), from)).toBeLessThan(USERS / 100);
 
+        // Asked for (`reexport refresh bulk`): the pass reads the scope again though nothing
+        // changed (a deleted user leaves no watermark), and commits nothing new.
+        const asked = slapd.output().length;
+        expect((await runPass({ ...ctx, onDemand: (name) => name === 'bulk' })).ok).toBe(true);
+        expect(entriesSent(slapd.output(), asked)).toBeGreaterThanOrEqual(USERS);
+        expect(await commits()).toBe(previewed);
+
         // A hand edit inside the scope: the next pass reads again and the preview shows it.
         await slapd.ldapmodify(
           'dn: uid=u7,ou=people,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: hand7@kommune.no\n',

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shared/log.js';
 import type { StatusSnapshot } from '../../ports/observer.js';
 import { DeliveryLog, deliveryId } from './deliveries.js';
+import { parseRefresh } from './refresh.js';
 import type { Metrics } from './metrics.js';
 import { renderStatusFragment, renderStatusPage } from './status-page.js';
 
@@ -14,6 +15,8 @@ export interface HttpDeps {
   ready: () => { ok: boolean; reason?: string };
   /** Starts a pass now (or right after the running one). */
   trigger: (why: string) => void;
+  /** Has the next pass recompute these previews whatever its idle checks say (`POST /refresh`). */
+  refresh?: (requests: string[] | 'all') => void;
   /** Without a secret the webhook is refused: an unauthenticated trigger is an easy denial of service. */
   webhookSecret?: string;
   /** What the status page and /api/status show; without it they answer 404. */
@@ -67,6 +70,32 @@ export async function startHttp(
       if (req.method !== 'GET' && req.method !== 'HEAD')
         return send(res, 405, 'GET only\n', undefined, 'GET');
       return get(req, res);
+    }
+    if (url.pathname === '/refresh' && deps.refresh) {
+      const refresh = deps.refresh;
+      if (req.method !== 'POST') return send(res, 405, 'POST only\n', undefined, 'POST');
+      void readBody(req).then(
+        (body) => {
+          if (typeof body === 'string') {
+            send(res, 413, `body over ${MAX_WEBHOOK_BODY} bytes\n`);
+            if (body === 'far too large') req.socket.destroy();
+            return;
+          }
+          const verdict = verifyWebhook(req, body, deps.webhookSecret);
+          if (!verdict.ok) {
+            deps.log.warn({ remote: req.socket.remoteAddress, reason: verdict.reason }, 'refresh refused');
+            return send(res, verdict.status, `${verdict.reason}\n`);
+          }
+          const ask = parseRefresh(body);
+          if ('error' in ask) return send(res, 400, `${ask.error}\n`);
+          refresh(ask.requests);
+          deps.trigger('refresh');
+          const what = ask.requests === 'all' ? 'every request' : ask.requests.join(', ');
+          return send(res, 202, `refresh of ${what} asked; pass triggered\n`);
+        },
+        () => send(res, 400, 'bad request\n'),
+      );
+      return;
     }
     if (url.pathname === '/hooks/git') {
       if (req.method !== 'POST') return send(res, 405, 'POST only\n', undefined, 'POST');
