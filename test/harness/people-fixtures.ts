@@ -18,6 +18,11 @@ spec:
       source: "{{ id }}@lillevik.kommune.no"
 `;
 
+/** PEOPLE_TEMPLATE with a second mapping, for requests that select some of a template's mappings. */
+export const PEOPLE_TEMPLATE_WITH_DESCRIPTION = `${PEOPLE_TEMPLATE}    - target: description
+      source: "Ansatt {{ id }}"
+`;
+
 /** Seed LDIF for slapd: ou=people and `count` people u0… with employeeID i and mail old<i>@kommune.no. */
 export function peopleLdif(count: number): string {
   const people = Array.from({ length: count }, (_, i) => ({

@@ -1,11 +1,7 @@
 import { entriesSent } from '../harness/slapd-audit.js';
-import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Metrics } from '../../src/adapters/http/metrics.js';
-import { loadDaemonConfig } from '../../src/config/daemon-config.js';
-import { reconcileContext, runPass } from '../../src/daemon/daemon.js';
-import { createLogger } from '../../src/shared/log.js';
-import { makeDir } from '../harness/files.js';
+import { runPass } from '../../src/daemon/daemon.js';
+import { daemonAgainst } from '../harness/daemon-fixtures.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
@@ -21,8 +17,7 @@ for (const syncprov of [false, true]) {
       let slapd: Slapd;
       let remote: Awaited<ReturnType<typeof makeRepo>>;
       let human: Awaited<ReturnType<typeof cloneRepo>>;
-      let work: Awaited<ReturnType<typeof makeDir>>;
-      let ctx: Awaited<ReturnType<typeof reconcileContext>>;
+      let daemon: Awaited<ReturnType<typeof daemonAgainst>>;
       const commits = async () => Number((await gitIn(remote.bare, 'rev-list', '--count', 'bulk')).trim());
 
       beforeAll(async () => {
@@ -32,40 +27,17 @@ for (const syncprov of [false, true]) {
           outputLimit: 64 * 1024 * 1024,
           syncprov,
         });
-        process.env.REEXPORT_TEST_IDLE_PASSWORD = slapd.password;
         remote = await makeRepo({
           'templates/t.yaml': PEOPLE_TEMPLATE,
           'data/people.csv': peopleCsv(USERS),
         });
         human = await cloneRepo(remote.bare);
-        work = await makeDir({});
-        await writeFile(
-          `${work.dir}/daemon.yaml`,
-          `apiVersion: reexport/v1
-kind: DaemonConfig
-repo: { url: "${remote.bare}", workdir: ./var }
-targets:
-  ldap:
-    url: ${slapd.url}
-    bindDN: "${slapd.bindDN}"
-    passwordEnv: REEXPORT_TEST_IDLE_PASSWORD
-    allowedAttributes: [mail]
-`,
-        );
-        ctx = await reconcileContext(
-          {
-            daemon: await loadDaemonConfig(`${work.dir}/daemon.yaml`),
-            log: createLogger(process.env.IDLE_DEBUG ? 'debug' : 'silent'),
-          },
-          new Metrics(),
-          new AbortController().signal,
-        );
+        daemon = await daemonAgainst({ slapd, repoUrl: remote.bare, allowedAttributes: ['mail'] });
       });
       afterAll(async () => {
-        await ctx?.release();
+        await daemon?.release();
         await human?.cleanup();
         await remote?.cleanup();
-        await work?.cleanup();
         await slapd?.stop();
       });
 
@@ -73,7 +45,7 @@ targets:
         await gitIn(human.dir, 'checkout', '-b', 'bulk');
         await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST }, 'Bulk');
         await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
-        expect((await runPass(ctx)).ok).toBe(true);
+        expect((await runPass(daemon.ctx)).ok).toBe(true);
         const previewed = await commits();
         expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/preview.md')).toMatch(
           /The directory was read at/,
@@ -81,14 +53,14 @@ targets:
 
         // Nothing changed: the pass asks the directory one question and commits nothing.
         const from = slapd.output().length;
-        expect((await runPass(ctx)).ok).toBe(true);
+        expect((await runPass(daemon.ctx)).ok).toBe(true);
         expect(await commits()).toBe(previewed);
         expect(entriesSent(slapd.output(), from)).toBeLessThan(USERS / 100);
 
         // Asked for (`reexport refresh bulk`): the pass reads the scope again though nothing
         // changed (a deleted user leaves no watermark), and commits nothing new.
         const asked = slapd.output().length;
-        expect((await runPass({ ...ctx, onDemand: (name) => name === 'bulk' })).ok).toBe(true);
+        expect((await runPass({ ...daemon.ctx, onDemand: (name) => name === 'bulk' })).ok).toBe(true);
         expect(entriesSent(slapd.output(), asked)).toBeGreaterThanOrEqual(USERS);
         expect(await commits()).toBe(previewed);
 
@@ -96,7 +68,7 @@ targets:
         await slapd.ldapmodify(
           'dn: uid=u7,ou=people,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: hand7@kommune.no\n',
         );
-        expect((await runPass(ctx)).ok).toBe(true);
+        expect((await runPass(daemon.ctx)).ok).toBe(true);
         expect(await commits()).toBe(previewed + 1);
         expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/preview.md')).toContain(
           '-mail: hand7@kommune.no',

@@ -1,32 +1,14 @@
-import { writeFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Metrics } from '../../src/adapters/http/metrics.js';
-import { loadDaemonConfig } from '../../src/config/daemon-config.js';
-import { reconcileContext, runPass } from '../../src/daemon/daemon.js';
-import { createLogger } from '../../src/shared/log.js';
-import { makeDir } from '../harness/files.js';
+import { runPass } from '../../src/daemon/daemon.js';
+import { daemonAgainst } from '../harness/daemon-fixtures.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
-import { peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
+import { PEOPLE_TEMPLATE_WITH_DESCRIPTION, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { entriesSent } from '../harness/slapd-audit.js';
 
 const USERS = 300;
-const TEMPLATE = `apiVersion: reexport/v1
-kind: SyncTemplate
-metadata: { name: t }
-spec:
-  target: ldap
-  source: { file: data/people.csv, id: id }
-  match: { sourceField: id, targetAttribute: employeeID }
-  scope: { baseDN: "ou=people,dc=kommune,dc=test" }
-  mappings:
-    - target: mail
-      source: "{{ id }}@lillevik.kommune.no"
-    - target: description
-      source: "Ansatt {{ id }}"
-`;
 const request = (name: string, spec: string) =>
   `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: ${name} }\nspec: { template: t, ${spec} }\n`;
 /** Branch → its request: three read the whole scope (c only some of its attributes), d names users. */
@@ -41,8 +23,7 @@ describeWithSlapd('one read of a scope per pass', () => {
   let slapd: Slapd;
   let remote: Awaited<ReturnType<typeof makeRepo>>;
   let human: Awaited<ReturnType<typeof cloneRepo>>;
-  let work: Awaited<ReturnType<typeof makeDir>>;
-  let ctx: Awaited<ReturnType<typeof reconcileContext>>;
+  let daemon: Awaited<ReturnType<typeof daemonAgainst>>;
   const show = (branch: string, file: string) => gitIn(remote.bare, 'show', `${branch}:${file}`);
   const status = async (branch: string) => {
     const [name] = BRANCHES[branch]!;
@@ -61,45 +42,28 @@ describeWithSlapd('one read of a scope per pass', () => {
       outputLimit: 64 * 1024 * 1024,
       syncprov: true,
     });
-    process.env.REEXPORT_TEST_SHARED_PASSWORD = slapd.password;
-    remote = await makeRepo({ 'templates/t.yaml': TEMPLATE, 'data/people.csv': peopleCsv(USERS) });
+    remote = await makeRepo({
+      'templates/t.yaml': PEOPLE_TEMPLATE_WITH_DESCRIPTION,
+      'data/people.csv': peopleCsv(USERS),
+    });
     human = await cloneRepo(remote.bare);
     for (const [branch, [name, spec]] of Object.entries(BRANCHES)) {
       await gitIn(human.dir, 'checkout', '-q', '-b', branch, 'main');
       await commitAndPush(human.dir, { [`requests/${name}.yaml`]: request(name, spec) }, `Request ${name}`);
       await gitIn(human.dir, 'push', '-q', '--set-upstream', 'origin', branch);
     }
-    work = await makeDir({});
-    await writeFile(
-      `${work.dir}/daemon.yaml`,
-      `apiVersion: reexport/v1
-kind: DaemonConfig
-repo: { url: "${remote.bare}", workdir: ./var }
-targets:
-  ldap:
-    url: ${slapd.url}
-    bindDN: "${slapd.bindDN}"
-    passwordEnv: REEXPORT_TEST_SHARED_PASSWORD
-    allowedAttributes: [mail, description]
-`,
-    );
-    ctx = await reconcileContext(
-      { daemon: await loadDaemonConfig(`${work.dir}/daemon.yaml`), log: createLogger('silent') },
-      new Metrics(),
-      new AbortController().signal,
-    );
+    daemon = await daemonAgainst({ slapd, repoUrl: remote.bare, allowedAttributes: ['mail', 'description'] });
   });
   afterAll(async () => {
-    await ctx?.release();
+    await daemon?.release();
     await human?.cleanup();
     await remote?.cleanup();
-    await work?.cleanup();
     await slapd?.stop();
   });
 
   it('previews of one scope on several branches read it once, each with its own plan, and again next pass', async () => {
     let from = slapd.output().length;
-    expect((await runPass(ctx)).ok).toBe(true);
+    expect((await runPass(daemon.ctx)).ok).toBe(true);
     // a, b and c need the same scope: read once (and d's three users); not three times.
     expect(entriesSent(slapd.output(), from)).toBeLessThan(USERS * 1.5);
     const a = await status('a-all');
@@ -121,7 +85,7 @@ targets:
       'dn: uid=u7,ou=people,dc=kommune,dc=test\nchangetype: modify\nreplace: mail\nmail: hand7@kommune.no\n',
     );
     from = slapd.output().length;
-    expect((await runPass(ctx)).ok).toBe(true);
+    expect((await runPass(daemon.ctx)).ok).toBe(true);
     const sent = entriesSent(slapd.output(), from);
     expect(sent).toBeGreaterThanOrEqual(USERS);
     expect(sent).toBeLessThan(USERS * 1.5);

@@ -2,6 +2,10 @@ import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../../src/adapters/http/metrics.js';
 import { MAX_WEBHOOK_BODY, startHttp, verifyWebhook } from '../../../src/adapters/http/server.js';
+import { refreshBody, signBody } from '../../../src/adapters/http/refresh.js';
+import { writeFile } from 'node:fs/promises';
+import { runCli } from '../../harness/cli.js';
+import { makeDir } from '../../harness/files.js';
 import { DeliveryLog } from '../../../src/adapters/http/deliveries.js';
 import { createLogger } from '../../../src/shared/log.js';
 import type { StatusSnapshot } from '../../../src/ports/observer.js';
@@ -68,7 +72,13 @@ describe('the HTTP server', () => {
     close = undefined;
   });
 
-  async function serve(extra: { status?: () => StatusSnapshot; publicKeyPem?: string } = {}) {
+  async function serve(
+    extra: {
+      status?: () => StatusSnapshot;
+      publicKeyPem?: string;
+      refresh?: (requests: string[] | 'all') => void;
+    } = {},
+  ) {
     const triggers: string[] = [];
     const http = await startHttp(
       {
@@ -83,7 +93,7 @@ describe('the HTTP server', () => {
       '127.0.0.1',
     );
     close = http.close;
-    return { base: `http://127.0.0.1:${http.port}`, triggers };
+    return { base: `http://127.0.0.1:${http.port}`, port: http.port, triggers };
   }
 
   it('answers a 5 MB webhook body with 413, not a reset connection, and triggers nothing', async () => {
@@ -188,5 +198,61 @@ describe('the HTTP server', () => {
     const post = await fetch(`${base}/`, { method: 'POST', body: 'x' });
     expect(post.status).toBe(405);
     expect(post.headers.get('allow')).toBe('GET');
+  });
+
+  it('asks for a refresh and a pass only with the secret’s signature', async () => {
+    const asked: Array<string[] | 'all'> = [];
+    const { base, triggers } = await serve({ refresh: (r) => asked.push(r) });
+    const body = refreshBody(['mail-all']);
+    const post = (signature: string) =>
+      fetch(`${base}/refresh`, { method: 'POST', headers: { 'x-hub-signature-256': signature }, body });
+    expect((await post(signBody(body, 'wrong'))).status).toBe(401);
+    expect(asked).toEqual([]);
+    const ok = await post(signBody(body, SECRET));
+    expect(ok.status).toBe(202);
+    expect(await ok.text()).toContain('refresh of mail-all asked');
+    expect(asked).toEqual([['mail-all']]);
+    expect(triggers).toEqual(['refresh']);
+    const stale = refreshBody('all', new Date(Date.now() - 10 * 60_000));
+    const res = await fetch(`${base}/refresh`, {
+      method: 'POST',
+      headers: { 'x-hub-signature-256': signBody(stale, SECRET) },
+      body: stale,
+    });
+    expect(res.status).toBe(400);
+    expect(asked).toHaveLength(1);
+  });
+
+  it('`reexport refresh` signs with the daemon config’s secret and reaches the daemon at its port', async () => {
+    const asked: Array<string[] | 'all'> = [];
+    const { port } = await serve({ refresh: (r) => asked.push(r) });
+    const work = await makeDir({});
+    try {
+      const config = `${work.dir}/daemon.yaml`;
+      await writeFile(
+        config,
+        `apiVersion: reexport/v1
+kind: DaemonConfig
+http: { port: ${port}, webhookSecretEnv: REEXPORT_TEST_REFRESH_SECRET }
+targets:
+  ad: { url: "ldaps://dc.example", allowedAttributes: [mail] }
+`,
+      );
+      const env = { REEXPORT_TEST_REFRESH_SECRET: SECRET };
+      const some = await runCli(['refresh', 'a', 'b', '--config', config], { env });
+      expect(some.code).toBe(0);
+      expect(some.stdout).toContain('refresh of a, b asked');
+      const all = await runCli(['refresh', '--config', config], { env });
+      expect(all.code).toBe(0);
+      expect(asked).toEqual([['a', 'b'], 'all']);
+      const wrong = await runCli(['refresh', '--config', config], {
+        env: { REEXPORT_TEST_REFRESH_SECRET: 'x' },
+      });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toContain('bad signature');
+      expect(wrong.stdout + wrong.stderr).not.toContain(SECRET);
+    } finally {
+      await work.cleanup();
+    }
   });
 });
