@@ -206,30 +206,35 @@ async function readMail(slapd: Slapd, uid: string): Promise<string> {
   return slapd.search(`(uid=${uid})`, 'mail');
 }
 
+/** slapd, a request `all` with execute: true, its plan signed as the daemon signs, and its apply. */
+async function signedPlanForAll() {
+  const slapd = await startSlapd({ ldif: seedLdif() });
+  process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
+  const { dir, cleanup } = await makeDir({
+    'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
+    'data/ansatte.csv': CSV,
+    'requests/all.yaml': request('all', '  mappings: [mail]\n  users: all\n  execute: true\n'),
+    'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
+  });
+  const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+  const result = await previewRequest(dir, 'all', daemon, {
+    openTarget: (t) => openTargetReader(daemon, t),
+  });
+  if ('invalid' in result) throw new Error('invalid');
+  const apply = () =>
+    applyRequest(dir, 'all', daemon, {
+      openTarget: (t) => openTargetReader(daemon, t),
+      openWriters: (t, n) => openLdapWriters(daemon, t, n),
+      journalDir: path.join(dir, 'journal'),
+      trustedKeys,
+    });
+  return { slapd, dir, files: signedFiles(result.plan, 10), apply, cleanup };
+}
+
 describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
   it('refuses a committed plan that cannot be read (not a plan line, a broken gzip stream) and writes nothing', async () => {
-    const slapd = await startSlapd({ ldif: seedLdif() });
-    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
-    const { dir, cleanup } = await makeDir({
-      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
-      'data/ansatte.csv': CSV,
-      'requests/all.yaml': request('all', '  mappings: [mail]\n  users: all\n  execute: true\n'),
-      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
-    });
+    const { slapd, dir, files, apply, cleanup } = await signedPlanForAll();
     try {
-      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
-      const result = await previewRequest(dir, 'all', daemon, {
-        openTarget: (t) => openTargetReader(daemon, t),
-      });
-      if ('invalid' in result) throw new Error('invalid');
-      const files = signedFiles(result.plan, 10);
-      const apply = () =>
-        applyRequest(dir, 'all', daemon, {
-          openTarget: (t) => openTargetReader(daemon, t),
-          openWriters: (t, n) => openLdapWriters(daemon, t, n),
-          journalDir: path.join(dir, 'journal'),
-          trustedKeys,
-        });
       const reports = path.join(dir, 'reports', 'all');
       await writeFiles(reports, { ...files, 'plan.jsonl': `${files['plan.jsonl']}not a plan line\n` });
       const notPlan = await apply();
@@ -249,21 +254,8 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
   });
 
   it('does not apply a change added to the committed plan', async () => {
-    const slapd = await startSlapd({ ldif: seedLdif() });
-    process.env.REEXPORT_TEST_LDAP_PASSWORD = slapd.password;
-    const { dir, cleanup } = await makeDir({
-      'templates/ldap-employees.yaml': SLAPD_TEMPLATE,
-      'data/ansatte.csv': CSV,
-      'requests/all.yaml': request('all', '  mappings: [mail]\n  users: all\n  execute: true\n'),
-      'daemon.yaml': daemonConfig(slapd.url, slapd.bindDN),
-    });
+    const { slapd, dir, files, apply, cleanup } = await signedPlanForAll();
     try {
-      const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
-      const result = await previewRequest(dir, 'all', daemon, {
-        openTarget: (t) => openTargetReader(daemon, t),
-      });
-      if ('invalid' in result) throw new Error('invalid');
-      const files = signedFiles(result.plan, 10);
       const evil = JSON.stringify({
         id: '1001',
         dn: 'uid=other,ou=Ansatte,dc=kommune,dc=test',
@@ -275,12 +267,7 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
         ...files,
         'plan.jsonl': `${files['plan.jsonl']}${evil}\n`,
       });
-      const applied = await applyRequest(dir, 'all', daemon, {
-        openTarget: (t) => openTargetReader(daemon, t),
-        openWriters: (t, n) => openLdapWriters(daemon, t, n),
-        journalDir: path.join(dir, 'journal'),
-        trustedKeys,
-      });
+      const applied = await apply();
       expect(applied.state).toBe('refused');
       expect(applied.message).toMatch(/not the plan the daemon signed/);
       expect(await readMail(slapd, 'other')).toContain('mail: other@kommune.no');

@@ -11,7 +11,7 @@ export interface RefreshAsk {
   requests: string[] | 'all';
 }
 
-export const REFRESH_MAX_AGE_MS = 5 * 60_000;
+const REFRESH_MAX_AGE_MS = 5 * 60_000;
 
 const NAME = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
 

@@ -17,7 +17,7 @@ import {
  * source (a few hundred milliseconds for 100,000 records), few enough to bound memory whatever the
  * directory's size (a page of 1,000 users is some 200 KB here).
  */
-export const PAGES_AHEAD = 32;
+const PAGES_AHEAD = 32;
 
 /**
  * The entries of a query, read by a worker thread over its own connection (read-worker.ts), page
