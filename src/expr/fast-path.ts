@@ -12,15 +12,24 @@ export type FastRender = (record: Record<string, unknown>) => string | undefined
 
 type Filter = (v: string, args: Array<string | number>, budget: { left: number }) => string | undefined;
 
-/** Liquid's built-ins we take over, with its memory accounting (liquidjs `memoryLimit.use`). */
+/**
+ * Liquid's built-ins we take over, with its memory accounting (liquidjs `memoryLimit.use`): each
+ * charges the budget before it computes, and gives undefined once the budget is spent.
+ */
 const BUILTIN: Record<string, { arity: number[]; fn: Filter; ints?: true }> = {
-  downcase: { arity: [0], fn: (v, _a, b) => use(b, v.length, () => v.toLowerCase()) },
-  upcase: { arity: [0], fn: (v, _a, b) => use(b, v.length, () => v.toUpperCase()) },
-  append: { arity: [1], fn: (v, [a], b) => use(b, v.length + String(a).length, () => v + String(a)) },
-  prepend: { arity: [1], fn: (v, [a], b) => use(b, v.length + String(a).length, () => String(a) + v) },
+  downcase: { arity: [0], fn: (v, _a, b) => (spend(b, v.length) ? v.toLowerCase() : undefined) },
+  upcase: { arity: [0], fn: (v, _a, b) => (spend(b, v.length) ? v.toUpperCase() : undefined) },
+  append: {
+    arity: [1],
+    fn: (v, [a], b) => (spend(b, v.length + String(a).length) ? v + String(a) : undefined),
+  },
+  prepend: {
+    arity: [1],
+    fn: (v, [a], b) => (spend(b, v.length + String(a).length) ? String(a) + v : undefined),
+  },
   remove: {
     arity: [1],
-    fn: (v, [a], b) => use(b, v.length + String(a).length, () => v.split(String(a)).join('')),
+    fn: (v, [a], b) => (spend(b, v.length + String(a).length) ? v.split(String(a)).join('') : undefined),
   },
   // Liquid counts code points and charges the memory limit the requested length before cutting.
   slice: {
@@ -30,19 +39,18 @@ const BUILTIN: Record<string, { arity: number[]; fn: Filter; ints?: true }> = {
       const length = Number(l);
       const begin = Number(b) < 0 ? codePointLength(v) + Number(b) : Number(b);
       if (begin < 0 || length < 0) return '';
-      return use(budget, length, () => {
-        const start = advanceCodePoints(v, 0, begin);
-        return v.slice(start, advanceCodePoints(v, start, length));
-      });
+      if (!spend(budget, length)) return undefined;
+      const start = advanceCodePoints(v, 0, begin);
+      return v.slice(start, advanceCodePoints(v, start, length));
     },
   },
   replace: {
     arity: [2],
     fn: (v, [p, r], b) => {
       const parts = v.split(String(p));
-      return use(b, v.length + (parts.length - 1) * (String(r).length - String(p).length), () =>
-        parts.join(String(r)),
-      );
+      return spend(b, v.length + (parts.length - 1) * (String(r).length - String(p).length))
+        ? parts.join(String(r))
+        : undefined;
     },
   },
 };
@@ -69,9 +77,10 @@ function codePointLength(s: string): number {
   return length;
 }
 
-function use(budget: { left: number }, size: number, make: () => string): string | undefined {
+/** Charges `size` to the render's memory budget; false once it is spent. */
+function spend(budget: { left: number }, size: number): boolean {
   budget.left -= size;
-  return budget.left < 0 ? undefined : make();
+  return budget.left >= 0;
 }
 
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -107,8 +116,10 @@ export function compileFastPath(
   if (rest) parts.push(rest);
 
   const fields = [...new Set(parts.filter((p): p is Output => typeof p !== 'string').map((p) => p.field))];
+  // One budget per expression, reset per render: rendering is synchronous and never nested.
+  const budget = { left: memoryLimit };
   const render: FastRender = (record) => {
-    const budget = { left: memoryLimit };
+    budget.left = memoryLimit;
     let out = '';
     for (const part of parts) {
       if (typeof part === 'string') {

@@ -22,6 +22,10 @@ export const OWN_FILTERS = {
     const m = [...str(marker)];
     return s.slice(0, Math.max(0, n - m.length)).join('') + m.join('');
   },
-  fallback: (v: unknown, ...alternatives: unknown[]) =>
-    [v, ...alternatives].map(str).find((s) => s.trim() !== '') ?? '',
+  fallback: (v: unknown, ...alternatives: unknown[]) => {
+    const first = str(v);
+    if (first.trim() !== '') return first;
+    for (const a of alternatives) if (str(a).trim() !== '') return str(a);
+    return '';
+  },
 } satisfies Record<string, (v: unknown, ...args: unknown[]) => string>;

@@ -1,6 +1,6 @@
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { idKey, type SourceData, type SourceRecord } from '../source/records.js';
-import { compareIds } from './canonical.js';
+import { changeJsonWriter, compareIds } from './canonical.js';
 import { listDigest } from '../shared/canonical.js';
 import { type CompiledMapping, compileMappings, evaluateMapping, selectedMappings } from './evaluate.js';
 import {
@@ -11,7 +11,7 @@ import {
   type PlanHeader,
   type PlanSummary,
 } from './plan-types.js';
-import { assessSafety, removedValues, type SafetyLimits } from './safety.js';
+import { removedValues, type SafetyLimits, safetyVerdict } from './safety.js';
 import {
   type AttributeOutcome,
   decideChange,
@@ -87,6 +87,8 @@ export class Planner {
    * matches none of them: an entry of an unselected record is no news, one no record names is.
    */
   private sourceKeys?: Set<string>;
+  /** DNs of entries that matched more than one selected record (rare: several match values). */
+  private readonly sharedEntries = new Set<string>();
   /** Per mapping, whether its attribute holds DNs, as a DnValued that need not look again. */
   private readonly dnValuedOf: DnValued[];
 
@@ -154,6 +156,7 @@ export class Planner {
     for (const value of matchValues) {
       const slot = this.selected.get(idKey(value));
       if (!slot) continue;
+      if (matched) this.sharedEntries.add(entry.dn);
       matched = true;
       const prior = slot.match;
       if (prior) {
@@ -277,7 +280,17 @@ export class Planner {
     changed.sort(byId);
     const changes: PlanChange[] = [];
     const digest = planDigester();
-    for (const user of changed)
+    // assessSafety's count of entries changed: one per user, but an entry that several records
+    // matched (a multi-valued match attribute) once.
+    let entries = 0;
+    const shared = new Set<string>();
+    for (const user of changed) {
+      const dn = user.changes[0]!.dn;
+      if (!this.sharedEntries.has(dn)) entries++;
+      else if (!shared.has(dn)) {
+        shared.add(dn);
+        entries++;
+      }
       for (const c of user.changes) {
         changes.push(c);
         digest.add(c);
@@ -288,6 +301,7 @@ export class Planner {
         counts.clears += removed;
         s.clears += removed;
       }
+    }
     s.noEntry.sort((a, b) => compareIds(a.id, b.id));
     s.duplicateMatches.sort((a, b) => compareIds(a.id, b.id));
     s.evaluationErrors.sort((a, b) => compareIds(a.id, b.id));
@@ -316,7 +330,7 @@ export class Planner {
       header,
       changes,
       summary: s,
-      safety: assessSafety(changes, this.input.safety, request.spec.maxChanges),
+      safety: safetyVerdict({ entries, clears: s.clears }, this.input.safety, request.spec.maxChanges),
       explanations: this.explain(changes),
     };
   }
@@ -400,9 +414,10 @@ export function planDigest(changes: Iterable<PlanChange>): string {
  * canonical JSON of `[id, dn, attribute, before, after]` is plain JSON: it holds no objects.
  */
 export function planDigester(): { add(change: PlanChange): void; digest(): string } {
-  const list = listDigest(JSON.stringify);
+  const list = listDigest((json) => json as string);
+  const json = changeJsonWriter();
   return {
-    add: (c) => list.add([c.id, c.dn, c.attribute, c.before, c.after]),
+    add: (c) => list.add(json.item(c)),
     digest: () => list.digest(),
   };
 }

@@ -33,3 +33,58 @@ function digitsStart(s: string): number {
   }
   return s.length === 0 ? -1 : i;
 }
+
+/**
+ * JSON text of plan changes, byte for byte what JSON.stringify gives for the change line
+ * (`{id, dn, attribute, before, after}`) and for the digest's item (`[id, dn, attribute, before,
+ * after]`), at under half the cost: a user's changes come one after another, so the ID's and DN's
+ * JSON is made once per user, the attribute's once per attribute (a large plan has 300,000
+ * changes, each written twice: once for its digest, once for plan.jsonl).
+ */
+export function changeJsonWriter(): {
+  line(c: ChangeParts): string;
+  item(c: ChangeParts): string;
+} {
+  let id: string | undefined;
+  let dn: string | undefined;
+  let jsonId = '';
+  let jsonDn = '';
+  const attributes = new Map<string, string>();
+  const attributeJson = (a: string): string => {
+    let json = attributes.get(a);
+    if (json === undefined) {
+      json = JSON.stringify(a);
+      // A plan names few attributes; a hand-made file naming thousands is not worth remembering.
+      if (attributes.size < 64) attributes.set(a, json);
+    }
+    return json;
+  };
+  const remember = (c: ChangeParts) => {
+    if (c.id !== id) {
+      id = c.id;
+      jsonId = JSON.stringify(id);
+    }
+    if (c.dn !== dn) {
+      dn = c.dn;
+      jsonDn = JSON.stringify(dn);
+    }
+  };
+  return {
+    line(c) {
+      remember(c);
+      return `{"id":${jsonId},"dn":${jsonDn},"attribute":${attributeJson(c.attribute)},"before":${JSON.stringify(c.before)},"after":${JSON.stringify(c.after)}}`;
+    },
+    item(c) {
+      remember(c);
+      return `[${jsonId},${jsonDn},${attributeJson(c.attribute)},${JSON.stringify(c.before)},${JSON.stringify(c.after)}]`;
+    },
+  };
+}
+
+interface ChangeParts {
+  id: string;
+  dn: string;
+  attribute: string;
+  before: readonly string[];
+  after: readonly string[];
+}

@@ -121,17 +121,21 @@ export type AttributeOutcome =
 const UNCHANGED: AttributeOutcome = Object.freeze({ kind: 'unchanged' });
 const SKIP_EMPTY: AttributeOutcome = Object.freeze({ kind: 'skip-empty' });
 
-/** What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are normalised. */
+/**
+ * What one mapping does to one attribute of one entry, by policy and onEmpty. Inputs are
+ * normalised. A change may hand back `desired` itself as its `after` (a large plan makes hundreds
+ * of thousands of them): callers pass a list they do not change afterwards.
+ */
 export function decideChange(
   current: readonly string[],
-  desired: readonly string[],
+  desired: string[],
   mapping: Pick<Mapping, 'policy' | 'onEmpty'> & { target?: string },
   dnValued: DnValued = isDnValued,
 ): AttributeOutcome {
   const policy = mapping.policy ?? TEMPLATE_DEFAULTS.policy;
   if (desired.length === 0 && (mapping.onEmpty ?? TEMPLATE_DEFAULTS.onEmpty) === 'skip') return SKIP_EMPTY;
   if (policy === 'keep') {
-    return current.length === 0 && desired.length > 0 ? { kind: 'change', after: [...desired] } : UNCHANGED;
+    return current.length === 0 && desired.length > 0 ? { kind: 'change', after: desired } : UNCHANGED;
   }
   const key = mapping.target === undefined ? exact : valueKey(mapping.target, dnValued);
   if (policy === 'merge' && key === asDn) {
@@ -148,7 +152,7 @@ export function decideChange(
     const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
     return sameValues(current, after) ? UNCHANGED : { kind: 'change', after };
   }
-  return sameValues(current, desired, key) ? UNCHANGED : { kind: 'change', after: [...desired] };
+  return sameValues(current, desired, key) ? UNCHANGED : { kind: 'change', after: desired };
 }
 
 /**

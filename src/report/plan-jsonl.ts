@@ -1,6 +1,7 @@
 import { gunzipSync } from 'node:zlib';
 import type { Plan, PlanChange, PlanHeader } from '../plan/plan-types.js';
 import { PlanFileError } from '../shared/errors.js';
+import { changeJsonWriter } from '../plan/canonical.js';
 
 /** The reviewed plan's file, and its gzip-compressed form for large plans (see write-reports.ts). */
 export const PLAN_FILE = 'plan.jsonl';
@@ -19,7 +20,7 @@ export function planHeaderLine(plan: Pick<Plan, 'header' | 'summary'>): string {
 }
 
 export function planChangeLine(c: PlanChange): string {
-  return JSON.stringify({ id: c.id, dn: c.dn, attribute: c.attribute, before: c.before, after: c.after });
+  return changeJsonWriter().line(c);
 }
 
 /**
@@ -30,8 +31,9 @@ export function* planJsonlChunks(plan: Plan): Generator<string> {
   yield `${planHeaderLine(plan)}\n`;
   // A few hundred lines per chunk: far fewer writes than lines, and a small string each.
   let chunk = '';
+  const json = changeJsonWriter();
   for (const c of plan.changes) {
-    chunk += `${planChangeLine(c)}\n`;
+    chunk += `${json.line(c)}\n`;
     if (chunk.length >= 64 * 1024) {
       yield chunk;
       chunk = '';

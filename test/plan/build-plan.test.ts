@@ -4,6 +4,7 @@ import { Planner, type PlanEntry, requestDigest } from '../../src/plan/build-pla
 import type { ReexportRequest } from '../../src/config/types.generated.js';
 import type { SourceData } from '../../src/source/records.js';
 import { entry, request, source, template } from './helpers.js';
+import { assessSafety } from '../../src/plan/safety.js';
 
 const MAIL = { target: 'mail', source: '{{ givenName | ascii | downcase }}@kommune.no' };
 const PEOPLE = [
@@ -282,6 +283,23 @@ describe('Planner', () => {
       mappings: [{ target: 'telephoneNumber', source: '{{ phone }}' }],
     });
     expect(clears.safety).toMatchObject({ ok: false, clears: 1 });
+  });
+
+  it('counts an entry that two records match as one entry against the safety limit', () => {
+    // One entry holds two employee IDs (a merged account): both users' changes go to it.
+    const shared = entry('CN=Delt,OU=Ansatte,DC=kommune,DC=test', {
+      employeeID: ['1001', '1002'],
+      mail: 'delt@kommune.no',
+    });
+    const p = plan({ dir: [shared, DIR[2]!] });
+    expect(brief(p.changes)).toEqual([
+      '10 mail: [Kaare@kommune.no] → [kaare@kommune.no]',
+      '1001 mail: [delt@kommune.no] → [aase@kommune.no]',
+      '1002 mail: [delt@kommune.no] → [bjorn@kommune.no]',
+    ]);
+    expect(p.summary.usersToChange).toBe(3);
+    expect(p.safety).toMatchObject({ entries: 2 });
+    expect(p.safety).toEqual(assessSafety(p.changes, { maxChanges: 500, maxClears: 100 }));
   });
 
   it('gives a stable plan digest that ignores time and execute, and changes with the plan', () => {

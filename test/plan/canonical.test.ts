@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compareIds } from '../../src/plan/canonical.js';
+import { changeJsonWriter, compareIds } from '../../src/plan/canonical.js';
 
 const collator = new Intl.Collator('nb', { numeric: true, sensitivity: 'variant' });
 const reference = (a: string, b: string) => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
@@ -44,5 +44,34 @@ describe('compareIds', () => {
     for (const a of ids)
       for (const b of ids)
         expect(Math.sign(compareIds(a, b)), `${a} vs ${b}`).toBe(Math.sign(reference(a, b)));
+  });
+});
+
+describe('changeJsonWriter', () => {
+  it('writes exactly what JSON.stringify writes, for lines and digest items, user after user', () => {
+    const awkward = [
+      '"quoted"',
+      'back\\slash',
+      'tab\tnew\nline',
+      '\u0000\u001f',
+      'Åse Ødegård',
+      '\ud800',
+      '😀',
+      '',
+    ];
+    const json = changeJsonWriter();
+    for (const id of ['1', '1', '2', awkward[0]!, awkward[5]!])
+      for (const [i, value] of awkward.entries()) {
+        const c = {
+          id,
+          dn: `cn=${value},dc=x`,
+          attribute: i % 2 ? 'mail' : value || 'x',
+          before: i % 3 ? [value] : [],
+          after: [value, `${value}2`],
+        };
+        const { dn, attribute, before, after } = c;
+        expect(json.line(c)).toBe(JSON.stringify({ id, dn, attribute, before, after }));
+        expect(json.item(c)).toBe(JSON.stringify([id, dn, attribute, before, after]));
+      }
   });
 });
