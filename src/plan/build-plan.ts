@@ -47,11 +47,8 @@ export interface PlanInput {
   explainUsers?: number;
 }
 
-/** What one matched entry contributes; counted only once the match is known not to be a duplicate. */
-interface Match {
-  dn: string;
-  // Absent when empty: most of 100,000 matched users have nothing to report.
-  changes?: PlanChange[];
+/** What a matched entry says beyond changes; most of 100,000 matched users have none of it. */
+interface MatchNotes {
   skippedEmpty?: string[];
   evaluationErrors?: PlanSummary['evaluationErrors'];
   binarySkipped?: PlanSummary['binarySkipped'];
@@ -59,9 +56,21 @@ interface Match {
 
 const NO_VALUES: readonly string[] = Object.freeze([]);
 
+const notesOf = (slot: Slot): MatchNotes => (slot.notes ??= {});
+
+/**
+ * A selected record and what the directory read found for it so far; counted only once the
+ * match is known not to be a duplicate. One object per record, every field set from the start
+ * (an object that gains fields later grows a second one to hold them: 100,000 of each).
+ */
 interface Slot {
   record: SourceRecord;
-  match?: Match | { duplicateDns: string[] };
+  /** The matched entry's DN; undefined until an entry matches. */
+  dn: string | undefined;
+  changes: PlanChange[] | undefined;
+  notes: MatchNotes | undefined;
+  /** Every DN once a second entry claims the record: nobody can tell which is right. */
+  duplicateDns: string[] | undefined;
 }
 
 /** Attributes whose values must be unique per user; a collision is a warning worth a reviewer's eye. */
@@ -125,7 +134,14 @@ export class Planner {
     };
     const only = input.onlyIds && new Set(input.onlyIds.map(idKey));
     for (const r of selectRecords(source, request.spec.users, this.summary.unknownIds)) {
-      if (!only || only.has(r.key)) this.selected.set(r.key, { record: r });
+      if (!only || only.has(r.key))
+        this.selected.set(r.key, {
+          record: r,
+          dn: undefined,
+          changes: undefined,
+          notes: undefined,
+          duplicateDns: undefined,
+        });
     }
     this.summary.recordsSelected = this.selected.size;
     if (this.mappings.some((m) => UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase()))) {
@@ -158,14 +174,14 @@ export class Planner {
       if (!slot) continue;
       if (matched) this.sharedEntries.add(entry.dn);
       matched = true;
-      const prior = slot.match;
-      if (prior) {
+      if (slot.dn !== undefined) {
         // Two entries claim one user: nobody can tell which is right, so neither is written.
-        const dns = 'duplicateDns' in prior ? prior.duplicateDns : [prior.dn];
-        slot.match = { duplicateDns: [...dns, entry.dn] };
+        slot.duplicateDns = [...(slot.duplicateDns ?? [slot.dn]), entry.dn];
+        slot.changes = undefined;
+        slot.notes = undefined;
         continue;
       }
-      slot.match = this.matchFor(slot.record, entry);
+      this.match(slot, entry);
     }
     if (!matched) this.noteUnmatched(entry.dn, matchValues);
   }
@@ -188,18 +204,19 @@ export class Planner {
     if (first.length > LISTED_MAX) first.pop();
   }
 
-  private matchFor(record: SourceRecord, entry: PlanEntry): Match {
-    const match: Match = { dn: entry.dn };
+  private match(slot: Slot, entry: PlanEntry): void {
+    const { record } = slot;
+    slot.dn = entry.dn;
     for (let i = 0; i < this.mappings.length; i++) {
       const m = this.mappings[i]!;
       const current = entry.attrs.get(this.keys[i]!);
       if (current?.binary) {
-        (match.binarySkipped ??= []).push({ id: record.id, attribute: m.attribute });
+        (notesOf(slot).binarySkipped ??= []).push({ id: record.id, attribute: m.attribute });
         continue;
       }
       const result = evaluateMapping(m, record.fields);
       if ('error' in result) {
-        (match.evaluationErrors ??= []).push({
+        (notesOf(slot).evaluationErrors ??= []).push({
           id: record.id,
           attribute: m.attribute,
           message: result.error,
@@ -211,7 +228,7 @@ export class Planner {
       const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
       if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
-        (match.evaluationErrors ??= []).push({
+        (notesOf(slot).evaluationErrors ??= []).push({
           id: record.id,
           attribute: m.attribute,
           message: `\`${m.attribute}\` holds one value in the directory, but ${tooMany}`,
@@ -219,9 +236,9 @@ export class Planner {
         continue;
       }
       this.noteOwner(m.attribute, result.values, record.id);
-      if (outcome.kind === 'skip-empty') (match.skippedEmpty ??= []).push(m.attribute);
+      if (outcome.kind === 'skip-empty') (notesOf(slot).skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      (match.changes ??= []).push({
+      (slot.changes ??= []).push({
         id: record.id,
         dn: entry.dn,
         attribute: m.attribute,
@@ -229,7 +246,6 @@ export class Planner {
         after: outcome.after,
       });
     }
-    return match;
   }
 
   /** Why a single-valued attribute would get several values, if it would. */
@@ -262,19 +278,20 @@ export class Planner {
     // Users with changes, sorted by ID; each user's changes are already in mapping order, so
     // sorting the users (not the changes) gives the plan's order at a fraction of the cost.
     const changed: ChangedUser[] = [];
-    for (const { record, match } of this.selected.values()) {
-      if (!match) s.noEntry.push({ id: record.id, origin: record.origin });
-      else if ('duplicateDns' in match) s.duplicateMatches.push({ id: record.id, dns: match.duplicateDns });
+    for (const { record, dn, changes, notes, duplicateDns } of this.selected.values()) {
+      if (dn === undefined) s.noEntry.push({ id: record.id, origin: record.origin });
+      else if (duplicateDns) s.duplicateMatches.push({ id: record.id, dns: duplicateDns });
       else {
         s.matched++;
-        if (!match.changes) s.unchanged++;
+        if (!changes) s.unchanged++;
         else {
           s.usersToChange++;
-          changed.push({ id: record.id, num: plainNumber(record.id), changes: match.changes });
+          changed.push({ id: record.id, num: plainNumber(record.id), changes });
         }
-        for (const a of match.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
-        if (match.evaluationErrors) s.evaluationErrors.push(...match.evaluationErrors);
-        if (match.binarySkipped) s.binarySkipped.push(...match.binarySkipped);
+        if (!notes) continue;
+        for (const a of notes.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
+        if (notes.evaluationErrors) s.evaluationErrors.push(...notes.evaluationErrors);
+        if (notes.binarySkipped) s.binarySkipped.push(...notes.binarySkipped);
       }
     }
     changed.sort(byId);
