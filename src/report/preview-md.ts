@@ -106,16 +106,15 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   out.push('## Changes', '');
   if (plan.changes.length === 0)
     out.push('No changes: the directory already holds what the mappings produce.', '');
-  const users = groupByUser(plan.changes);
-  for (const changes of users.slice(0, opts.maxUsers))
-    out.push(...userDiff(changes), ...because(changes, plan.explanations), '');
+  const { shown, users } = groupByUser(plan.changes, opts.maxUsers);
+  for (const changes of shown) out.push(...userDiff(changes), ...because(changes, plan.explanations), '');
   const files = opts.files ?? { plan: 'plan.jsonl' };
   const where =
     files.ldifOmittedAbove === undefined ? `\`${files.plan}\` and \`changes.ldif\`` : `\`${files.plan}\``;
-  if (users.length > opts.maxUsers) {
-    const rest = users.length - opts.maxUsers;
+  if (users > opts.maxUsers) {
+    const rest = users - opts.maxUsers;
     out.push(
-      `*Cut after ${n(opts.maxUsers)} of ${plural(users.length, 'user')}.* The other ${n(rest)} ${rest === 1 ? 'is' : 'are'} in ${where} next to this file.`,
+      `*Cut after ${n(opts.maxUsers)} of ${plural(users, 'user')}.* The other ${n(rest)} ${rest === 1 ? 'is' : 'are'} in ${where} next to this file.`,
       '',
     );
   }
@@ -153,14 +152,20 @@ export function renderInvalidMd(request: string, diagnostics: readonly Diagnosti
   ].join('\n');
 }
 
-function groupByUser(changes: readonly PlanChange[]): PlanChange[][] {
-  const groups: PlanChange[][] = [];
+/** The first `max` users' changes, grouped (a user's are consecutive), and how many users there are. */
+function groupByUser(changes: readonly PlanChange[], max: number): { shown: PlanChange[][]; users: number } {
+  const shown: PlanChange[][] = [];
+  let users = 0;
+  let last: PlanChange | undefined;
   for (const c of changes) {
-    const last = groups[groups.length - 1];
-    if (last && last[0]!.id === c.id) last.push(c);
-    else groups.push([c]);
+    if (last?.id !== c.id) users++;
+    if (users <= max) {
+      if (last?.id === c.id) shown[shown.length - 1]!.push(c);
+      else shown.push([c]);
+    }
+    last = c;
   }
-  return groups;
+  return { shown, users };
 }
 
 function userDiff(changes: PlanChange[]): string[] {
