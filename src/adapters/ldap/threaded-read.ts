@@ -9,8 +9,8 @@ import {
   type ReadJob,
   scopeSearch,
   TAKEN,
-  unpackPage,
 } from './read-protocol.js';
+import { decodeEntries } from './raw-entries.js';
 
 /**
  * Pages read ahead of the planner: enough that the read goes on while the main thread checks the
@@ -95,7 +95,7 @@ export async function* readInWorker(
       if (m.t === 'end') return;
       if (m.t === 'error') throw decodeError(m.error);
       worker.postMessage(TAKEN);
-      yield unpackPage(m.data);
+      yield decodeEntries(new Uint8Array(m.data));
     }
   } finally {
     opts.signal?.removeEventListener('abort', stop);

@@ -190,13 +190,27 @@ describeWithSlapd('the directory read in a worker thread', () => {
 });
 
 describe('pages crossing threads (no server needed)', () => {
-  it('a group of 200,000 members survives the flat encoding', async () => {
-    const { encodePage, decodePage } = await import('../../../src/adapters/ldap/read-protocol.js');
+  it('a group of 200,000 members survives the raw page, cut into messages at any chunk size', async () => {
+    const { writeSearchEntry, MessageFramer } = await import('../../../src/adapters/ldap/ber.js');
+    const { decodeEntries } = await import('../../../src/adapters/ldap/raw-entries.js');
     const members = Array.from({ length: 200_000 }, (_, i) => `uid=m${i},ou=people,dc=k`);
+    const raw = Buffer.concat([
+      writeSearchEntry('cn=all,ou=groups,dc=k', [
+        { type: 'member', values: members.map((m) => Buffer.from(m)) },
+      ]),
+      writeSearchEntry('cn=none,ou=groups,dc=k', []),
+    ]);
     const page: DirectoryEntry[] = [
       { dn: 'cn=all,ou=groups,dc=k', attrs: new Map([['member', { name: 'member', values: members }]]) },
       { dn: 'cn=none,ou=groups,dc=k', attrs: new Map() },
     ];
-    expect(decodePage(encodePage(page))).toEqual(page);
+    expect(decodeEntries(raw)).toEqual(page);
+    for (const chunk of [1, 7, 65_536]) {
+      const framed: Buffer[] = [];
+      const framer = new MessageFramer((m) => framed.push(m.bytes));
+      for (let at = 0; at < raw.length; at += chunk) framer.push(raw.subarray(at, at + chunk));
+      expect(Buffer.concat(framed).equals(raw)).toBe(true);
+      expect(framed).toHaveLength(2);
+    }
   });
 });
