@@ -32,6 +32,35 @@ const query = (over: Partial<EntryQuery> = {}): EntryQuery => ({
 const plain = (pages: DirectoryEntry[][]) =>
   pages.flat().map((e) => ({ dn: e.dn, attrs: Object.fromEntries(e.attrs) }));
 
+/** Entries whose decoding is easy to get wrong: each must come out as the ldapts path gives it. */
+const SPECIAL = [
+  // An escaped comma in the DN, and a name in decomposed form (NFD), kept as the server sends it.
+  {
+    dn: `uid=a\\,b,${PEOPLE}`,
+    attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: 'a,b', cn: 'A B', sn: 'B', description: 'Bjo\u0308rn', employeeID: '7001' },
+  },
+  // A non-ASCII DN; a value that really holds U+FFFD (valid UTF-8); many values; a long value.
+  {
+    dn: `uid=bjørn,${PEOPLE}`,
+    attrs: {
+      objectClass: ['inetOrgPerson', 'reexportPerson'],
+      uid: 'bjørn',
+      cn: 'Bjørn',
+      sn: 'Ærlig',
+      employeeID: '7002',
+      description: 'fra \uFFFD til 😀',
+      proxyAddresses: Array.from({ length: 40 }, (_, i) => `smtp:b${i}@kommune.no`),
+      mail: `${'x'.repeat(300)}@kommune.no`,
+    },
+  },
+  // None of the requested attributes but the ID.
+  {
+    dn: `uid=sparse,${PEOPLE}`,
+    attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: 'sparse', cn: 'Sparse', sn: 'S', employeeID: '7003' },
+  },
+];
+const LATIN1 = Buffer.from('caf\xe9', 'latin1');
+
 describeWithSlapd('the directory read in a worker thread', () => {
   let slapd: Slapd;
   const logs: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
@@ -71,7 +100,11 @@ describeWithSlapd('the directory read in a worker thread', () => {
       ldif:
         `dn: ${PEOPLE}\nobjectClass: organizationalUnit\nou: people\n\n${toLdif(people)}\n` +
         `dn: uid=photo,${PEOPLE}\nobjectClass: inetOrgPerson\nobjectClass: reexportPerson\nuid: photo\n` +
-        `cn: Photo\nsn: Photo\nemployeeID: 9999\njpegPhoto:: ${JPEG.toString('base64')}\n`,
+        `cn: Photo\nsn: Photo\nemployeeID: 9999\njpegPhoto:: ${JPEG.toString('base64')}\n\n` +
+        toLdif(SPECIAL) +
+        // Not UTF-8 in one value of two: every value of the attribute becomes base64.
+        `\ndn: uid=mixed2,${PEOPLE}\nobjectClass: inetOrgPerson\nobjectClass: reexportPerson\nuid: mixed2\n` +
+        `cn: Mixed 2\nsn: M\nemployeeID: 7004\njpegPhoto: plain text\njpegPhoto:: ${LATIN1.toString('base64')}\n`,
     });
   });
   afterAll(() => slapd?.stop());
@@ -90,10 +123,22 @@ describeWithSlapd('the directory read in a worker thread', () => {
     expect(threaded.length).toBeGreaterThan(10);
     expect(plain(threaded)).toEqual(plain(inThread));
     const all = plain(threaded);
-    expect(all).toHaveLength(COUNT + 1);
+    expect(all).toHaveLength(COUNT + 1 + SPECIAL.length + 1);
     const first = all.find((e) => e.dn.startsWith('uid=u0,'))!;
     expect(first.attrs.description).toEqual({ name: 'description', values: ['\uFEFFhei på deg'] });
     expect(first.attrs.proxyaddresses?.values).toEqual(['SMTP:a@k.no', 'smtp:b@k.no']);
+    const byUid = (uid: string) => all.find((e) => e.dn.startsWith(`uid=${uid},`))!;
+        // slapd sends the comma as \2C; both paths keep the server's text.
+    expect(byUid('a\\2Cb').attrs.description).toEqual({ name: 'description', values: ['Bjo\u0308rn'] });
+    expect(byUid('bjørn').attrs.description?.values).toEqual(['fra \uFFFD til 😀']);
+    expect(byUid('bjørn').attrs.proxyaddresses?.values).toHaveLength(40);
+    expect(byUid('mixed2').attrs.jpegphoto).toEqual({
+      name: 'jpegPhoto',
+      values: expect.arrayContaining([Buffer.from('plain text').toString('base64'), LATIN1.toString('base64')]),
+      binary: true,
+    });
+    // Attributes the entry lacks are left out, not empty.
+    expect(Object.keys(byUid('sparse').attrs).sort()).toEqual(['employeeid']);
     const photo = all.find((e) => e.dn.startsWith('uid=photo,'))!;
     expect(photo.attrs.jpegphoto).toEqual({
       name: 'jpegPhoto',
@@ -133,7 +178,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
       keepIn: path.join(slapd.dir, 'no-such-folder', 'kept.pages'),
     });
     for await (const page of pages) n += page.length;
-    expect(n).toBe(COUNT + 1);
+    expect(n).toBe(COUNT + 2 + SPECIAL.length);
     expect(warned).toContain('could not keep a copy of the read for the pass');
   });
 
@@ -141,7 +186,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
     const s = await settings({ url: slapd.ldapsUrl!, tls: { caFile: slapd.caFile! } });
     let n = 0;
     for await (const page of readInWorker(s, query(), { labels: { target: 't' } })) n += page.length;
-    expect(n).toBe(COUNT + 1);
+    expect(n).toBe(COUNT + 2 + SPECIAL.length);
     const unverified = await settings({ url: slapd.ldapsUrl! });
     const err = await (async () => {
       for await (const _ of readInWorker(unverified, query(), { labels: { target: 't' } })) void _;
