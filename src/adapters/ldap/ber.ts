@@ -89,7 +89,8 @@ export class MessageFramer {
 
   /** The whole size of the message starting at `off`, or 0 when its header is not all there. */
   private sizeOf(buf: Buffer, off = 0): number {
-    if (buf[off] !== 0x30) throw new BerError(`an LDAP message starts with 0x30, not 0x${buf[off]!.toString(16)}`);
+    if (buf[off] !== 0x30)
+      throw new BerError(`an LDAP message starts with 0x30, not 0x${buf[off]!.toString(16)}`);
     const length = readHeader(buf, off, buf.length, this.at);
     return length < 0 ? 0 : this.at.header - off + length;
   }

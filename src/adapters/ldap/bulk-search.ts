@@ -61,17 +61,19 @@ interface Waiting {
 function parse<T>(bytes: Buffer): T {
   const parser = new MessageParser();
   let message: unknown;
-  let error: unknown;
+  let error: Error | undefined;
   parser.on('message', (m) => (message = m));
   parser.on('error', (e) => (error = e));
   parser.read(bytes, new Map());
-  if (error !== undefined || message === undefined) throw error ?? new Error('an LDAP response ldapts cannot read');
+  if (error) throw error;
+  if (message === undefined) throw new Error('an LDAP response ldapts cannot read');
   return message as T;
 }
 
 /** A response's result code, as ldapts' error for it unless it is success. */
 function check(response: { status: number }): void {
-  if (response.status !== 0) throw StatusCodeParser.parse(response as Parameters<typeof StatusCodeParser.parse>[0]);
+  if (response.status !== 0)
+    throw StatusCodeParser.parse(response as Parameters<typeof StatusCodeParser.parse>[0]);
 }
 
 export class BulkConnection {
@@ -98,7 +100,11 @@ export class BulkConnection {
       if (settings.startTLS) await connection.startTLS();
       if (settings.bindDN && settings.password) {
         const response = await connection.request(
-          new BindRequest({ messageId: connection.nextId(), dn: settings.bindDN, password: settings.password }),
+          new BindRequest({
+            messageId: connection.nextId(),
+            dn: settings.bindDN,
+            password: settings.password,
+          }),
         );
         check(parse<{ status: number }>(response.bytes));
       }
@@ -118,7 +124,9 @@ export class BulkConnection {
    * the socket's chunks); empty pages are skipped. The next page is asked for before this one is
    * handed on, so the server works while the caller does.
    */
-  async *pages(opts: Pick<SearchPagesOptions, 'baseDN' | 'scope' | 'filter' | 'attributes'>): AsyncGenerator<Buffer[]> {
+  async *pages(
+    opts: Pick<SearchPagesOptions, 'baseDN' | 'scope' | 'filter' | 'attributes'>,
+  ): AsyncGenerator<Buffer[]> {
     const action = `search under ${opts.baseDN}`;
     const filter = typeof opts.filter === 'string' ? parseFilter(opts.filter) : opts.filter;
     const attributes = requestedAttributes(opts.attributes, undefined);
@@ -148,7 +156,9 @@ export class BulkConnection {
         const done: Response = await ahead;
         const result: { status: number; controls?: unknown[] } = parse(done.bytes);
         check(result);
-        const paged = result.controls?.find((c): c is PagedResultsControl => c instanceof PagedResultsControl);
+        const paged = result.controls?.find(
+          (c): c is PagedResultsControl => c instanceof PagedResultsControl,
+        );
         const cookie: Buffer | undefined = paged?.value?.cookie;
         // As ldapts: a page that brought nothing ends the search, whatever cookie it carries.
         ahead = cookie?.length && (done.entries.length || done.references) ? ask(cookie) : undefined;
@@ -271,7 +281,10 @@ function hostAndPort(url: string): { host: string; port: number } {
 }
 
 /** A socket once connected (and TLS established), within timeoutMs: ldapts' connectTimeout. */
-function handshake(start: (ready: () => void) => net.Socket, settings: ConnectionSettings): Promise<net.Socket> {
+function handshake(
+  start: (ready: () => void) => net.Socket,
+  settings: ConnectionSettings,
+): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = start(() => {
       clearTimeout(timer);

@@ -326,7 +326,10 @@ export function explainError(
 }
 
 /** The server answered the StartTLS request with this result code. */
-export function refusedStartTLS(err: ResultCodeError, settings: Pick<ConnectionSettings, 'url'>): DirectoryError {
+export function refusedStartTLS(
+  err: ResultCodeError,
+  settings: Pick<ConnectionSettings, 'url'>,
+): DirectoryError {
   const why = resultCodeText(err, err.message);
   return new DirectoryError(
     `${settings.url} refused StartTLS (${why}); use ldaps:// or check the server's TLS setup`,

@@ -47,12 +47,13 @@ function enter(buf: Uint8Array, p: number, end: number): number {
  */
 function values(buf: Slicing, from: number, to: number): { values: string[]; binary: boolean } {
   const out: string[] = [];
-  for (let p = from; p < to; ) {
+  for (let p = from; p < to;) {
     const length = enter(buf, p, to);
     const s = at.header;
     const text = buf.utf8Slice(s, s + length);
     // U+FFFD in the text means invalid bytes, or a value that really holds U+FFFD: the bytes say.
-    if (text.includes(REPLACEMENT) && !isUtf8(buf.subarray(s, s + length))) return base64Values(buf, from, to);
+    if (text.includes(REPLACEMENT) && !isUtf8(buf.subarray(s, s + length)))
+      return base64Values(buf, from, to);
     out.push(text);
     p = s + length;
   }
@@ -61,7 +62,7 @@ function values(buf: Slicing, from: number, to: number): { values: string[]; bin
 
 function base64Values(buf: Buffer, from: number, to: number): { values: string[]; binary: boolean } {
   const out: string[] = [];
-  for (let p = from; p < to; ) {
+  for (let p = from; p < to;) {
     const length = enter(buf, p, to);
     out.push(buf.toString('base64', at.header, at.header + length));
     p = at.header + length;
@@ -74,7 +75,7 @@ export function decodeEntries(page: Uint8Array): DirectoryEntry[] {
   const buf = Buffer.from(page.buffer, page.byteOffset, page.byteLength) as Slicing;
   const entries: DirectoryEntry[] = [];
   const end = buf.length;
-  for (let p = 0; p < end; ) {
+  for (let p = 0; p < end;) {
     expect(buf, p, 0x30, 'LDAP message');
     const messageEnd = enter(buf, p, end) + at.header;
     entries.push(decodeEntry(buf, at.header, messageEnd));
@@ -98,7 +99,7 @@ function decodeEntry(buf: Slicing, from: number, end: number): DirectoryEntry {
   const listEnd = enter(buf, p, end) + at.header;
   const first = at.header;
   const attrs = new Map<string, AttrValues>();
-  for (p = first; p < listEnd; ) {
+  for (p = first; p < listEnd;) {
     expect(buf, p, 0x30, 'attribute');
     const attrEnd = enter(buf, p, listEnd) + at.header;
     p = at.header;
@@ -126,7 +127,7 @@ function decodeEntry(buf: Slicing, from: number, end: number): DirectoryEntry {
 /** directory.ts collect + decodeValues over the raw bytes: range options removed, parts merged. */
 function collectEntry(buf: Slicing, dn: string, from: number, listEnd: number): DirectoryEntry {
   const found = new Map<string, { name: string; spans: number[] }>();
-  for (let p = from; p < listEnd; ) {
+  for (let p = from; p < listEnd;) {
     const attrEnd = enter(buf, p, listEnd) + at.header;
     p = at.header;
     const typeLength = enter(buf, p, attrEnd);
@@ -158,7 +159,8 @@ function collectEntry(buf: Slicing, dn: string, from: number, listEnd: number): 
       continue;
     }
     const base64: string[] = [];
-    for (let i = 0; i < spans.length; i += 2) base64.push(...base64Values(buf, spans[i]!, spans[i + 1]!).values);
+    for (let i = 0; i < spans.length; i += 2)
+      base64.push(...base64Values(buf, spans[i]!, spans[i + 1]!).values);
     attrs.set(key, { name, values: base64, binary: true });
   }
   return { dn, attrs };
@@ -180,7 +182,7 @@ export function entryWithRanges(msg: Buffer): string | undefined {
   const dnStart = at.header;
   p = at.header + dnLength;
   const listEnd = enter(msg, p, end) + at.header;
-  for (p = at.header; p < listEnd; ) {
+  for (p = at.header; p < listEnd;) {
     const attrEnd = enter(msg, p, listEnd) + at.header;
     const typeLength = enter(msg, at.header, attrEnd);
     const typeStart = at.header;

@@ -3,13 +3,7 @@ import { DirectoryError } from '../../shared/errors.js';
 import { siblingModule, startWorker } from '../worker.js';
 import type { ConnectionSettings, DirectoryLogger } from './connection.js';
 import type { DirectoryEntry } from './directory.js';
-import {
-  decodeError,
-  type FromWorker,
-  type ReadJob,
-  scopeSearch,
-  TAKEN,
-} from './read-protocol.js';
+import { decodeError, type FromWorker, type ReadJob, scopeSearch, TAKEN } from './read-protocol.js';
 import { decodeEntries } from './raw-entries.js';
 
 /**

@@ -2,7 +2,11 @@ import { copyFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Attribute, Change } from 'ldapts';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type ConnectionSettings, connectionSettings, openDirectory } from '../../../src/adapters/ldap/connection.js';
+import {
+  type ConnectionSettings,
+  connectionSettings,
+  openDirectory,
+} from '../../../src/adapters/ldap/connection.js';
 import type { DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
 import { scopeSearch } from '../../../src/adapters/ldap/read-protocol.js';
 import { readInWorker } from '../../../src/adapters/ldap/threaded-read.js';

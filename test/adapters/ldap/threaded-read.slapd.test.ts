@@ -53,7 +53,14 @@ const SPECIAL = [
   // An escaped comma in the DN, and a name in decomposed form (NFD), kept as the server sends it.
   {
     dn: `uid=a\\,b,${PEOPLE}`,
-    attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: 'a,b', cn: 'A B', sn: 'B', description: 'Bjo\u0308rn', employeeID: '7001' },
+    attrs: {
+      objectClass: ['inetOrgPerson', 'reexportPerson'],
+      uid: 'a,b',
+      cn: 'A B',
+      sn: 'B',
+      description: 'Bjo\u0308rn',
+      employeeID: '7001',
+    },
   },
   // A non-ASCII DN; a value that really holds U+FFFD (valid UTF-8); many values; a long value.
   {
@@ -72,7 +79,13 @@ const SPECIAL = [
   // None of the requested attributes but the ID.
   {
     dn: `uid=sparse,${PEOPLE}`,
-    attrs: { objectClass: ['inetOrgPerson', 'reexportPerson'], uid: 'sparse', cn: 'Sparse', sn: 'S', employeeID: '7003' },
+    attrs: {
+      objectClass: ['inetOrgPerson', 'reexportPerson'],
+      uid: 'sparse',
+      cn: 'Sparse',
+      sn: 'S',
+      employeeID: '7003',
+    },
   },
 ];
 const LATIN1 = Buffer.from('caf\xe9', 'latin1');
@@ -171,13 +184,16 @@ describeWithSlapd('the directory read in a worker thread', () => {
     expect(first.attrs.description).toEqual({ name: 'description', values: ['\uFEFFhei på deg'] });
     expect(first.attrs.proxyaddresses?.values).toEqual(['SMTP:a@k.no', 'smtp:b@k.no']);
     const byUid = (uid: string) => all.find((e) => e.dn.startsWith(`uid=${uid},`))!;
-        // slapd sends the comma as \2C; both paths keep the server's text.
+    // slapd sends the comma as \2C; both paths keep the server's text.
     expect(byUid('a\\2Cb').attrs.description).toEqual({ name: 'description', values: ['Bjo\u0308rn'] });
     expect(byUid('bjørn').attrs.description?.values).toEqual(['fra \uFFFD til 😀']);
     expect(byUid('bjørn').attrs.proxyaddresses?.values).toHaveLength(40);
     expect(byUid('mixed2').attrs.jpegphoto).toEqual({
       name: 'jpegPhoto',
-      values: expect.arrayContaining([Buffer.from('plain text').toString('base64'), LATIN1.toString('base64')]),
+      values: expect.arrayContaining([
+        Buffer.from('plain text').toString('base64'),
+        LATIN1.toString('base64'),
+      ]),
       binary: true,
     });
     // Attributes the entry lacks are left out, not empty.
