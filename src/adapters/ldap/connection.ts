@@ -172,7 +172,7 @@ function isLoopback(host: string): boolean {
  * servername is given. An IP address stays out of servername by default: RFC 6066 forbids IPs in
  * SNI and Node warns; Node then checks the certificate's IP SANs against the host.
  */
-function tlsOptions(settings: ConnectionSettings, forStartTLS: boolean): ConnectionOptions {
+export function tlsOptions(settings: ConnectionSettings, forStartTLS: boolean): ConnectionOptions {
   const host = urlHost(settings.url);
   const servername = settings.servername ?? (net.isIP(host) ? undefined : host);
   return {
@@ -183,7 +183,7 @@ function tlsOptions(settings: ConnectionSettings, forStartTLS: boolean): Connect
   };
 }
 
-function transport(settings: ConnectionSettings): 'ldaps' | 'startTLS' | 'none' {
+export function transport(settings: ConnectionSettings): 'ldaps' | 'startTLS' | 'none' {
   if (settings.url.startsWith('ldaps:')) return 'ldaps';
   return settings.startTLS ? 'startTLS' : 'none';
 }
@@ -325,19 +325,25 @@ export function explainError(
   });
 }
 
+/** The server answered the StartTLS request with this result code. */
+export function refusedStartTLS(
+  err: ResultCodeError,
+  settings: Pick<ConnectionSettings, 'url'>,
+): DirectoryError {
+  const why = resultCodeText(err, err.message);
+  return new DirectoryError(
+    `${settings.url} refused StartTLS (${why}); use ldaps:// or check the server's TLS setup`,
+    err.code,
+    { cause: err },
+  );
+}
+
 async function secure(client: Client, settings: ConnectionSettings): Promise<void> {
   if (!settings.startTLS) return;
   try {
     await client.startTLS(tlsOptions(settings, true));
   } catch (err) {
-    if (err instanceof ResultCodeError) {
-      const why = resultCodeText(err, err.message);
-      throw new DirectoryError(
-        `${settings.url} refused StartTLS (${why}); use ldaps:// or check the server's TLS setup`,
-        err.code,
-        { cause: err },
-      );
-    }
+    if (err instanceof ResultCodeError) throw refusedStartTLS(err, settings);
     throw err;
   }
 }
@@ -355,10 +361,19 @@ function warnUncheckedTls(settings: ConnectionSettings, log: DirectoryLogger | u
   );
 }
 
-/** A connected, secured and bound ldapts client; the caller owns it. */
-async function openClient(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Client> {
+/** What every connection checks and says before it connects (bulk-search.ts's too). */
+export function beforeConnect(settings: ConnectionSettings, log: DirectoryLogger | undefined): void {
   refuseUnsafeBind(settings);
   warnUncheckedTls(settings, log);
+}
+
+/** What the bind of these settings is called in errors. */
+export const bindAction = (settings: ConnectionSettings): string =>
+  settings.bindDN ? `bind as ${settings.bindDN}` : 'connect';
+
+/** A connected, secured and bound ldapts client; the caller owns it. */
+async function openClient(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Client> {
+  beforeConnect(settings, log);
   const client = new Client({
     url: settings.url,
     timeout: settings.timeoutMs,
@@ -372,7 +387,7 @@ async function openClient(settings: ConnectionSettings, log?: DirectoryLogger): 
     return client;
   } catch (err) {
     await client.unbind().catch(() => {});
-    throw explainError(err, settings, settings.bindDN ? `bind as ${settings.bindDN}` : 'connect');
+    throw explainError(err, settings, bindAction(settings));
   }
 }
 

@@ -141,7 +141,8 @@ function rangeOf(attribute: string, from: number, step: number | undefined): str
   return `${attribute};range=${from}-${step ? from + step - 1 : '*'}`;
 }
 
-function requestedAttributes(attributes: string[], rangeStep: number | undefined): string[] {
+/** The attributes a search asks for: `1.1` (none) for an empty list, ranges when stepping. */
+export function requestedAttributes(attributes: string[], rangeStep: number | undefined): string[] {
   if (attributes.length === 0) return ['1.1'];
   if (!rangeStep) return attributes;
   return attributes.map((a) => (SPECIAL_ATTRIBUTES.has(a) ? a : rangeOf(a, 0, rangeStep)));

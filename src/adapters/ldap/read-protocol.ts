@@ -3,13 +3,13 @@
  * one place that turns a target query into a paged search (both threads use it).
  */
 import { open } from 'node:fs/promises';
-import { deserialize, serialize } from 'node:v8';
 import type { EntryQuery } from '../../ports/directory.js';
 import { DirectoryError, ReexportError } from '../../shared/errors.js';
 import { DnSyntaxError } from '../../syntax/dn.js';
 import { FilterSyntaxError, scopeFilter } from '../../syntax/filter.js';
 import type { ConnectionSettings } from './connection.js';
 import type { DirectoryEntry, SearchPagesOptions } from './directory.js';
+import { decodeEntries } from './raw-entries.js';
 
 /** The paged search that reads a query's entries. */
 export function scopeSearch(query: EntryQuery): SearchPagesOptions {
@@ -39,46 +39,25 @@ export interface ReadJob {
 
 export type FromWorker =
   | { t: 'log'; level: 'info' | 'warn'; obj: Record<string, unknown>; msg: string }
-  /** A page as serialised bytes (packPage): pages waiting to be taken cost their bytes, not objects. */
-  | { t: 'page'; data: Uint8Array }
+  /**
+   * A page as its entries' raw SearchResultEntry messages (bulk-search.ts), transferred, not
+   * copied; the main thread decodes them (raw-entries.ts). Pages waiting to be taken cost their bytes.
+   */
+  | { t: 'page'; data: ArrayBuffer }
   | { t: 'end' }
   | { t: 'error'; error: WorkerError };
 
 /** The main thread's only message: it took a page, so one more may come. */
 export const TAKEN = 'taken';
 
-/**
- * A page as one flat array: per entry its DN and attribute count, then per attribute its key,
- * name, binary flag and value count, then the values. Copying one array of strings between threads
- * costs a fraction of copying the Maps and objects an entry is made of.
- */
-export type PageData = Array<string | number>;
-
-export function encodePage(entries: readonly DirectoryEntry[]): PageData {
-  const out: PageData = [];
-  for (const e of entries) {
-    out.push(e.dn, e.attrs.size);
-    for (const [key, a] of e.attrs) {
-      out.push(key, a.name, a.binary ? 1 : 0, a.values.length);
-      // One push per value: spreading a group's 100,000 members would overflow the stack.
-      for (const v of a.values) out.push(v);
-    }
-  }
-  return out;
-}
-
-/** A page as the bytes it crosses threads as: V8's serialisation of its flat array. */
-export const packPage = (entries: readonly DirectoryEntry[]): Uint8Array => serialize(encodePage(entries));
-export const unpackPage = (bytes: Uint8Array): DirectoryEntry[] => decodePage(deserialize(bytes) as PageData);
-
-/** A packed page as kept in a file: its length (4 bytes, big-endian), then its bytes. */
-export function keptPage(packed: Uint8Array): Uint8Array[] {
+/** A page as kept in a file: its length (4 bytes, big-endian), then its raw bytes. */
+export function keptPage(page: Uint8Array): Uint8Array[] {
   const head = Buffer.alloc(4);
-  head.writeUInt32BE(packed.length);
-  return [head, packed];
+  head.writeUInt32BE(page.length);
+  return [head, page];
 }
 
-/** The pages a read kept in `file` (keptPage's framing), read back one at a time. */
+/** The pages a read kept in `file` (keptPage's framing), read back and decoded one at a time. */
 export async function* replayPages(file: string): AsyncGenerator<DirectoryEntry[]> {
   const input = await open(file, 'r');
   try {
@@ -91,32 +70,11 @@ export async function* replayPages(file: string): AsyncGenerator<DirectoryEntry[
       const read = length < 0 ? { bytesRead: -1 } : await input.read(body, 0, length, at + 4);
       if (read.bytesRead !== length) throw new Error(`${file} is cut short`);
       at += 4 + length;
-      yield unpackPage(body);
+      yield decodeEntries(body);
     }
   } finally {
     await input.close();
   }
-}
-
-export function decodePage(data: PageData): DirectoryEntry[] {
-  const entries: DirectoryEntry[] = [];
-  let i = 0;
-  while (i < data.length) {
-    const dn = data[i++] as string;
-    const count = data[i++] as number;
-    const attrs: DirectoryEntry['attrs'] = new Map();
-    for (let a = 0; a < count; a++) {
-      const key = data[i++] as string;
-      const name = data[i++] as string;
-      const binary = data[i++] === 1;
-      const n = data[i++] as number;
-      const values = data.slice(i, i + n) as string[];
-      i += n;
-      attrs.set(key, binary ? { name, values, binary: true } : { name, values });
-    }
-    entries.push({ dn, attrs });
-  }
-  return entries;
 }
 
 /** An error as it crosses threads: class instances arrive as plain errors, so the kind travels. */

@@ -1,20 +1,17 @@
 /**
- * The directory read of a preview, in its own thread: decoding a large directory's answers (BER,
- * UTF-8, the entries' objects and their garbage) takes as long as planning them, so the two run on
- * two cores. Started by threaded-read.ts; sends pages, log lines and at most one error or end.
+ * The directory read of a preview, in its own thread: the paged search runs beside the planning,
+ * and hands on each page as the server's raw bytes (bulk-search.ts), which the main thread decodes
+ * once (raw-entries.ts). Started by threaded-read.ts; sends pages, log lines and at most one error
+ * or end.
  */
 import { closeSync, openSync, rmSync, writevSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
+import { writeSearchEntry } from './ber.js';
+import { BulkConnection } from './bulk-search.js';
 import { openDirectory } from './connection.js';
-import {
-  encodeError,
-  type FromWorker,
-  keptPage,
-  packPage,
-  type ReadJob,
-  scopeSearch,
-  TAKEN,
-} from './read-protocol.js';
+import type { Directory } from './directory.js';
+import { entryWithRanges } from './raw-entries.js';
+import { encodeError, type FromWorker, keptPage, type ReadJob, scopeSearch, TAKEN } from './read-protocol.js';
 
 const job = workerData as ReadJob;
 const port = parentPort!;
@@ -39,10 +36,25 @@ const log = {
 try {
   // A Buffer arrives as a plain Uint8Array; TLS wants the CA as a Buffer or string.
   const { caPem } = job.settings;
-  const directory = await openDirectory(
-    { ...job.settings, ...(caPem ? { caPem: Buffer.from(caPem) } : {}) },
-    log,
-  );
+  const settings = { ...job.settings, ...(caPem ? { caPem: Buffer.from(caPem) } : {}) };
+  const search = scopeSearch(job.query);
+  const connection = await BulkConnection.open(settings, log);
+  // Entries with an attribute in an incomplete range (Active Directory's MaxValRange) are read to
+  // their end through the ldapts Directory, opened only when one comes, and passed on re-encoded.
+  let ranges: Promise<Directory> | undefined;
+  const complete = async (dn: string): Promise<Buffer | undefined> => {
+    const entry = await (await (ranges ??= openDirectory(settings, log))).readEntry(dn, job.query.attributes);
+    return (
+      entry &&
+      writeSearchEntry(
+        dn,
+        [...entry.attrs.values()].map((a) => ({
+          type: a.name,
+          values: a.values.map((v) => Buffer.from(v, a.binary ? 'base64' : 'utf8')),
+        })),
+      )
+    );
+  };
   // The copy for the pass's other previews is written here, off the main thread, from the bytes
   // the page crosses threads as anyway.
   // The copy is a saving, not part of the read: when it cannot be written (a full disk), it is
@@ -62,10 +74,20 @@ try {
     }
   }
   try {
-    for await (const page of directory.searchPages(scopeSearch(job.query))) {
+    for await (const entries of connection.pages(search)) {
+      let size = 0;
+      for (let i = 0; i < entries.length; i++) {
+        const dn = entryWithRanges(entries[i]!);
+        // An entry gone meanwhile is left out, as readEntry finds nothing.
+        if (dn !== undefined) entries[i] = (await complete(dn)) ?? Buffer.alloc(0);
+        size += entries[i]!.length;
+      }
       while (allowance === 0) await new Promise<void>((resolve) => (more = resolve));
       allowance--;
-      const data = packPage(page);
+      // One buffer of its own per page, so that it can be transferred rather than copied.
+      const data = Buffer.allocUnsafeSlow(size);
+      let at = 0;
+      for (const e of entries) at += e.copy(data, at);
       if (kept !== undefined) {
         try {
           writevSync(kept, keptPage(data));
@@ -73,11 +95,12 @@ try {
           forget(err);
         }
       }
-      send({ t: 'page', data });
+      port.postMessage({ t: 'page', data: data.buffer } satisfies FromWorker, [data.buffer]);
     }
   } finally {
     if (kept !== undefined) closeSync(kept);
-    await directory.close();
+    await connection.close();
+    await (await ranges?.catch(() => undefined))?.close();
   }
   send({ t: 'end' });
 } catch (err) {

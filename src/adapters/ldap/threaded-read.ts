@@ -3,14 +3,8 @@ import { DirectoryError } from '../../shared/errors.js';
 import { siblingModule, startWorker } from '../worker.js';
 import type { ConnectionSettings, DirectoryLogger } from './connection.js';
 import type { DirectoryEntry } from './directory.js';
-import {
-  decodeError,
-  type FromWorker,
-  type ReadJob,
-  scopeSearch,
-  TAKEN,
-  unpackPage,
-} from './read-protocol.js';
+import { decodeError, type FromWorker, type ReadJob, scopeSearch, TAKEN } from './read-protocol.js';
+import { decodeEntries } from './raw-entries.js';
 
 /**
  * Pages read ahead of the planner: enough that the read goes on while the main thread checks the
@@ -95,7 +89,7 @@ export async function* readInWorker(
       if (m.t === 'end') return;
       if (m.t === 'error') throw decodeError(m.error);
       worker.postMessage(TAKEN);
-      yield unpackPage(m.data);
+      yield decodeEntries(new Uint8Array(m.data));
     }
   } finally {
     opts.signal?.removeEventListener('abort', stop);
