@@ -1,9 +1,16 @@
 export { canonicalJson, digestOf } from '../shared/canonical.js';
 
+/**
+ * Made when first needed: loading ICU's Norwegian collation costs every command a few
+ * milliseconds, and most orderings are of plain numbers (compareDigits).
+ */
+let collator: Intl.Collator | undefined;
+
 /** User IDs sort as people expect: 2 before 10, and Norwegian letters in Norwegian order. */
-const collator = new Intl.Collator('nb', { numeric: true, sensitivity: 'variant' });
 export const compareIds = (a: string, b: string): number =>
-  compareDigits(a, b) || collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
+  compareDigits(a, b) ||
+  (collator ??= new Intl.Collator('nb', { numeric: true, sensitivity: 'variant' })).compare(a, b) ||
+  (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * Most IDs are plain numbers; ordering them needs no collator (a tenth of a large plan's time went
