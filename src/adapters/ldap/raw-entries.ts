@@ -46,7 +46,7 @@ function enter(buf: Uint8Array, p: number, end: number): number {
  * leading byte-order mark stays: it is part of the value.
  */
 function values(buf: Slicing, from: number, to: number): { values: string[]; binary: boolean } {
-  const out: string[] = [];
+  let out: string[] | undefined;
   for (let p = from; p < to;) {
     const length = enter(buf, p, to);
     const s = at.header;
@@ -54,10 +54,13 @@ function values(buf: Slicing, from: number, to: number): { values: string[]; bin
     // U+FFFD in the text means invalid bytes, or a value that really holds U+FFFD: the bytes say.
     if (text.includes(REPLACEMENT) && !isUtf8(buf.subarray(s, s + length)))
       return base64Values(buf, from, to);
-    out.push(text);
+    // A list of one made as such: one grown by push keeps room for 16, and the values of changed
+    // entries live as long as the plan (some 25 MB more for 100,000 users).
+    if (out) out.push(text);
+    else out = [text];
     p = s + length;
   }
-  return { values: out, binary: false };
+  return { values: out ?? [], binary: false };
 }
 
 function base64Values(buf: Buffer, from: number, to: number): { values: string[]; binary: boolean } {
