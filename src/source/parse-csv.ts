@@ -10,7 +10,28 @@ import type { ParsedRows, RawRow } from './parse-file.js';
 export function parseCsvRows(text: string, name: string, delimiter: string): ParsedRows {
   const problems: Diagnostic[] = [];
   const rows = readCsvFast(text, name, delimiter, headerNames(name, problems));
-  return rows ? { rows, problems } : readCsvWithCsvParse(text, name, delimiter);
+  return rows ? withColumns({ rows, problems }) : readCsvWithCsvParse(text, name, delimiter);
+}
+
+/**
+ * The same from the file's UTF-8 bytes, which must be valid. The fast reader walks them as Latin-1
+ * text, one character a byte (every byte it looks for is ASCII, and no byte of a multi-byte UTF-8
+ * character is), and decodes only the values that hold a non-ASCII byte: the other values stay
+ * one-byte strings, half the memory of slices of the decoded text once it holds a single "ø".
+ */
+export function parseCsvBytes(bytes: Buffer, name: string, delimiter: string): ParsedRows {
+  const problems: Diagnostic[] = [];
+  // One BOM goes with the UTF-8 decoding, a second one with the text's (parseSourceRows).
+  let start = 0;
+  while (start < 6 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf)
+    start += 3;
+  const rows = readCsvFast(bytes.toString('latin1'), name, delimiter, headerNames(name, problems), {
+    bytes,
+    start,
+  });
+  if (rows) return withColumns({ rows, problems });
+  const text = new TextDecoder('utf-8').decode(bytes);
+  return readCsvWithCsvParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, delimiter);
 }
 
 /** The header's names, trimmed; an empty or repeated name is reported on line 1. */
@@ -32,6 +53,8 @@ function headerNames(name: string, problems: Diagnostic[]): (header: string[]) =
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
+/** From this length on, V8 makes a piece of a string a view of the whole (SlicedString::kMinLength). */
+const SLICED = 13;
 
 /**
  * RFC 4180 with the given one-character delimiter and LF or CRLF line ends: the rows, with the line
@@ -47,6 +70,7 @@ export function readCsvFast(
   name: string,
   delimiter: string,
   header: (names: string[]) => string[],
+  utf8?: { bytes: Buffer; start: number },
 ): RawRow[] | undefined {
   if (delimiter.length !== 1) return undefined;
   const sep = delimiter.charCodeAt(0);
@@ -55,7 +79,13 @@ export function readCsvFast(
   // csv-parse takes the first line end outside quotes as the record delimiter: 1 LF, 2 CRLF.
   let ends = 0;
   let line = 1;
-  let pos = 0;
+  let pos = utf8?.start ?? 0;
+  // In Latin-1 text of UTF-8 bytes, a value with a character past 0x7f is decoded from its bytes; so
+  // is a long one, which V8 would otherwise slice, keeping the whole text alive with the records.
+  const value = (from: number, to: number, high: number) =>
+    !utf8 || (high < 0x80 && to - from < SLICED)
+      ? text.slice(from, to)
+      : utf8.bytes.toString(high < 0x80 ? 'latin1' : 'utf8', from, to);
   let names: string[] | undefined;
   const rows: RawRow[] = [];
   const record: string[] = [];
@@ -73,16 +103,18 @@ export function readCsvFast(
     let count = 0;
     for (;;) {
       let c = text.charCodeAt(pos);
+      let high = 0;
       if (c === QUOTE) {
-        let value = '';
+        let unescaped = '';
         let from = pos + 1;
         let i = from;
         for (;;) {
           if (i >= n) return undefined;
           c = text.charCodeAt(i);
+          high |= c;
           if (c === QUOTE) {
             if (text.charCodeAt(i + 1) !== QUOTE) break;
-            value += text.slice(from, i + 1);
+            unescaped += text.slice(from, i + 1);
             i += 2;
             from = i;
             continue;
@@ -91,7 +123,12 @@ export function readCsvFast(
           else if (c === CR && text.charCodeAt(i + 1) !== LF) return undefined;
           i++;
         }
-        record[count++] = from === pos + 1 ? text.slice(from, i) : value + text.slice(from, i);
+        if (from === pos + 1) record[count++] = value(from, i, high);
+        else {
+          unescaped += text.slice(from, i);
+          record[count++] =
+            high < 0x80 || !utf8 ? unescaped : Buffer.from(unescaped, 'latin1').toString('utf8');
+        }
         pos = i + 1;
         c = text.charCodeAt(pos);
         if (pos < n && c !== sep && c !== LF && c !== CR) return undefined;
@@ -101,8 +138,9 @@ export function readCsvFast(
           c = text.charCodeAt(i);
           if (c === sep || c === LF || c === CR) break;
           if (c === QUOTE) return undefined;
+          high |= c;
         }
-        record[count++] = text.slice(pos, i);
+        record[count++] = value(pos, i, high);
         pos = i;
       }
       if (pos >= n) break;
@@ -155,7 +193,7 @@ export function readCsvWithCsvParse(text: string, name: string, delimiter: strin
       return undefined;
     },
   }) as unknown as CsvRowWithInfo[];
-  return {
+  return withColumns({
     rows: rows.map(({ record, info }) => {
       const values = Object.values(record);
       const line = info.lines - countOf(values, '\n') - countOf(values, '\r') - quotedCrlf;
@@ -163,7 +201,12 @@ export function readCsvWithCsvParse(text: string, name: string, delimiter: strin
       return { fields: record, origin: `${name}:${line}` };
     }),
     problems,
-  };
+  });
+}
+
+/** Every row of a CSV file has its header's fields (a repeated name once, `__proto__` never). */
+function withColumns(parsed: ParsedRows): ParsedRows {
+  return { ...parsed, columns: parsed.rows.length ? Object.keys(parsed.rows[0]!.fields) : [] };
 }
 
 function countOf(values: string[], what: string): number {

@@ -1,7 +1,7 @@
 import { LineCounter, parseDocument } from 'yaml';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { SourceError } from '../shared/errors.js';
-import { parseCsvRows } from './parse-csv.js';
+import { parseCsvBytes, parseCsvRows } from './parse-csv.js';
 
 export type SourceFormat = 'csv' | 'json' | 'yaml';
 
@@ -14,6 +14,8 @@ export interface RawRow {
 export interface ParsedRows {
   rows: RawRow[];
   problems: Diagnostic[];
+  /** The fields every row has, when all rows have the same (CSV). */
+  columns?: string[];
 }
 
 export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
@@ -44,6 +46,17 @@ export function parseSourceRows(
   if (format === 'csv') return parseCsvRows(text, name, delimiter);
   if (format === 'json') return parseJsonRows(text, name);
   return parseYamlRows(text, name);
+}
+
+/** parseSourceRows of a file's bytes, which must be valid UTF-8. */
+export function parseSourceBytes(
+  bytes: Buffer,
+  name: string,
+  format: SourceFormat,
+  delimiter = ',',
+): ParsedRows {
+  if (format === 'csv') return parseCsvBytes(bytes, name, delimiter);
+  return parseSourceRows(new TextDecoder('utf-8').decode(bytes), name, format, delimiter);
 }
 
 function problemText(d: Diagnostic): string {
