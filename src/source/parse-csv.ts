@@ -165,21 +165,16 @@ export function readCsvFast(
   return rows;
 }
 
-/** csv-parse, which reports every broken row with its line; records start where it says they end, less the line ends they hold. */
+/** csv-parse, which reports every broken row with its line. */
 export function readCsvWithCsvParse(text: string, name: string, delimiter: string): ParsedRows {
   const problems: Diagnostic[] = [];
-  // csv-parse counts a CRLF inside a quoted value as two lines; an editor counts one.
-  let quotedCrlf = 0;
-  const names = headerNames(name, problems);
   const rows = parseCsv<CsvRowWithInfo>(text, {
-    columns: (header: string[]) => {
-      quotedCrlf += countOf(header, '\r\n');
-      return names(header);
-    },
+    columns: headerNames(name, problems),
     delimiter,
     skip_empty_lines: true,
     relax_quotes: false,
     info: true,
+    raw: true,
     skip_records_with_error: true,
     on_skip: (err) => {
       if (!err) return undefined;
@@ -193,11 +188,22 @@ export function readCsvWithCsvParse(text: string, name: string, delimiter: strin
       return undefined;
     },
   }) as unknown as CsvRowWithInfo[];
+  // csv-parse tells where a record ends (info.bytes, its line end included) and its text (raw: the
+  // empty lines before it included, each line end's LF left out after a CR); the record starts
+  // after those empty lines. Its line count cannot be used, as it counts a CRLF inside quotes twice,
+  // nor can the values, as a repeated column keeps only one of them.
+  const bytes = Buffer.from(text);
+  let offset = 0;
+  let line = 1;
   return withColumns({
-    rows: rows.map(({ record, info }) => {
-      const values = Object.values(record);
-      const line = info.lines - countOf(values, '\n') - countOf(values, '\r') - quotedCrlf;
-      quotedCrlf += countOf(values, '\r\n');
+    rows: rows.map(({ record, info, raw }) => {
+      let start = info.bytes - Buffer.byteLength(raw);
+      if (raw.endsWith('\r') && bytes[info.bytes - 1] === LF) start--;
+      while (bytes[start] === LF || bytes[start] === CR) start++;
+      for (; offset < start; offset++) {
+        const b = bytes[offset];
+        if (b === LF || (b === CR && bytes[offset + 1] !== LF)) line++;
+      }
       return { fields: record, origin: `${name}:${line}` };
     }),
     problems,
@@ -209,14 +215,9 @@ function withColumns(parsed: ParsedRows): ParsedRows {
   return { ...parsed, columns: parsed.rows.length ? Object.keys(parsed.rows[0]!.fields) : [] };
 }
 
-function countOf(values: string[], what: string): number {
-  let n = 0;
-  for (const v of values) for (let i = v.indexOf(what); i >= 0; i = v.indexOf(what, i + what.length)) n++;
-  return n;
-}
-
 /** csv-parse's shape with `info: true` (its typings describe only the plain record). */
 interface CsvRowWithInfo {
   record: Record<string, string>;
-  info: { lines: number };
+  info: { bytes: number };
+  raw: string;
 }

@@ -65,12 +65,12 @@ export function collectRecords(
       continue;
     }
     const id = nfc(String(raw)).trim();
-    if (keys && (typeof raw === 'string' || typeof raw === 'number')) keys.add(id.toLowerCase());
+    const key = id.toLowerCase();
+    if (keys && (typeof raw === 'string' || typeof raw === 'number')) keys.add(key);
     if (id === '') {
       issues.push({ origin: row.origin, message: `has an empty \`${idField}\`; the record is left out` });
       continue;
     }
-    const key = id.toLowerCase();
     const record = { id, key, fields: row.fields, origin: row.origin };
     const same = seen.get(key);
     if (same === undefined) seen.set(key, record);
