@@ -90,6 +90,8 @@ export function readCsvFast(
   const rows: RawRow[] = [];
   const record: string[] = [];
   const shape: Record<string, string> = {};
+  // One string for every origin's "file:": `${name}:${line}` makes two strings a record.
+  const prefix = `${name}:`;
   while (pos < n) {
     const first = text.charCodeAt(pos);
     if (first === LF || first === CR) {
@@ -164,7 +166,7 @@ export function readCsvFast(
     // __proto__ is dropped.
     const fields = { ...shape };
     for (let k = 0; k < count; k++) fields[names[k]!] = record[k]!;
-    rows.push({ fields, origin: `${name}:${start}` });
+    rows.push({ fields, origin: prefix + start });
   }
   return rows;
 }
