@@ -30,9 +30,13 @@ export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
 
 /** Parses a source file's text into rows; throws SourceError with every located problem (runtime use). */
 export function parseSourceText(text: string, name: string, format: SourceFormat, delimiter = ','): RawRow[] {
-  const { rows, problems } = parseSourceRows(text, name, format, delimiter);
-  if (problems.length) throw new SourceError(problems.map(problemText).join('; '));
-  return rows;
+  return withoutProblems(parseSourceRows(text, name, format, delimiter)).rows;
+}
+
+/** The parsed rows; throws SourceError with every located problem when there is one (runtime use). */
+export function withoutProblems(parsed: ParsedRows): ParsedRows {
+  if (parsed.problems.length) throw new SourceError(parsed.problems.map(problemText).join('; '));
+  return parsed;
 }
 
 /** Parses a source file's text into rows, each with its line for messages; problems are collected, not thrown. */
