@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Diagnostic, Severity } from '../shared/diagnostics.js';
-import { parseSourceRows, type SourceFormat } from './parse-file.js';
-import { collectRecords, idKey, sha256, type SourceData } from './records.js';
+import { parseSourceBytes, type SourceFormat } from './parse-file.js';
+import { collectRecords, sha256, type SourceData } from './records.js';
 
 export interface CheckedSource {
   /** Absent when the file cannot be read as records at all (encoding, syntax). */
@@ -45,11 +45,14 @@ export function checkSourceBytes(
       ],
     };
   }
-  const text = new TextDecoder('utf-8').decode(bytes);
-  const parsed = parseSourceRows(text, name, opts.format, opts.delimiter);
+  const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter);
   const diagnostics: Diagnostic[] = [...parsed.problems];
   if (parsed.rows.length === 0 && parsed.problems.length) return { diagnostics };
-  const data = collectRecords(name, parsed.rows, opts.id, sha256(bytes));
+  const ids = new Set<string>();
+  const data = collectRecords(name, parsed.rows, opts.id, sha256(bytes), {
+    columns: parsed.columns,
+    keys: ids,
+  });
   const severity = opts.recordSeverity ?? 'error';
   const located = (origin: string, message: string, kind: Map<string, number>, key: string) => {
     const n = (kind.get(key) ?? 0) + 1;
@@ -66,9 +69,10 @@ export function checkSourceBytes(
   };
   const counts = new Map<string, number>();
   for (const issue of data.issues) located(issue.origin, `record ${issue.message}`, counts, 'issue');
-  // A CSV value is a piece of the text (csv-parse unescapes nothing else than quotes): when the text
-  // holds no control character, no value does, and 500,000 values need no look.
-  const controlsPossible = opts.format !== 'csv' || CONTROL.test(text);
+  // A CSV value is a piece of the text (a CSV reader unescapes nothing else than quotes): when the
+  // bytes hold no control character, no value does, and 500,000 values need no look. (No byte of a
+  // multi-byte UTF-8 character is one, so the bytes can be searched as Latin-1 text.)
+  const controlsPossible = opts.format !== 'csv' || CONTROL.test(bytes.toString('latin1'));
   for (const row of controlsPossible ? parsed.rows : []) {
     for (const [field, value] of Object.entries(row.fields)) {
       const found = typeof value === 'string' ? CONTROL.exec(value) : null;
@@ -91,11 +95,6 @@ export function checkSourceBytes(
       message: `${n - MAX_PER_KIND} more record${n - MAX_PER_KIND === 1 ? '' : 's'} with ${kind === 'control' ? 'control characters' : 'missing or repeated IDs'} not listed`,
       ...(severity === 'warning' ? { severity } : {}),
     });
-  }
-  const ids = new Set<string>();
-  for (const row of parsed.rows) {
-    const id = row.fields[opts.id];
-    if (typeof id === 'string' || typeof id === 'number') ids.add(idKey(String(id)));
   }
   return { data, ids, diagnostics };
 }

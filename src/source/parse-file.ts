@@ -1,7 +1,7 @@
-import { parse as parseCsv } from 'csv-parse/sync';
 import { LineCounter, parseDocument } from 'yaml';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { SourceError } from '../shared/errors.js';
+import { parseCsvBytes, parseCsvRows } from './parse-csv.js';
 
 export type SourceFormat = 'csv' | 'json' | 'yaml';
 
@@ -14,6 +14,8 @@ export interface RawRow {
 export interface ParsedRows {
   rows: RawRow[];
   problems: Diagnostic[];
+  /** The fields every row has, when all rows have the same (CSV). */
+  columns?: string[];
 }
 
 export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
@@ -28,9 +30,13 @@ export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
 
 /** Parses a source file's text into rows; throws SourceError with every located problem (runtime use). */
 export function parseSourceText(text: string, name: string, format: SourceFormat, delimiter = ','): RawRow[] {
-  const { rows, problems } = parseSourceRows(text, name, format, delimiter);
-  if (problems.length) throw new SourceError(problems.map(problemText).join('; '));
-  return rows;
+  return withoutProblems(parseSourceRows(text, name, format, delimiter)).rows;
+}
+
+/** The parsed rows; throws SourceError with every located problem when there is one (runtime use). */
+export function withoutProblems(parsed: ParsedRows): ParsedRows {
+  if (parsed.problems.length) throw new SourceError(parsed.problems.map(problemText).join('; '));
+  return parsed;
 }
 
 /** Parses a source file's text into rows, each with its line for messages; problems are collected, not thrown. */
@@ -46,83 +52,23 @@ export function parseSourceRows(
   return parseYamlRows(text, name);
 }
 
+/** parseSourceRows of a file's bytes, which must be valid UTF-8. */
+export function parseSourceBytes(
+  bytes: Buffer,
+  name: string,
+  format: SourceFormat,
+  delimiter = ',',
+): ParsedRows {
+  if (format === 'csv') return parseCsvBytes(bytes, name, delimiter);
+  return parseSourceRows(new TextDecoder('utf-8').decode(bytes), name, format, delimiter);
+}
+
 function problemText(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.message}`;
 }
 
 /** YAML alias and size limits: a data file must not expand into gigabytes ("billion laughs"). */
 const MAX_ALIASES = 50;
-
-/**
- * Lines are counted from the records when that is exact: no blank line (csv-parse skips those
- * without a trace) and no lone CR line ending. csv-parse's per-record `info` would say it always,
- * at the cost of a fresh object per record (a fifth of a large source's parse time).
- */
-const LINES_NOT_COUNTABLE = /(?:^|\n)\r?\n|\r(?!\n)/;
-
-function parseCsvRows(text: string, name: string, delimiter: string): ParsedRows {
-  const problems: Diagnostic[] = [];
-  const at = (line: number, message: string) => problems.push({ file: name, line, col: 1, message });
-  const options = {
-    columns: (header: string[]) => {
-      const names = header.map((h) => h.trim());
-      const seen = new Map<string, number>();
-      names.forEach((h, i) => {
-        if (h === '') at(1, `column ${i + 1} has no name in the header line; name it or remove it`);
-        else if (seen.has(h))
-          at(1, `the column \`${h}\` appears twice (columns ${seen.get(h)! + 1} and ${i + 1}); keep one`);
-        seen.set(h, i);
-      });
-      return names;
-    },
-    delimiter,
-    skip_empty_lines: true,
-    relax_quotes: false,
-  };
-  if (!LINES_NOT_COUNTABLE.test(text)) {
-    try {
-      const records = parseCsv<Record<string, string>>(text, options);
-      let line = 2;
-      const rows = records.map((record) => {
-        const row = { fields: record, origin: `${name}:${line}` };
-        line += 1 + countNewlines(record);
-        return row;
-      });
-      return { rows, problems };
-    } catch {
-      // A broken row: parse again the slow way, which reports every broken row with its line.
-      problems.length = 0;
-    }
-  }
-  const rows = parseCsv<CsvRowWithInfo>(text, {
-    ...options,
-    info: true,
-    skip_records_with_error: true,
-    on_skip: (err) => {
-      if (!err) return undefined;
-      const e = err as { message: string; lines?: number };
-      at(e.lines ?? 1, `not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`);
-      return undefined;
-    },
-  }) as unknown as CsvRowWithInfo[];
-  // info.lines is the line where the record ends; a quoted field can span lines, so count back.
-  return {
-    rows: rows.map(({ record, info }) => ({
-      fields: record,
-      origin: `${name}:${info.lines - countNewlines(record)}`,
-    })),
-    problems,
-  };
-}
-
-function countNewlines(record: Record<string, string>): number {
-  let n = 0;
-  for (const k in record) {
-    const v = record[k]!;
-    for (let i = v.indexOf('\n'); i >= 0; i = v.indexOf('\n', i + 1)) n++;
-  }
-  return n;
-}
 
 function parseJsonRows(text: string, name: string): ParsedRows {
   const fail = (line: number, col: number, message: string): ParsedRows => ({
@@ -227,10 +173,4 @@ function parseYamlRows(text: string, name: string): ParsedRows {
     else rows.push({ fields: r as Record<string, unknown>, origin: `${name}:${line}` });
   });
   return { rows, problems };
-}
-
-/** csv-parse's shape with `info: true` (its typings describe only the plain record). */
-interface CsvRowWithInfo {
-  record: Record<string, string>;
-  info: { lines: number };
 }

@@ -33,19 +33,25 @@ export function idKey(id: string): string {
   return nfc(id).trim().toLowerCase();
 }
 
-/** Turns raw rows into records, reporting missing, empty and duplicate IDs per row instead of failing. */
+/**
+ * Turns raw rows into records, reporting missing, empty and duplicate IDs per row instead of failing.
+ * `columns`: the fields every row has, when that is known (CSV), which spares looking at each row's;
+ * `keys` gets idKey of every text or number ID, those of records left out included.
+ */
 export function collectRecords(
   name: string,
   rows: Iterable<{ fields: Record<string, unknown>; origin: string }>,
   idField: string,
   digest: string,
+  opts: { columns?: readonly string[]; keys?: Set<string> } = {},
 ): SourceData {
   const issues: SourceIssue[] = [];
-  const fields = new Set<string>();
+  const fields = new Set<string>(opts.columns);
+  const { keys } = opts;
   // One record per key, or every record with it once the key repeats.
   const seen = new Map<string, SourceRecord | SourceRecord[]>();
   for (const row of rows) {
-    for (const k in row.fields) if (Object.hasOwn(row.fields, k)) fields.add(k);
+    if (!opts.columns) for (const k in row.fields) if (Object.hasOwn(row.fields, k)) fields.add(k);
     const raw = row.fields[idField];
     if (raw === undefined || raw === null) {
       issues.push({ origin: row.origin, message: `has no \`${idField}\`; the record is left out` });
@@ -59,11 +65,12 @@ export function collectRecords(
       continue;
     }
     const id = nfc(String(raw)).trim();
+    const key = id.toLowerCase();
+    if (keys && (typeof raw === 'string' || typeof raw === 'number')) keys.add(key);
     if (id === '') {
       issues.push({ origin: row.origin, message: `has an empty \`${idField}\`; the record is left out` });
       continue;
     }
-    const key = id.toLowerCase();
     const record = { id, key, fields: row.fields, origin: row.origin };
     const same = seen.get(key);
     if (same === undefined) seen.set(key, record);

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
@@ -5,7 +6,7 @@ import { resolveRepoPath } from '../config/repo-path.js';
 import type { FileSource, SyncTemplate } from '../config/types.generated.js';
 import { SourceError } from '../shared/errors.js';
 import { formatBytes } from '../config/yaml-file.js';
-import { formatOf, parseSourceText, type SourceFormat } from '../source/parse-file.js';
+import { formatOf, parseSourceBytes, type SourceFormat, withoutProblems } from '../source/parse-file.js';
 import { collectRecords, sha256, type SourceData } from '../source/records.js';
 
 /** Large enough for an HR export of a big municipality many times over; small enough to stay in memory. */
@@ -65,11 +66,7 @@ async function loadFile(
       `${name}: is ${formatBytes(st.size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`,
     );
   const bytes = await readFile(abs);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    throw new SourceError(`${name}: is not valid UTF-8; export it as UTF-8`);
-  }
-  return collectRecords(name, parseSourceText(text, name, format, delimiter), id, sha256(bytes));
+  if (!isUtf8(bytes)) throw new SourceError(`${name}: is not valid UTF-8; export it as UTF-8`);
+  const { rows, columns } = withoutProblems(parseSourceBytes(bytes, name, format, delimiter));
+  return collectRecords(name, rows, id, sha256(bytes), { columns });
 }

@@ -22,6 +22,19 @@ describe('checkSourceBytes', () => {
     expect(messages(Buffer.from('id,sn\n1,Ok\n2,Ærø\n'), 'csv')).toEqual([]);
   });
 
+  it('knows every ID key, those of records left out for repeating or being empty included', () => {
+    const check = (text: string, format: 'csv' | 'json') =>
+      checkSourceBytes(Buffer.from(text), { name: `p.${format}`, format, id: 'id' });
+    const csv = check('id,sn\n A1 ,x\na1,y\n  ,z\nB2,w\n', 'csv');
+    expect([...csv.ids!]).toEqual(['a1', '', 'b2']);
+    expect(csv.data!.records.map((r) => r.id)).toEqual(['B2']);
+    expect([...csv.data!.fields]).toEqual(['id', 'sn']);
+    const json = check('[{"id": 7, "a": 1}, {"id": true, "b": 2}, {"id": "Ø7", "c": 3}]', 'json');
+    expect([...json.ids!]).toEqual(['7', 'ø7']);
+    expect(json.data!.records.map((r) => r.id)).toEqual(['7', 'true', 'Ø7']);
+    expect([...json.data!.fields]).toEqual(['id', 'a', 'b', 'c']);
+  });
+
   it('locates the first byte that is not UTF-8, after an overlong form too', () => {
     expect(messages(Buffer.from([0x69, 0x64, 0x0a, 0x31, 0xc0, 0xaf, 0x0a]), 'csv')).toEqual([
       expect.stringMatching(/^2: is not valid UTF-8 \(byte 0xC0 at offset 4\)/),
