@@ -128,4 +128,28 @@ describe('the fast CSV reader', () => {
       origin: 'p.csv:2001',
     });
   });
+
+  it('reads a file with a non-ASCII delimiter as csv-parse does (its bytes are not one a character)', () => {
+    for (const delimiter of ['§', '¦', 'ø', '€']) {
+      const text = `id${delimiter}name${delimiter}mail\n1${delimiter}Bob${delimiter}b@x\n2${delimiter}Åse${delimiter}a@x\n`;
+      const parsed = parseCsvBytes(Buffer.from(text), 'd.csv', delimiter);
+      expect(parsed, delimiter).toEqual(readCsvWithCsvParse(text, 'd.csv', delimiter));
+      expect(parsed.rows[1]?.fields, delimiter).toEqual({ id: '2', name: 'Åse', mail: 'a@x' });
+    }
+  });
+
+  it('unescapes a field of a million doubled quotes in one copy, not a string per pair', () => {
+    const quotes = '""'.repeat(1_000_000);
+    const text = `id,note\n1,"${quotes}"\n`;
+    const parsed = parseCsvBytes(Buffer.from(text), 'q.csv', ',');
+    expect(parsed.rows[0]?.fields.note).toBe('"'.repeat(1_000_000));
+    expect(readCsvFast(text, 'q.csv', ',', (names) => names)?.[0]?.fields.note).toBe('"'.repeat(1_000_000));
+  });
+
+  it('leaves a file of thousands of columns to csv-parse, with the same rows', () => {
+    const names = Array.from({ length: 2000 }, (_, i) => `c${i}`);
+    const text = `${names.join(',')}\n${names.map((_, i) => i).join(',')}\n`;
+    expect(readCsvFast(text, 'w.csv', ',', (n) => n)).toBeUndefined();
+    expect(parseCsvBytes(Buffer.from(text), 'w.csv', ',')).toEqual(readCsvWithCsvParse(text, 'w.csv', ','));
+  });
 });

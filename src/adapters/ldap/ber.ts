@@ -4,6 +4,7 @@
  * else (requests, controls, results, filters) is ldapts' own encoding and parsing.
  */
 import { BerWriter } from 'ldapts';
+import { DirectoryError } from '../../shared/errors.js';
 
 /** LDAPv3 protocol-op tags (RFC 4511 4.2–4.12) the bulk read meets. */
 export const OP = {
@@ -14,9 +15,23 @@ export const OP = {
   extendedResponse: 0x78,
 } as const;
 
-export class BerError extends Error {
+/**
+ * The directory's answer cannot be read as LDAP: a fault of the server or of the path to it, so a
+ * DirectoryError (the pass fails with where, and tries again next pass), never an internal error.
+ */
+export class BerError extends DirectoryError {
   override name = 'BerError';
+  constructor(message: string) {
+    super(`the directory's answer is not valid LDAP: ${message}`, undefined, { transient: true });
+  }
 }
+
+/**
+ * No LDAP message of a preview's read comes near this (a page of 1,000 entries is some 200 KB;
+ * an entry with 100,000 group members a few MB): a larger length is a broken or hostile server,
+ * refused before its bytes are gathered.
+ */
+const MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /**
  * The length of the TLV whose tag is at `at` (one-byte tags only, as LDAP uses): sets `header` to
@@ -92,6 +107,7 @@ export class MessageFramer {
     if (buf[off] !== 0x30)
       throw new BerError(`an LDAP message starts with 0x30, not 0x${buf[off]!.toString(16)}`);
     const length = readHeader(buf, off, buf.length, this.at);
+    if (length > MAX_MESSAGE_BYTES) throw new BerError(`a message of ${length} bytes`);
     return length < 0 ? 0 : this.at.header - off + length;
   }
 
@@ -101,6 +117,9 @@ export class MessageFramer {
     let p = at.header;
     if (bytes[p] !== 0x02) throw new BerError('an LDAP message without its message ID');
     const idLength = readHeader(bytes, p, bytes.length, at);
+    // MessageID is INTEGER (0..2^31-1): at most 4 bytes, and its op must follow within the message.
+    if (idLength < 1 || idLength > 4 || at.header + idLength >= bytes.length)
+      throw new BerError(`an LDAP message ID of ${idLength} bytes`);
     let messageId = 0;
     for (let i = at.header; i < at.header + idLength; i++) messageId = messageId * 256 + bytes[i]!;
     p = at.header + idLength;

@@ -27,6 +27,7 @@ import {
   UnbindRequest,
 } from 'ldapts';
 import { parseFilter } from '../../syntax/filter.js';
+import { DirectoryError } from '../../shared/errors.js';
 import { type Framed, MessageFramer, OP } from './ber.js';
 import {
   beforeConnect,
@@ -45,6 +46,9 @@ type Request = BindRequest | ExtendedRequest | SearchRequest;
 type Response = Framed & { entries: Buffer[]; references: boolean };
 
 const START_TLS = '1.3.6.1.4.1.1466.20037';
+
+/** Pages in a row without entries (and with a cookie) after which a server is not paging. */
+const MAX_EMPTY_PAGES = 1000;
 
 interface Waiting {
   id: number;
@@ -152,6 +156,7 @@ export class BulkConnection {
     };
     try {
       let ahead: Promise<Response> | undefined = ask(undefined);
+      let empty = 0;
       while (ahead) {
         const done: Response = await ahead;
         const result: { status: number; controls?: unknown[] } = parse(done.bytes);
@@ -160,8 +165,14 @@ export class BulkConnection {
           (c): c is PagedResultsControl => c instanceof PagedResultsControl,
         );
         const cookie: Buffer | undefined = paged?.value?.cookie;
-        // As ldapts: a page that brought nothing ends the search, whatever cookie it carries.
-        ahead = cookie?.length && (done.entries.length || done.references) ? ask(cookie) : undefined;
+        // The search goes on while the server gives a cookie, even after a page that brought
+        // nothing (Active Directory sends such pages when a page's time runs out; ldapts stops
+        // there, which would leave the rest of the scope out of the plan as "no entry"). A server
+        // that sends nothing but empty pages with cookies is not paging: it is refused.
+        empty = done.entries.length || done.references ? 0 : empty + 1;
+        if (empty > MAX_EMPTY_PAGES)
+          throw new DirectoryError(`the directory sent ${empty} pages in a row without entries`);
+        ahead = cookie?.length ? ask(cookie) : undefined;
         if (done.entries.length) yield done.entries;
       }
     } catch (err) {

@@ -60,15 +60,19 @@ export function keptPage(page: Uint8Array): Uint8Array[] {
 /** The pages a read kept in `file` (keptPage's framing), read back and decoded one at a time. */
 export async function* replayPages(file: string): AsyncGenerator<DirectoryEntry[]> {
   const input = await open(file, 'r');
+  // A copy that does not hold what its framing says (cut short by a full disk, or edited) fails
+  // the preview as a directory read would, never a page short and never with a huge allocation.
+  const damaged = () => new DirectoryError(`the pass's copy of the read, ${file}, is damaged`);
   try {
+    const { size } = await input.stat();
     const head = Buffer.alloc(4);
-    for (let at = 0; ;) {
+    for (let at = 0; at < size;) {
       const { bytesRead } = await input.read(head, 0, 4, at);
-      if (bytesRead === 0) return;
-      const length = bytesRead === 4 ? head.readUInt32BE(0) : -1;
-      const body = Buffer.alloc(Math.max(0, length));
-      const read = length < 0 ? { bytesRead: -1 } : await input.read(body, 0, length, at + 4);
-      if (read.bytesRead !== length) throw new Error(`${file} is cut short`);
+      if (bytesRead !== 4) throw damaged();
+      const length = head.readUInt32BE(0);
+      if (length > size - at - 4) throw damaged();
+      const body = Buffer.alloc(length);
+      if ((await input.read(body, 0, length, at + 4)).bytesRead !== length) throw damaged();
       at += 4 + length;
       yield decodeEntries(body);
     }

@@ -90,7 +90,10 @@ try {
       for (const e of entries) at += e.copy(data, at);
       if (kept !== undefined) {
         try {
-          writevSync(kept, keptPage(data));
+          const framed = keptPage(data);
+          // A short write (a disk nearly full) would leave a copy that ends early: give it up.
+          if (writevSync(kept, framed) !== framed[0]!.length + framed[1]!.length)
+            throw new Error('short write');
         } catch (err) {
           forget(err);
         }
