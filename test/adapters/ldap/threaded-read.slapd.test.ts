@@ -224,7 +224,10 @@ describeWithSlapd('the directory read in a worker thread', () => {
       for await (const _ of replayPages(file)) void _;
     };
     const refused = async () => {
-      const err = await replayAll().then(() => undefined, (e: unknown) => e);
+      const err = await replayAll().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(DirectoryError);
       expect((err as Error).message).toMatch(/copy of the read.*is damaged/);
     };
