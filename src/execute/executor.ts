@@ -184,9 +184,11 @@ export async function executeChunks<C extends PreparedChunk>(
       const { a, i } = t;
       const changes = a.entries[i]!;
       const dn = changes[0]!.dn;
-      const prior = (opts.done.get(dn) ?? []).filter(isFinal);
-      const finalFor = new Set(prior.map((o) => o.attribute.toLowerCase()));
-      const open = changes.filter((c) => !finalFor.has(c.attribute.toLowerCase()));
+      // A first run has no earlier outcomes: nothing to look up or filter per entry.
+      const done = opts.done.size ? opts.done.get(dn) : undefined;
+      const prior = done ? done.filter(isFinal) : [];
+      const finalFor = prior.length ? new Set(prior.map((o) => o.attribute.toLowerCase())) : undefined;
+      const open = finalFor ? changes.filter((c) => !finalFor.has(c.attribute.toLowerCase())) : changes;
       let outcomes: ChangeOutcome[] = [];
       if (open.length && down !== undefined) {
         outcomes = open.map((c) => outcome(c, 'pending', down));
@@ -201,7 +203,9 @@ export async function executeChunks<C extends PreparedChunk>(
           down = `not tried: the directory stopped answering (${pendingInARow} entries in a row left pending, the last ${left.id}); a later pass retries it`;
         }
       }
-      a.results[i] = [...prior.filter((o) => changes.some((c) => sameAttr(c, o))), ...outcomes];
+      a.results[i] = prior.length
+        ? [...prior.filter((o) => changes.some((c) => sameAttr(c, o))), ...outcomes]
+        : outcomes;
       a.finished++;
       report();
       opts.onEntry?.(++finished);
@@ -237,8 +241,9 @@ async function applyEntry(
   const { opts } = ctx;
   const out: ChangeOutcome[] = [];
   const candidates: PlanChange[] = [];
+  const anyDrift = opts.drift.size > 0;
   for (const c of changes) {
-    const drift = opts.drift.get(driftKey(c));
+    const drift = anyDrift ? opts.drift.get(driftKey(c)) : undefined;
     if (drift) out.push(outcome(c, drift.outcome ?? 'stale', drift.reason, undefined, drift.found));
     else candidates.push(c);
   }
@@ -250,15 +255,13 @@ async function applyEntry(
   if (writable.length === 0) return out;
   try {
     const dn = writable[0]!.change.dn;
-    await withRetry(
-      () =>
-        writer.modify(
-          dn,
-          writable.flatMap((w) => casOps(w, opts.dnValued)),
-        ),
-      ctx,
-    );
-    return [...out, ...writable.map((w) => outcome(w.change, 'applied'))];
+    const ops =
+      writable.length === 1
+        ? casOps(writable[0]!, opts.dnValued)
+        : writable.flatMap((w) => casOps(w, opts.dnValued));
+    await withRetry(() => writer.modify(dn, ops), ctx);
+    for (const w of writable) out.push(outcome(w.change, 'applied'));
+    return out;
   } catch (err) {
     if (!(err instanceof WriteFailure)) throw err;
     if (err.transient) return [...out, ...writable.map((w) => pending(w.change, err))];
@@ -395,15 +398,11 @@ function outcome(
   code?: number,
   found?: string[],
 ): ChangeOutcome {
-  return {
-    id: c.id,
-    dn: c.dn,
-    attribute: c.attribute,
-    outcome: kind,
-    ...(reason ? { reason } : {}),
-    ...(code !== undefined ? { code } : {}),
-    ...(found ? { found } : {}),
-  };
+  const o: ChangeOutcome = { id: c.id, dn: c.dn, attribute: c.attribute, outcome: kind };
+  if (reason) o.reason = reason;
+  if (code !== undefined) o.code = code;
+  if (found) o.found = found;
+  return o;
 }
 
 const sameAttr = (c: PlanChange, o: ChangeOutcome) => c.attribute.toLowerCase() === o.attribute.toLowerCase();

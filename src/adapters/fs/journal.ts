@@ -25,8 +25,8 @@ export class Journal {
   private lastSync = Date.now();
   private syncing: Promise<void> | undefined;
   private failure: unknown;
-  /** Lines recorded in this turn, written together when it ends. */
-  private queued = '';
+  /** Records of this turn, written together (one `at` for them all) when it ends. */
+  private queued: Array<{ dn: string; outcomes: ChangeOutcome[] }> = [];
   private written: Promise<void> | undefined;
 
   private constructor(
@@ -64,7 +64,7 @@ export class Journal {
   record(dn: string, outcomes: ChangeOutcome[]): Promise<void> {
     // A journal that cannot be written must stop the execution: nothing may happen unrecorded.
     if (this.failure) return Promise.reject(asError(this.failure));
-    this.queued += `${JSON.stringify({ dn, outcomes, at: new Date().toISOString() })}\n`;
+    this.queued.push({ dn, outcomes });
     this.written ??= new Promise<void>((resolve, reject) => {
       setImmediate(() => {
         this.written = undefined;
@@ -80,10 +80,13 @@ export class Journal {
   }
 
   private flush(): void {
-    const text = this.queued;
-    this.queued = '';
+    const records = this.queued;
+    this.queued = [];
     if (this.failure) throw asError(this.failure);
-    if (!text) return;
+    if (!records.length) return;
+    const at = new Date().toISOString();
+    let text = '';
+    for (const { dn, outcomes } of records) text += `${JSON.stringify({ dn, outcomes, at })}\n`;
     try {
       writeSync(this.handle.fd, text);
     } catch (err) {
