@@ -36,7 +36,9 @@ export async function readFresh(
       const query = entryQuery(template, [...attributes], ids.slice(i, i + FRESH_READ_BATCH));
       for await (const page of target.readEntries(query)) {
         for (const e of page) {
-          out.set(dnKey(e.dn), new Map([...e.attrs].map(([k, v]) => [k, v.values])));
+          const attrs = new Map<string, string[]>();
+          for (const [k, v] of e.attrs) attrs.set(k, v.values);
+          out.set(dnKey(e.dn), attrs);
         }
       }
     }
