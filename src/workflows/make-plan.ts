@@ -61,8 +61,9 @@ export async function makePlan(
     // "Because" lines for exactly the users preview.md shows.
     explainUsers: daemon.config.preview.maxUsersInMarkdown,
   });
-  const ids = planner.selectedIds;
-  const targeted = (request.spec.users !== 'all' || opts.onlyIds) && ids.length <= TARGETED_SEARCH_MAX_IDS;
+  // Only a request naming its users can be read user by user: all users is a whole scope.
+  const ids = request.spec.users !== 'all' || opts.onlyIds ? planner.selectedIds : undefined;
+  const targeted = ids !== undefined && ids.length <= TARGETED_SEARCH_MAX_IDS;
   const query = entryQuery(template, planner.attributes, targeted ? ids : undefined);
   let read = 0;
   if (!(query.ids && query.ids.length === 0)) {

@@ -5,6 +5,7 @@ import type { ReexportRequest } from '../../src/config/types.generated.js';
 import type { SourceData } from '../../src/source/records.js';
 import { entry, request, source, template } from './helpers.js';
 import { assessSafety } from '../../src/plan/safety.js';
+import { compareIds } from '../../src/plan/canonical.js';
 
 const MAIL = { target: 'mail', source: '{{ givenName | ascii | downcase }}@kommune.no' };
 const PEOPLE = [
@@ -283,6 +284,27 @@ describe('Planner', () => {
       mappings: [{ target: 'telephoneNumber', source: '{{ phone }}' }],
     });
     expect(clears.safety).toMatchObject({ ok: false, clears: 1 });
+  });
+
+  it('orders users as compareIds does, whether the IDs are small numbers, large ones or text', () => {
+    // Scrambled: the directory's order is not the plan's.
+    const shuffle = <T>(xs: T[]) =>
+      xs
+        .map((x, i) => [(i * 7919) % xs.length, x] as const)
+        .sort((a, b) => a[0] - b[0])
+        .map(([, x]) => x);
+    const cases = [
+      Array.from({ length: 300 }, (_, i) => String((i * 104729) % 1_000_003)),
+      [...Array.from({ length: 50 }, (_, i) => String(4_294_967_000 + i * 13)), '1', '99999999999999'],
+      ['10', '9', 'Å1', 'a1', '007', '7', 'B', '0'],
+    ];
+    for (const ids of cases) {
+      const p = plan({
+        src: source(ids.map((employeeId) => ({ employeeId, givenName: 'Ny' }))),
+        dir: shuffle(ids).map((id) => entry(`CN=${id},DC=x`, { employeeID: id, mail: 'old@kommune.no' })),
+      });
+      expect(p.changes.map((c) => c.id)).toEqual([...ids].sort(compareIds));
+    }
   });
 
   it('counts an entry that two records match as one entry against the safety limit', () => {
