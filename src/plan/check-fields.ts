@@ -12,7 +12,7 @@ export interface SourceFacts {
   name: string;
   fields: ReadonlySet<string>;
   /** idKey of every record's ID; without it `ids` are not checked. */
-  ids?: ReadonlySet<string>;
+  ids?: Pick<ReadonlySet<string>, 'has'>;
 }
 
 /**

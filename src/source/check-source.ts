@@ -1,13 +1,13 @@
 import { isUtf8 } from 'node:buffer';
 import type { Diagnostic, Severity } from '../shared/diagnostics.js';
 import { parseSourceBytes, type SourceFormat } from './parse-file.js';
-import { collectRecords, sha256, type SourceData } from './records.js';
+import { collectRecords, type IdKeys, sha256, type SourceData } from './records.js';
 
 export interface CheckedSource {
   /** Absent when the file cannot be read as records at all (encoding, syntax). */
   data?: SourceData;
   /** Every ID key the file has, those left out for repeating included. */
-  ids?: Set<string>;
+  ids?: IdKeys;
   diagnostics: Diagnostic[];
 }
 
@@ -48,10 +48,9 @@ export function checkSourceBytes(
   const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter);
   const diagnostics: Diagnostic[] = [...parsed.problems];
   if (parsed.rows.length === 0 && parsed.problems.length) return { diagnostics };
-  const ids = new Set<string>();
-  const data = collectRecords(name, parsed.rows, opts.id, sha256(bytes), {
+  const { keys: ids, ...data } = collectRecords(name, parsed.rows, opts.id, sha256(bytes), {
     columns: parsed.columns,
-    keys: ids,
+    withKeys: true,
   });
   const severity = opts.recordSeverity ?? 'error';
   const located = (origin: string, message: string, kind: Map<string, number>, key: string) => {

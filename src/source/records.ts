@@ -35,21 +35,24 @@ export function idKey(id: string): string {
 
 /**
  * Turns raw rows into records, reporting missing, empty and duplicate IDs per row instead of failing.
- * `columns`: the fields every row has, when that is known (CSV), which spares looking at each row's;
- * `keys` gets idKey of every text or number ID, those of records left out included.
+ * `columns`: the fields every row has, when that is known (CSV), which spares looking at each row's.
+ * `keys` (asked with `withKeys`) says whether any record has a text or number ID of that key,
+ * records left out included: a view of the records' own index, not a second set of 100,000 keys.
  */
 export function collectRecords(
   name: string,
   rows: Iterable<{ fields: Record<string, unknown>; origin: string }>,
   idField: string,
   digest: string,
-  opts: { columns?: readonly string[]; keys?: Set<string> } = {},
-): SourceData {
+  opts: { columns?: readonly string[]; withKeys?: boolean } = {},
+): SourceData & { keys?: IdKeys } {
   const issues: SourceIssue[] = [];
   const fields = new Set<string>(opts.columns);
-  const { keys } = opts;
   // One record per key, or every record with it once the key repeats.
   const seen = new Map<string, SourceRecord | SourceRecord[]>();
+  // Rare: an empty text ID (no record, but a key), a key only IDs of other types gave.
+  let emptyId = false;
+  const notText = new Set<string>();
   for (const row of rows) {
     if (!opts.columns) for (const k in row.fields) if (Object.hasOwn(row.fields, k)) fields.add(k);
     const raw = row.fields[idField];
@@ -66,7 +69,10 @@ export function collectRecords(
     }
     const id = nfc(String(raw)).trim();
     const key = id.toLowerCase();
-    if (keys && (typeof raw === 'string' || typeof raw === 'number')) keys.add(key);
+    const text = typeof raw === 'string' || typeof raw === 'number';
+    if (id === '') emptyId ||= text;
+    else if (!text && !seen.has(key)) notText.add(key);
+    else if (text) notText.delete(key);
     if (id === '') {
       issues.push({ origin: row.origin, message: `has an empty \`${idField}\`; the record is left out` });
       continue;
@@ -91,7 +97,17 @@ export function collectRecords(
         message: `repeats \`${idField}\` ${r.id} (${where}); these records are left out until the source is fixed`,
       });
   }
-  return { name, records, issues, fields, digest };
+  const data = { name, records, issues, fields, digest };
+  if (!opts.withKeys) return data;
+  const keys: IdKeys = {
+    has: (key) => (key === '' ? emptyId : seen.has(key) && !notText.has(key)),
+  };
+  return { ...data, keys };
+}
+
+/** Whether a source has an ID of a key (idKey), as validation asks of the IDs a request names. */
+export interface IdKeys {
+  has(key: string): boolean;
 }
 
 export function sha256(data: string | Buffer): string {
