@@ -21,6 +21,12 @@ export interface Statement {
   by?: string;
   /** A preview's preview.md, as sha256 of its text: what reviewers read is what the daemon wrote. */
   previewMd?: string;
+  /**
+   * A preview's safety verdict: false when the plan is over the daemon's limits and the request
+   * does not confirm it, so the pull request's check fails before a merge the execution would
+   * refuse. Absent in statements made before it was signed.
+   */
+  withinLimits?: boolean;
 }
 
 /** A statement with its Ed25519 signature, as it is stored in status.yaml and commit trailers. */

@@ -20,6 +20,7 @@ export function signPreview(
       state: 'previewed',
       at: plan.header.createdAt,
       ...(where.previewMd !== undefined ? { previewMd: textDigest(where.previewMd) } : {}),
+      withinLimits: plan.safety.ok,
     },
     key,
   );

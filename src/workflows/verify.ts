@@ -74,7 +74,7 @@ export function verifyBranch(input: {
 function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): string[] {
   const where = `reports/${r.name}`;
   if (r.reports.status === undefined) return [`${where}/status.yaml is missing: ${WAIT}`];
-  let status: { state?: unknown; errors?: unknown; signature?: unknown };
+  let status: { state?: unknown; errors?: unknown; signature?: unknown; safety?: { message?: unknown } };
   try {
     status = (parseYaml(r.reports.status) ?? {}) as typeof status;
   } catch {
@@ -135,6 +135,12 @@ function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): 
     out.push(`${where}/changes.ldif does not match plan.jsonl; ${EDITED}`);
   } else if (st.previewMd && (r.reports.md === undefined || textDigest(r.reports.md) !== st.previewMd)) {
     out.push(`${where}/preview.md is not the text the daemon signed; ${EDITED}`);
+  } else if (st.withinLimits === false) {
+    // The verdict is signed; its wording (status.yaml) only says why, and is shown as such.
+    const why = typeof status.safety?.message === 'string' ? status.safety.message : 'see preview.md';
+    out.push(
+      `the daemon would refuse to execute this plan (${why}); change the request until its preview is within limits`,
+    );
   }
   return out;
 }

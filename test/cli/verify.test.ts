@@ -24,6 +24,7 @@ async function daemonReports(
   dir: string,
   key: KeyObject,
   changes: PlanChange[],
+  safety?: { ok: boolean; message: string },
 ): Promise<Record<string, string>> {
   const request = parse(await readFile(path.join(dir, 'requests/new-mail.yaml'), 'utf8')) as ReexportRequest;
   const template = parse(
@@ -53,6 +54,7 @@ async function daemonReports(
     digests,
     state: 'previewed',
     at: header.createdAt,
+    ...(safety ? { withinLimits: safety.ok } : {}),
   };
   const plan = [JSON.stringify({ ...header, summary: {} }), ...changes.map((c) => JSON.stringify(c))].join(
     '\n',
@@ -62,6 +64,7 @@ async function daemonReports(
       request: 'new-mail',
       state: 'previewed',
       digests,
+      ...(safety ? { safety } : {}),
       signature: signStatement(statement, key),
     })}`,
     'reports/new-mail/plan.jsonl': `${plan}\n`,
@@ -194,6 +197,34 @@ describe('reexport verify', () => {
     const res = await verify();
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/plan\.jsonl is not the plan the daemon signed/);
+  });
+
+  it('fails when the signed preview is over the safety limits, whatever status.yaml is edited to say', async () => {
+    await startCase('over-limits');
+    const refused = 'refused: the plan changes 1 entry, over the limit of 0; add `maxChanges: 1`';
+    await commit(
+      await daemonReports(repo.dir, daemonKey.privateKey, CHANGES, { ok: false, message: refused }),
+      DAEMON_MESSAGE,
+    );
+    const res = await verify();
+    expect(res.code).toBe(1);
+    expect(res.stderr).toContain(
+      `requests/new-mail.yaml:1:1: the daemon would refuse to execute this plan (${refused})`,
+    );
+    // The verdict is in the signed statement: an edited status.yaml does not change it.
+    const status = path.join(repo.dir, 'reports/new-mail/status.yaml');
+    await writeFile(status, (await readFile(status, 'utf8')).replace('ok: false', 'ok: true'));
+    await gitIn(repo.dir, 'commit', '-qam', 'looks fine');
+    const edited = await verify();
+    expect(edited.code).toBe(1);
+    expect(edited.stderr).toContain('the daemon would refuse to execute this plan');
+    // Within limits (the request confirmed it, say): green.
+    await startCase('within-limits');
+    await commit(
+      await daemonReports(repo.dir, daemonKey.privateKey, CHANGES, { ok: true, message: 'within limits' }),
+      DAEMON_MESSAGE,
+    );
+    expect(await verify()).toMatchObject({ code: 0 });
   });
 
   it("fails when a commit that is not the daemon's touched reports/", async () => {
