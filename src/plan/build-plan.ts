@@ -390,8 +390,8 @@ interface ChangedUser {
 const byId = (a: ChangedUser, b: ChangedUser) =>
   a.num === a.num && b.num === b.num ? a.num - b.num : compareIds(a.id, b.id);
 
-/** Positions fit in the low bits of a sort key; the IDs in the high ones, when below 2^32. */
-const POSITION_BITS = 2 ** 21;
+/** A sort key is ID × POSITIONS + position: exact in a double for IDs below 2^32. */
+const POSITIONS = 2 ** 21;
 
 /**
  * The users in plan order. When every ID is a plain number below 2^32 (most HR systems' IDs), a
@@ -400,11 +400,11 @@ const POSITION_BITS = 2 ** 21;
  */
 function sortUsers(users: ChangedUser[]): ChangedUser[] {
   // NaN (an ID that is not a plain number) fails the comparison too.
-  if (users.length >= POSITION_BITS || !users.every((u) => u.num < 2 ** 32)) return users.sort(byId);
+  if (users.length >= POSITIONS || !users.every((u) => u.num < 2 ** 32)) return users.sort(byId);
   const keys = new Float64Array(users.length);
-  for (let i = 0; i < users.length; i++) keys[i] = users[i]!.num * POSITION_BITS + i;
+  for (let i = 0; i < users.length; i++) keys[i] = users[i]!.num * POSITIONS + i;
   keys.sort();
-  return Array.from(keys, (k) => users[k % POSITION_BITS]!);
+  return Array.from(keys, (k) => users[k % POSITIONS]!);
 }
 
 function plainNumber(id: string): number {
