@@ -180,6 +180,11 @@ export class BulkConnection {
     }
   }
 
+  /** Ends the connection at once: what waits for an answer rejects (the read was stopped). */
+  abort(): void {
+    this.destroy();
+  }
+
   /** Unbinds and closes; never fails. */
   async close(): Promise<void> {
     if (this.closed) return;

@@ -4,17 +4,16 @@ import type { ResolvedSource } from '../../config/types.generated.js';
 import { SourceError, UsageError } from '../../shared/errors.js';
 import { connectionSettings, type DirectoryLogger, labelled, openDirectory } from './connection.js';
 import type { Directory } from './directory.js';
-import { replayPages, scopeSearch } from './read-protocol.js';
-import { readInWorker } from './threaded-read.js';
+import { readScope, replayPages, scopeSearch } from './scope-read.js';
 import { canonicalJson } from '../../shared/canonical.js';
 import { collectRecords, sha256, type SourceData } from '../../source/records.js';
 import type { PreviewTarget } from '../../ports/directory.js';
 
 /**
  * A target from the daemon config, for reading; the only place preview meets ldapts. Nothing is
- * connected until something is asked: a whole scope is read by a worker thread over its own
- * connection, so a preview that only reads its scope (and is stopped, say, because its source
- * turned out broken) never waits for a connection of the main thread.
+ * connected until something is asked: a whole scope is read over its own connection, so a
+ * preview that only reads its scope (and is stopped, say, because its source turned out broken)
+ * never waits for another one.
  */
 export async function openTargetReader(
   daemon: LoadedDaemonConfig,
@@ -28,15 +27,19 @@ export async function openTargetReader(
   let directory: Promise<Directory> | undefined;
   const open = () => (directory ??= openDirectory(settings, labelled(log, labels)));
   return {
-    // A whole scope is read in a worker thread, so decoding it and planning it use two cores; a
-    // few IDs (a targeted read, the fresh read before writing) are not worth a thread.
+    // A whole scope is read over a connection of its own with the bulk client (scope-read.ts);
+    // a few IDs (a targeted read, the fresh read before writing) through ldapts.
     readEntries: (query, opts) =>
       query.ids
         ? (async function* () {
             if (opts?.keepIn !== undefined) throw new Error('only a whole scope is kept for replay');
             yield* (await open()).searchPages(scopeSearch(query));
           })()
-        : readInWorker(settings, query, { labels, log, signal: opts?.signal, keepIn: opts?.keepIn }),
+        : readScope(settings, query, {
+            log: labelled(log, labels),
+            signal: opts?.signal,
+            keepIn: opts?.keepIn,
+          }),
     replay: (file) => replayPages(file),
     readSchema: async () => (await open()).readSchema(),
     changes: {

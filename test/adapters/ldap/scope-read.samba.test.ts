@@ -8,8 +8,7 @@ import {
   openDirectory,
 } from '../../../src/adapters/ldap/connection.js';
 import type { DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
-import { scopeSearch } from '../../../src/adapters/ldap/read-protocol.js';
-import { readInWorker } from '../../../src/adapters/ldap/threaded-read.js';
+import { readScope, scopeSearch } from '../../../src/adapters/ldap/scope-read.js';
 import type { Target } from '../../../src/config/types.generated.js';
 import type { EntryQuery } from '../../../src/ports/directory.js';
 import { DirectoryError } from '../../../src/shared/errors.js';
@@ -30,7 +29,7 @@ const byDn = (pages: DirectoryEntry[][]) =>
     .map((e) => ({ dn: e.dn, attrs: Object.fromEntries(e.attrs) }))
     .sort((a, b) => a.dn.localeCompare(b.dn));
 
-describeWithSamba('the directory read in a worker thread, against Samba AD', () => {
+describeWithSamba('the read of a whole scope, against Samba AD', () => {
   let samba: SambaAd;
   let files: { dir: string; cleanup: () => Promise<void> };
   let ou: string;
@@ -113,16 +112,16 @@ describeWithSamba('the directory read in a worker thread, against Samba AD', () 
     }
   };
 
-  const threaded = async (s: ConnectionSettings, q: EntryQuery) => {
+  const bulk = async (s: ConnectionSettings, q: EntryQuery) => {
     const pages: DirectoryEntry[][] = [];
-    for await (const page of readInWorker(s, q, { labels: { target: 't' } })) pages.push(page);
+    for await (const page of readScope(s, q, {})) pages.push(page);
     return pages;
   };
 
   it('over ldaps:// with the CA: the same entries as the ldapts read, binary and non-ASCII included', async () => {
     const s = await settings();
     const q = query(['employeeID', 'cn', 'mail', 'proxyAddresses', 'thumbnailPhoto', 'objectGUID']);
-    const read = await threaded(s, q);
+    const read = await bulk(s, q);
     expect(read.length).toBeGreaterThan(2);
     expect(byDn(read)).toEqual(byDn(await inThread(s, q)));
     const bjorn = read.flat().find((e) => e.attrs.get('employeeid')?.values[0] === '2999')!;
@@ -140,7 +139,7 @@ describeWithSamba('the directory read in a worker thread, against Samba AD', () 
     // asked, so the query asks for the first slice.
     const s = await settings();
     const q = query(['employeeID', 'proxyAddresses;range=0-4']);
-    const read = await threaded(s, q);
+    const read = await bulk(s, q);
     expect(byDn(read)).toEqual(byDn(await inThread(s, q)));
     const bjorn = read.flat().find((e) => e.attrs.get('employeeid')?.values[0] === '2999')!;
     expect(bjorn.attrs.get('proxyaddresses')?.name).toBe('proxyAddresses');
@@ -153,12 +152,12 @@ describeWithSamba('the directory read in a worker thread, against Samba AD', () 
       url: samba.ldapUrl,
       tls: { startTLS: true, caFile: 'ca.pem', servername: samba.servername },
     });
-    expect((await threaded(s, query(['employeeID']))).flat()).toHaveLength(STAFF + 1);
+    expect((await bulk(s, query(['employeeID']))).flat()).toHaveLength(STAFF + 1);
   });
 
   it('ldaps:// without the CA is refused by default, with the certificate wording of the ldapts read', async () => {
     const s = await settings({ tls: undefined });
-    const err = await threaded(s, query(['employeeID'])).then(
+    const err = await bulk(s, query(['employeeID'])).then(
       () => undefined,
       (e: unknown) => e,
     );

@@ -8,8 +8,7 @@ import {
   openDirectory,
 } from '../../../src/adapters/ldap/connection.js';
 import type { DirectoryEntry } from '../../../src/adapters/ldap/directory.js';
-import { replayPages, scopeSearch } from '../../../src/adapters/ldap/read-protocol.js';
-import { readInWorker } from '../../../src/adapters/ldap/threaded-read.js';
+import { readScope, replayPages, scopeSearch } from '../../../src/adapters/ldap/scope-read.js';
 import type { Target } from '../../../src/config/types.generated.js';
 import type { EntryQuery } from '../../../src/ports/directory.js';
 import { DirectoryError } from '../../../src/shared/errors.js';
@@ -22,7 +21,7 @@ import { startTcpProxy } from '../../harness/tcp-proxy.js';
 
 const PEOPLE = 'ou=people,dc=kommune,dc=test';
 const COUNT = 250;
-// Not valid UTF-8: must arrive as base64, flagged binary, as the in-thread read gives it.
+// Not valid UTF-8: must arrive as base64, flagged binary, as the ldapts read gives it.
 const JPEG = Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46]);
 
 const query = (over: Partial<EntryQuery> = {}): EntryQuery => ({
@@ -90,7 +89,7 @@ const SPECIAL = [
 ];
 const LATIN1 = Buffer.from('caf\xe9', 'latin1');
 
-describeWithSlapd('the directory read in a worker thread', () => {
+describeWithSlapd('the read of a whole scope', () => {
   let slapd: Slapd;
   const logs: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];
   const log = {
@@ -111,11 +110,11 @@ describeWithSlapd('the directory read in a worker thread', () => {
     );
 
   /**
-   * How a read fails, through the worker and through the ldapts Directory in this thread: the
+   * How a read fails, through the bulk client and through the ldapts Directory: the
    * same DirectoryError either way (wording, result code, whether another try may succeed).
    */
   const bothFail = async (s: ConnectionSettings, q: EntryQuery = query()) => {
-    const threaded = await failure(readInWorker(s, q, { labels: {} }));
+    const bulk = await failure(readScope(s, q, {}));
     const inThread = await (async () => {
       const dir = await openDirectory(s);
       try {
@@ -124,14 +123,14 @@ describeWithSlapd('the directory read in a worker thread', () => {
         await dir.close();
       }
     })().catch((e: unknown) => e);
-    expect(threaded).toBeInstanceOf(DirectoryError);
+    expect(bulk).toBeInstanceOf(DirectoryError);
     expect(inThread).toBeInstanceOf(DirectoryError);
     const plainError = (e: unknown) => {
       const d = e as DirectoryError;
       return { message: d.message, code: d.code, transient: d.transient };
     };
-    expect(plainError(threaded)).toEqual(plainError(inThread));
-    return threaded as DirectoryError;
+    expect(plainError(bulk)).toEqual(plainError(inThread));
+    return bulk as DirectoryError;
   };
 
   beforeAll(async () => {
@@ -165,7 +164,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
   });
   afterAll(() => slapd?.stop());
 
-  it('gives exactly the pages the in-thread read gives: values, binary, byte-order mark, many values', async () => {
+  it('gives exactly the pages the ldapts read gives: values, binary, byte-order mark, many values', async () => {
     const s = await settings();
     const inThread: DirectoryEntry[][] = [];
     const dir = await openDirectory(s);
@@ -174,11 +173,11 @@ describeWithSlapd('the directory read in a worker thread', () => {
     } finally {
       await dir.close();
     }
-    const threaded: DirectoryEntry[][] = [];
-    for await (const page of readInWorker(s, query(), { labels: { target: 't' }, log })) threaded.push(page);
-    expect(threaded.length).toBeGreaterThan(10);
-    expect(plain(threaded)).toEqual(plain(inThread));
-    const all = plain(threaded);
+    const bulk: DirectoryEntry[][] = [];
+    for await (const page of readScope(s, query(), { log })) bulk.push(page);
+    expect(bulk.length).toBeGreaterThan(10);
+    expect(plain(bulk)).toEqual(plain(inThread));
+    const all = plain(bulk);
     expect(all).toHaveLength(COUNT + 1 + SPECIAL.length + 1);
     const first = all.find((e) => e.dn.startsWith('uid=u0,'))!;
     expect(first.attrs.description).toEqual({ name: 'description', values: ['\uFEFFhei på deg'] });
@@ -204,17 +203,16 @@ describeWithSlapd('the directory read in a worker thread', () => {
       values: [JPEG.toString('base64')],
       binary: true,
     });
-    // The worker's log lines reach the caller's logger, labelled with the target, without the password.
+    // The connection's log line reaches the caller's logger, without the password.
     const connected = logs.find((l) => l.msg === 'directory connected');
-    expect(connected?.obj).toMatchObject({ target: 't', url: slapd.url });
+    expect(connected?.obj).toMatchObject({ url: slapd.url });
     expect(JSON.stringify(logs)).not.toContain(slapd.password);
   });
 
   it('keeps the pages it reads in a file, which replays them exactly; a damaged file is refused', async () => {
     const file = path.join(slapd.dir, 'kept.pages');
     const read: DirectoryEntry[][] = [];
-    for await (const page of readInWorker(await settings(), query(), { labels: {}, keepIn: file }))
-      read.push(page);
+    for await (const page of readScope(await settings(), query(), { keepIn: file })) read.push(page);
     const replayed: DirectoryEntry[][] = [];
     for await (const page of replayPages(file)) replayed.push(page);
     expect(replayed.length).toBe(read.length);
@@ -247,8 +245,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
     const warned: string[] = [];
     const warnLog = { info: () => {}, warn: (_: Record<string, unknown>, msg: string) => warned.push(msg) };
     let n = 0;
-    const pages = readInWorker(await settings(), query(), {
-      labels: {},
+    const pages = readScope(await settings(), query(), {
       log: warnLog,
       keepIn: path.join(slapd.dir, 'no-such-folder', 'kept.pages'),
     });
@@ -260,11 +257,11 @@ describeWithSlapd('the directory read in a worker thread', () => {
   it('reads over ldaps:// with the configured CA, and refuses a server it cannot verify', async () => {
     const s = await settings({ url: slapd.ldapsUrl!, tls: { caFile: slapd.caFile! } });
     let n = 0;
-    for await (const page of readInWorker(s, query(), { labels: { target: 't' } })) n += page.length;
+    for await (const page of readScope(s, query(), {})) n += page.length;
     expect(n).toBe(COUNT + 2 + SPECIAL.length);
     const unverified = await settings({ url: slapd.ldapsUrl! });
     const err = await (async () => {
-      for await (const _ of readInWorker(unverified, query(), { labels: { target: 't' } })) void _;
+      for await (const _ of readScope(unverified, query(), {})) void _;
     })().then(
       () => undefined,
       (e: unknown) => e,
@@ -274,10 +271,10 @@ describeWithSlapd('the directory read in a worker thread', () => {
     expect((err as Error).message).toMatch(/certificate/i);
   });
 
-  it('a server that is not there is a transient DirectoryError, as in the main thread', async () => {
+  it('a server that is not there is a transient DirectoryError, as through ldapts', async () => {
     const s = await settings({ url: 'ldap://127.0.0.1:9', timeoutMs: 2000 });
     const err = await (async () => {
-      for await (const _ of readInWorker(s, query(), { labels: { target: 't' } })) void _;
+      for await (const _ of readScope(s, query(), {})) void _;
     })().then(
       () => undefined,
       (e: unknown) => e,
@@ -300,6 +297,26 @@ describeWithSlapd('the directory read in a worker thread', () => {
     expect(err.message).toMatch(/search under ou=nowhere,dc=kommune,dc=test/);
   });
 
+  it('an abort while a silent server keeps it connecting ends it at once, with the reason', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as net.AddressInfo;
+      const controller = new AbortController();
+      const s = await settings({ url: `ldap://127.0.0.1:${port}`, timeoutMs: 20_000 });
+      const first = readScope(s, query(), { signal: controller.signal }).next();
+      await new Promise((r) => setTimeout(r, 200));
+      const started = Date.now();
+      controller.abort(new Error('request invalid'));
+      await expect(first).rejects.toThrow('request invalid');
+      expect(Date.now() - started).toBeLessThan(1000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
   it('a server that accepts the connection and never answers times out after timeoutMs, transient', async () => {
     const silent = net.createServer(() => {});
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
@@ -318,7 +335,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
   it('StartTLS with the CA reads everything; without it the certificate is refused as through ldapts', async () => {
     let n = 0;
     const s = await settings({ tls: { startTLS: true, caFile: slapd.caFile! } });
-    for await (const page of readInWorker(s, query(), { labels: {} })) n += page.length;
+    for await (const page of readScope(s, query(), {})) n += page.length;
     expect(n).toBe(COUNT + 2 + SPECIAL.length);
     const err = await bothFail(await settings({ tls: { startTLS: true } }));
     expect(err.transient).toBe(false);
@@ -329,7 +346,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
     const port = Number(new URL(slapd.url).port);
     const proxy = await startTcpProxy('127.0.0.1', port);
     try {
-      const pages = readInWorker(await settings({ url: proxy.url }), query(), { labels: {}, pagesAhead: 1 });
+      const pages = readScope(await settings({ url: proxy.url }), query(), {});
       expect((await pages.next()).value).toHaveLength(20);
       expect(proxy.dropAll()).toBeGreaterThan(0);
       const err = (await failure(pages)) as DirectoryError;
@@ -344,9 +361,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
   it('an abort mid-read ends it at once: the waiting caller gets the reason, the server sends no more', async () => {
     const controller = new AbortController();
     const from = slapd.output().length;
-    const pages = readInWorker(await settings(), query(), {
-      labels: {},
-      pagesAhead: 1,
+    const pages = readScope(await settings(), query(), {
       signal: controller.signal,
     });
     await pages.next();
@@ -354,7 +369,7 @@ describeWithSlapd('the directory read in a worker thread', () => {
     const waiting = pages.next();
     controller.abort(new Error('preview stopped'));
     await expect(waiting.then(() => pages.next())).rejects.toThrow('preview stopped');
-    // Taking a page lets the thread ask for one more, which may cross the abort: after that, nothing.
+    // Taking a page lets the read ask for the next, which may cross the abort: after that, nothing.
     await new Promise((r) => setTimeout(r, 300));
     const sent = entriesSent(slapd.output(), from);
     await new Promise((r) => setTimeout(r, 500));
@@ -362,30 +377,27 @@ describeWithSlapd('the directory read in a worker thread', () => {
     expect(sent).toBeLessThan(COUNT);
   });
 
-  it('a filter it cannot parse fails before any thread or connection, as the template problem it is', async () => {
-    const pages = readInWorker(await settings(), query({ scopeFilter: '(cn=x' }), { labels: {} });
+  it('a filter it cannot parse fails before any connection, as the template problem it is', async () => {
+    const pages = readScope(await settings(), query({ scopeFilter: '(cn=x' }), {});
     await expect(pages.next()).rejects.toBeInstanceOf(FilterSyntaxError);
   });
 
-  it('reads ahead a bounded number of pages, and a caller that stops ends the read', async () => {
+  it('reads one page ahead of its caller, and a caller that stops ends the read', async () => {
     const from = slapd.output().length;
-    const pages = readInWorker(await settings(), query(), { labels: {}, pagesAhead: 2 });
+    const pages = readScope(await settings(), query(), {});
     const first = await pages.next();
     expect(first.value).toHaveLength(20);
-    // Wait while nobody takes pages: the worker stops after its allowance, not at the end.
+    // Wait while nobody takes pages: the read asked for the next page, and no more.
     await new Promise((r) => setTimeout(r, 700));
     const sent = entriesSent(slapd.output(), from);
-    expect(sent).toBeGreaterThanOrEqual(40);
-    // One page taken, two allowed ahead, one read and waiting for allowance, one in searchPages'
-    // read-ahead; and the root DSE the connection reads first. Not the 251 entries in scope.
-    expect(sent).toBeLessThanOrEqual(5 * 20 + 1);
+    expect(sent).toBe(2 * 20);
     await pages.return(undefined);
     await new Promise((r) => setTimeout(r, 300));
     expect(entriesSent(slapd.output(), from)).toBe(sent);
   });
 });
 
-describe('pages crossing threads (no server needed)', () => {
+describe('raw pages (no server needed)', () => {
   it('a group of 200,000 members survives the raw page, cut into messages at any chunk size', async () => {
     const { writeSearchEntry, MessageFramer } = await import('../../../src/adapters/ldap/ber.js');
     const { decodeEntries } = await import('../../../src/adapters/ldap/raw-entries.js');
