@@ -7,7 +7,7 @@ import type { Directory } from './directory.js';
 import { readScope, replayPages, scopeSearch } from './scope-read.js';
 import { canonicalJson } from '../../shared/canonical.js';
 import { collectRecords, sha256, type SourceData } from '../../source/records.js';
-import type { PreviewTarget } from '../../ports/directory.js';
+import type { PreviewTarget, ScopeQuery } from '../../ports/directory.js';
 
 /**
  * A target from the daemon config, for reading; the only place preview meets ldapts. Nothing is
@@ -26,6 +26,10 @@ export async function openTargetReader(
   const labels = { target: name };
   let directory: Promise<Directory> | undefined;
   const open = () => (directory ??= openDirectory(settings, labelled(log, labels)));
+  // A whole scope's few attributes (the modifyTimestamp mark on a server without another) are
+  // read as the scope itself is, not through ldapts.
+  const scanScope = (scope: ScopeQuery, attributes: string[]) =>
+    readScope(settings, { ...scope, target: name, attributes }, { log: labelled(log, labels) });
   return {
     // A whole scope is read over a connection of its own with the bulk client (scope-read.ts);
     // a few IDs (a targeted read, the fresh read before writing) through ldapts.
@@ -43,7 +47,8 @@ export async function openTargetReader(
     replay: (file) => replayPages(file),
     readSchema: async () => (await open()).readSchema(),
     changes: {
-      readWatermark: async (scope, previous) => changeDetector(await open()).readWatermark(scope, previous),
+      readWatermark: async (scope, previous) =>
+        changeDetector(await open(), scanScope).readWatermark(scope, previous),
       changedSince: async (scope, watermark) => changeDetector(await open()).changedSince(scope, watermark),
     },
     close: async () => {

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { changeDetector } from '../../../src/adapters/ldap/change-detection.js';
 import { connectionSettings, openDirectory } from '../../../src/adapters/ldap/connection.js';
 import type { Directory } from '../../../src/adapters/ldap/directory.js';
+import { readScope } from '../../../src/adapters/ldap/scope-read.js';
 import type { ScopeQuery, Watermark } from '../../../src/ports/directory.js';
 import { resolvedConnection } from '../../harness/connection.js';
 import { describeWithSlapd } from '../../harness/require.js';
@@ -97,6 +98,30 @@ describeWithSlapd('change detection against OpenLDAP', () => {
           await slapd.ldapmodify(setMail(`uid=u18,${PEOPLE}`, 'second.edit@kommune.no'));
           expect(await detector.changedSince(SCOPE, next!)).toBe(true);
         });
+
+        // (With syncprov the mark is the suffix's contextCSN: no scope is read for it.)
+        if (!syncprov)
+          it('reads the modifyTimestamp mark through the bulk read as through ldapts, and sees an edit after it', async () => {
+            const settings = await connectionSettings(
+              resolvedConnection({ url: slapd.url, bindDN: slapd.bindDN, passwordEnv: 'PW' }, '/daemon.yaml'),
+              'target t',
+              { PW: slapd.password },
+            );
+            const bulk = changeDetector(directory, (scope, attributes) =>
+              readScope(settings, { ...scope, target: 't', attributes }),
+            );
+            const viaLdapts = await changeDetector(directory).readWatermark(SCOPE);
+            const viaBulk = await bulk.readWatermark(SCOPE);
+            expect(viaBulk).toEqual(viaLdapts);
+            expect(viaBulk?.kind).toBe('modifyTimestamp');
+            await sleep(1100);
+            await slapd.ldapmodify(setMail(`uid=u42,${PEOPLE}`, 'bulk.edit@kommune.no'));
+            expect(await bulk.changedSince(SCOPE, viaBulk!)).toBe(true);
+            // Read again (no earlier mark given: the whole scope), the mark moves past the edit.
+            const next = await bulk.readWatermark(SCOPE);
+            expect(next).toEqual(await changeDetector(directory).readWatermark(SCOPE));
+            expect(next).not.toEqual(viaBulk);
+          });
 
         it('an entry added to the scope is a change; one outside the template filter is not', async () => {
           const detector = changeDetector(directory);
