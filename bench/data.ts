@@ -3,6 +3,7 @@
  * slapadd) and in an HR export (CSV), plus the config repository that re-exports their mail.
  */
 import { ascii } from '../src/expr/ascii.js';
+import { seededRandom } from '../test/harness/random.js';
 import { toLdif } from '../test/harness/slapd.js';
 
 export const SUFFIX = 'dc=kommune,dc=test';
@@ -213,18 +214,6 @@ const SURNAMES = [
   'Bøe',
 ];
 
-/** mulberry32: a tiny seeded PRNG, so every run benchmarks the same data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export interface Person {
   uid: string;
   employeeId: string;
@@ -268,7 +257,7 @@ export function mappedMail(givenName: string, sn: string): string {
  * (the old mail domain, as after a municipal merger, or a hand-typed spelling).
  */
 export function people(count: number, differs: (i: number) => boolean, seed = 2026): Person[] {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const pick = <T>(list: T[]) => list[Math.floor(rnd() * list.length)]!;
   const out: Person[] = [];
   for (let i = 0; i < count; i++) {
@@ -334,7 +323,7 @@ export function directoryLdif(persons: Person[]): string {
 
 /** The HR export, in a shuffled order (an export is rarely sorted by ID). */
 export function sourceCsv(persons: Person[], seed = 7): string {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const rows = persons.map((p) => `${p.employeeId},${p.givenName},${p.sn},${p.title},${p.phone}`);
   for (let i = rows.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));

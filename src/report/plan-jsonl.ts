@@ -1,6 +1,6 @@
-import { gunzipSync } from 'node:zlib';
 import type { Plan, PlanChange, PlanHeader } from '../plan/plan-types.js';
 import { PlanFileError } from '../shared/errors.js';
+import { committedJsonlText } from './jsonl-file.js';
 import { changeJsonWriter } from '../plan/canonical.js';
 
 /** The reviewed plan's file, and its gzip-compressed form for large plans (see write-reports.ts). */
@@ -56,15 +56,7 @@ export interface ParsedPlan {
 
 /** The plan's text from either committed form: plan.jsonl as it is, plan.jsonl.gz decompressed. */
 export function planText(file: typeof PLAN_FILE | typeof PLAN_GZ_FILE, content: Uint8Array | string): string {
-  if (file === PLAN_GZ_FILE) {
-    if (typeof content === 'string') throw new PlanFileError(`${PLAN_GZ_FILE}: expected bytes, not text`);
-    try {
-      return gunzipSync(content).toString('utf8');
-    } catch {
-      throw new PlanFileError(`${PLAN_GZ_FILE}: not a gzip file`);
-    }
-  }
-  return typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
+  return committedJsonlText(file, content);
 }
 
 /** Reads a committed plan back; throws with the line number when it was edited into something else. */

@@ -1,8 +1,7 @@
-import { gunzipSync } from 'node:zlib';
 import { compareIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
 import { type ChangeOutcome, OUTCOME_KINDS, type OutcomeKind, OutcomeTally } from '../execute/outcomes.js';
-import { PlanFileError } from '../shared/errors.js';
+import { committedJsonlText } from './jsonl-file.js';
 import { formatCount as n, plural, visibleControls, wasWere } from '../shared/text.js';
 import { code } from './markdown.js';
 
@@ -145,15 +144,7 @@ export function renderResultJsonl(outcomes: readonly ChangeOutcome[]): string {
 
 /** The outcomes' text from either committed form: result.jsonl as it is, result.jsonl.gz decompressed. */
 export function resultText(file: ResultFile, content: Uint8Array | string): string {
-  if (file === RESULT_GZ_FILE) {
-    if (typeof content === 'string') throw new PlanFileError(`${RESULT_GZ_FILE}: expected bytes, not text`);
-    try {
-      return gunzipSync(content).toString('utf8');
-    } catch {
-      throw new PlanFileError(`${RESULT_GZ_FILE}: not a gzip file`);
-    }
-  }
-  return typeof content === 'string' ? content : Buffer.from(content).toString('utf8');
+  return committedJsonlText(file, content);
 }
 
 /** result.jsonl read back (every change's outcome); empty for none. */

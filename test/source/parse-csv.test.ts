@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../harness/random.js';
 import { parseCsvBytes, parseCsvRows, readCsvFast, readCsvWithCsvParse } from '../../src/source/parse-csv.js';
-
-/** Deterministic pseudo-random numbers (mulberry32), so a failure can be replayed from its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const PIECES = [
   'a',
@@ -42,7 +31,7 @@ interface Case {
 
 /** A CSV text as an HR export might write it, and, one time in three, broken in one of the ways csv-parse rejects or reads otherwise. */
 function csvCase(seed: number): Case {
-  const r = random(seed);
+  const r = seededRandom(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
   const delimiter = pick([',', ',', ';', '\t', '|']);
   const eol = r() < 0.5 ? '\n' : '\r\n';
