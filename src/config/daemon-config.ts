@@ -1,6 +1,5 @@
 import { access, constants } from 'node:fs/promises';
 import path from 'node:path';
-import { validateCronExpression } from 'cron';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { type Diagnostic, sortDiagnostics } from '../shared/diagnostics.js';
 import { DAEMON_CONFIG_SCHEMA, withSchemaDefaults } from './defaults.js';
@@ -72,6 +71,8 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
     out.push({ file: yaml.file, ...locate(yaml, p), message });
 
   if (config.schedule !== undefined) {
+    // Loaded only for a config with a schedule: cron and its date library cost every command 10 ms.
+    const { validateCronExpression } = await import('cron');
     const check = validateCronExpression(config.schedule);
     if (!check.valid)
       at(['schedule'], `schedule \`${config.schedule}\` is not a valid cron expression (e.g. "*/5 * * * *")`);

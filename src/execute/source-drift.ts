@@ -23,7 +23,7 @@ export interface Drift {
  * compiled mappings. Built once per execution, then `sourceDrift` runs per chunk of the plan.
  */
 export interface SourceCheck {
-  records: Map<string, SourceData['records'][number]>;
+  records: Pick<SourceData, 'find'>;
   selected: Set<string>;
   mappings: Map<string, ReturnType<typeof compileMappings>[number]>;
   dnValued: DnValued;
@@ -36,7 +36,7 @@ export function sourceCheck(
   dnValued: DnValued = isDnValued,
 ): SourceCheck {
   return {
-    records: new Map(source.records.map((r) => [r.key, r])),
+    records: source,
     selected: new Set(selectRecords(source, request.spec.users, []).map((r) => r.key)),
     mappings: new Map(
       compileMappings(template, request.spec.mappings).map((m) => [m.attribute.toLowerCase(), m]),
@@ -50,7 +50,7 @@ export function sourceDrift(changes: readonly PlanChange[], check: SourceCheck):
   const drift = new Map<string, Drift>();
   for (const c of changes) {
     const key = driftKey(c);
-    const record = records.get(idKey(c.id));
+    const record = records.find(idKey(c.id));
     if (!record) {
       drift.set(key, { reason: 'the user is no longer in the source' });
       continue;

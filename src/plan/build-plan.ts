@@ -56,21 +56,18 @@ interface MatchNotes {
 
 const NO_VALUES: readonly string[] = Object.freeze([]);
 
-const notesOf = (slot: Slot): MatchNotes => (slot.notes ??= {});
-
 /**
- * A selected record and what the directory read found for it so far; counted only once the
- * match is known not to be a duplicate. One object per record, every field set from the start
- * (an object that gains fields later grows a second one to hold them: 100,000 of each).
+ * What the directory read found for one selected record: kept in arrays by the record's position,
+ * not in an object per record (100,000 of them were 6 MB of a large preview's heap). Notes and
+ * duplicate DNs are rare and live in maps by position.
  */
-interface Slot {
-  record: SourceRecord;
+interface Found {
   /** The matched entry's DN; undefined until an entry matches. */
-  dn: string | undefined;
-  changes: PlanChange[] | undefined;
-  notes: MatchNotes | undefined;
+  dns: (string | undefined)[];
+  changes: (PlanChange[] | undefined)[];
+  notes: Map<number, MatchNotes>;
   /** Every DN once a second entry claims the record: nobody can tell which is right. */
-  duplicateDns: string[] | undefined;
+  duplicateDns: Map<number, string[]>;
 }
 
 /** Attributes whose values must be unique per user; a collision is a warning worth a reviewer's eye. */
@@ -83,8 +80,10 @@ const UNIQUE_ATTRIBUTES = new Set(['mail', 'userprincipalname', 'samaccountname'
 export class Planner {
   private readonly mappings: CompiledMapping[];
   private readonly matchAttr: string;
-  /** The selected records by ID key, each with what the directory read found for it so far. */
-  private readonly selected = new Map<string, Slot>();
+  /** The selected records, and by a source record's index its position there (and in `found`), or -1. */
+  private readonly selected: SourceRecord[];
+  private readonly positions: Int32Array;
+  private readonly found: Found;
   private readonly summary: PlanSummary;
   /** Attribute → value (lower case) → the ID that yields it, or every ID once there are several. */
   private readonly valueOwners = new Map<string, Map<string, string | string[]>>();
@@ -133,17 +132,22 @@ export class Planner {
       unmatchedEntries: { count: 0, first: [] },
     };
     const only = input.onlyIds && new Set(input.onlyIds.map(idKey));
+    // Records are looked up in the source's own index, not in a second map of 100,000 keys.
+    this.positions = new Int32Array(source.records.length).fill(-1);
+    this.selected = [];
     for (const r of selectRecords(source, request.spec.users, this.summary.unknownIds)) {
-      if (!only || only.has(r.key))
-        this.selected.set(r.key, {
-          record: r,
-          dn: undefined,
-          changes: undefined,
-          notes: undefined,
-          duplicateDns: undefined,
-        });
+      // A user named twice (`ids: [a, A]`) is planned once.
+      if ((!only || only.has(r.key)) && this.positions[r.index]! < 0)
+        this.positions[r.index] = this.selected.push(r) - 1;
     }
-    this.summary.recordsSelected = this.selected.size;
+    const n = this.selected.length;
+    this.found = {
+      dns: new Array<string | undefined>(n).fill(undefined),
+      changes: new Array<PlanChange[] | undefined>(n).fill(undefined),
+      notes: new Map(),
+      duplicateDns: new Map(),
+    };
+    this.summary.recordsSelected = n;
     if (this.mappings.some((m) => UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase()))) {
       for (const m of this.mappings)
         if (UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase())) this.valueOwners.set(m.attribute, new Map());
@@ -157,7 +161,7 @@ export class Planner {
 
   /** The selected IDs, for a targeted directory search when the request names few users. */
   get selectedIds(): string[] {
-    return [...this.selected.values()].map((s) => s.record.id);
+    return this.selected.map((r) => r.id);
   }
 
   addEntries(entries: Iterable<PlanEntry>): void {
@@ -169,19 +173,22 @@ export class Planner {
     if (matchValues.length === 0) return;
     this.summary.entriesInScope++;
     let matched = false;
+    const { found } = this;
     for (const value of matchValues) {
-      const slot = this.selected.get(idKey(value));
-      if (!slot) continue;
+      const record = this.input.source.find(idKey(value));
+      const at = record ? this.positions[record.index]! : -1;
+      if (at < 0) continue;
       if (matched) this.sharedEntries.add(entry.dn);
       matched = true;
-      if (slot.dn !== undefined) {
+      const dn = found.dns[at];
+      if (dn !== undefined) {
         // Two entries claim one user: nobody can tell which is right, so neither is written.
-        slot.duplicateDns = [...(slot.duplicateDns ?? [slot.dn]), entry.dn];
-        slot.changes = undefined;
-        slot.notes = undefined;
+        found.duplicateDns.set(at, [...(found.duplicateDns.get(at) ?? [dn]), entry.dn]);
+        found.changes[at] = undefined;
+        found.notes.delete(at);
         continue;
       }
-      this.match(slot, entry);
+      this.match(at, entry);
     }
     if (!matched) this.noteUnmatched(entry.dn, matchValues);
   }
@@ -204,19 +211,26 @@ export class Planner {
     if (first.length > LISTED_MAX) first.pop();
   }
 
-  private match(slot: Slot, entry: PlanEntry): void {
-    const { record } = slot;
-    slot.dn = entry.dn;
+  private notesOf(at: number): MatchNotes {
+    let notes = this.found.notes.get(at);
+    if (!notes) this.found.notes.set(at, (notes = {}));
+    return notes;
+  }
+
+  private match(at: number, entry: PlanEntry): void {
+    const record = this.selected[at]!;
+    const { found } = this;
+    found.dns[at] = entry.dn;
     for (let i = 0; i < this.mappings.length; i++) {
       const m = this.mappings[i]!;
       const current = entry.attrs.get(this.keys[i]!);
       if (current?.binary) {
-        (notesOf(slot).binarySkipped ??= []).push({ id: record.id, attribute: m.attribute });
+        (this.notesOf(at).binarySkipped ??= []).push({ id: record.id, attribute: m.attribute });
         continue;
       }
       const result = evaluateMapping(m, record.fields);
       if ('error' in result) {
-        (notesOf(slot).evaluationErrors ??= []).push({
+        (this.notesOf(at).evaluationErrors ??= []).push({
           id: record.id,
           attribute: m.attribute,
           message: result.error,
@@ -228,7 +242,7 @@ export class Planner {
       const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
       if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
-        (notesOf(slot).evaluationErrors ??= []).push({
+        (this.notesOf(at).evaluationErrors ??= []).push({
           id: record.id,
           attribute: m.attribute,
           message: `\`${m.attribute}\` holds one value in the directory, but ${tooMany}`,
@@ -236,11 +250,12 @@ export class Planner {
         continue;
       }
       this.noteOwner(m.attribute, result.values, record.id);
-      if (outcome.kind === 'skip-empty') (notesOf(slot).skippedEmpty ??= []).push(m.attribute);
+      if (outcome.kind === 'skip-empty') (this.notesOf(at).skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
       const change = { id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after };
       // Lists of the exact length: one grown by push keeps room for 16 (10 MB for 80,000 users).
-      slot.changes = slot.changes ? [...slot.changes, change] : [change];
+      const prior = found.changes[at];
+      found.changes[at] = prior ? [...prior, change] : [change];
     }
   }
 
@@ -273,8 +288,14 @@ export class Planner {
     const s = this.summary;
     // Users with changes, sorted by ID; each user's changes are already in mapping order, so
     // sorting the users (not the changes) gives the plan's order at a fraction of the cost.
-    const changed: ChangedUser[] = [];
-    for (const { record, dn, changes, notes, duplicateDns } of this.selected.values()) {
+    const changedAt: number[] = [];
+    const { found } = this;
+    for (let at = 0; at < this.selected.length; at++) {
+      const record = this.selected[at]!;
+      const dn = found.dns[at];
+      const duplicateDns = found.duplicateDns.get(at);
+      const changes = found.changes[at];
+      const notes = found.notes.get(at);
       if (dn === undefined) s.noEntry.push({ id: record.id, origin: record.origin });
       else if (duplicateDns) s.duplicateMatches.push({ id: record.id, dns: duplicateDns });
       else {
@@ -282,7 +303,7 @@ export class Planner {
         if (!changes) s.unchanged++;
         else {
           s.usersToChange++;
-          changed.push({ id: record.id, num: plainNumber(record.id), changes });
+          changedAt.push(at);
         }
         if (!notes) continue;
         for (const a of notes.skippedEmpty ?? NO_VALUES) s.perAttribute[a]!.skippedEmpty++;
@@ -290,21 +311,21 @@ export class Planner {
         if (notes.binarySkipped) s.binarySkipped.push(...notes.binarySkipped);
       }
     }
-    const sorted = sortUsers(changed);
     const changes: PlanChange[] = [];
     const digest = planDigester();
     // assessSafety's count of entries changed: one per user, but an entry that several records
     // matched (a multi-valued match attribute) once.
     let entries = 0;
     const shared = new Set<string>();
-    for (const user of sorted) {
-      const dn = user.changes[0]!.dn;
+    for (const at of planOrder(changedAt, this.selected)) {
+      const userChanges = found.changes[at]!;
+      const dn = userChanges[0]!.dn;
       if (!this.sharedEntries.has(dn)) entries++;
       else if (!shared.has(dn)) {
         shared.add(dn);
         entries++;
       }
-      for (const c of user.changes) {
+      for (const c of userChanges) {
         changes.push(c);
         digest.add(c);
         const counts = s.perAttribute[c.attribute]!;
@@ -372,39 +393,43 @@ export class Planner {
         values = Object.create(null) as Record<string, string | null>;
         sources.set(c.id, values);
       }
-      const fields = this.selected.get(idKey(c.id))!.record.fields;
+      const fields = this.input.source.find(idKey(c.id))!.fields;
       for (const f of byAttribute.get(c.attribute)!.fields) if (!(f in values)) values[f] = asText(fields[f]);
     }
     return { mappings, sources };
   }
 }
 
-interface ChangedUser {
-  id: string;
-  /** The ID as a number when it is a plain one (no sign, no leading zero, exact as a double), else NaN. */
-  num: number;
-  changes: PlanChange[];
-}
-
-/** compareIds, with plain numeric IDs (most of them) compared as numbers: the same order, cheaper. */
-const byId = (a: ChangedUser, b: ChangedUser) =>
-  a.num === a.num && b.num === b.num ? a.num - b.num : compareIds(a.id, b.id);
-
 /** A sort key is ID × POSITIONS + position: exact in a double for IDs below 2^32. */
 const POSITIONS = 2 ** 21;
 
 /**
- * The users in plan order. When every ID is a plain number below 2^32 (most HR systems' IDs), a
- * typed-array sort of number-and-position keys, with no comparison function called from the sort:
- * a fifth of the cost for 80,000 users. Otherwise byId.
+ * The changed users' positions in plan order, by ID. When every ID is a plain number below 2^32
+ * (most HR systems' IDs), a typed-array sort of number-and-position keys, with no comparison
+ * function called from the sort: a fifth of the cost for 80,000 users. Otherwise compareIds, with
+ * the plain numbers among them compared as numbers (the same order, cheaper).
  */
-function sortUsers(users: ChangedUser[]): ChangedUser[] {
-  // NaN (an ID that is not a plain number) fails the comparison too.
-  if (users.length >= POSITIONS || !users.every((u) => u.num < 2 ** 32)) return users.sort(byId);
-  const keys = new Float64Array(users.length);
-  for (let i = 0; i < users.length; i++) keys[i] = users[i]!.num * POSITIONS + i;
-  keys.sort();
-  return Array.from(keys, (k) => users[k % POSITIONS]!);
+function planOrder(positions: readonly number[], records: readonly SourceRecord[]): Int32Array {
+  const nums = new Float64Array(positions.length);
+  let plain = records.length < POSITIONS;
+  for (let i = 0; i < positions.length; i++) {
+    nums[i] = plainNumber(records[positions[i]!]!.id);
+    // NaN (an ID that is not a plain number) fails the comparison too.
+    if (!(nums[i]! < 2 ** 32)) plain = false;
+  }
+  if (plain) {
+    for (let i = 0; i < positions.length; i++) nums[i] = nums[i]! * POSITIONS + positions[i]!;
+    nums.sort();
+    return Int32Array.from(nums, (k) => k % POSITIONS);
+  }
+  const order = Array.from(positions.keys());
+  const idOf = (i: number) => records[positions[i]!]!.id;
+  order.sort((i, j) => {
+    const a = nums[i]!;
+    const b = nums[j]!;
+    return a === a && b === b ? a - b : compareIds(idOf(i), idOf(j));
+  });
+  return Int32Array.from(order, (i) => positions[i]!);
 }
 
 function plainNumber(id: string): number {
@@ -460,10 +485,9 @@ export function selectRecords(
 ): SourceRecord[] {
   if (users === 'all') return source.records;
   if ('ids' in users) {
-    const byKey = new Map(source.records.map((r) => [r.key, r]));
     const out: SourceRecord[] = [];
     for (const id of users.ids) {
-      const r = byKey.get(idKey(id));
+      const r = source.find(idKey(id));
       if (r) out.push(r);
       else unknownIds.push(id);
     }

@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Diagnostic, Severity } from '../shared/diagnostics.js';
 import { parseSourceBytes, type SourceFormat } from './parse-file.js';
-import { collectRecords, type IdKeys, sha256, type SourceData } from './records.js';
+import { collectRecords, type IdKeys, originText, sha256, type SourceData } from './records.js';
 
 export interface CheckedSource {
   /** Absent when the file cannot be read as records at all (encoding, syntax). */
@@ -78,7 +78,7 @@ export function checkSourceBytes(
       if (!found) continue;
       const code = `U+${found[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`;
       located(
-        row.origin,
+        originText(name, row.origin),
         `field \`${field}\` holds the control character ${code}; remove it from the export (a directory value must not contain it)`,
         counts,
         'control',

@@ -1,4 +1,5 @@
-import { parse as parseCsv } from 'csv-parse/sync';
+import { createRequire } from 'node:module';
+import type * as CsvParseSync from 'csv-parse/sync';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
 
@@ -95,8 +96,6 @@ export function readCsvFast(
   const rows: RawRow[] = [];
   const record: string[] = [];
   let shape: Record<string, string> = {};
-  // One string for every origin's "file:": `${name}:${line}` makes two strings a record.
-  const prefix = `${name}:`;
   while (pos < n) {
     const first = text.charCodeAt(pos);
     if (first === LF || first === CR) {
@@ -172,7 +171,7 @@ export function readCsvFast(
     // __proto__ is dropped.
     const fields = { ...shape };
     for (let k = 0; k < count; k++) fields[names[k]!] = record[k]!;
-    rows.push({ fields, origin: prefix + start });
+    rows.push({ fields, origin: start });
   }
   return rows;
 }
@@ -203,6 +202,8 @@ function unquote(bytes: Buffer, from: number, to: number, high: number): string 
 /** csv-parse, which reports every broken row with its line. */
 export function readCsvWithCsvParse(text: string, name: string, delimiter: string): ParsedRows {
   const problems: Diagnostic[] = [];
+  // Loaded on the first file the fast reader hands over: most sources never need it.
+  const { parse: parseCsv } = createRequire(import.meta.url)('csv-parse/sync') as typeof CsvParseSync;
   const rows = parseCsv<CsvRowWithInfo>(text, {
     columns: headerNames(name, problems),
     delimiter,
@@ -239,7 +240,7 @@ export function readCsvWithCsvParse(text: string, name: string, delimiter: strin
         const b = bytes[offset];
         if (b === LF || (b === CR && bytes[offset + 1] !== LF)) line++;
       }
-      return { fields: record, origin: `${name}:${line}` };
+      return { fields: record, origin: line };
     }),
     problems,
   });

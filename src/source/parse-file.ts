@@ -7,7 +7,11 @@ export type SourceFormat = 'csv' | 'json' | 'yaml';
 
 export interface RawRow {
   fields: Record<string, unknown>;
-  origin: string;
+  /**
+   * Where the row came from: its line in the file being read (a number: "file:line" is made only
+   * when a message needs it), or a text such as an LDAP DN.
+   */
+  origin: number | string;
 }
 
 /** Rows, and the located problems that kept rows (or the whole file) out. */
@@ -92,7 +96,7 @@ function parseJsonRows(text: string, name: string): ParsedRows {
     const { line, col } = positionOf(text, starts[i] ?? 0);
     if (!r || typeof r !== 'object' || Array.isArray(r))
       problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
-    else rows.push({ fields: r as Record<string, unknown>, origin: `${name}:${line}` });
+    else rows.push({ fields: r as Record<string, unknown>, origin: line });
   });
   return { rows, problems };
 }
@@ -170,7 +174,7 @@ function parseYamlRows(text: string, name: string): ParsedRows {
     const line = start !== undefined ? lineCounter.linePos(start).line : i + 1;
     if (!r || typeof r !== 'object' || Array.isArray(r))
       problems.push({ file: name, line, col: 1, message: `record ${i + 1} is not a mapping` });
-    else rows.push({ fields: r as Record<string, unknown>, origin: `${name}:${line}` });
+    else rows.push({ fields: r as Record<string, unknown>, origin: line });
   });
   return { rows, problems };
 }

@@ -9,6 +9,32 @@ export interface SourceRecord {
   fields: Record<string, unknown>;
   /** e.g. "data/ansatte.csv:12" or an LDAP DN. */
   origin: string;
+  /** Its place in SourceData.records. */
+  index: number;
+}
+
+/** Where a raw row came from, as messages say it: "file:line" for a line of the file `name`. */
+export const originText = (name: string, origin: number | string): string =>
+  typeof origin === 'number' ? `${name}:${origin}` : origin;
+
+/**
+ * A record whose origin is made when asked: "file:line" for each of 100,000 records was 5 MB of
+ * a large preview's heap that only a message about a few of them reads.
+ */
+class LocatedRecord implements SourceRecord {
+  index = -1;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    readonly fields: Record<string, unknown>,
+    private readonly source: string,
+    private readonly at: number | string,
+  ) {}
+
+  get origin(): string {
+    return originText(this.source, this.at);
+  }
 }
 
 /** A record that cannot take part: no ID, an empty ID, or an ID seen before. */
@@ -26,6 +52,11 @@ export interface SourceData {
   fields: Set<string>;
   /** sha256 of the source's bytes (files) or canonical records (LDAP). */
   digest: string;
+  /**
+   * The record of an ID key (idKey); none for a key several records share. The source's own
+   * index: a plan or an execution looks records up here instead of making a second one.
+   */
+  find(key: string): SourceRecord | undefined;
 }
 
 /** IDs compare the way directories compare employeeID: trimmed, Unicode-normalised, case-insensitive. */
@@ -41,7 +72,7 @@ export function idKey(id: string): string {
  */
 export function collectRecords(
   name: string,
-  rows: Iterable<{ fields: Record<string, unknown>; origin: string }>,
+  rows: Iterable<{ fields: Record<string, unknown>; origin: number | string }>,
   idField: string,
   digest: string,
   opts: { columns?: readonly string[]; withKeys?: boolean } = {},
@@ -49,7 +80,7 @@ export function collectRecords(
   const issues: SourceIssue[] = [];
   const fields = new Set<string>(opts.columns);
   // One record per key, or every record with it once the key repeats.
-  const seen = new Map<string, SourceRecord | SourceRecord[]>();
+  const seen = new Map<string, LocatedRecord | LocatedRecord[]>();
   // Rare: an empty text ID (no record, but a key), a key only IDs of other types gave.
   let emptyId = false;
   const notText = new Set<string>();
@@ -57,12 +88,15 @@ export function collectRecords(
     if (!opts.columns) for (const k in row.fields) if (Object.hasOwn(row.fields, k)) fields.add(k);
     const raw = row.fields[idField];
     if (raw === undefined || raw === null) {
-      issues.push({ origin: row.origin, message: `has no \`${idField}\`; the record is left out` });
+      issues.push({
+        origin: originText(name, row.origin),
+        message: `has no \`${idField}\`; the record is left out`,
+      });
       continue;
     }
     if (typeof raw === 'object') {
       issues.push({
-        origin: row.origin,
+        origin: originText(name, row.origin),
         message: `\`${idField}\` is not a single value; the record is left out`,
       });
       continue;
@@ -74,10 +108,13 @@ export function collectRecords(
     else if (!text && !seen.has(key)) notText.add(key);
     else if (text) notText.delete(key);
     if (id === '') {
-      issues.push({ origin: row.origin, message: `has an empty \`${idField}\`; the record is left out` });
+      issues.push({
+        origin: originText(name, row.origin),
+        message: `has an empty \`${idField}\`; the record is left out`,
+      });
       continue;
     }
-    const record = { id, key, fields: row.fields, origin: row.origin };
+    const record = new LocatedRecord(id, key, row.fields, name, row.origin);
     const same = seen.get(key);
     if (same === undefined) seen.set(key, record);
     else {
@@ -87,7 +124,7 @@ export function collectRecords(
   }
   // A repeated ID makes every record with it ambiguous, the first one included: which one is true?
   const records: SourceRecord[] = [];
-  for (const group of seen.values()) if (!Array.isArray(group)) records.push(group);
+  for (const group of seen.values()) if (!Array.isArray(group)) group.index = records.push(group) - 1;
   for (const group of seen.values()) {
     if (!Array.isArray(group)) continue;
     const where = group.map((r) => r.origin).join(', ');
@@ -97,7 +134,11 @@ export function collectRecords(
         message: `repeats \`${idField}\` ${r.id} (${where}); these records are left out until the source is fixed`,
       });
   }
-  const data = { name, records, issues, fields, digest };
+  const find = (key: string) => {
+    const found = seen.get(key);
+    return found === undefined || Array.isArray(found) ? undefined : found;
+  };
+  const data = { name, records, issues, fields, digest, find };
   if (!opts.withKeys) return data;
   const keys: IdKeys = {
     has: (key) => (key === '' ? emptyId : seen.has(key) && !notText.has(key)),

@@ -79,6 +79,15 @@ describe('Planner', () => {
     ).toBe(3);
   });
 
+  it('plans a user named twice in ids (in another letter case too) once, with its source line', () => {
+    const src = source([...PEOPLE, { employeeId: 'ab7', givenName: 'Per', department: 'IT', phone: '' }]);
+    const p = plan({ src, req: { users: { ids: ['1001', 'AB7', '1001', 'ab7'] } } });
+    expect(p.summary.recordsSelected).toBe(2);
+    expect(brief(p.changes)).toEqual(['1001 mail: [ase@kommune.no] → [aase@kommune.no]']);
+    // ab7 has no entry: listed once, where it is written in the source.
+    expect(p.summary.noEntry).toEqual([{ id: 'ab7', origin: 'people.csv:5' }]);
+  });
+
   it('only plans the mappings the request names', () => {
     const p = plan({
       mappings: [MAIL, { target: 'company', source: 'Lillevik kommune' }],
