@@ -176,7 +176,7 @@ export class Planner {
     const { found } = this;
     for (const value of matchValues) {
       const record = this.input.source.find(idKey(value));
-      const at = record ? this.positions[record.index]! : -1;
+      const at = record ? (this.positions[record.index] ?? -1) : -1;
       if (at < 0) continue;
       if (matched) this.sharedEntries.add(entry.dn);
       matched = true;

@@ -7,7 +7,10 @@ export interface SourceRecord {
   /** idKey(id), computed once: a large plan looks records up by it 100,000 times. */
   key: string;
   fields: Record<string, unknown>;
-  /** e.g. "data/ansatte.csv:12" or an LDAP DN. */
+  /**
+   * e.g. "data/ansatte.csv:12" or an LDAP DN; made when read (a getter: a copy made by spreading
+   * or JSON.stringify does not have it).
+   */
   origin: string;
   /** Its place in SourceData.records. */
   index: number;
@@ -46,6 +49,7 @@ export interface SourceIssue {
 export interface SourceData {
   /** Human name: the file or the LDAP source. */
   name: string;
+  /** As collectRecords made them: each record's `index` is its place here. */
   records: SourceRecord[];
   issues: SourceIssue[];
   /** Every field name seen in any record, for checking that expressions read real fields. */
