@@ -531,6 +531,9 @@ interface ScaleRow {
   applyRatio: number;
   applyRssMb: number;
   applyRounds: number;
+  /** Each round's wall time, in the order run. */
+  applyWallMs: number[];
+  ldapmodifyWallMs: number[];
   idle?: { kind: string; watermarkMs: number; checkMs: number; checkVsPreview: number };
   /**
    * CPU seconds (user + sys, medians) of each client and of slapd while it served it: on a shared
@@ -734,6 +737,8 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
     applyRatio: r2(applyMs / modifyMs),
     applyRssMb: Math.round(Math.max(...applies.map((m) => m.maxRssMb))),
     applyRounds: rounds,
+    applyWallMs: applies.map((m) => Math.round(m.wallMs)),
+    ldapmodifyWallMs: modifies.map((m) => Math.round(m.wallMs)),
     ...(idle ? { idle } : {}),
     cpu: {
       preview: r2(median(previews.map(cpuOf))),
@@ -761,11 +766,12 @@ async function benchScale(cli: Cli) {
   );
   say('  alternating order (1 round above 100,000 users)');
   const rows: ScaleRow[] = [];
+  const rounds = (ms: number[]) => (ms.length > 1 ? ` (median of ${ms.map(fmtS).join(', ')})` : '');
   for (const users of SIZES) {
     const row = await scaleOne(cli, users, users > 100_000 ? 1 : 3);
     rows.push(row);
     say(
-      `  ${n(users).padStart(7)} users, ${n(row.changes).padStart(7)} changes: preview ${fmtS(row.previewMs)} vs ldapsearch ${fmtS(row.ldapsearchMs)} = ${row.previewRatio.toFixed(2)}×, rss ${row.previewRssMb} MB; daemon pass with preview ${fmtS(row.daemonPreviewMs)}, rss ${row.daemonPreviewRssMb} MB; apply ${fmtS(row.applyMs)} vs ldapmodify ${fmtS(row.ldapmodifyMs)} = ${row.applyRatio.toFixed(2)}×, rss ${row.applyRssMb} MB${row.idle ? `; idle check (${row.idle.kind}) ${row.idle.checkMs} ms = ${(row.idle.checkVsPreview * 100).toFixed(2)}% of the preview` : ''}`,
+      `  ${n(users).padStart(7)} users, ${n(row.changes).padStart(7)} changes: preview ${fmtS(row.previewMs)} vs ldapsearch ${fmtS(row.ldapsearchMs)} = ${row.previewRatio.toFixed(2)}×, rss ${row.previewRssMb} MB; daemon pass with preview ${fmtS(row.daemonPreviewMs)}, rss ${row.daemonPreviewRssMb} MB; apply ${fmtS(row.applyMs)}${rounds(row.applyWallMs)} vs ldapmodify ${fmtS(row.ldapmodifyMs)}${rounds(row.ldapmodifyWallMs)} = ${row.applyRatio.toFixed(2)}×, rss ${row.applyRssMb} MB${row.idle ? `; idle check (${row.idle.kind}) ${row.idle.checkMs} ms = ${(row.idle.checkVsPreview * 100).toFixed(2)}% of the preview` : ''}`,
     );
     const c = row.cpu;
     const slapd = (x?: number) => (x === undefined ? '' : ` (slapd ${x.toFixed(2)} s)`);
