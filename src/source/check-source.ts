@@ -25,7 +25,15 @@ const MAX_PER_KIND = 20;
  */
 export function checkSourceBytes(
   bytes: Buffer,
-  opts: { name: string; format: SourceFormat; id: string; delimiter?: string; recordSeverity?: Severity },
+  opts: {
+    name: string;
+    format: SourceFormat;
+    id: string;
+    delimiter?: string;
+    recordSeverity?: Severity;
+    /** The fields to keep of each record (plan/used-fields.ts); all without it. */
+    keep?: ReadonlySet<string>;
+  },
 ): CheckedSource {
   const { name } = opts;
   // The native check is a hundred times faster; the scan finds where, when there is something to find.
@@ -45,7 +53,7 @@ export function checkSourceBytes(
       ],
     };
   }
-  const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter);
+  const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter, opts.keep);
   const diagnostics: Diagnostic[] = [...parsed.problems];
   if (parsed.rows.length === 0 && parsed.problems.length) return { diagnostics };
   const { keys: ids, ...data } = collectRecords(name, parsed.rows, opts.id, sha256(bytes), {
@@ -70,7 +78,8 @@ export function checkSourceBytes(
   for (const issue of data.issues) located(issue.origin, `record ${issue.message}`, counts, 'issue');
   // A CSV value is a piece of the text (a CSV reader unescapes nothing else than quotes): when the
   // bytes hold no control character, no value does, and 500,000 values need no look. (No byte of a
-  // multi-byte UTF-8 character is one, so the bytes can be searched as Latin-1 text.)
+  // multi-byte UTF-8 character is one, so the bytes can be searched as Latin-1 text.) Only the
+  // fields kept are looked at: a column nothing reads never reaches the directory.
   const controlsPossible = opts.format !== 'csv' || CONTROL.test(bytes.toString('latin1'));
   for (const row of controlsPossible ? parsed.rows : []) {
     for (const [field, value] of Object.entries(row.fields)) {

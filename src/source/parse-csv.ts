@@ -8,10 +8,18 @@ import type { ParsedRows, RawRow } from './parse-file.js';
  * nearly every HR export has is read by `readCsvFast`; anything else goes to csv-parse, which
  * locates every broken row.
  */
-export function parseCsvRows(text: string, name: string, delimiter: string): ParsedRows {
+export function parseCsvRows(
+  text: string,
+  name: string,
+  delimiter: string,
+  keep?: ReadonlySet<string>,
+): ParsedRows {
   const problems: Diagnostic[] = [];
-  const rows = readCsvFast(text, name, delimiter, headerNames(name, problems));
-  return rows ? withColumns({ rows, problems }) : readCsvWithCsvParse(text, name, delimiter);
+  const header = headerNames(name, problems);
+  const rows = readCsvFast(text, name, delimiter, header, undefined, keep);
+  return rows
+    ? withColumns({ rows, problems }, header.names)
+    : readCsvWithCsvParse(text, name, delimiter, keep);
 }
 
 /**
@@ -20,26 +28,36 @@ export function parseCsvRows(text: string, name: string, delimiter: string): Par
  * character is), and decodes only the values that hold a non-ASCII byte: the other values stay
  * one-byte strings, half the memory of slices of the decoded text once it holds a single "ø".
  */
-export function parseCsvBytes(bytes: Buffer, name: string, delimiter: string): ParsedRows {
+export function parseCsvBytes(
+  bytes: Buffer,
+  name: string,
+  delimiter: string,
+  keep?: ReadonlySet<string>,
+): ParsedRows {
   const problems: Diagnostic[] = [];
+  const header = headerNames(name, problems);
   // One BOM goes with the UTF-8 decoding, a second one with the text's (parseSourceRows).
   let start = 0;
   while (start < 6 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf)
     start += 3;
-  const rows = readCsvFast(bytes.toString('latin1'), name, delimiter, headerNames(name, problems), {
-    bytes,
-    start,
-  });
-  if (rows) return withColumns({ rows, problems });
+  const rows = readCsvFast(bytes.toString('latin1'), name, delimiter, header, { bytes, start }, keep);
+  if (rows) return withColumns({ rows, problems }, header.names);
   const text = new TextDecoder('utf-8').decode(bytes);
-  return readCsvWithCsvParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, delimiter);
+  return readCsvWithCsvParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, delimiter, keep);
 }
 
-/** The header's names, trimmed; an empty or repeated name is reported on line 1. */
-function headerNames(name: string, problems: Diagnostic[]): (header: string[]) => string[] {
+/**
+ * The header's names, trimmed; an empty or repeated name is reported on line 1. Remembers them
+ * (`names`): rows may hold only some of the columns.
+ */
+function headerNames(
+  name: string,
+  problems: Diagnostic[],
+): ((header: string[]) => string[]) & { names: string[] } {
   const at = (message: string) => problems.push({ file: name, line: 1, col: 1, message });
-  return (header) => {
+  const read = (header: string[]) => {
     const names = header.map((h) => h.trim());
+    read.names = names;
     const seen = new Map<string, number>();
     names.forEach((h, i) => {
       if (h === '') at(`column ${i + 1} has no name in the header line; name it or remove it`);
@@ -49,6 +67,8 @@ function headerNames(name: string, problems: Diagnostic[]): (header: string[]) =
     });
     return names;
   };
+  read.names = [] as string[];
+  return read;
 }
 
 const QUOTE = 0x22;
@@ -75,6 +95,7 @@ export function readCsvFast(
   delimiter: string,
   header: (names: string[]) => string[],
   utf8?: { bytes: Buffer; start: number },
+  keep?: ReadonlySet<string>,
 ): RawRow[] | undefined {
   if (delimiter.length !== 1) return undefined;
   const sep = delimiter.charCodeAt(0);
@@ -96,6 +117,9 @@ export function readCsvFast(
   const rows: RawRow[] = [];
   const record: string[] = [];
   let shape: Record<string, string> = {};
+  // The columns a record keeps (all of them without `keep`), and which to cut from the text at all.
+  let kept: number[] = [];
+  let cut: boolean[] | undefined;
   while (pos < n) {
     const first = text.charCodeAt(pos);
     if (first === LF || first === CR) {
@@ -128,7 +152,8 @@ export function readCsvFast(
           else if (c === CR && text.charCodeAt(i + 1) !== LF) return undefined;
           i++;
         }
-        if (from === pos + 1) record[count++] = value(from, i, high);
+        if (cut && !cut[count]) record[count++] = '';
+        else if (from === pos + 1) record[count++] = value(from, i, high);
         // Between the quotes every quote is one of a pair: one replace, not a rope of pieces.
         else
           record[count++] = utf8
@@ -145,7 +170,8 @@ export function readCsvFast(
           if (c === QUOTE) return undefined;
           high |= c;
         }
-        record[count++] = value(pos, i, high);
+        record[count] = cut && !cut[count] ? '' : value(pos, i, high);
+        count++;
         pos = i;
       }
       if (pos >= n) break;
@@ -162,7 +188,10 @@ export function readCsvFast(
       // file took twice as long): such files are csv-parse's.
       if (count > MAX_FAST_COLUMNS) return undefined;
       names = header(record.slice(0, count));
-      shape = fieldsShape(names);
+      const wanted = names.map((n) => !keep || keep.has(n));
+      kept = names.flatMap((_, k) => (wanted[k] ? [k] : []));
+      shape = fieldsShape(kept.map((k) => names![k]!));
+      if (keep) cut = wanted;
       continue;
     }
     if (count !== names.length) return undefined;
@@ -170,7 +199,7 @@ export function readCsvFast(
     // one. Assignments as csv-parse makes them: a repeated column's last value wins, a column named
     // __proto__ is dropped.
     const fields = { ...shape };
-    for (let k = 0; k < count; k++) fields[names[k]!] = record[k]!;
+    for (const k of kept) fields[names[k]!] = record[k]!;
     rows.push({ fields, origin: start });
   }
   return rows;
@@ -187,6 +216,13 @@ function fieldsShape(names: readonly string[]): Record<string, string> {
   return JSON.parse(`{${keys.map((k) => `${JSON.stringify(k)}:""`).join(',')}}`) as Record<string, string>;
 }
 
+/** A record's fields that are in `keep`, in their order. */
+function keptFields(record: Record<string, string>, keep: ReadonlySet<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k in record) if (keep.has(k)) out[k] = record[k]!;
+  return out;
+}
+
 /** A quoted field's bytes with each doubled quote made one, decoded once. */
 function unquote(bytes: Buffer, from: number, to: number, high: number): string {
   const out = Buffer.allocUnsafe(to - from);
@@ -200,12 +236,18 @@ function unquote(bytes: Buffer, from: number, to: number, high: number): string 
 }
 
 /** csv-parse, which reports every broken row with its line. */
-export function readCsvWithCsvParse(text: string, name: string, delimiter: string): ParsedRows {
+export function readCsvWithCsvParse(
+  text: string,
+  name: string,
+  delimiter: string,
+  keep?: ReadonlySet<string>,
+): ParsedRows {
   const problems: Diagnostic[] = [];
+  const header = headerNames(name, problems);
   // Loaded on the first file the fast reader hands over: most sources never need it.
   const { parse: parseCsv } = createRequire(import.meta.url)('csv-parse/sync') as typeof CsvParseSync;
   const rows = parseCsv<CsvRowWithInfo>(text, {
-    columns: headerNames(name, problems),
+    columns: header,
     delimiter,
     skip_empty_lines: true,
     relax_quotes: false,
@@ -231,24 +273,28 @@ export function readCsvWithCsvParse(text: string, name: string, delimiter: strin
   const bytes = Buffer.from(text);
   let offset = 0;
   let line = 1;
-  return withColumns({
-    rows: rows.map(({ record, info, raw }) => {
-      let start = info.bytes - Buffer.byteLength(raw);
-      if (raw.endsWith('\r') && bytes[info.bytes - 1] === LF) start--;
-      while (bytes[start] === LF || bytes[start] === CR) start++;
-      for (; offset < start; offset++) {
-        const b = bytes[offset];
-        if (b === LF || (b === CR && bytes[offset + 1] !== LF)) line++;
-      }
-      return { fields: record, origin: line };
-    }),
-    problems,
-  });
+  return withColumns(
+    {
+      rows: rows.map(({ record, info, raw }) => {
+        let start = info.bytes - Buffer.byteLength(raw);
+        if (raw.endsWith('\r') && bytes[info.bytes - 1] === LF) start--;
+        while (bytes[start] === LF || bytes[start] === CR) start++;
+        for (; offset < start; offset++) {
+          const b = bytes[offset];
+          if (b === LF || (b === CR && bytes[offset + 1] !== LF)) line++;
+        }
+        return { fields: keep ? keptFields(record, keep) : record, origin: line };
+      }),
+      problems,
+    },
+    header.names,
+  );
 }
 
 /** Every row of a CSV file has its header's fields (a repeated name once, `__proto__` never). */
-function withColumns(parsed: ParsedRows): ParsedRows {
-  return { ...parsed, columns: parsed.rows.length ? Object.keys(parsed.rows[0]!.fields) : [] };
+/** The file's columns as a record would hold them all (a repeated name once, no __proto__). */
+function withColumns(parsed: ParsedRows, header: readonly string[]): ParsedRows {
+  return { ...parsed, columns: parsed.rows.length ? Object.keys(fieldsShape(header)) : [] };
 }
 
 /** csv-parse's shape with `info: true` (its typings describe only the plain record). */

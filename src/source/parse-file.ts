@@ -18,7 +18,10 @@ export interface RawRow {
 export interface ParsedRows {
   rows: RawRow[];
   problems: Diagnostic[];
-  /** The fields every row has, when all rows have the same (CSV). */
+  /**
+   * The file's columns, when all rows have the same (CSV); a row holds only those asked for when
+   * the parse was given the fields to keep.
+   */
   columns?: string[];
 }
 
@@ -49,9 +52,12 @@ export function parseSourceRows(
   name: string,
   format: SourceFormat,
   delimiter = ',',
+  keep?: ReadonlySet<string>,
 ): ParsedRows {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (format === 'csv') return parseCsvRows(text, name, delimiter);
+  // A CSV row keeps only the columns asked for (plan/used-fields.ts); JSON and YAML records are
+  // parsed whole, and are rarely exports of that size.
+  if (format === 'csv') return parseCsvRows(text, name, delimiter, keep);
   if (format === 'json') return parseJsonRows(text, name);
   return parseYamlRows(text, name);
 }
@@ -62,9 +68,10 @@ export function parseSourceBytes(
   name: string,
   format: SourceFormat,
   delimiter = ',',
+  keep?: ReadonlySet<string>,
 ): ParsedRows {
-  if (format === 'csv') return parseCsvBytes(bytes, name, delimiter);
-  return parseSourceRows(new TextDecoder('utf-8').decode(bytes), name, format, delimiter);
+  if (format === 'csv') return parseCsvBytes(bytes, name, delimiter, keep);
+  return parseSourceRows(new TextDecoder('utf-8').decode(bytes), name, format, delimiter, keep);
 }
 
 function problemText(d: Diagnostic): string {

@@ -8,6 +8,7 @@ import { SourceError } from '../shared/errors.js';
 import { formatBytes } from '../config/yaml-file.js';
 import { formatOf, parseSourceBytes, type SourceFormat, withoutProblems } from '../source/parse-file.js';
 import { collectRecords, sha256, type SourceData } from '../source/records.js';
+import { usedFields } from '../plan/used-fields.js';
 
 /** Large enough for an HR export of a big municipality many times over; small enough to stay in memory. */
 export const MAX_SOURCE_BYTES = 512 * 1024 * 1024;
@@ -19,15 +20,19 @@ export interface LdapSourceReader {
   ): Promise<SourceData>;
 }
 
-/** Reads the records a template's source names: an in-repo file, or a file or directory from the daemon config. */
+/**
+ * Reads the records a template's source names: an in-repo file, or a file or directory from the
+ * daemon config. A file's records keep the fields the checkout's templates and requests read
+ * (plan/used-fields.ts), as validation reads them.
+ */
 export async function loadTemplateSource(
   template: SyncTemplate,
-  repo: Pick<ConfigRepo, 'root'>,
+  repo: Pick<ConfigRepo, 'root' | 'templates' | 'requests'>,
   daemon: LoadedDaemonConfig | undefined,
   readLdap?: LdapSourceReader,
 ): Promise<SourceData> {
   const source = template.spec.source;
-  if (typeof source !== 'string') return loadRepoFile(repo.root, source);
+  if (typeof source !== 'string') return loadRepoFile(repo.root, source, usedFields(repo, source, source.id));
   const def = daemon?.config.sources?.[source];
   if (!def) throw new SourceError(`source \`${source}\` is not defined in the daemon config`);
   if (def.type === 'ldap') {
@@ -37,10 +42,21 @@ export async function loadTemplateSource(
       );
     return readLdap(def, source);
   }
-  return loadFile(def.path, `source ${source} (${def.path})`, def.type, def.id, def.delimiter);
+  return loadFile(
+    def.path,
+    `source ${source} (${def.path})`,
+    def.type,
+    def.id,
+    def.delimiter,
+    usedFields(repo, source, def.id),
+  );
 }
 
-async function loadRepoFile(root: string, source: FileSource): Promise<SourceData> {
+async function loadRepoFile(
+  root: string,
+  source: FileSource,
+  keep: ReadonlySet<string> | undefined,
+): Promise<SourceData> {
   const resolved = await resolveRepoPath(root, source.file);
   if (resolved.abs === undefined) throw new SourceError(`source file ${resolved.error}`);
   return loadFile(
@@ -49,6 +65,7 @@ async function loadRepoFile(root: string, source: FileSource): Promise<SourceDat
     formatOf(source.file, source.format),
     source.id,
     source.delimiter,
+    keep,
   );
 }
 
@@ -58,6 +75,7 @@ async function loadFile(
   format: SourceFormat,
   id: string,
   delimiter?: string,
+  keep?: ReadonlySet<string>,
 ): Promise<SourceData> {
   const st = await stat(abs).catch(() => undefined);
   if (!st?.isFile()) throw new SourceError(`${name}: cannot be read (no such file)`);
@@ -67,6 +85,6 @@ async function loadFile(
     );
   const bytes = await readFile(abs);
   if (!isUtf8(bytes)) throw new SourceError(`${name}: is not valid UTF-8; export it as UTF-8`);
-  const { rows, columns } = withoutProblems(parseSourceBytes(bytes, name, format, delimiter));
+  const { rows, columns } = withoutProblems(parseSourceBytes(bytes, name, format, delimiter, keep));
   return collectRecords(name, rows, id, sha256(bytes), { columns });
 }

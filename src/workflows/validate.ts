@@ -11,6 +11,7 @@ import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js
 import { validateRepo } from '../config/validate-repo.js';
 import { formatBytes, locate } from '../config/yaml-file.js';
 import { checkRequestFields, checkTemplateFields, dryRun } from '../plan/check-fields.js';
+import { usedFields } from '../plan/used-fields.js';
 import { type Diagnostic, type Severity, formatDiagnostic, sortDiagnostics } from '../shared/diagnostics.js';
 import { type CheckedSource, checkSourceBytes } from '../source/check-source.js';
 import { formatOf, type SourceFormat } from '../source/parse-file.js';
@@ -94,7 +95,13 @@ async function readSource(
     }
     return readChecked(
       resolved.abs,
-      { name: source.file, format, id: source.id, delimiter: source.delimiter },
+      {
+        name: source.file,
+        format,
+        id: source.id,
+        delimiter: source.delimiter,
+        keep: usedFields(repo, source, source.id),
+      },
       (m) => at(['spec', 'source', 'file'], `source file ${m}`),
     );
   }
@@ -117,7 +124,14 @@ async function readSource(
   return readChecked(
     abs,
     // The operator's file: a pull request cannot fix its records, and the runtime leaves them out.
-    { name: abs, format: def.type, id: def.id, delimiter: def.delimiter, recordSeverity: 'warning' },
+    {
+      name: abs,
+      format: def.type,
+      id: def.id,
+      delimiter: def.delimiter,
+      recordSeverity: 'warning',
+      keep: usedFields(repo, source, def.id),
+    },
     (m) => at(['spec', 'source'], `source \`${source}\` (${def.path}) ${m}`, 'warning'),
   );
 }

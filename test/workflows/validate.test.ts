@@ -273,3 +273,48 @@ describe('validate: filters and DNs with the runtime parsers', () => {
     ]);
   });
 });
+
+describe('validate: the records a plan gets', () => {
+  const WIDE =
+    'employeeId,givenName,sn,department,salary,personnummer,note\n' +
+    '1001,Åse,Ødegård,IT,612000,01017012345,"sick\x07leave"\n' +
+    '1002,Per,Berg,HR,580000,02027012345,\n';
+
+  it('keep the columns templates and requests read; a column nothing reads is neither kept nor checked', async () => {
+    const { sources, lines } = await validate({
+      ...req('users: all', 'users: { where: { department: IT } }'),
+      'data/people.csv': WIDE,
+    });
+    // The BEL in an unread column never reaches the directory: no finding.
+    expect(lines).toEqual([]);
+    const data = sources.get('ad-employees')!;
+    expect(data.records.map((r) => r.fields)).toEqual([
+      { employeeId: '1001', givenName: 'Åse', department: 'IT' },
+      { employeeId: '1002', givenName: 'Per', department: 'HR' },
+    ]);
+    // Every column is still known by name (a misspelt field is told its neighbours).
+    expect([...data.fields]).toEqual([
+      'employeeId',
+      'givenName',
+      'sn',
+      'department',
+      'salary',
+      'personnummer',
+      'note',
+    ]);
+  });
+
+  it('keep every column when an expression computes the name of the field it reads', async () => {
+    const { sources } = await validate({
+      ...tpl('source: Lillevik kommune', 'source: "{{ [department] }}"'),
+      'data/people.csv': 'employeeId,givenName,department,IT,HR\n1001,Åse,IT,Drift,Lønn\n',
+    });
+    expect(sources.get('ad-employees')!.records[0]!.fields).toEqual({
+      employeeId: '1001',
+      givenName: 'Åse',
+      department: 'IT',
+      IT: 'Drift',
+      HR: 'Lønn',
+    });
+  });
+});

@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import type { ReexportRequest, SyncTemplate } from '../../src/config/types.generated.js';
+import { usedFields } from '../../src/plan/used-fields.js';
+import { request, template } from './helpers.js';
+
+const MAIL = { target: 'mail', source: '{{ givenName | ascii | downcase }}.{{ sn | downcase }}@kommune.no' };
+
+function repo(templates: Record<string, SyncTemplate | undefined>, requests: ReexportRequest[] = []) {
+  return {
+    templates: new Map(Object.entries(templates).map(([name, value]) => [name, { value }])),
+    requests: new Map(requests.map((r, i) => [`r${i}`, { value: r }])),
+  } as unknown as Parameters<typeof usedFields>[0];
+}
+
+const people = template([MAIL, { target: 'company', source: 'Lillevik kommune' }]);
+const source = people.spec.source;
+
+describe('usedFields', () => {
+  it('is the ID, the match field, what the mappings read and what requests select users by', () => {
+    const where = request({ template: 'ad-employees', users: { where: { department: 'IT' } } });
+    const other = request({ template: 'elsewhere', users: { where: { office: 'Oslo' } } });
+    expect(usedFields(repo({ 'ad-employees': people }, [where, other]), source, 'employeeId')).toEqual(
+      new Set(['employeeId', 'givenName', 'sn', 'department']),
+    );
+  });
+
+  it('is the union over every template reading the same source, and none of another source', () => {
+    const titles = template([{ target: 'title', source: '{{ title | fallback: "Medarbeider" }}' }]);
+    const elsewhere = {
+      ...template([{ target: 'telephoneNumber', source: '{{ phone }}' }]),
+    };
+    elsewhere.spec = { ...elsewhere.spec, source: { file: 'data/other.csv', id: 'employeeId' } };
+    expect(usedFields(repo({ a: people, b: titles, c: elsewhere }), source, 'employeeId')).toEqual(
+      new Set(['employeeId', 'givenName', 'sn', 'title']),
+    );
+  });
+
+  it('keeps every field when an expression can compute which field it reads, or a template is broken', () => {
+    const computed = template([{ target: 'title', source: '{{ [titleField] }}' }]);
+    expect(usedFields(repo({ a: people, b: computed }), source, 'employeeId')).toBeUndefined();
+    expect(usedFields(repo({ a: people, b: undefined }), source, 'employeeId')).toBeUndefined();
+  });
+});
