@@ -322,14 +322,54 @@ export function directoryLdif(persons: Person[]): string {
 }
 
 /** The HR export, in a shuffled order (an export is rarely sorted by ID). */
-export function sourceCsv(persons: Person[], seed = 7): string {
+/**
+ * Columns an HR export carries beside the mapped ones, none of which a mapping reads: what
+ * `sourceCsv(…, wide)` appends, values of about ten characters each.
+ */
+const UNREAD_COLUMNS = [
+  'department',
+  'office',
+  'costCenter',
+  'manager',
+  'startDate',
+  'endDate',
+  'employmentType',
+  'positionCode',
+  'positionTitle',
+  'orgUnit',
+  'orgUnitName',
+  'location',
+  'building',
+  'room',
+  'mobile',
+  'privateEmail',
+  'birthDate',
+  'nationality',
+  'union',
+  'salaryGrade',
+  'workPercent',
+  'supervisorId',
+  'hrContact',
+  'notes',
+  'lastChanged',
+];
+
+/** The source CSV: the five columns the mappings read, and with `wide` 25 more nobody reads (30 in all). */
+export function sourceCsv(persons: Person[], seed = 7, wide = false): string {
   const rnd = seededRandom(seed);
-  const rows = persons.map((p) => `${p.employeeId},${p.givenName},${p.sn},${p.title},${p.phone}`);
+  const unread = (id: string) =>
+    wide
+      ? `,${UNREAD_COLUMNS.map((c, k) => `${c.slice(0, 4)}-${(Number(id) * (k + 7)) % 100_000}`).join(',')}`
+      : '';
+  const rows = persons.map(
+    (p) => `${p.employeeId},${p.givenName},${p.sn},${p.title},${p.phone}${unread(p.employeeId)}`,
+  );
   for (let i = rows.length - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     [rows[i], rows[j]] = [rows[j]!, rows[i]!];
   }
-  return `employeeId,givenName,sn,title,phone\n${rows.join('\n')}\n`;
+  const header = `employeeId,givenName,sn,title,phone${wide ? `,${UNREAD_COLUMNS.join(',')}` : ''}`;
+  return `${header}\n${rows.join('\n')}\n`;
 }
 
 export function templateYaml(): string {
