@@ -16,17 +16,18 @@ export function parseCsvRows(
 ): ParsedRows {
   const problems: Diagnostic[] = [];
   const header = headerNames(name, problems);
-  const rows = readCsvFast(text, name, delimiter, header, undefined, keep);
+  const rows = readCsvFast(Buffer.from(text), 0, delimiter, header, keep);
   return rows
     ? withColumns({ rows, problems }, header.names)
     : readCsvWithCsvParse(text, name, delimiter, keep);
 }
 
 /**
- * The same from the file's UTF-8 bytes, which must be valid. The fast reader walks them as Latin-1
- * text, one character a byte (every byte it looks for is ASCII, and no byte of a multi-byte UTF-8
- * character is), and decodes only the values that hold a non-ASCII byte: the other values stay
- * one-byte strings, half the memory of slices of the decoded text once it holds a single "ø".
+ * The same from the file's UTF-8 bytes, which must be valid. The fast reader walks the bytes
+ * themselves (every byte it looks for is ASCII, and no byte of a multi-byte UTF-8 character is;
+ * a text copy of a 90 MB export would be 90 MB more while it is read), and decodes as UTF-8 only
+ * the values that hold a non-ASCII byte: the other values are one-byte strings, half the memory
+ * of slices of a decoded text once it holds a single "ø".
  */
 export function parseCsvBytes(
   bytes: Buffer,
@@ -40,7 +41,7 @@ export function parseCsvBytes(
   let start = 0;
   while (start < 6 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf)
     start += 3;
-  const rows = readCsvFast(bytes.toString('latin1'), name, delimiter, header, { bytes, start }, keep);
+  const rows = readCsvFast(bytes, start, delimiter, header, keep);
   if (rows) return withColumns({ rows, problems }, header.names);
   const text = new TextDecoder('utf-8').decode(bytes);
   return readCsvWithCsvParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, delimiter, keep);
@@ -74,8 +75,6 @@ function headerNames(
 const QUOTE = 0x22;
 const LF = 0x0a;
 const CR = 0x0d;
-/** From this length on, V8 makes a piece of a string a view of the whole (SlicedString::kMinLength). */
-const SLICED = 13;
 
 /**
  * RFC 4180 with the given one-character delimiter and LF or CRLF line ends: the rows, with the line
@@ -90,41 +89,36 @@ const SLICED = 13;
 const MAX_FAST_COLUMNS = 1000;
 
 export function readCsvFast(
-  text: string,
-  name: string,
+  bytes: Buffer,
+  start: number,
   delimiter: string,
   header: (names: string[]) => string[],
-  utf8?: { bytes: Buffer; start: number },
   keep?: ReadonlySet<string>,
 ): RawRow[] | undefined {
-  if (delimiter.length !== 1) return undefined;
+  // Only an ASCII delimiter is one byte.
+  if (delimiter.length !== 1 || delimiter.charCodeAt(0) >= 0x80) return undefined;
   const sep = delimiter.charCodeAt(0);
   if (sep === QUOTE || sep === LF || sep === CR) return undefined;
-  // Over UTF-8 bytes read as Latin-1 only an ASCII delimiter is one character a byte.
-  if (utf8 && sep >= 0x80) return undefined;
-  const n = text.length;
+  const buf = bytes as Slicing;
+  const n = buf.length;
   // csv-parse takes the first line end outside quotes as the record delimiter: 1 LF, 2 CRLF.
   let ends = 0;
   let line = 1;
-  let pos = utf8?.start ?? 0;
-  // In Latin-1 text of UTF-8 bytes, a value with a character past 0x7f is decoded from its bytes; so
-  // is a long one, which V8 would otherwise slice, keeping the whole text alive with the records.
+  let pos = start;
   const value = (from: number, to: number, high: number) =>
-    !utf8 || (high < 0x80 && to - from < SLICED)
-      ? text.slice(from, to)
-      : utf8.bytes.toString(high < 0x80 ? 'latin1' : 'utf8', from, to);
+    high < 0x80 ? buf.latin1Slice(from, to) : buf.utf8Slice(from, to);
   let names: string[] | undefined;
   const rows: RawRow[] = [];
   const record: string[] = [];
   let shape: Record<string, string> = {};
-  // The columns a record keeps (all of them without `keep`), and which to cut from the text at all.
+  // The columns a record keeps (all of them without `keep`), and which to cut from the bytes at all.
   let kept: number[] = [];
   let cut: boolean[] | undefined;
   while (pos < n) {
-    const first = text.charCodeAt(pos);
+    const first = buf[pos]!;
     if (first === LF || first === CR) {
       // An empty line: csv-parse skips it.
-      if (first === LF ? ends === 2 : ends === 1 || text.charCodeAt(pos + 1) !== LF) return undefined;
+      if (first === LF ? ends === 2 : ends === 1 || buf[pos + 1] !== LF) return undefined;
       ends = first === LF ? 1 : 2;
       pos += ends;
       line++;
@@ -133,39 +127,36 @@ export function readCsvFast(
     const start = line;
     let count = 0;
     for (;;) {
-      let c = text.charCodeAt(pos);
+      let c = buf[pos];
       let high = 0;
       if (c === QUOTE) {
         let from = pos + 1;
         let i = from;
         for (;;) {
           if (i >= n) return undefined;
-          c = text.charCodeAt(i);
+          c = buf[i]!;
           high |= c;
           if (c === QUOTE) {
-            if (text.charCodeAt(i + 1) !== QUOTE) break;
+            if (buf[i + 1] !== QUOTE) break;
             i += 2;
             from = i;
             continue;
           }
           if (c === LF) line++;
-          else if (c === CR && text.charCodeAt(i + 1) !== LF) return undefined;
+          else if (c === CR && buf[i + 1] !== LF) return undefined;
           i++;
         }
         if (cut && !cut[count]) record[count++] = '';
         else if (from === pos + 1) record[count++] = value(from, i, high);
-        // Between the quotes every quote is one of a pair: one replace, not a rope of pieces.
-        else
-          record[count++] = utf8
-            ? unquote(utf8.bytes, pos + 1, i, high)
-            : text.slice(pos + 1, i).replaceAll('""', '"');
+        // Between the quotes every quote is one of a pair: one copy without them, decoded once.
+        else record[count++] = unquote(buf, pos + 1, i, high);
         pos = i + 1;
-        c = text.charCodeAt(pos);
+        c = buf[pos];
         if (pos < n && c !== sep && c !== LF && c !== CR) return undefined;
       } else {
         let i = pos;
         for (; i < n; i++) {
-          c = text.charCodeAt(i);
+          c = buf[i]!;
           if (c === sep || c === LF || c === CR) break;
           if (c === QUOTE) return undefined;
           high |= c;
@@ -177,7 +168,7 @@ export function readCsvFast(
       if (pos >= n) break;
       pos++;
       if (c === sep) continue;
-      if (c === LF ? ends === 2 : ends === 1 || text.charCodeAt(pos) !== LF) return undefined;
+      if (c === LF ? ends === 2 : ends === 1 || buf[pos] !== LF) return undefined;
       ends = c === LF ? 1 : 2;
       if (ends === 2) pos++;
       line++;
@@ -188,7 +179,7 @@ export function readCsvFast(
       // file took twice as long): such files are csv-parse's.
       if (count > MAX_FAST_COLUMNS) return undefined;
       names = header(record.slice(0, count));
-      const wanted = names.map((n) => !keep || keep.has(n));
+      const wanted = names.map((name) => !keep || keep.has(name));
       kept = names.flatMap((_, k) => (wanted[k] ? [k] : []));
       shape = fieldsShape(kept.map((k) => names![k]!));
       if (keep) cut = wanted;
@@ -204,6 +195,12 @@ export function readCsvFast(
   }
   return rows;
 }
+
+/** Node's Latin-1 and UTF-8 slices without toString's argument checks (invalid UTF-8 gives U+FFFD). */
+type Slicing = Buffer & {
+  latin1Slice(start: number, end: number): string;
+  utf8Slice(start: number, end: number): string;
+};
 
 /**
  * An object with the columns as its own properties, every one inside the object: made by
