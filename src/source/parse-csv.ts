@@ -14,12 +14,7 @@ export function parseCsvRows(
   delimiter: string,
   keep?: ReadonlySet<string>,
 ): ParsedRows {
-  const problems: Diagnostic[] = [];
-  const header = headerNames(name, problems);
-  const rows = readCsvFast(Buffer.from(text), 0, delimiter, header, keep);
-  return rows
-    ? withColumns({ rows, problems }, header.names)
-    : readCsvWithCsvParse(text, name, delimiter, keep);
+  return readCsv(Buffer.from(text), 0, () => text, name, delimiter, keep);
 }
 
 /**
@@ -35,16 +30,32 @@ export function parseCsvBytes(
   delimiter: string,
   keep?: ReadonlySet<string>,
 ): ParsedRows {
-  const problems: Diagnostic[] = [];
-  const header = headerNames(name, problems);
   // One BOM goes with the UTF-8 decoding, a second one with the text's (parseSourceRows).
   let start = 0;
   while (start < 6 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf)
     start += 3;
+  const text = () => {
+    const decoded = new TextDecoder('utf-8').decode(bytes);
+    return decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
+  };
+  return readCsv(bytes, start, text, name, delimiter, keep);
+}
+
+/** The fast reader over the bytes from `start`; csv-parse over the text when it declines. */
+function readCsv(
+  bytes: Buffer,
+  start: number,
+  text: () => string,
+  name: string,
+  delimiter: string,
+  keep: ReadonlySet<string> | undefined,
+): ParsedRows {
+  const problems: Diagnostic[] = [];
+  const header = headerNames(name, problems);
   const rows = readCsvFast(bytes, start, delimiter, header, keep);
-  if (rows) return withColumns({ rows, problems }, header.names);
-  const text = new TextDecoder('utf-8').decode(bytes);
-  return readCsvWithCsvParse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, delimiter, keep);
+  return rows
+    ? withColumns({ rows, problems }, header.names)
+    : readCsvWithCsvParse(text(), name, delimiter, keep);
 }
 
 /**
