@@ -44,6 +44,24 @@ const BUILTIN: Record<string, { arity: number[]; fn: Filter; ints?: true }> = {
       return v.slice(start, advanceCodePoints(v, start, length));
     },
   },
+  replace_first: {
+    arity: [2],
+    fn: (v, [p, r], b) =>
+      spend(b, v.length + String(p).length + String(r).length)
+        ? v.replace(String(p), () => String(r))
+        : undefined,
+  },
+  capitalize: {
+    arity: [0],
+    fn: (v, _a, b) => (spend(b, v.length) ? v.charAt(0).toUpperCase() + v.slice(1).toLowerCase() : undefined),
+  },
+  strip: { arity: [0], fn: (v, _a, b) => (spend(b, v.length) ? v.trim() : undefined) },
+  lstrip: { arity: [0], fn: (v, _a, b) => (spend(b, v.length) ? v.trimStart() : undefined) },
+  rstrip: { arity: [0], fn: (v, _a, b) => (spend(b, v.length) ? v.trimEnd() : undefined) },
+  // Liquid gives the default for an empty text, and for a missing field, which reaches us as ''.
+  default: { arity: [1], fn: (v, [d]) => (v.length ? v : String(d)) },
+  // A number in Liquid; its text is what any later filter, and the output, make of it.
+  size: { arity: [0], fn: (v) => String(v.length) },
   replace: {
     arity: [2],
     fn: (v, [p, r], b) => {
@@ -140,31 +158,93 @@ export function compileFastPath(
   return { render, fields };
 }
 
+/**
+ * `split` makes a list, which only `first`, `last` or `join` right after it turn back into text:
+ * the pair is taken as one filter (Liquid's code for each, memory accounting included).
+ */
+const LIST: Record<
+  string,
+  {
+    arity: number[];
+    fn: (list: string[], args: Array<string | number>, budget: { left: number }) => string | undefined;
+  }
+> = {
+  // An element that is not there is nil in Liquid, which the next filter or the output reads as ''.
+  first: { arity: [0], fn: (list) => list[0] ?? '' },
+  last: { arity: [0], fn: (list) => list[list.length - 1] ?? '' },
+  join: {
+    arity: [0, 1],
+    fn: (list, [sep = ' '], budget) => {
+      const glue = String(sep);
+      let size = glue.length * Math.max(list.length - 1, 0);
+      for (const item of list) size += item.length;
+      return spend(budget, size) ? list.join(glue) : undefined;
+    },
+  },
+};
+
+function split(v: string, separator: string, budget: { left: number }): string[] | undefined {
+  if (!spend(budget, v.length)) return undefined;
+  const list = v.split(separator);
+  // As Liquid (and Ruby): trailing empty items are dropped.
+  while (list.length && list[list.length - 1] === '') list.pop();
+  return list;
+}
+
+/** One filter's name and literal arguments, or undefined when they are not of the simple shape. */
+function parseFilter(
+  segment: string,
+  defs: Record<string, { arity: number[]; ints?: true }>,
+): { name: string; args: Array<string | number> } | undefined {
+  const m = /^([a-z_]+)\s*(?::\s*(.*))?$/s.exec(segment);
+  if (!m) return undefined;
+  const name = m[1]!;
+  const def = Object.hasOwn(defs, name) ? defs[name]! : undefined;
+  if (!def) return undefined;
+  const args: Array<string | number> = [];
+  if (m[2] !== undefined) {
+    for (const a of splitArgs(m[2])) {
+      const lit = LITERAL.exec(a);
+      // Numbers where Liquid reads numbers: a length (truncate: 20) and slice's positions.
+      if (def.ints) {
+        if (!/^-?\d{1,6}$/.test(a)) return undefined;
+        args.push(Number(a));
+      } else if (!lit && name === 'truncate' && args.length === 0 && /^\d{1,6}$/.test(a))
+        args.push(Number(a));
+      else if (!lit) return undefined;
+      else args.push(lit[1] ?? lit[2]!);
+    }
+  }
+  return def.arity.includes(args.length) ? { name, args } : undefined;
+}
+
+const TEXT_FILTERS = { ...BUILTIN, ...OWN, split: { arity: [1] } };
+
 function parseOutput(inner: string): Output | undefined {
   const [head, ...rest] = inner.split('|').map((s) => s.trim());
   if (!head || !IDENT.test(head) || KEYWORDS.has(head)) return undefined;
   const filters: Output['filters'] = [];
-  for (const segment of rest) {
-    const m = /^([a-z_]+)\s*(?::\s*(.*))?$/s.exec(segment);
-    if (!m) return undefined;
-    const def = OWN[m[1]!] ?? BUILTIN[m[1]!];
-    if (!def) return undefined;
-    const args: Array<string | number> = [];
-    if (m[2] !== undefined) {
-      for (const a of splitArgs(m[2])) {
-        const lit = LITERAL.exec(a);
-        // Numbers where Liquid reads numbers: a length (truncate: 20) and slice's positions.
-        if (def.ints) {
-          if (!/^-?\d{1,6}$/.test(a)) return undefined;
-          args.push(Number(a));
-        } else if (!lit && def === OWN.truncate && args.length === 0 && /^\d{1,6}$/.test(a))
-          args.push(Number(a));
-        else if (!lit) return undefined;
-        else args.push(lit[1] ?? lit[2]!);
-      }
+  for (let i = 0; i < rest.length; i++) {
+    const f = parseFilter(rest[i]!, TEXT_FILTERS);
+    if (!f) return undefined;
+    // size gives a number: only at the end, where the output is its text.
+    if (f.name === 'size' && i !== rest.length - 1) return undefined;
+    if (f.name !== 'split') {
+      filters.push({ fn: (OWN[f.name] ?? BUILTIN[f.name])!.fn, args: f.args });
+      continue;
     }
-    if (!def.arity.includes(args.length)) return undefined;
-    filters.push({ fn: def.fn, args });
+    const then = rest[i + 1] !== undefined ? parseFilter(rest[i + 1]!, LIST) : undefined;
+    if (!then) return undefined;
+    i++;
+    const separator = String(f.args[0]);
+    const toText = LIST[then.name]!.fn;
+    filters.push({
+      fn: (v, args, budget) => {
+        const list = split(v, separator, budget);
+        return list && toText(list, args, budget);
+      },
+      args: then.args,
+    });
   }
   return { field: head, filters };
 }

@@ -42,6 +42,84 @@ function digitsStart(s: string): number {
 }
 
 /**
+ * An ID of ASCII letters, then digits, then anything printable in ASCII ("E0012345", "0012345",
+ * "ab123", "A-17"): for two of these the collator's first difference is in the letters (compared
+ * without case; a digit or the end sorts before any letter) or else in the numbers' values. So
+ * (lower-case letters, number) orders them as compareIds does whenever the two differ; when they
+ * are equal ("E01" and "e1"), compareIds decides. Not for letters with "aa": Norwegian sorts it
+ * as "å", after z. Numbers of up to 15 digits after leading zeros are exact in a double.
+ */
+const LETTERS_THEN_NUMBER = /^([A-Za-z]*)0*([0-9]{1,15})(?![0-9])[\x20-\x7e]*$/;
+
+/**
+ * The order of `ids` by compareIds, as indexes into `ids`: the order a stable sort with compareIds
+ * gives. When every ID has letters then a number (most HR and directory IDs), a typed-array sort
+ * of (letters, number, index) packed in a double, with compareIds only for the rare IDs that
+ * pack alike; otherwise a sort that calls the collator only for pairs the packed parts do not
+ * decide. Sorting 80,000 IDs such as "E00124962" with compareIds alone took 330 ms.
+ */
+export function idOrder(ids: readonly string[]): Int32Array {
+  const n = ids.length;
+  const lettersOf: (string | undefined)[] = new Array<string | undefined>(n);
+  const value = new Float64Array(n);
+  const distinct = new Set<string>();
+  let all = true;
+  for (let i = 0; i < n; i++) {
+    const m = LETTERS_THEN_NUMBER.exec(ids[i]!);
+    const letters = m?.[1]!.toLowerCase();
+    if (!m || letters!.includes('aa')) {
+      all = false;
+      continue;
+    }
+    lettersOf[i] = letters;
+    value[i] = Number(m[2]);
+    distinct.add(letters!);
+  }
+  // The letters' rank: ASCII letters in lower case sort as the collator's do (aa aside).
+  const ranks = new Map([...distinct].sort().map((l, r) => [l, r]));
+  const rank = new Int32Array(n).fill(-1);
+  for (let i = 0; i < n; i++) if (lettersOf[i] !== undefined) rank[i] = ranks.get(lettersOf[i]!)!;
+  const byIds = (i: number, j: number) => compareIds(ids[i]!, ids[j]!) || i - j;
+  if (all && n > 0) {
+    const max = value.reduce((a, b) => Math.max(a, b), 0);
+    const valueScale = 2 ** Math.ceil(Math.log2(max + 1));
+    const indexScale = 2 ** Math.ceil(Math.log2(n + 1));
+    if (ranks.size * valueScale * indexScale <= 2 ** 53) {
+      const keys = new Float64Array(n);
+      for (let i = 0; i < n; i++) keys[i] = (rank[i]! * valueScale + value[i]!) * indexScale + i;
+      keys.sort();
+      const order = Int32Array.from(keys, (k) => k % indexScale);
+      // IDs that pack alike are next to each other: order each such run by compareIds.
+      for (let start = 0; start < n;) {
+        const key = Math.floor(keys[start]! / indexScale);
+        let end = start + 1;
+        while (end < n && Math.floor(keys[end]! / indexScale) === key) end++;
+        if (end - start > 1) order.set(Array.from(order.subarray(start, end)).sort(byIds), start);
+        start = end;
+      }
+      return order;
+    }
+  }
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((i, j) => {
+    const ri = rank[i]!;
+    const rj = rank[j]!;
+    if (ri >= 0 && rj >= 0) {
+      if (ri !== rj) return ri - rj;
+      if (value[i] !== value[j]) return value[i]! - value[j]!;
+    }
+    return byIds(i, j);
+  });
+  return Int32Array.from(order);
+}
+
+/** `items` sorted by their IDs as compareIds orders them (stable), through idOrder. */
+export function sortByIds<T>(items: readonly T[], id: (item: T) => string): T[] {
+  const order = idOrder(items.map(id));
+  return Array.from(order, (i) => items[i]!);
+}
+
+/**
  * JSON text of plan changes, byte for byte what JSON.stringify gives for the change line
  * (`{id, dn, attribute, before, after}`) and for the digest's item (`[id, dn, attribute, before,
  * after]`), at under half the cost: a user's changes come one after another, so the ID's and DN's

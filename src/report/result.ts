@@ -1,4 +1,4 @@
-import { compareIds } from '../plan/canonical.js';
+import { sortByIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
 import { type ChangeOutcome, OUTCOME_KINDS, type OutcomeKind, OutcomeTally } from '../execute/outcomes.js';
 import { committedJsonlText } from './jsonl-file.js';
@@ -130,7 +130,10 @@ function section(
   intro: string,
   detail: (o: ChangeOutcome) => string,
 ): void {
-  const these = outcomes.filter((o) => o.outcome === kind).sort((a, b) => compareIds(a.id, b.id));
+  const these = sortByIds(
+    outcomes.filter((o) => o.outcome === kind),
+    (o) => o.id,
+  );
   if (!these.length) return;
   out.push(`## ${title} (${plural(these.length, 'change')})`, '', intro, '');
   for (const o of these)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { changeJsonWriter, compareIds } from '../../src/plan/canonical.js';
+import { changeJsonWriter, compareIds, idOrder, sortByIds } from '../../src/plan/canonical.js';
 
 const collator = new Intl.Collator('nb', { numeric: true, sensitivity: 'variant' });
 const reference = (a: string, b: string) => collator.compare(a, b) || (a < b ? -1 : a > b ? 1 : 0);
@@ -44,6 +44,62 @@ describe('compareIds', () => {
     for (const a of ids)
       for (const b of ids)
         expect(Math.sign(compareIds(a, b)), `${a} vs ${b}`).toBe(Math.sign(reference(a, b)));
+  });
+});
+
+/** A small seeded generator, so a failure is the same on every run. */
+function random(seed: number) {
+  // mulberry32
+  let x = seed >>> 0;
+  return (n: number) => {
+    x = (x + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(x ^ (x >>> 15), 1 | x);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n);
+  };
+}
+
+describe('idOrder', () => {
+  const sorted = (ids: string[]) => Array.from(idOrder(ids), (i) => ids[i]);
+
+  it('orders letters-then-number IDs as compareIds does, case, leading zeros and "aa" included', () => {
+    const ids = ['E10', 'e9', 'E009', 'E9', 'e09', 'EX1', 'E-1', 'E1a', 'E1', 'e1', '1', '01', 'Aa1', 'AB1'];
+    expect(sorted(ids)).toEqual([...ids].sort(compareIds));
+  });
+
+  it('gives the order of a stable sort by compareIds on 3,000 random lists of IDs', () => {
+    const next = random(2026);
+    // Biased to what could fool the packed order: letters around "aa", case, zeros, long numbers,
+    // punctuation, non-ASCII letters and digits, and IDs that are equal.
+    const parts = ['a', 'A', 'aa', 'Aa', 'b', 'B', 'z', 'å', 'ø', 'e', 'E', '0', '00', '1', '9', '10'];
+    const tails = ['', '', '-', '.', ' ', '_x', 'a', '1', '٣', '12345678901234567'];
+    const id = () => {
+      let s = '';
+      const k = 1 + next(4);
+      for (let i = 0; i < k; i++) s += parts[next(parts.length)];
+      return s + tails[next(tails.length)];
+    };
+    for (let run = 0; run < 3000; run++) {
+      const n = 1 + next(run % 10 === 0 ? 400 : 12);
+      const ids = Array.from({ length: n }, () => (next(5) === 0 ? 'E' + String(next(2000)) : id()));
+      expect(sorted(ids), ids.join(' | ')).toEqual([...ids].sort(compareIds));
+    }
+  });
+
+  it('sorts items stably: two items with one ID keep their order', () => {
+    const items = [
+      { id: 'E2', n: 1 },
+      { id: 'E1', n: 2 },
+      { id: 'E2', n: 3 },
+      { id: 'ø', n: 4 },
+      { id: 'E2', n: 5 },
+    ];
+    expect(sortByIds(items, (x) => x.id).map((x) => x.n)).toEqual([2, 1, 3, 5, 4]);
+  });
+
+  it('keeps the exact order when numbers are too large to pack with their index', () => {
+    const ids = ['E999999999999999', 'E1', 'F3', 'E999999999999998', 'e1', 'G0'];
+    expect(sorted(ids)).toEqual([...ids].sort(compareIds));
   });
 });
 
