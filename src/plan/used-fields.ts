@@ -7,9 +7,11 @@ import { compileExpression } from '../expr/engine.js';
  * template's match field and the fields its mappings read, and the fields its requests select
  * users by. A source keeps only these in memory: an HR export of 30 columns of which 4 are
  * mapped is mostly values nobody reads (at 100,000 users, some 50 MB of a preview's memory).
- * Undefined, every field then kept, when that cannot be known: an expression Liquid runs in full
- * can read a field whose name it computes (`{{ [name] }}`); a broken template is checked as far as
- * it can be, whatever it reads.
+ * Undefined, every field then kept, when that cannot be known: an expression with a `[` can read a
+ * field whose name it computes (`{{ [name] }}`, which Liquid's own list of the variables a
+ * template reads leaves out); a broken template is checked as far as it can be, whatever it
+ * reads. Without a `[`, Liquid names every field it reads in the text (tags that could read
+ * another file or template are refused at parse), so its list is complete.
  */
 export function usedFields(
   repo: Pick<ConfigRepo, 'templates' | 'requests'>,
@@ -34,7 +36,7 @@ export function usedFields(
         } catch {
           return undefined;
         }
-        if (!expression.static && !expression.fast) return undefined;
+        if (!expression.static && !expression.fast && text.includes('[')) return undefined;
         for (const f of expression.fields) used.add(f);
       }
     }

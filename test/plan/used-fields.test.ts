@@ -35,9 +35,27 @@ describe('usedFields', () => {
     );
   });
 
+  it('reads the fields of expressions Liquid runs in full from Liquid', () => {
+    const conditional = template([
+      {
+        target: 'title',
+        source: '{% if title != blank %}{{ title | capitalize }}{% else %}{{ role }}{% endif %}',
+      },
+      {
+        target: 'manager',
+        source: '{% assign m = boss | strip %}{% case m %}{% when "" %}{% else %}CN={{ m }}{% endcase %}',
+      },
+    ]);
+    expect(usedFields(repo({ a: conditional }), source, 'employeeId')).toEqual(
+      new Set(['employeeId', 'title', 'role', 'boss']),
+    );
+  });
+
   it('keeps every field when an expression can compute which field it reads, or a template is broken', () => {
     const computed = template([{ target: 'title', source: '{{ [titleField] }}' }]);
     expect(usedFields(repo({ a: people, b: computed }), source, 'employeeId')).toBeUndefined();
+    const assigned = template([{ target: 'title', source: '{% assign f = "title" %}{{ x[f] }}' }]);
+    expect(usedFields(repo({ a: assigned }), source, 'employeeId')).toBeUndefined();
     expect(usedFields(repo({ a: people, b: undefined }), source, 'employeeId')).toBeUndefined();
   });
 });
