@@ -1,12 +1,14 @@
-import { OWN_FILTERS, str } from './filters.js';
+import { OWN_FILTERS } from './filters.js';
 
 /**
- * Most mappings are text with `{{ field | filter: 'literal' … }}` outputs. For those, Liquid's
- * render machinery (scopes, generators, value parsing per call) costs more than the work itself:
- * over a third of a 100,000-user preview. Such an expression is compiled here into a plain chain
- * of the same filter functions. Anything else, and any record the chain is not sure of (a field
- * that is not a string, output beyond the memory limit), goes to Liquid, so results are
- * identical; test/expr/fast-path.test.ts checks that on every expression shape it accepts.
+ * Most mappings are text with `{{ field | filter: 'literal' … }}` outputs, maybe inside
+ * `{% if field … %}` / `{% unless %}`. For those, Liquid's render machinery (scopes, generators,
+ * value parsing per call) costs more than the work itself: a Liquid render is 2–5 µs, one
+ * mapping of 100,000 users a quarter of a second more. Such an expression is compiled here into
+ * plain functions doing what Liquid's filters and conditions do. Anything else, and any record
+ * they are not sure of (a field that is not a string, output beyond the memory limit), goes to
+ * Liquid, so results are identical; test/expr/fast-path.test.ts checks that on random
+ * expressions of every shape it accepts.
  */
 export type FastRender = (record: Record<string, unknown>) => string | undefined;
 
@@ -112,48 +114,185 @@ interface Output {
   filters: Array<{ fn: Filter; args: Array<string | number> }>;
 }
 
-/** The expression as a render function and the fields it reads, or undefined when it is not of the simple shape. */
-export function compileFastPath(
-  text: string,
-  memoryLimit: number,
-): { render: FastRender; fields: string[] } | undefined {
-  if (text.includes('{%') || text.includes('{{-') || text.includes('-}}')) return undefined;
-  const parts: Array<string | Output> = [];
-  let at = 0;
-  for (const m of text.matchAll(/\{\{([^{}]*)\}\}/g)) {
-    const literal = text.slice(at, m.index);
-    if (literal.includes('{{') || literal.includes('}}')) return undefined;
-    if (literal) parts.push(literal);
-    const output = parseOutput(m[1]!);
-    if (!output) return undefined;
-    parts.push(output);
-    at = m.index + m[0].length;
-  }
-  const rest = text.slice(at);
-  if (rest.includes('{{') || rest.includes('}}')) return undefined;
-  if (rest) parts.push(rest);
+/**
+ * `{% if %}` / `{% unless %}` on one field: truthy (nil is false, an empty text true), or `==`,
+ * `!=` blank, empty, nil or a literal, or `contains` a literal; elsif and else branches.
+ */
+interface Conditional {
+  branches: Array<{ test: Test; body: Part[] }>;
+  otherwise: Part[];
+}
+type Part = string | Output | Conditional;
 
-  const fields = [...new Set(parts.filter((p): p is Output => typeof p !== 'string').map((p) => p.field))];
-  // One budget per expression, reset per render: rendering is synchronous and never nested.
-  const budget = { left: memoryLimit };
-  const render: FastRender = (record) => {
-    budget.left = memoryLimit;
-    let out = '';
-    for (const part of parts) {
-      if (typeof part === 'string') {
-        out += part;
-        continue;
+interface Test {
+  field: string;
+  /** Whether the branch is taken for a text or nil value of the field. */
+  holds: (value: string | undefined) => boolean;
+}
+
+/** A tag's words: `if a == 'x'` and the like; anything else is left to Liquid. */
+const CONDITION =
+  /^([A-Za-z_][A-Za-z0-9_]*)(?:\s+(==|!=|contains)\s+(blank|empty|nil|null|'[^'\\{}%]*'|"[^"\\{}%]*"))?$/;
+
+function parseTest(words: string, negate: boolean): Test | undefined {
+  const m = CONDITION.exec(words.trim());
+  if (!m || KEYWORDS.has(m[1]!)) return undefined;
+  const [, field, op, operand] = m as unknown as [string, string, string?, string?];
+  let holds: Test['holds'];
+  if (op === undefined) holds = (v) => v !== undefined;
+  else {
+    const literal = LITERAL.exec(operand!);
+    const text = literal ? (literal[1] ?? literal[2]!) : undefined;
+    if (op === 'contains') {
+      if (text === undefined) return undefined;
+      holds = (v) => v !== undefined && v.includes(text);
+    } else {
+      // Liquid's equals for a text or nil: blank is nil or whitespace only, empty the empty text.
+      const equals: Test['holds'] =
+        operand === 'blank'
+          ? (v) => v === undefined || /^\s*$/.test(v)
+          : operand === 'empty'
+            ? (v) => v === ''
+            : text === undefined
+              ? (v) => v === undefined
+              : (v) => v === text;
+      holds = op === '==' ? equals : (v) => !equals(v);
+    }
+  }
+  return { field, holds: negate ? (v) => !holds(v) : holds };
+}
+
+/** A piece of an expression: literal text, an output or a tag. */
+const PIECE = /\{\{([^{}]*)\}\}|\{%([^{}%]*)%\}/g;
+const TAG = /^\s*(if|unless|elsif|else|endif|endunless)\b\s*(.*?)\s*$/s;
+
+/** The pieces of an expression as parts, or undefined when any is not of the simple shape. */
+function parseParts(text: string): Part[] | undefined {
+  // Each open conditional, and the branch list being filled.
+  const stack: Array<{ kind: 'if' | 'unless'; node: Conditional; into: Part[]; elsed: boolean }> = [];
+  const top: Part[] = [];
+  let into = top;
+  let at = 0;
+  const literal = (t: string) => {
+    if (/\{\{|\}\}|\{%|%\}/.test(t)) return false;
+    if (t) into.push(t);
+    return true;
+  };
+  for (const m of text.matchAll(PIECE)) {
+    if (!literal(text.slice(at, m.index))) return undefined;
+    at = m.index + m[0].length;
+    if (m[1] !== undefined) {
+      const output = parseOutput(m[1]);
+      if (!output) return undefined;
+      into.push(output);
+      continue;
+    }
+    const tag = TAG.exec(m[2]!);
+    if (!tag) return undefined;
+    const [, name, words] = tag as unknown as [string, string, string];
+    const open = stack[stack.length - 1];
+    if (name === 'if' || name === 'unless') {
+      const test = parseTest(words, name === 'unless');
+      if (!test) return undefined;
+      const node: Conditional = { branches: [{ test, body: [] }], otherwise: [] };
+      into.push(node);
+      stack.push({ kind: name, node, into, elsed: false });
+      into = node.branches[0]!.body;
+    } else if (name === 'elsif') {
+      if (!open || open.kind !== 'if' || open.elsed) return undefined;
+      const test = parseTest(words, false);
+      if (!test) return undefined;
+      open.node.branches.push({ test, body: [] });
+      into = open.node.branches[open.node.branches.length - 1]!.body;
+    } else if (name === 'else') {
+      if (!open || open.elsed || words !== '') return undefined;
+      open.elsed = true;
+      into = open.node.otherwise;
+    } else {
+      if (!open || words !== '' || name !== `end${open.kind}`) return undefined;
+      stack.pop();
+      into = open.into;
+    }
+  }
+  if (stack.length || !literal(text.slice(at))) return undefined;
+  return top;
+}
+
+function fieldsOf(parts: readonly Part[], into: Set<string>): Set<string> {
+  for (const p of parts) {
+    if (typeof p === 'string') continue;
+    if ('field' in p) into.add(p.field);
+    else {
+      for (const b of p.branches) {
+        into.add(b.test.field);
+        fieldsOf(b.body, into);
       }
-      const raw = Object.hasOwn(record, part.field) ? record[part.field] : undefined;
-      if (raw != null && typeof raw !== 'string') return undefined;
-      let value: string | undefined = str(raw);
+      fieldsOf(p.otherwise, into);
+    }
+  }
+  return into;
+}
+
+/** A field's value as the fast path takes it: text, or undefined for nil; null for anything else. */
+function fieldValue(record: Record<string, unknown>, field: string): string | undefined | null {
+  const raw = Object.hasOwn(record, field) ? record[field] : undefined;
+  if (raw == null) return undefined;
+  return typeof raw === 'string' ? raw : null;
+}
+
+/** Renders parts onto `out`; undefined when a value must go to Liquid (not text, over the budget). */
+function renderParts(
+  parts: readonly Part[],
+  record: Record<string, unknown>,
+  budget: { left: number },
+  out: string,
+): string | undefined {
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      out += part;
+      continue;
+    }
+    if ('field' in part) {
+      const raw = fieldValue(record, part.field);
+      if (raw === null) return undefined;
+      let value: string | undefined = raw ?? '';
       for (const f of part.filters) {
         value = f.fn(value, f.args, budget);
         if (value === undefined) return undefined;
       }
       out += value;
+      continue;
     }
-    return out;
+    let body = part.otherwise;
+    for (const b of part.branches) {
+      const v = fieldValue(record, b.test.field);
+      if (v === null) return undefined;
+      if (b.test.holds(v)) {
+        body = b.body;
+        break;
+      }
+    }
+    const rendered = renderParts(body, record, budget, out);
+    if (rendered === undefined) return undefined;
+    out = rendered;
+  }
+  return out;
+}
+
+/** The expression as a render function and the fields it reads, or undefined when it is not of the simple shape. */
+export function compileFastPath(
+  text: string,
+  memoryLimit: number,
+): { render: FastRender; fields: string[] } | undefined {
+  if (/\{\{-|-\}\}|\{%-|-%\}/.test(text)) return undefined;
+  const parts = parseParts(text);
+  if (!parts) return undefined;
+  const fields = [...fieldsOf(parts, new Set())];
+  // One budget per expression, reset per render: rendering is synchronous and never nested.
+  const budget = { left: memoryLimit };
+  const render: FastRender = (record) => {
+    budget.left = memoryLimit;
+    return renderParts(parts, record, budget, '');
   };
   return { render, fields };
 }

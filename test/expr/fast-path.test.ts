@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileExpression, renderExpression } from '../../src/expr/engine.js';
+import { compileFastPath } from '../../src/expr/fast-path.js';
 
 /** The same expression rendered by Liquid alone. */
 const viaLiquid = (text: string, record: Record<string, unknown>) =>
@@ -24,6 +25,9 @@ const SIMPLE = [
   "{{ givenName | capitalize }} {{ sn | strip | default: 'ukjent' }}",
   '{{ x | split: " " | first }}.{{ x | split: " " | last | downcase }}|{{ x | split: "" | join }}',
   "{{ x | replace_first: 'e', 'E' | lstrip | rstrip | size }}",
+  '{% if boss != blank %}CN={{ boss | strip }},OU=Ansatte{% endif %}',
+  '{% unless title == empty %}{{ title }}{% else %}Medarbeider{% endunless %}',
+  "{% if x contains 'Per' %}P{% elsif sn == 'Ståle' %}S{% elsif y %}{{ y }}{% else %}-{% endif %}",
 ];
 
 const RECORDS: Array<Record<string, unknown>> = [
@@ -38,13 +42,16 @@ const RECORDS: Array<Record<string, unknown>> = [
 ];
 
 describe('the expression fast path', () => {
-  it('takes the shapes mappings use, and leaves conditionals and variable arguments to Liquid', () => {
-    for (const text of [...SIMPLE.slice(0, 11), ...SIMPLE.slice(-3)])
+  it('takes the shapes mappings use, and leaves loops, and/or and variable arguments to Liquid', () => {
+    for (const text of [...SIMPLE.slice(0, 11), ...SIMPLE.slice(-6)])
       expect(compileExpression(text).fast, text).toBeDefined();
     // Validation reads the fields a simple expression uses from the fast path (Liquid is not loaded for it).
     expect(compileExpression('{{ sn | lower }}.{{ givenName }}{{ sn }}').fields).toEqual(['sn', 'givenName']);
     for (const text of [
-      '{% if x != blank %}+47 {{ x }}{% endif %}',
+      '{% if x != blank and y %}+47 {{ x }}{% endif %}',
+      '{% if x %}{% for a in b %}{% endfor %}{% endif %}',
+      '{%- if x %}a{% endif %}',
+      '{% if "a" == x %}a{% endif %}',
       '{{ a.b }}',
       '{{ x | fallback: givenName }}',
       '{{ x | split: "-" }}',
@@ -57,6 +64,15 @@ describe('the expression fast path', () => {
     ]) {
       expect(compileExpression(text).fast, text).toBeUndefined();
     }
+    // What Liquid refuses is never taken: Liquid's parser says why.
+    for (const text of [
+      '{% if x %}a',
+      '{% unless x %}a{% elsif y %}b{% endunless %}',
+      '{% if x %}a{% else %}b{% else %}c{% endif %}',
+      '{% endif %}',
+      '{% if x %}a{% endunless %}',
+    ])
+      expect(compileFastPath(text, 1e6), text).toBeUndefined();
   });
 
   it('reads a filter named like an object property as the unknown filter it is', () => {
@@ -147,5 +163,60 @@ describe('the expression fast path', () => {
       expect(fast.trim(), `${text} on ${JSON.stringify(v)}`).toBe(viaLiquid(text, record));
     }
     expect(taken).toBeGreaterThan(3900);
+  });
+
+  it('renders what Liquid renders for 4,000 random templates with if, elsif, else and unless', () => {
+    let seed = 7;
+    const next = (n: number) => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return Math.floor((seed / 2 ** 32) * n);
+    };
+    const fields = ['x', 'y', 'z'];
+    const operands = ['blank', 'empty', 'nil', 'null', "'a'", '""', "' '", '"Å"'];
+    const condition = () => {
+      const f = fields[next(3)];
+      switch (next(4)) {
+        case 0:
+          return f;
+        case 1:
+          return `${f} == ${operands[next(operands.length)]}`;
+        case 2:
+          return `${f} != ${operands[next(operands.length)]}`;
+        default:
+          return `${f} contains ${["'a'", '""', "' '"][next(3)]}`;
+      }
+    };
+    const body = (depth: number): string => {
+      let out = '';
+      for (let i = 0, n = next(3); i < n; i++) {
+        const k = next(depth > 1 ? 2 : 4);
+        if (k === 0) out += ['a', ' ', '-', 'Ø'][next(4)];
+        else if (k === 1) out += `{{ ${fields[next(3)]}${next(2) ? ' | upcase' : ''} }}`;
+        else {
+          const unless = k === 3;
+          out += `{% ${unless ? 'unless' : 'if'} ${condition()} %}${body(depth + 1)}`;
+          if (!unless)
+            for (let e = next(3); e > 0; e--) out += `{% elsif ${condition()} %}${body(depth + 1)}`;
+          if (next(2)) out += `{% else %}${body(depth + 1)}`;
+          out += `{% end${unless ? 'unless' : 'if'} %}`;
+        }
+      }
+      return out;
+    };
+    const VALUES = ['', ' ', '\u00a0', 'a', 'A', 'Å', 'ba', null, undefined, 7];
+    let taken = 0;
+    for (let run = 0; run < 4000; run++) {
+      const text = `<${body(0)}>`;
+      const record: Record<string, unknown> = {};
+      for (const f of fields) {
+        const v = VALUES[next(VALUES.length)];
+        if (v !== undefined) record[f] = v;
+      }
+      const fast = viaFast(text, record);
+      if (fast === undefined) continue;
+      taken++;
+      expect(fast.trim(), `${text} on ${JSON.stringify(record)}`).toBe(viaLiquid(text, record));
+    }
+    expect(taken).toBeGreaterThan(1500);
   });
 });
