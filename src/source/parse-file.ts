@@ -19,8 +19,8 @@ export interface ParsedRows {
   rows: RawRow[];
   problems: Diagnostic[];
   /**
-   * The file's columns, when all rows have the same (CSV); a row holds only those asked for when
-   * the parse was given the fields to keep.
+   * Every field name a row has (CSV: the header's); a row holds only those asked for when the
+   * parse was given the fields to keep.
    */
   columns?: string[];
 }
@@ -55,11 +55,10 @@ export function parseSourceRows(
   keep?: ReadonlySet<string>,
 ): ParsedRows {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  // A CSV row keeps only the columns asked for (plan/used-fields.ts); JSON and YAML records are
-  // parsed whole, and are rarely exports of that size.
+  // A record keeps only the fields asked for (plan/used-fields.ts).
   if (format === 'csv') return parseCsvRows(text, name, delimiter, keep);
-  if (format === 'json') return parseJsonRows(text, name);
-  return parseYamlRows(text, name);
+  if (format === 'json') return parseJsonRows(text, name, keep);
+  return parseYamlRows(text, name, keep);
 }
 
 /** parseSourceRows of a file's bytes, which must be valid UTF-8. */
@@ -81,7 +80,7 @@ function problemText(d: Diagnostic): string {
 /** YAML alias and size limits: a data file must not expand into gigabytes ("billion laughs"). */
 const MAX_ALIASES = 50;
 
-function parseJsonRows(text: string, name: string): ParsedRows {
+function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): ParsedRows {
   const fail = (line: number, col: number, message: string): ParsedRows => ({
     rows: [],
     problems: [{ file: name, line, col, message }],
@@ -99,13 +98,49 @@ function parseJsonRows(text: string, name: string): ParsedRows {
   const starts = jsonRecordStarts(text);
   const rows: RawRow[] = [];
   const problems: Diagnostic[] = [];
+  // The records start in order, so one walk through the text finds every record's line (from the
+  // start for each, 100,000 records took minutes).
+  const walk = { line: 1, lineStart: 0, at: 0 };
+  const columns = new Set<string>();
   data.forEach((r, i) => {
-    const { line, col } = positionOf(text, starts[i] ?? 0);
+    const { line, col } = advancePosition(text, walk, starts[i] ?? 0);
     if (!r || typeof r !== 'object' || Array.isArray(r))
       problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
-    else rows.push({ fields: r as Record<string, unknown>, origin: line });
+    else rows.push({ fields: only(r as Record<string, unknown>, keep, columns), origin: line });
   });
-  return { rows, problems };
+  return { rows, problems, columns: [...columns] };
+}
+
+/**
+ * A JSON or YAML record with only the fields asked for (plan/used-fields.ts): the whole parsed
+ * file is let go before planning, not held for fields nothing reads.
+ */
+function only(
+  fields: Record<string, unknown>,
+  keep: ReadonlySet<string> | undefined,
+  columns: Set<string>,
+): Record<string, unknown> {
+  // Every field any record has, kept or not: validation names them ("did you mean …?").
+  for (const f in fields) if (Object.hasOwn(fields, f)) columns.add(f);
+  if (!keep) return fields;
+  const kept: Record<string, unknown> = {};
+  for (const f of keep) if (Object.hasOwn(fields, f)) kept[f] = fields[f];
+  return kept;
+}
+
+/** The line and column of `offset`, walking on from where `walk` stopped (offsets must not go back). */
+function advancePosition(
+  text: string,
+  walk: { line: number; lineStart: number; at: number },
+  offset: number,
+): { line: number; col: number } {
+  if (offset < walk.at) Object.assign(walk, { line: 1, lineStart: 0, at: 0 });
+  for (let i = text.indexOf('\n', walk.at); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
+    walk.line++;
+    walk.lineStart = i + 1;
+  }
+  walk.at = Math.max(offset, walk.lineStart);
+  return { line: walk.line, col: offset - walk.lineStart + 1 };
 }
 
 /** Offsets where the top-level array's elements start; JSON.parse keeps no positions. */
@@ -143,7 +178,7 @@ function positionOf(text: string, offset: number): { line: number; col: number }
   return { line, col: offset - lineStart + 1 };
 }
 
-function parseYamlRows(text: string, name: string): ParsedRows {
+function parseYamlRows(text: string, name: string, keep?: ReadonlySet<string>): ParsedRows {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length) {
@@ -176,12 +211,13 @@ function parseYamlRows(text: string, name: string): ParsedRows {
     };
   const rows: RawRow[] = [];
   const problems: Diagnostic[] = [];
+  const columns = new Set<string>();
   data.forEach((r, i) => {
     const start = seq?.items?.[i]?.range?.[0];
     const line = start !== undefined ? lineCounter.linePos(start).line : i + 1;
     if (!r || typeof r !== 'object' || Array.isArray(r))
       problems.push({ file: name, line, col: 1, message: `record ${i + 1} is not a mapping` });
-    else rows.push({ fields: r as Record<string, unknown>, origin: line });
+    else rows.push({ fields: only(r as Record<string, unknown>, keep, columns), origin: line });
   });
-  return { rows, problems };
+  return { rows, problems, columns: [...columns] };
 }

@@ -70,7 +70,7 @@ export function idKey(id: string): string {
 
 /**
  * Turns raw rows into records, reporting missing, empty and duplicate IDs per row instead of failing.
- * `columns`: the fields every row has, when that is known (CSV), which spares looking at each row's.
+ * `columns`: every field a row has, when the parser knows (it may have dropped fields nothing reads).
  * `keys` (asked with `withKeys`) says whether any record has a text or number ID of that key,
  * records left out included: a view of the records' own index, not a second set of 100,000 keys.
  */

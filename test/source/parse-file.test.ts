@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/shared/errors.js';
-import { parseSourceText } from '../../src/source/parse-file.js';
+import { parseSourceRows, parseSourceText } from '../../src/source/parse-file.js';
 import { collectRecords } from '../../src/source/records.js';
 
 describe('source files', () => {
@@ -57,6 +57,32 @@ describe('source files', () => {
     ).toEqual([1, 3]);
     expect(() => parseSourceText('{"a": 1}', 'a.json', 'json')).toThrow(/must be a JSON array/);
     expect(() => parseSourceText('- a: [1\n', 'a.yaml', 'yaml')).toThrow(/^a\.yaml:\d+:\d+: not valid YAML/);
+  });
+
+  it('give every record of a long JSON file its line and column, and keep only the fields asked for', () => {
+    const records = Array.from({ length: 3000 }, (_, i) => ({ id: String(i), sn: `S${i}`, note: 'x' }));
+    // Pretty-printed (5 lines a record after the opening bracket), then a broken record at the end.
+    const text = `${JSON.stringify(records, null, 2).slice(0, -2)},\n  7\n]`;
+    const parsed = parseSourceRows(text, 'a.json', 'json', ',', new Set(['id', 'sn']));
+    expect(parsed.rows.map((r) => r.origin)).toEqual(records.map((_, i) => 2 + 5 * i));
+    expect(parsed.rows[2999]!.fields).toEqual({ id: '2999', sn: 'S2999' });
+    // Validation still knows every field a record has, read or not ("did you mean …?").
+    expect(parsed.columns).toEqual(['id', 'sn', 'note']);
+    expect(parsed.problems).toEqual([
+      { file: 'a.json', line: 2 + 5 * 3000, col: 3, message: 'record 3001 is not an object' },
+    ]);
+    const yaml = parseSourceRows(
+      '- id: "1"\n  sn: Ås\n  note: x\n- id: "2"\n',
+      'a.yaml',
+      'yaml',
+      ',',
+      new Set(['id']),
+    );
+    expect(yaml.rows).toEqual([
+      { fields: { id: '1' }, origin: 1 },
+      { fields: { id: '2' }, origin: 4 },
+    ]);
+    expect(yaml.columns).toEqual(['id', 'sn', 'note']);
   });
 
   it('turn numeric IDs into text and keep records with other types', () => {
