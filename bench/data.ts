@@ -372,22 +372,45 @@ export function sourceCsv(persons: Person[], seed = 7, wide = false): string {
   return `${header}\n${rows.join('\n')}\n`;
 }
 
-export function templateYaml(): string {
+/**
+ * The same users as a JSON export (an HR system's API): employeeId a number, the rest text, in
+ * the CSV's order.
+ */
+export function sourceJson(persons: Person[], seed = 7): string {
+  const rows = sourceCsv(persons, seed).trimEnd().split('\n').slice(1);
+  const records = rows.map((row) => {
+    const [employeeId, givenName, sn, title, phone] = row.split(',');
+    return { employeeId: Number(employeeId), givenName, sn, title, phone };
+  });
+  return `[\n${records.map((r) => `  ${JSON.stringify(r)}`).join(',\n')}\n]\n`;
+}
+
+/**
+ * The template. `shapes`: the same values written as other templates write them (`{% if %}`,
+ * `default`, `strip`) and read from the JSON export (sourceJson), so the same plan.
+ */
+export function templateYaml(shapes = false): string {
+  const displayName = shapes
+    ? '{% if givenName != blank %}{{ givenName | strip }} {% endif %}{{ sn | strip }}'
+    : '{{ givenName }} {{ sn }}';
+  const title = shapes
+    ? "{% if title == blank %}Medarbeider{% else %}{{ title | default: 'Medarbeider' }}{% endif %}"
+    : "{{ title | fallback: 'Medarbeider' }}";
   return `apiVersion: reexport/v1
 kind: SyncTemplate
 metadata: { name: ${TEMPLATE_NAME}, description: Benchmark people }
 spec:
   target: ldap
-  source: { file: data/people.csv, id: employeeId }
+  source: { file: data/people.${shapes ? 'json' : 'csv'}, id: employeeId }
   match: { sourceField: employeeId, targetAttribute: employeeID }
   scope: { baseDN: "${PEOPLE_DN}" }
   mappings:
     - target: mail
       source: "{{ givenName | ascii | downcase }}.{{ sn | ascii | downcase }}@${MAIL_DOMAIN}"
     - target: displayName
-      source: "{{ givenName }} {{ sn }}"
+      source: "${displayName}"
     - target: title
-      source: "{{ title | fallback: 'Medarbeider' }}"
+      source: "${title}"
     - target: telephoneNumber
       source: "+47 {{ phone | slice: 0, 3 }} {{ phone | slice: 3, 2 }} {{ phone | slice: 5, 3 }}"
 `;

@@ -44,6 +44,7 @@ import {
   people,
   requestYaml,
   sourceCsv,
+  sourceJson,
   templateYaml,
   TEMPLATE_NAME,
 } from './data.js';
@@ -525,6 +526,8 @@ interface ScaleRow {
   previewRounds: number;
   /** The same preview from a 30-column export whose 25 extra columns nothing reads. */
   wideExport: { columns: number; previewMs: number; previewRatio: number; previewRssMb: number };
+  /** The same plan from a JSON export, with mappings written with if/else, default and strip. */
+  otherShapes: { previewMs: number; previewRatio: number; previewRssMb: number };
   /** `reexport once` making and committing the signed preview the apply executes. */
   daemonPreviewMs: number;
   daemonPreviewRssMb: number;
@@ -624,6 +627,36 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
       ),
     );
   }
+
+  // The same users from a JSON export, the mappings written with if/else, default and strip
+  // instead: the same values, so the same plan (its digest is checked), through other code.
+  const shapesRepo = path.join(work, 'repo-shapes');
+  await writeRepo(shapesRepo, persons, slapd);
+  await rm(path.join(shapesRepo, 'data', 'people.csv'));
+  await writeFile(path.join(shapesRepo, 'data', 'people.json'), sourceJson(persons));
+  await writeFile(path.join(shapesRepo, 'templates', `${TEMPLATE_NAME}.yaml`), templateYaml(true));
+  const shapes: Measured[] = [];
+  const shapesOut = path.join(shapesRepo, 'reports', REQUEST);
+  for (let r = 0; r < rounds; r++) {
+    await rm(shapesOut, { recursive: true, force: true });
+    shapes.push(
+      check(
+        await measure(
+          `preview ${users} (JSON, if/else)`,
+          process.execPath,
+          previewArgs(cli, shapesRepo, shapesOut),
+          {
+            env: cliEnv(slapd),
+          },
+        ),
+      ),
+    );
+  }
+  const planDigest = async (dir: string) =>
+    (parseYaml(await readFile(path.join(dir, 'status.yaml'), 'utf8')) as { digests: { plan: string } })
+      .digests.plan;
+  if ((await planDigest(shapesOut)) !== (await planDigest(reports)))
+    throw new Error(`preview of ${users} from JSON with if/else: another plan than from the CSV`);
 
   // What ldapmodify applies: the same plan as LDIF. A large preview does not commit changes.ldif;
   // an operator asks for it with --format ldif, as this does (untimed).
@@ -742,6 +775,7 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
 
   const ldapsearchMs = median(searches.map((m) => m.wallMs));
   const wideMs = median(wides.map((m) => m.wallMs));
+  const shapesMs = median(shapes.map((m) => m.wallMs));
   return {
     users,
     changes,
@@ -756,6 +790,11 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
       previewMs: Math.round(wideMs),
       previewRatio: r2(wideMs / ldapsearchMs),
       previewRssMb: Math.round(Math.max(...wides.map((m) => m.maxRssMb))),
+    },
+    otherShapes: {
+      previewMs: Math.round(shapesMs),
+      previewRatio: r2(shapesMs / ldapsearchMs),
+      previewRssMb: Math.round(Math.max(...shapes.map((m) => m.maxRssMb))),
     },
     daemonPreviewMs: Math.round(once.wallMs),
     daemonPreviewRssMb: Math.round(once.maxRssMb),
@@ -803,6 +842,10 @@ async function benchScale(cli: Cli) {
     const w = row.wideExport;
     say(
       `    from a ${w.columns}-column export (${w.columns - 5} columns nothing reads): preview ${fmtS(w.previewMs)} = ${w.previewRatio.toFixed(2)}× ldapsearch, rss ${w.previewRssMb} MB`,
+    );
+    const o = row.otherShapes;
+    say(
+      `    from a JSON export, mappings with if/else, default and strip (the same plan): preview ${fmtS(o.previewMs)} = ${o.previewRatio.toFixed(2)}× ldapsearch, rss ${o.previewRssMb} MB`,
     );
     const c = row.cpu;
     const slapd = (x?: number) => (x === undefined ? '' : ` (slapd ${x.toFixed(2)} s)`);
