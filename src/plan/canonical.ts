@@ -82,8 +82,10 @@ export function idOrder(ids: readonly string[]): Int32Array {
   const byIds = (i: number, j: number) => compareIds(ids[i]!, ids[j]!) || i - j;
   if (all && n > 0) {
     const max = value.reduce((a, b) => Math.max(a, b), 0);
-    const valueScale = 2 ** Math.ceil(Math.log2(max + 1));
-    const indexScale = 2 ** Math.ceil(Math.log2(n + 1));
+    // Powers of two above the largest number and index, found exactly: Math.log2(2 ** 49 + 1) is
+    // 49, which let a key pass 2 ** 53 and lose its index.
+    const valueScale = powerAbove(max);
+    const indexScale = powerAbove(n - 1);
     if (ranks.size * valueScale * indexScale <= 2 ** 53) {
       const keys = new Float64Array(n);
       for (let i = 0; i < n; i++) keys[i] = (rank[i]! * valueScale + value[i]!) * indexScale + i;
@@ -111,6 +113,13 @@ export function idOrder(ids: readonly string[]): Int32Array {
     return byIds(i, j);
   });
   return Int32Array.from(order);
+}
+
+/** The least power of two greater than `x` (a non-negative integer). */
+function powerAbove(x: number): number {
+  let p = 1;
+  while (p <= x) p *= 2;
+  return p;
 }
 
 /** `items` sorted by their IDs as compareIds orders them (stable), through idOrder. */

@@ -97,6 +97,18 @@ describe('idOrder', () => {
     expect(sortByIds(items, (x) => x.id).map((x) => x.n)).toEqual([2, 1, 3, 5, 4]);
   });
 
+  it('keeps every ID when the packed keys reach exactly 2^53 (2^49 with 8 IDs, 2^49 with 2 letter groups)', () => {
+    const big = String(2 ** 49);
+    for (const ids of [
+      ['1', '2', '3', '4', '5', '6', '7', big],
+      ['1', big, '2', '3', '4', '5', '6', '7'],
+      ['a1', `b${big}`, 'a2', 'a3'],
+      Array.from({ length: 8 }, () => `B0${big}`),
+      Array.from({ length: 16 }, (_, i) => String(2 ** 48 + i)),
+    ])
+      expect(sorted(ids), ids.join(' ')).toEqual([...ids].sort(compareIds));
+  });
+
   it('keeps the exact order when numbers are too large to pack with their index', () => {
     const ids = ['E999999999999999', 'E1', 'F3', 'E999999999999998', 'e1', 'G0'];
     expect(sorted(ids)).toEqual([...ids].sort(compareIds));
