@@ -124,7 +124,18 @@ function only(
   for (const f in fields) if (Object.hasOwn(fields, f)) columns.add(f);
   if (!keep) return fields;
   const kept: Record<string, unknown> = {};
-  for (const f of keep) if (Object.hasOwn(fields, f)) kept[f] = fields[f];
+  for (const f of keep) {
+    if (!Object.hasOwn(fields, f)) continue;
+    // An own "__proto__" (JSON.parse makes one) stays a field, not the record's prototype.
+    if (f === '__proto__')
+      Object.defineProperty(kept, f, {
+        value: fields[f],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else kept[f] = fields[f];
+  }
   return kept;
 }
 

@@ -83,6 +83,16 @@ describe('source files', () => {
       { fields: { id: '2' }, origin: 4 },
     ]);
     expect(yaml.columns).toEqual(['id', 'sn', 'note']);
+    // A field named __proto__ stays a field of the record, not its prototype.
+    const proto = parseSourceRows(
+      '[{"id": "1", "__proto__": {"x": 1}}]',
+      'a.json',
+      'json',
+      ',',
+      new Set(['id', '__proto__']),
+    );
+    expect(Object.hasOwn(proto.rows[0]!.fields, '__proto__')).toBe(true);
+    expect(Object.getPrototypeOf(proto.rows[0]!.fields)).toBe(Object.prototype);
   });
 
   it('turn numeric IDs into text and keep records with other types', () => {
