@@ -21,6 +21,7 @@ const FORBIDDEN_TAGS = [
 ];
 
 const MEMORY_LIMIT = 1024 * 1024;
+const PARSE_LIMIT = 64 * 1024;
 
 /**
  * Liquid is loaded when an expression first needs it: most mappings are simple enough for the fast
@@ -36,7 +37,7 @@ function createLiquid(): Liquid {
     strictVariables: false,
     ownPropertyOnly: true,
     jsTruthy: false,
-    parseLimit: 64 * 1024,
+    parseLimit: PARSE_LIMIT,
     renderLimit: 1000,
     memoryLimit: MEMORY_LIMIT,
     cache: false,
@@ -69,6 +70,11 @@ export interface CompiledExpression {
   template?: Template[];
   /** Top-level source fields it reads. */
   fields: string[];
+  /**
+   * For a Liquid template, every top-level name it reads, locals included: a name assigned only
+   * in a branch not taken (`{% if a %}{% assign b = 1 %}{% endif %}{{ b }}`) is a field when read.
+   */
+  names?: string[];
   /** The same render without Liquid's machinery, for the simple shapes (fast-path.ts). */
   fast?: FastRender;
 }
@@ -81,7 +87,7 @@ export function isStatic(text: string): boolean {
 export function compileExpression(text: string): CompiledExpression {
   if (isStatic(text)) return { text, static: true, fields: [] };
   // The fast path accepts only a strict subset of Liquid (known filters, literal arguments), all valid.
-  const simple = compileFastPath(text, MEMORY_LIMIT);
+  const simple = compileFastPath(text, { memory: MEMORY_LIMIT, parse: PARSE_LIMIT });
   if (simple) return { text, fields: simple.fields, fast: simple.render };
   const template = engine().parse(text);
   const fields = [
@@ -91,7 +97,8 @@ export function compileExpression(text: string): CompiledExpression {
         .map((s) => String(s[0])),
     ),
   ];
-  return { text, template, fields };
+  const names = [...new Set([...fields, ...Object.keys(engine().analyzeSync(template).variables)])];
+  return { text, template, fields, names };
 }
 
 /** A problem in one expression, located relative to the expression's text. */

@@ -106,6 +106,8 @@ function spend(budget: { left: number }, size: number): boolean {
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Words Liquid reads as literals, not variables. */
 const KEYWORDS = new Set(['true', 'false', 'nil', 'null', 'empty', 'blank']);
+/** A `size` the record lacks is, to Liquid, the size of its (empty) globals: 0, not nil. */
+const NOT_FIELDS = new Set([...KEYWORDS, 'size']);
 /** A quoted literal without escapes or anything Liquid might read differently. */
 const LITERAL = /^(?:'([^'\\{}%]*)'|"([^"\\{}%]*)")$/;
 
@@ -136,7 +138,7 @@ const CONDITION =
 
 function parseTest(words: string, negate: boolean): Test | undefined {
   const m = CONDITION.exec(words.trim());
-  if (!m || KEYWORDS.has(m[1]!)) return undefined;
+  if (!m || NOT_FIELDS.has(m[1]!)) return undefined;
   const [, field, op, operand] = m as unknown as [string, string, string?, string?];
   let holds: Test['holds'];
   if (op === undefined) holds = (v) => v !== undefined;
@@ -179,7 +181,9 @@ function parseParts(text: string): Part[] | undefined {
     return true;
   };
   for (const m of text.matchAll(PIECE)) {
-    if (!literal(text.slice(at, m.index))) return undefined;
+    const before = text.slice(at, m.index);
+    // `{{% if` or `{{{ x }}`: Liquid reads an output from the first `{{`, so not these pieces.
+    if (!literal(before) || before.endsWith('{')) return undefined;
     at = m.index + m[0].length;
     if (m[1] !== undefined) {
       const output = parseOutput(m[1]);
@@ -282,9 +286,14 @@ function renderParts(
 /** The expression as a render function and the fields it reads, or undefined when it is not of the simple shape. */
 export function compileFastPath(
   text: string,
-  memoryLimit: number,
+  limits: { memory: number; parse: number },
 ): { render: FastRender; fields: string[] } | undefined {
+  const memoryLimit = limits.memory;
+  // Liquid refuses a text over its parse limit; it must say so, not this.
+  if (text.length > limits.parse) return undefined;
   if (/\{\{-|-\}\}|\{%-|-%\}/.test(text)) return undefined;
+  // The two characters JavaScript and Liquid disagree on as blanks (\s has U+FEFF, Liquid U+180E).
+  if (/[\ufeff\u180e]/.test(text)) return undefined;
   const parts = parseParts(text);
   if (!parts) return undefined;
   const fields = [...fieldsOf(parts, new Set())];
@@ -361,7 +370,7 @@ const TEXT_FILTERS = { ...BUILTIN, ...OWN, split: { arity: [1] } };
 
 function parseOutput(inner: string): Output | undefined {
   const [head, ...rest] = inner.split('|').map((s) => s.trim());
-  if (!head || !IDENT.test(head) || KEYWORDS.has(head)) return undefined;
+  if (!head || !IDENT.test(head) || NOT_FIELDS.has(head)) return undefined;
   const filters: Output['filters'] = [];
   for (let i = 0; i < rest.length; i++) {
     const f = parseFilter(rest[i]!, TEXT_FILTERS);

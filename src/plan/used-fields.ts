@@ -8,10 +8,11 @@ import { compileExpression } from '../expr/engine.js';
  * users by. A source keeps only these in memory: an HR export of 30 columns of which 4 are
  * mapped is mostly values nobody reads (at 100,000 users, some 50 MB of a preview's memory).
  * Undefined, every field then kept, when that cannot be known: an expression with a `[` can read a
- * field whose name it computes (`{{ [name] }}`, which Liquid's own list of the variables a
- * template reads leaves out); a broken template is checked as far as it can be, whatever it
- * reads. Without a `[`, Liquid names every field it reads in the text (tags that could read
- * another file or template are refused at parse), so its list is complete.
+ * field whose name it computes (`{{ [name] }}`, which Liquid's analysis of a template leaves
+ * out); a broken template is checked as far as it can be, whatever it reads. Without a `[`,
+ * every name a template reads is written in it (tags that could read another file or template
+ * are refused at parse): Liquid's list of them, locals included, since a local assigned only in
+ * a branch not taken is the record's field when read.
  */
 export function usedFields(
   repo: Pick<ConfigRepo, 'templates' | 'requests'>,
@@ -37,7 +38,7 @@ export function usedFields(
           return undefined;
         }
         if (!expression.static && !expression.fast && text.includes('[')) return undefined;
-        for (const f of expression.fields) used.add(f);
+        for (const f of expression.names ?? expression.fields) used.add(f);
       }
     }
   }

@@ -47,7 +47,16 @@ describe('usedFields', () => {
       },
     ]);
     expect(usedFields(repo({ a: conditional }), source, 'employeeId')).toEqual(
-      new Set(['employeeId', 'title', 'role', 'boss']),
+      new Set(['employeeId', 'title', 'role', 'boss', 'm']),
+    );
+    // A name assigned, captured or looped over where that code may not run is the record's field.
+    const shadowed = template([
+      { target: 'office', source: "{% if dept == 'IT' %}{% assign office = 'HQ' %}{% endif %}{{ office }}" },
+      { target: 'mail', source: '{% capture mail %}{{ mail | downcase }}{% endcapture %}{{ mail }}' },
+      { target: 'sn', source: '{% for sn in (1..0) %}{% else %}{{ sn }}{% endfor %}' },
+    ]);
+    expect(usedFields(repo({ a: shadowed }), source, 'employeeId')).toEqual(
+      new Set(['employeeId', 'dept', 'office', 'mail', 'sn']),
     );
   });
 
