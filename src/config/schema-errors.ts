@@ -5,13 +5,20 @@ import { closest } from '../shared/closest.js';
 
 export { closest };
 
+/** The schema errors of one file turned into diagnostics; the rest are left for the next round. */
+const MAX_ERRORS = 1000;
+
 /**
  * Turns ajv's errors into one located, actionable message per problem. oneOf failures produce an
  * error per branch; we keep the errors of the branch the user evidently meant (the deeper ones), or
  * the schema's `x-hint` when no branch fits at all.
  */
-export function schemaDiagnostics(yaml: YamlFile, errors: readonly ErrorObject[]): Diagnostic[] {
+export function schemaDiagnostics(yaml: YamlFile, allErrors: readonly ErrorObject[]): Diagnostic[] {
+  // Matching errors to their alternatives costs errors × alternatives: a broken (or hostile) file
+  // of 20,000 mappings took minutes. Its first errors say what to fix.
+  const errors = allErrors.slice(0, MAX_ERRORS);
   const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
+  const isAlternative = new Set(alternatives);
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
   const emit = (path: PathSegment[], which: 'value' | 'key', message: string) => {
@@ -24,7 +31,7 @@ export function schemaDiagnostics(yaml: YamlFile, errors: readonly ErrorObject[]
 
   for (const alt of alternatives) {
     const inside = errors.filter((e) => e !== alt && isWithin(e.instancePath, alt.instancePath));
-    const deeper = inside.filter((e) => e.instancePath !== alt.instancePath && !alternatives.includes(e));
+    const deeper = inside.filter((e) => e.instancePath !== alt.instancePath && !isAlternative.has(e));
     if (
       deeper.length === 0 &&
       !alternatives.some(
@@ -40,7 +47,7 @@ export function schemaDiagnostics(yaml: YamlFile, errors: readonly ErrorObject[]
   }
 
   for (const err of errors) {
-    if (alternatives.includes(err)) continue;
+    if (isAlternative.has(err)) continue;
     const owner = alternatives.find((a) => isWithin(err.instancePath, a.instancePath));
     // Errors at the alternative's own level say "wrong branch"; the alternative's message covers them.
     if (owner && err.instancePath === owner.instancePath) continue;

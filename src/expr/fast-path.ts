@@ -166,7 +166,8 @@ function parseTest(words: string, negate: boolean): Test | undefined {
 
 /** A piece of an expression: literal text, an output or a tag. */
 const PIECE = /\{\{([^{}]*)\}\}|\{%([^{}%]*)%\}/g;
-const TAG = /^\s*(if|unless|elsif|else|endif|endunless)\b\s*(.*?)\s*$/s;
+/** On a tag's trimmed text: a lazy `\s*(.*?)\s*$` backtracks quadratically on runs of blanks. */
+const TAG = /^(if|unless|elsif|else|endif|endunless)\b\s*(.*)$/s;
 
 /** The pieces of an expression as parts, or undefined when any is not of the simple shape. */
 function parseParts(text: string): Part[] | undefined {
@@ -191,7 +192,7 @@ function parseParts(text: string): Part[] | undefined {
       into.push(output);
       continue;
     }
-    const tag = TAG.exec(m[2]!);
+    const tag = TAG.exec(m[2]!.trim());
     if (!tag) return undefined;
     const [, name, words] = tag as unknown as [string, string, string];
     const open = stack[stack.length - 1];

@@ -183,7 +183,9 @@ export class Planner {
       const dn = found.dns[at];
       if (dn !== undefined) {
         // Two entries claim one user: nobody can tell which is right, so neither is written.
-        found.duplicateDns.set(at, [...(found.duplicateDns.get(at) ?? [dn]), entry.dn]);
+        const dns = found.duplicateDns.get(at);
+        if (dns) dns.push(entry.dn);
+        else found.duplicateDns.set(at, [dn, entry.dn]);
         found.changes[at] = undefined;
         found.notes.delete(at);
         continue;

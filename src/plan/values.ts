@@ -149,7 +149,8 @@ export function decideChange(
     const demoted =
       mapping.target?.toLowerCase() === 'proxyaddresses' ? demoteOtherPrimaries(current, desired) : current;
     const kept = demoted.filter((v) => !wanted.has(v.toLowerCase()) || wanted.get(v.toLowerCase()) === v);
-    const after = [...kept, ...desired.filter((v) => !kept.includes(v))];
+    const keptSet = new Set(kept);
+    const after = [...kept, ...desired.filter((v) => !keptSet.has(v))];
     return sameValues(current, after) ? UNCHANGED : { kind: 'change', after };
   }
   return sameValues(current, desired, key) ? UNCHANGED : { kind: 'change', after: desired };

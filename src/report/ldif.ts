@@ -36,8 +36,8 @@ export function* ldifChunks(changes: readonly PlanChange[], header: string[] = [
     chunk += `\n${ldifLine('dn', dn)}\nchangetype: modify`;
     for (; i < changes.length && changes[i]!.dn === dn; i++) {
       const c = changes[i]!;
-      const removed = c.before.filter((v) => !c.after.includes(v));
-      const added = c.after.filter((v) => !c.before.includes(v));
+      const removed = without(c.before, c.after);
+      const added = without(c.after, c.before);
       if (removed.length) chunk += `\n${modLines('delete', c.attribute, removed)}`;
       if (added.length) chunk += `\n${modLines('add', c.attribute, added)}`;
     }
@@ -63,4 +63,11 @@ export function renderLdif(changes: readonly PlanChange[], header: string[] = []
   let out = '';
   for (const chunk of ldifChunks(changes, header)) out += chunk;
   return out;
+}
+
+/** The values of `a` not in `b`; a Set once `b` is long (a group's thousands of members). */
+function without(a: readonly string[], b: readonly string[]): string[] {
+  if (b.length <= 16) return a.filter((v) => !b.includes(v));
+  const set = new Set(b);
+  return a.filter((v) => !set.has(v));
 }

@@ -169,6 +169,42 @@ function groupByUser(changes: readonly PlanChange[], max: number): { shown: Plan
   return { shown, users };
 }
 
+/**
+ * Above this many values of one attribute, sortedDiff instead of diff's Myers algorithm, whose
+ * time grows with the values times the differences (a group of 20,000 members replaced took 76 s).
+ */
+const MYERS_MAX = 1000;
+
+type DiffPart = { value: string[]; added?: boolean; removed?: boolean };
+
+/** The diff of two sorted lists in one walk: kept values as context, the others removed or added. */
+function sortedDiff(before: readonly string[], after: readonly string[]): DiffPart[] {
+  const parts: DiffPart[] = [];
+  const put = (v: string, kind: 'added' | 'removed' | undefined) => {
+    const last = parts[parts.length - 1];
+    if (last && (last.added ? 'added' : last.removed ? 'removed' : undefined) === kind) last.value.push(v);
+    else parts.push(kind ? { value: [v], [kind]: true } : { value: [v] });
+  };
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const b = before[i];
+    const a = after[j];
+    if (b !== undefined && (a === undefined || b < a)) {
+      put(b, 'removed');
+      i++;
+    } else if (a !== undefined && (b === undefined || a < b)) {
+      put(a, 'added');
+      j++;
+    } else {
+      put(b!, undefined);
+      i++;
+      j++;
+    }
+  }
+  return parts;
+}
+
 function userDiff(changes: PlanChange[]): string[] {
   const first = changes[0]!;
   const out = [`### ${visibleControls(first.id)}`, '', code(first.dn), '', '```diff'];
@@ -176,7 +212,11 @@ function userDiff(changes: PlanChange[]): string[] {
     const before = [...c.before].sort();
     const after = c.after;
     // Unchanged values (kept by merge) stay as context, so a reviewer sees the whole attribute.
-    const parts = diffArrays(before, [...after].sort());
+    const sortedAfter = [...after].sort();
+    const parts =
+      before.length + sortedAfter.length > MYERS_MAX
+        ? sortedDiff(before, sortedAfter)
+        : diffArrays(before, sortedAfter);
     for (const part of parts) {
       const sign = part.added ? '+' : part.removed ? '-' : ' ';
       for (const v of part.value) out.push(`${sign}${c.attribute}: ${visibleControls(v)}`);

@@ -243,7 +243,12 @@ function unquote(bytes: Buffer, from: number, to: number, high: number): string 
   return out.toString(high < 0x80 ? 'latin1' : 'utf8', 0, w);
 }
 
-/** csv-parse, which reports every broken row with its line. */
+/** How many broken records csv-parse reports before the rest of the file is left unread. */
+const MAX_CSV_PROBLEMS = 100;
+
+class TooBroken extends Error {}
+
+/** csv-parse, which reports every broken row with its line (up to MAX_CSV_PROBLEMS). */
 export function readCsvWithCsvParse(
   text: string,
   name: string,
@@ -254,26 +259,40 @@ export function readCsvWithCsvParse(
   const header = headerNames(name, problems);
   // Loaded on the first file the fast reader hands over: most sources never need it.
   const { parse: parseCsv } = createRequire(import.meta.url)('csv-parse/sync') as typeof CsvParseSync;
-  const rows = parseCsv<CsvRowWithInfo>(text, {
-    columns: header,
-    delimiter,
-    skip_empty_lines: true,
-    relax_quotes: false,
-    info: true,
-    raw: true,
-    skip_records_with_error: true,
-    on_skip: (err) => {
-      if (!err) return undefined;
-      const e = err as { message: string; lines?: number };
-      problems.push({
-        file: name,
-        line: e.lines ?? 1,
-        col: 1,
-        message: `not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`,
-      });
-      return undefined;
-    },
-  }) as unknown as CsvRowWithInfo[];
+  let rows: CsvRowWithInfo[];
+  try {
+    rows = parseCsv<CsvRowWithInfo>(text, {
+      columns: header,
+      delimiter,
+      skip_empty_lines: true,
+      relax_quotes: false,
+      info: true,
+      raw: true,
+      skip_records_with_error: true,
+      on_skip: (err) => {
+        if (!err) return undefined;
+        const e = err as { message: string; lines?: number };
+        problems.push({
+          file: name,
+          line: e.lines ?? 1,
+          col: 1,
+          message: `not valid CSV: ${e.message.replace(/^Invalid Record Length: /, '')}`,
+        });
+        // A file this broken is refused whatever the rest holds; reading on costs csv-parse time
+        // that grows with the square of the rows (it keeps each broken record's text).
+        if (problems.length >= MAX_CSV_PROBLEMS) throw new TooBroken();
+        return undefined;
+      },
+    }) as unknown as CsvRowWithInfo[];
+  } catch (err) {
+    if (!(err instanceof TooBroken)) throw err;
+    const last = problems[problems.length - 1]!;
+    problems.push({
+      ...last,
+      message: `not valid CSV: ${MAX_CSV_PROBLEMS} broken records by this line; the rest of the file was not read`,
+    });
+    return { rows: [], problems };
+  }
   // csv-parse tells where a record ends (info.bytes, its line end included) and its text (raw: the
   // empty lines before it included, each line end's LF left out after a CR); the record starts
   // after those empty lines. Its line count cannot be used, as it counts a CRLF inside quotes twice,

@@ -162,4 +162,22 @@ describe('changes.ldif: readable DNs', () => {
       '',
     ]);
   });
+
+  it('diffs an attribute of thousands of values in one sorted walk: old values -, new +, kept as context', () => {
+    const old = Array.from({ length: 3000 }, (_, i) => `smtp:old${String(i).padStart(4, '0')}@kommune.no`);
+    const md = renderPreviewMd(
+      plan(
+        [AASE],
+        [aaseEntry({ proxyAddresses: [...old, 'SMTP:1001@kommune.no'] })],
+        [{ target: 'proxyAddresses', source: ['SMTP:{{ employeeId }}@kommune.no', 'smtp:new@kommune.no'] }],
+      ),
+      { maxUsers: 10 },
+    );
+    const lines = md.split('\n').filter((l) => /^[-+ ]proxyAddresses: /.test(l));
+    expect(lines).toEqual([
+      ' proxyAddresses: SMTP:1001@kommune.no',
+      '+proxyAddresses: smtp:new@kommune.no',
+      ...old.map((v) => `-proxyAddresses: ${v}`),
+    ]);
+  });
 });

@@ -38,6 +38,21 @@ describe('source files', () => {
     expect(() => parseSourceText('a,b\n1,2\n3,4,5\n', 'a.csv', 'csv')).toThrow(/^a\.csv:3:1: not valid CSV/);
   });
 
+  it('stop reading a CSV file after 100 broken records, and say so at the last one', () => {
+    let csv = 'id,name\n';
+    for (let i = 0; i < 5000; i++) csv += i % 10 === 0 ? `${i},"Jo" Hansen\n` : `${i},Kari\n`;
+    const parsed = parseSourceRows(csv, 'a.csv', 'csv');
+    expect(parsed.problems.length).toBe(101);
+    expect(parsed.problems[0]).toMatchObject({
+      file: 'a.csv',
+      line: 2,
+      message: expect.stringMatching(/^not valid CSV/),
+    });
+    expect(parsed.problems[100]!.message).toMatch(
+      /100 broken records by this line; the rest of the file was not read/,
+    );
+  });
+
   it('read a JSON array and a YAML list, with positions', () => {
     expect(parseSourceText('[{"employeeId": 1001, "sn": "Ødegård"}]', 'a.json', 'json')).toEqual([
       { fields: { employeeId: 1001, sn: 'Ødegård' }, origin: 1 },

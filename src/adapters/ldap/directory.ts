@@ -165,7 +165,7 @@ function collect(raw: Entry): { attrs: Map<string, RawAttr>; pending: PendingRan
     const name = range ? range[1]! : type;
     const key = name.toLowerCase();
     const acc = attrs.get(key) ?? { name, values: [] };
-    acc.values.push(...values);
+    for (const v of values) acc.values.push(v);
     attrs.set(key, acc);
     if (range && range[3] !== '*') pending.push({ key, name, next: Number(range[3]) + 1 });
   }
@@ -420,7 +420,9 @@ class LdapDirectory implements Directory {
   ): Promise<DirectoryEntry> {
     for (const p of pending) {
       const rest = await this.fetchRemainingRange(client, dn, p, rangeStep);
-      attrs.get(p.key)!.values.push(...rest);
+      const into = attrs.get(p.key)!.values;
+      // Not push(...rest): a group of 200,000 members overflows the stack as arguments.
+      for (const v of rest) into.push(v);
     }
     return toEntry(dn, attrs);
   }
@@ -445,7 +447,7 @@ class LdapDirectory implements Directory {
       });
       const part = searchEntries[0] ? this.rangePart(searchEntries[0], p.key) : undefined;
       if (!part) return out;
-      out.push(...part.values);
+      for (const v of part.values) out.push(v);
       if (part.end === '*') return out;
       const end = Number(part.end);
       if (end < next)

@@ -150,12 +150,14 @@ function collectEntry(buf: Slicing, dn: string, from: number, listEnd: number): 
   }
   const attrs = new Map<string, AttrValues>();
   for (const [key, { name, spans }] of found) {
-    const text: string[] = [];
+    let text: string[] = [];
     let binary = false;
     for (let i = 0; i < spans.length && !binary; i += 2) {
       const v = values(buf, spans[i]!, spans[i + 1]!);
       binary = v.binary;
-      text.push(...v.values);
+      // Not push(...): a group of 200,000 members overflows the stack as arguments.
+      if (i === 0) text = v.values;
+      else for (const x of v.values) text.push(x);
     }
     if (!binary) {
       attrs.set(key, { name, values: text });
@@ -163,7 +165,7 @@ function collectEntry(buf: Slicing, dn: string, from: number, listEnd: number): 
     }
     const base64: string[] = [];
     for (let i = 0; i < spans.length; i += 2)
-      base64.push(...base64Values(buf, spans[i]!, spans[i + 1]!).values);
+      for (const x of base64Values(buf, spans[i]!, spans[i + 1]!).values) base64.push(x);
     attrs.set(key, { name, values: base64, binary: true });
   }
   return { dn, attrs };

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { BulkConnection } from '../../../src/adapters/ldap/bulk-search.js';
 import { decodeEntries } from '../../../src/adapters/ldap/raw-entries.js';
+import { writeSearchEntry } from '../../../src/adapters/ldap/ber.js';
 import { DirectoryError } from '../../../src/shared/errors.js';
 import { entry, hostileServer, SEARCH_REQUEST, searchDone, tlv } from '../../harness/hostile-ldap.js';
 
@@ -59,6 +60,17 @@ describe('the bulk read against a broken or hostile server', () => {
     const err = await readAll(connection).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DirectoryError);
     expect((err as Error).message).toMatch(/not valid LDAP: a message of \d+ bytes/);
+  });
+
+  it('merges an attribute given in range parts of 150,000 values each (not as call arguments)', () => {
+    const part = (from: number) => Array.from({ length: 150_000 }, (_, i) => `uid=m${from + i},dc=k`);
+    const page = writeSearchEntry('cn=all,dc=k', [
+      { type: 'member;range=0-149999', values: part(0).map((m) => Buffer.from(m)) },
+      { type: 'member;range=150000-*', values: part(150_000).map((m) => Buffer.from(m)) },
+    ]);
+    const values = decodeEntries(page)[0]!.attrs.get('member')!.values;
+    expect(values.length).toBe(300_000);
+    expect(values[150_000]).toBe('uid=m150000,dc=k');
   });
 
   it('a page whose entry is not valid BER fails as a directory error, not an internal one', () => {
