@@ -68,6 +68,9 @@ export function idKey(id: string): string {
   return nfc(id).trim().toLowerCase();
 }
 
+/** How many places of one repeated ID its message lists. */
+const ORIGINS_SHOWN = 5;
+
 /**
  * Turns raw rows into records, reporting missing, empty and duplicate IDs per row instead of failing.
  * `columns`: every field a row has, when the parser knows (it may have dropped fields nothing reads).
@@ -131,7 +134,10 @@ export function collectRecords(
   for (const group of seen.values()) if (!Array.isArray(group)) group.index = records.push(group) - 1;
   for (const group of seen.values()) {
     if (!Array.isArray(group)) continue;
-    const where = group.map((r) => r.origin).join(', ');
+    // A placeholder ID in thousands of records would put all their places in every message.
+    const shown = group.slice(0, ORIGINS_SHOWN).map((r) => r.origin);
+    const more = group.length - shown.length;
+    const where = `${shown.join(', ')}${more > 0 ? ` and ${more.toLocaleString('en')} more` : ''}`;
     for (const r of group)
       issues.push({
         origin: r.origin,

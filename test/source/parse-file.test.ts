@@ -110,6 +110,16 @@ describe('source files', () => {
     expect(Object.getPrototypeOf(proto.rows[0]!.fields)).toBe(Object.prototype);
   });
 
+  it('name at most five places of a repeated ID, however many records share it', () => {
+    const rows = Array.from({ length: 40_000 }, (_, i) => ({ fields: { id: '0' }, origin: i + 2 }));
+    const data = collectRecords('a.csv', rows, 'id', 'd');
+    expect(data.records).toEqual([]);
+    expect(data.issues.length).toBe(40_000);
+    expect(data.issues[0]!.message).toBe(
+      'repeats `id` 0 (a.csv:2, a.csv:3, a.csv:4, a.csv:5, a.csv:6 and 39,995 more); these records are left out until the source is fixed',
+    );
+  });
+
   it('turn numeric IDs into text and keep records with other types', () => {
     const data = collectRecords(
       'a.json',
