@@ -8,6 +8,8 @@ export { closest };
 /** The schema errors of one file turned into diagnostics; the rest are left for the next round. */
 const MAX_ERRORS = 1000;
 
+const isAlternativeError = (e: ErrorObject) => e.keyword === 'oneOf' || e.keyword === 'anyOf';
+
 /**
  * Turns ajv's errors into one located, actionable message per problem. oneOf failures produce an
  * error per branch; we keep the errors of the branch the user evidently meant (the deeper ones), or
@@ -17,7 +19,16 @@ export function schemaDiagnostics(yaml: YamlFile, allErrors: readonly ErrorObjec
   // Matching errors to their alternatives costs errors × alternatives: a broken (or hostile) file
   // of 20,000 mappings took minutes. Its first errors say what to fix.
   const errors = allErrors.slice(0, MAX_ERRORS);
-  const alternatives = errors.filter((e) => e.keyword === 'oneOf' || e.keyword === 'anyOf');
+  // ajv lists an alternative after its branches' errors: one past the cut still explains them.
+  const kept = new Set<string>();
+  for (const e of errors)
+    for (let p = e.instancePath; ; p = p.slice(0, p.lastIndexOf('/'))) {
+      kept.add(p);
+      if (p === '') break;
+    }
+  for (const e of allErrors.slice(MAX_ERRORS))
+    if (isAlternativeError(e) && kept.has(e.instancePath)) errors.push(e);
+  const alternatives = errors.filter(isAlternativeError);
   const isAlternative = new Set(alternatives);
   const out: Diagnostic[] = [];
   const seen = new Set<string>();
@@ -54,6 +65,13 @@ export function schemaDiagnostics(yaml: YamlFile, allErrors: readonly ErrorObjec
     const { path, which, message } = explain(err);
     emit(path, which, message);
   }
+  if (allErrors.length > MAX_ERRORS)
+    out.push({
+      file: yaml.file,
+      line: 1,
+      col: 1,
+      message: `and more problems than these (${allErrors.length.toLocaleString('en')} schema errors in all); fix these first`,
+    });
   return out;
 }
 

@@ -243,12 +243,12 @@ function unquote(bytes: Buffer, from: number, to: number, high: number): string 
   return out.toString(high < 0x80 ? 'latin1' : 'utf8', 0, w);
 }
 
-/** How many broken records csv-parse reports before the rest of the file is left unread. */
+/** How many problems in records csv-parse reports before the rest of the file is left unread. */
 const MAX_CSV_PROBLEMS = 100;
 
 class TooBroken extends Error {}
 
-/** csv-parse, which reports every broken row with its line (up to MAX_CSV_PROBLEMS). */
+/** csv-parse, which reports every broken row with its line (up to MAX_CSV_PROBLEMS problems). */
 export function readCsvWithCsvParse(
   text: string,
   name: string,
@@ -260,6 +260,8 @@ export function readCsvWithCsvParse(
   // Loaded on the first file the fast reader hands over: most sources never need it.
   const { parse: parseCsv } = createRequire(import.meta.url)('csv-parse/sync') as typeof CsvParseSync;
   let rows: CsvRowWithInfo[];
+  // The broken records' problems, not the header's (a record can give two).
+  let skipped = 0;
   try {
     rows = parseCsv<CsvRowWithInfo>(text, {
       columns: header,
@@ -280,7 +282,7 @@ export function readCsvWithCsvParse(
         });
         // A file this broken is refused whatever the rest holds; reading on costs csv-parse time
         // that grows with the square of the rows (it keeps each broken record's text).
-        if (problems.length >= MAX_CSV_PROBLEMS) throw new TooBroken();
+        if (++skipped >= MAX_CSV_PROBLEMS) throw new TooBroken();
         return undefined;
       },
     }) as unknown as CsvRowWithInfo[];
@@ -289,7 +291,7 @@ export function readCsvWithCsvParse(
     const last = problems[problems.length - 1]!;
     problems.push({
       ...last,
-      message: `not valid CSV: ${MAX_CSV_PROBLEMS} broken records by this line; the rest of the file was not read`,
+      message: `not valid CSV: ${MAX_CSV_PROBLEMS} problems in records by this line; the rest of the file was not read`,
     });
     return { rows: [], problems };
   }

@@ -38,7 +38,7 @@ describe('source files', () => {
     expect(() => parseSourceText('a,b\n1,2\n3,4,5\n', 'a.csv', 'csv')).toThrow(/^a\.csv:3:1: not valid CSV/);
   });
 
-  it('stop reading a CSV file after 100 broken records, and say so at the last one', () => {
+  it('stop reading a CSV file after 100 problems in its records, and say so at the last one', () => {
     let csv = 'id,name\n';
     for (let i = 0; i < 5000; i++) csv += i % 10 === 0 ? `${i},"Jo" Hansen\n` : `${i},Kari\n`;
     const parsed = parseSourceRows(csv, 'a.csv', 'csv');
@@ -49,8 +49,11 @@ describe('source files', () => {
       message: expect.stringMatching(/^not valid CSV/),
     });
     expect(parsed.problems[100]!.message).toMatch(
-      /100 broken records by this line; the rest of the file was not read/,
+      /100 problems in records by this line; the rest of the file was not read/,
     );
+    // The header's problems are not the records': one broken record after 150 empty names is read on.
+    const header = parseSourceRows(`id${','.repeat(150)}\n1\n2${','.repeat(150)}\n`, 'b.csv', 'csv');
+    expect(header.problems.some((p) => /rest of the file/.test(p.message))).toBe(false);
   });
 
   it('read a JSON array and a YAML list, with positions', () => {
