@@ -43,6 +43,8 @@ export function checkSourceBytes(
     id: string;
     delimiter?: string;
     recordSeverity?: Severity;
+    /** sha256 of `bytes` (hex), when the caller has it already. */
+    digest?: string;
     /** The fields to keep of each record (plan/used-fields.ts); all without it. */
     keep?: ReadonlySet<string>;
   },
@@ -68,7 +70,7 @@ export function checkSourceBytes(
   const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter, opts.keep);
   const diagnostics: Diagnostic[] = [...parsed.problems];
   if (parsed.rows.length === 0 && parsed.problems.length) return { diagnostics };
-  const { keys: ids, ...data } = collectRecords(name, parsed.rows, opts.id, sha256(bytes), {
+  const { keys: ids, ...data } = collectRecords(name, parsed.rows, opts.id, opts.digest ?? sha256(bytes), {
     columns: parsed.columns,
     withKeys: true,
   });

@@ -3,7 +3,7 @@ import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { diagnosticsForRequest } from '../config/rules.js';
-import { validateCheckout } from './validate.js';
+import { type SourceCache, validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, textDigest } from '../lifecycle/statements.js';
@@ -64,6 +64,8 @@ interface PassState {
   targets: Map<string, Promise<PreviewTarget>>;
   answers: Map<string, Promise<boolean | undefined>>;
   snapshots?: ScopeSnapshots;
+  /** The sources this pass read: each checkout with the same data file uses the same reading. */
+  sources: SourceCache;
 }
 
 export interface PassSummary {
@@ -89,6 +91,7 @@ export async function reconcilePass(outer: ReconcileContext): Promise<PassSummar
   const pass: PassState = {
     targets: new Map(),
     answers: new Map(),
+    sources: new Map(),
     ...(outer.snapshots ? { snapshots: outer.snapshots } : {}),
   };
   const ctx: ReconcileContext = { ...outer, pass };
@@ -148,7 +151,9 @@ async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise
   const { dir, commit } = await ctx.repo.checkout(branch);
   // Every check short of the directory, once per checkout: a data file's problems become the
   // requests' located diagnostics (an invalid report), and the sources it read serve the plans.
-  const { repo, sources } = await validateCheckout(dir, ctx.daemon);
+  const { repo, sources } = await validateCheckout(dir, ctx.daemon, {
+    ...(ctx.pass ? { sourceCache: ctx.pass.sources } : {}),
+  });
   const loaded = new Map<string, Promise<SourceData>>();
   for (const [name, data] of sources) {
     const source = repo.templates.get(name)?.value?.spec.source;

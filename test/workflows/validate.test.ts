@@ -317,4 +317,28 @@ describe('validate: the records a plan gets', () => {
       HR: 'Lønn',
     });
   });
+
+  it('with a cache, reads a data file once for every checkout that has the same bytes, and again when they change', async () => {
+    const cache = new Map();
+    const checkout = async (csv: string, files: Record<string, string> = {}) => {
+      const { dir, cleanup } = await makeDir({ ...baseRepo(), ...files, 'data/people.csv': csv });
+      cleanups.push(cleanup);
+      return validateCheckout(dir, undefined, { sourceCache: cache });
+    };
+    const csv = 'employeeId,givenName,sn\n1001,Åse,Ødegård\n';
+    const main = await checkout(csv);
+    const branch = await checkout(csv);
+    expect(branch.sources.get('ad-employees')).toBe(main.sources.get('ad-employees'));
+    // A branch that edits the file gets its own reading, and a findings of its own.
+    const edited = await checkout(`${csv}1001,Per,Berg\n`);
+    expect(edited.sources.get('ad-employees')!.records).toEqual([]);
+    expect(edited.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/repeats `employeeId` 1001/);
+    // A template that reads another field keeps other fields: another reading.
+    const other = await checkout(
+      csv,
+      tpl('{{ givenName | ascii | downcase }}@', '{{ sn | ascii | downcase }}@'),
+    );
+    expect(other.sources.get('ad-employees')).not.toBe(main.sources.get('ad-employees'));
+    expect(cache.size).toBe(2);
+  });
 });
