@@ -343,7 +343,7 @@ export class Planner {
     s.evaluationErrors = sortByIds(s.evaluationErrors, (x) => x.id);
     for (const [attribute, owners] of this.valueOwners) {
       for (const [value, ids] of owners)
-        if (typeof ids !== 'string') s.collisions.push({ attribute, value, ids: ids.sort(compareIds) });
+        if (typeof ids !== 'string') s.collisions.push({ attribute, value, ids: sortByIds(ids, (id) => id) });
     }
     const { requestName, templateName, template, request, source, commit } = this.input;
     const header: PlanHeader = {
