@@ -3,7 +3,7 @@ import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { diagnosticsForRequest } from '../config/rules.js';
-import { type SourceCache, validateCheckout } from './validate.js';
+import { SourceCache, validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, textDigest } from '../lifecycle/statements.js';
@@ -91,7 +91,7 @@ export async function reconcilePass(outer: ReconcileContext): Promise<PassSummar
   const pass: PassState = {
     targets: new Map(),
     answers: new Map(),
-    sources: new Map(),
+    sources: new SourceCache(),
     ...(outer.snapshots ? { snapshots: outer.snapshots } : {}),
   };
   const ctx: ReconcileContext = { ...outer, pass };

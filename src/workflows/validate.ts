@@ -144,9 +144,27 @@ async function readSource(
 /**
  * Sources read and checked, by their bytes' digest and how they are read. A daemon's pass checks
  * out main and every preview branch, nearly all with the same data file: read once, not once per
- * branch (100,000 records are a quarter of a second each time, at every pass).
+ * branch (100,000 records are a quarter of a second each time, at every pass). Held weakly: a
+ * reading no checkout holds any more costs no memory (a pass's branches may each change the file;
+ * at 1,000,000 users a reading is some 250 MB), and is read again if it was collected.
  */
-export type SourceCache = Map<string, CheckedSource>;
+export class SourceCache {
+  private readonly readings = new Map<string, WeakRef<SourceData>>();
+  /** A reading's whole result, alive exactly as long as its records are. */
+  private readonly checked = new WeakMap<SourceData, CheckedSource>();
+
+  get(key: string): CheckedSource | undefined {
+    const data = this.readings.get(key)?.deref();
+    return data && this.checked.get(data);
+  }
+
+  set(key: string, checked: CheckedSource): void {
+    // A file that could not be read as records is refused before the costly part.
+    if (!checked.data) return;
+    this.readings.set(key, new WeakRef(checked.data));
+    this.checked.set(checked.data, checked);
+  }
+}
 
 async function readChecked(
   abs: string,
@@ -162,16 +180,12 @@ async function readChecked(
   if (!cache) return checkSourceBytes(bytes, opts);
   const digest = sha256(bytes);
   const key = JSON.stringify([digest, { ...opts, keep: opts.keep && [...opts.keep].sort() }]);
-  let checked = cache.get(key);
-  // Most recently used last; a pass whose branches each change the data file holds two at most.
-  cache.delete(key);
-  cache.set(key, (checked ??= checkSourceBytes(bytes, { ...opts, digest })));
-  for (const old of cache.keys()) if (cache.size > SOURCES_KEPT) cache.delete(old);
+  const hit = cache.get(key);
+  if (hit) return hit;
+  const checked = checkSourceBytes(bytes, { ...opts, digest });
+  cache.set(key, checked);
   return checked;
 }
-
-/** How many readings a SourceCache keeps (each is the whole source in memory). */
-const SOURCES_KEPT = 2;
 
 type Usable<T> = RepoFile<T> & { value: T; yaml: NonNullable<RepoFile<T>['yaml']> };
 

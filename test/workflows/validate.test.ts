@@ -5,7 +5,7 @@ import { formatDiagnostic } from '../../src/shared/diagnostics.js';
 import { describeError } from '../../src/shared/errors.js';
 import { parseFilter } from '../../src/syntax/filter.js';
 import { parseDn } from '../../src/syntax/dn.js';
-import { validateCheckout } from '../../src/workflows/validate.js';
+import { SourceCache, validateCheckout } from '../../src/workflows/validate.js';
 import { baseRepo, DAEMON, REQUEST, TEMPLATE } from '../config/fixtures.js';
 import { makeDir } from '../harness/files.js';
 
@@ -319,7 +319,7 @@ describe('validate: the records a plan gets', () => {
   });
 
   it('with a cache, reads a data file once for every checkout that has the same bytes, and again when they change', async () => {
-    const cache = new Map();
+    const cache = new SourceCache();
     const checkout = async (csv: string, files: Record<string, string> = {}) => {
       const { dir, cleanup } = await makeDir({ ...baseRepo(), ...files, 'data/people.csv': csv });
       cleanups.push(cleanup);
@@ -339,6 +339,17 @@ describe('validate: the records a plan gets', () => {
       tpl('{{ givenName | ascii | downcase }}@', '{{ sn | ascii | downcase }}@'),
     );
     expect(other.sources.get('ad-employees')).not.toBe(main.sources.get('ad-employees'));
-    expect(cache.size).toBe(2);
+    // Three sources in one checkout are each found again (not two kept, the third pushed out).
+    const three: Record<string, string> = {};
+    for (const n of ['a', 'b', 'c']) {
+      three[`templates/t-${n}.yaml`] = TEMPLATE.replace('name: ad-employees', `name: t-${n}`).replace(
+        'data/people.csv',
+        `data/${n}.csv`,
+      );
+      three[`data/${n}.csv`] = `${csv}100${n === 'a' ? 2 : n === 'b' ? 3 : 4},Per,Berg\n`;
+    }
+    const first = await checkout(csv, three);
+    const again = await checkout(csv, three);
+    for (const n of ['a', 'b', 'c']) expect(again.sources.get(`t-${n}`)).toBe(first.sources.get(`t-${n}`));
   });
 });
