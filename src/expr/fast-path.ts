@@ -118,11 +118,16 @@ interface Output {
 
 /**
  * `{% if %}` / `{% unless %}` on one field: truthy (nil is false, an empty text true), or `==`,
- * `!=` blank, empty, nil or a literal, or `contains` a literal; elsif and else branches.
+ * `!=` blank, empty, nil or a literal, or `contains` a literal; elsif and else branches. Or
+ * `{% case field %}` with `{% when 'a', 'b' %}` branches and an else.
  */
 interface Conditional {
   branches: Array<{ test: Test; body: Part[] }>;
   otherwise: Part[];
+  /** case: every branch that holds is rendered, in order, as Liquid does; the else when none. */
+  every?: true;
+  /** case: the field it reads, even with no `when` (Liquid lists it). */
+  subject?: string;
 }
 type Part = string | Output | Conditional;
 
@@ -167,12 +172,32 @@ function parseTest(words: string, negate: boolean): Test | undefined {
 /** A piece of an expression: literal text, an output or a tag. */
 const PIECE = /\{\{([^{}]*)\}\}|\{%([^{}%]*)%\}/g;
 /** On a tag's trimmed text: a lazy `\s*(.*?)\s*$` backtracks quadratically on runs of blanks. */
-const TAG = /^(if|unless|elsif|else|endif|endunless)\b\s*(.*)$/s;
+const TAG = /^(if|unless|elsif|else|endif|endunless|case|when|endcase)\b\s*(.*)$/s;
+
+/** `when`'s values: text literals separated by `,` or ` or `. */
+const WHEN = /^(?:'[^'\\{}%]*'|"[^"\\{}%]*")(?:(?:\s*,\s*|\s+or\s+)(?:'[^'\\{}%]*'|"[^"\\{}%]*"))*$/;
+
+/** The `case` branch for a `when`'s words, or undefined when they are not text literals. */
+function parseWhen(field: string, words: string): Test | undefined {
+  if (!WHEN.test(words)) return undefined;
+  const values = new Set([...words.matchAll(/'([^']*)'|"([^"]*)"/g)].map((m) => m[1] ?? m[2]!));
+  return { field, holds: (v) => v !== undefined && values.has(v) };
+}
 
 /** The pieces of an expression as parts, or undefined when any is not of the simple shape. */
 function parseParts(text: string): Part[] | undefined {
   // Each open conditional, and the branch list being filled.
-  const stack: Array<{ kind: 'if' | 'unless'; node: Conditional; into: Part[]; elsed: boolean }> = [];
+  const stack: Array<{
+    kind: 'if' | 'unless' | 'case';
+    node: Conditional;
+    into: Part[];
+    elsed: boolean;
+    /** case: its field, and what came before its first `when` (Liquid drops it; text only here). */
+    field?: string;
+    before?: Part[];
+  }> = [];
+  // Whether a case's dropped beginning held only text, checked when it ends.
+  const textOnly = (open: { before?: Part[] }) => !open.before?.some((p) => typeof p !== 'string');
   const top: Part[] = [];
   let into = top;
   let at = 0;
@@ -203,6 +228,20 @@ function parseParts(text: string): Part[] | undefined {
       into.push(node);
       stack.push({ kind: name, node, into, elsed: false });
       into = node.branches[0]!.body;
+    } else if (name === 'case') {
+      if (!IDENT.test(words) || NOT_FIELDS.has(words)) return undefined;
+      const node: Conditional = { branches: [], otherwise: [], every: true, subject: words };
+      into.push(node);
+      const before: Part[] = [];
+      stack.push({ kind: 'case', node, into, elsed: false, field: words, before });
+      into = before;
+    } else if (name === 'when') {
+      // A `when` after the else adds to the else in Liquid: left to it.
+      if (!open || open.kind !== 'case' || open.elsed || !textOnly(open)) return undefined;
+      const test = parseWhen(open.field!, words);
+      if (!test) return undefined;
+      open.node.branches.push({ test, body: [] });
+      into = open.node.branches[open.node.branches.length - 1]!.body;
     } else if (name === 'elsif') {
       if (!open || open.kind !== 'if' || open.elsed) return undefined;
       const test = parseTest(words, false);
@@ -210,11 +249,11 @@ function parseParts(text: string): Part[] | undefined {
       open.node.branches.push({ test, body: [] });
       into = open.node.branches[open.node.branches.length - 1]!.body;
     } else if (name === 'else') {
-      if (!open || open.elsed || words !== '') return undefined;
+      if (!open || open.elsed || words !== '' || !textOnly(open)) return undefined;
       open.elsed = true;
       into = open.node.otherwise;
     } else {
-      if (!open || words !== '' || name !== `end${open.kind}`) return undefined;
+      if (!open || words !== '' || name !== `end${open.kind}` || !textOnly(open)) return undefined;
       stack.pop();
       into = open.into;
     }
@@ -228,6 +267,7 @@ function fieldsOf(parts: readonly Part[], into: Set<string>): Set<string> {
     if (typeof p === 'string') continue;
     if ('field' in p) into.add(p.field);
     else {
+      if (p.subject !== undefined) into.add(p.subject);
       for (const b of p.branches) {
         into.add(b.test.field);
         fieldsOf(b.body, into);
@@ -268,18 +308,22 @@ function renderParts(
       out += value;
       continue;
     }
-    let body = part.otherwise;
+    let hit = false;
     for (const b of part.branches) {
       const v = fieldValue(record, b.test.field);
       if (v === null) return undefined;
-      if (b.test.holds(v)) {
-        body = b.body;
-        break;
-      }
+      if (!b.test.holds(v)) continue;
+      hit = true;
+      const rendered = renderParts(b.body, record, budget, out);
+      if (rendered === undefined) return undefined;
+      out = rendered;
+      if (!part.every) break;
     }
-    const rendered = renderParts(body, record, budget, out);
-    if (rendered === undefined) return undefined;
-    out = rendered;
+    if (!hit) {
+      const rendered = renderParts(part.otherwise, record, budget, out);
+      if (rendered === undefined) return undefined;
+      out = rendered;
+    }
   }
   return out;
 }

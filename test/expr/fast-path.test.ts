@@ -28,6 +28,7 @@ const SIMPLE = [
   '{% if boss != blank %}CN={{ boss | strip }},OU=Ansatte{% endif %}',
   '{% unless title == empty %}{{ title }}{% else %}Medarbeider{% endunless %}',
   "{% if x contains 'Per' %}P{% elsif sn == 'Ståle' %}S{% elsif y %}{{ y }}{% else %}-{% endif %}",
+  "{% case x %}\n{% when 'IT', 'Drift' %}IT-avdelingen{% when 'HR' or 'Lønn' %}Personal{% else %}{{ x }}{% endcase %}",
 ];
 
 const RECORDS: Array<Record<string, unknown>> = [
@@ -43,7 +44,7 @@ const RECORDS: Array<Record<string, unknown>> = [
 
 describe('the expression fast path', () => {
   it('takes the shapes mappings use, and leaves loops, and/or and variable arguments to Liquid', () => {
-    for (const text of [...SIMPLE.slice(0, 11), ...SIMPLE.slice(-6)])
+    for (const text of [...SIMPLE.slice(0, 11), ...SIMPLE.slice(-7)])
       expect(compileExpression(text).fast, text).toBeDefined();
     // Validation reads the fields a simple expression uses from the fast path (Liquid is not loaded for it).
     expect(compileExpression('{{ sn | lower }}.{{ givenName }}{{ sn }}').fields).toEqual(['sn', 'givenName']);
@@ -52,6 +53,10 @@ describe('the expression fast path', () => {
       '{% if x %}{% for a in b %}{% endfor %}{% endif %}',
       '{%- if x %}a{% endif %}',
       '{% if "a" == x %}a{% endif %}',
+      '{% case x | downcase %}{% when "a" %}A{% endcase %}',
+      '{% case x %}{% when y %}A{% endcase %}',
+      "{% case x %}{% when 'a' %}A{% else %}B{% when 'b' %}C{% endcase %}",
+      "{% case x %}{{ y }}{% when 'a' %}A{% endcase %}",
       '{{ a.b }}',
       '{{ x | fallback: givenName }}',
       '{{ x | split: "-" }}',
@@ -180,7 +185,7 @@ describe('the expression fast path', () => {
     expect(taken).toBeGreaterThan(3900);
   });
 
-  it('renders what Liquid renders for 4,000 random templates with if, elsif, else and unless', () => {
+  it('renders what Liquid renders for 4,000 random templates with if, elsif, else, unless and case', () => {
     let seed = 7;
     const next = (n: number) => {
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
@@ -204,10 +209,21 @@ describe('the expression fast path', () => {
     const body = (depth: number): string => {
       let out = '';
       for (let i = 0, n = next(3); i < n; i++) {
-        const k = next(depth > 1 ? 2 : 4);
+        const k = next(depth > 1 ? 2 : 5);
         if (k === 0) out += ['a', ' ', '-', 'Ø'][next(4)];
         else if (k === 1) out += `{{ ${fields[next(3)]}${next(2) ? ' | upcase' : ''} }}`;
-        else {
+        else if (k === 4) {
+          // Text before the first when (Liquid drops it), whens of one or more values (a value may
+          // be in two of them: both render), maybe an else.
+          out += `{% case ${fields[next(3)]} %}${['', ' ', '\n', 'x'][next(4)]}`;
+          const literal = () => ["'a'", '"A"', "''", "' '", "'Å'", "'ba'"][next(6)];
+          for (let w = next(4); w > 0; w--) {
+            const values = Array.from({ length: 1 + next(3) }, literal);
+            out += `{% when ${values.join([', ', ' or ', ','][next(3)])} %}${body(depth + 1)}`;
+          }
+          if (next(2)) out += `{% else %}${body(depth + 1)}`;
+          out += '{% endcase %}';
+        } else {
           const unless = k === 3;
           out += `{% ${unless ? 'unless' : 'if'} ${condition()} %}${body(depth + 1)}`;
           if (!unless)
