@@ -106,8 +106,11 @@ function spend(budget: { left: number }, size: number): boolean {
 const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 /** Words Liquid reads as literals, not variables. */
 const KEYWORDS = new Set(['true', 'false', 'nil', 'null', 'empty', 'blank']);
-/** A `size` the record lacks is, to Liquid, the size of its (empty) globals: 0, not nil. */
-const NOT_FIELDS = new Set([...KEYWORDS, 'size']);
+/**
+ * Names Liquid does not read as a record's field: a `size` the record lacks is the size of its
+ * (empty) globals, 0, not nil; `or`, `and`, `not` and `contains` are operators (`{{ not }}` is true).
+ */
+const NOT_FIELDS = new Set([...KEYWORDS, 'size', 'or', 'and', 'not', 'contains']);
 /** A quoted literal without escapes or anything Liquid might read differently. */
 const LITERAL = /^(?:'([^'\\{}%]*)'|"([^"\\{}%]*)")$/;
 
@@ -267,11 +270,10 @@ function fieldsOf(parts: readonly Part[], into: Set<string>): Set<string> {
     if (typeof p === 'string') continue;
     if ('field' in p) into.add(p.field);
     else {
+      // In Liquid's order: what the tag reads (every condition), then the branches.
       if (p.subject !== undefined) into.add(p.subject);
-      for (const b of p.branches) {
-        into.add(b.test.field);
-        fieldsOf(b.body, into);
-      }
+      for (const b of p.branches) into.add(b.test.field);
+      for (const b of p.branches) fieldsOf(b.body, into);
       fieldsOf(p.otherwise, into);
     }
   }

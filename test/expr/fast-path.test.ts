@@ -86,13 +86,25 @@ describe('the expression fast path', () => {
       expect(compileFastPath(text, { memory: 1e6, parse: 64 * 1024 }), text).toBeUndefined();
   });
 
-  it('leaves to Liquid what it reads its own way: a field named size, a U+FEFF in a name', () => {
+  it('leaves to Liquid what it reads its own way: size, operator words, a U+FEFF in a name', () => {
     // Liquid reads a missing `size` as the size of its globals (0); a U+FEFF is part of a name.
     expect(viaFast('{{ size }}', {})).toBeUndefined();
     expect(viaFast('{% if size %}Y{% endif %}', {})).toBeUndefined();
     expect(renderExpression(compileExpression('{% if size %}Y{% else %}N{% endif %}'), {})).toBe('Y');
     expect(viaFast('{{ x\ufeff }}', { x: 'b' })).toBeUndefined();
     expect(renderExpression(compileExpression('{% if x\ufeff %}Y{% endif %}'), { x: 'b' })).toBe('');
+    // Operator words are no fields to Liquid: {{ not }} is true, {% case or %} matches nothing.
+    for (const word of ['or', 'and', 'not', 'contains']) {
+      expect(viaFast(`{{ ${word} }}`, { [word]: 'a' }), word).toBeUndefined();
+      expect(
+        viaFast(`{% case ${word} %}{% when 'a' %}A{% endcase %}`, { [word]: 'a' }),
+        word,
+      ).toBeUndefined();
+      expect(viaFast(`{% if ${word} %}Y{% endif %}`, { [word]: 'a' }), word).toBeUndefined();
+    }
+    expect(renderExpression(compileExpression('{{ not }}'), {})).toBe('true');
+    // The fields in Liquid's order: every condition of a tag before its branches.
+    expect(compileExpression('{% if x %}{{ z }}{% elsif y %}{% endif %}').fields).toEqual(['x', 'y', 'z']);
   });
 
   it('reads a filter named like an object property as the unknown filter it is', () => {
