@@ -90,14 +90,12 @@ export function compileExpression(text: string): CompiledExpression {
   const simple = compileFastPath(text, { memory: MEMORY_LIMIT, parse: PARSE_LIMIT });
   if (simple) return { text, fields: simple.fields, fast: simple.render };
   const template = engine().parse(text);
+  // One analysis for both lists (what globalVariableSegmentsSync gives, by the first segment).
+  const analysis = engine().analyzeSync(template);
   const fields = [
-    ...new Set(
-      engine()
-        .globalVariableSegmentsSync(template)
-        .map((s) => String(s[0])),
-    ),
+    ...new Set(Object.values(analysis.globals).flatMap((vs) => vs.map((v) => String(v.toArray()[0])))),
   ];
-  const names = [...new Set([...fields, ...Object.keys(engine().analyzeSync(template).variables)])];
+  const names = [...new Set([...fields, ...Object.keys(analysis.variables)])];
   return { text, template, fields, names };
 }
 

@@ -180,13 +180,7 @@ function jsonRecordStarts(text: string): number[] {
 }
 
 function positionOf(text: string, offset: number): { line: number; col: number } {
-  let line = 1;
-  let lineStart = 0;
-  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) {
-    line++;
-    lineStart = i + 1;
-  }
-  return { line, col: offset - lineStart + 1 };
+  return advancePosition(text, { line: 1, lineStart: 0, at: 0 }, offset);
 }
 
 function parseYamlRows(text: string, name: string, keep?: ReadonlySet<string>): ParsedRows {
