@@ -22,6 +22,12 @@ export interface Statement {
   /** A preview's preview.md, as sha256 of its text: what reviewers read is what the daemon wrote. */
   previewMd?: string;
   /**
+   * A preview's status.yaml without its signature, as sha256 of that text: the counts, safety
+   * message and read time a reviewer sees in the forge are the daemon's too. Absent in statements
+   * made before it was signed.
+   */
+  status?: string;
+  /**
    * A preview's safety verdict: false when the plan is over the daemon's limits and the request
    * does not confirm it, so the pull request's check fails before a merge the execution would
    * refuse. Absent in statements made before it was signed.
@@ -40,9 +46,20 @@ export interface Signed {
 
 /** A short, stable name for a public key: the first 16 hex digits of the SHA-256 of its SPKI DER. */
 export function keyIdOf(publicKey: KeyObject): string {
-  const der = publicKey.export({ type: 'spki', format: 'der' });
-  return `ed25519:${createHash('sha256').update(der).digest('hex').slice(0, 16)}`;
+  let id = keyIds.get(publicKey);
+  if (id === undefined) {
+    const der = publicKey.export({ type: 'spki', format: 'der' });
+    id = `ed25519:${createHash('sha256').update(der).digest('hex').slice(0, 16)}`;
+    keyIds.set(publicKey, id);
+  }
+  return id;
 }
+
+/**
+ * A key's ID, made once per key object: every verification asks for it, and exporting the key
+ * each time was a third of reading main's execution records.
+ */
+const keyIds = new WeakMap<KeyObject, string>();
 
 export function signStatement(statement: Statement, privateKey: KeyObject): Signed {
   const text = canonicalJson(statement);

@@ -1,12 +1,12 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import type { Plan, PlanHeader } from '../plan/plan-types.js';
 import { type Signed, signStatement, type Statement } from './signing.js';
-import type { RequestStatus } from './status.js';
+import { type RequestStatus, unsignedStatusText } from './status.js';
 
 /** The daemon's signature over a preview it commits: these inputs gave exactly this plan. */
 export function signPreview(
   plan: Plan,
-  where: { branch: string; commit: string; previewMd?: string },
+  where: { branch: string; commit: string; previewMd?: string; status?: string },
   key: KeyObject,
 ): Signed {
   return signStatement(
@@ -20,10 +20,21 @@ export function signPreview(
       state: 'previewed',
       at: plan.header.createdAt,
       ...(where.previewMd !== undefined ? { previewMd: textDigest(where.previewMd) } : {}),
+      ...(where.status !== undefined ? { status: textDigest(where.status) } : {}),
       withinLimits: plan.safety.ok,
     },
     key,
   );
+}
+
+/**
+ * Whether status.yaml's text is the one a preview statement signed (statements made before
+ * status.yaml was signed vouch for the plan and preview.md only).
+ */
+export function statusHolds(statement: Pick<Statement, 'status'>, text: string | undefined): boolean {
+  if (statement.status === undefined) return true;
+  const unsigned = unsignedStatusText(text);
+  return unsigned !== undefined && textDigest(unsigned) === statement.status;
 }
 
 /** A claim (state executing) or an execution record (partial, executed) for main's history. */

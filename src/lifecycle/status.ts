@@ -110,6 +110,18 @@ export function parseStatus(text: string | undefined): RequestStatus | undefined
 }
 
 /**
+ * status.yaml's text without its signature, as the daemon rendered it before signing (a preview
+ * statement's `status` digest is of this text); undefined when the file is not exactly what
+ * renderStatus writes for its own content: a comment, a reordered key or any other hand edit.
+ */
+export function unsignedStatusText(text: string | undefined): string | undefined {
+  const status = parseStatus(text);
+  if (!status || renderStatus(status) !== text) return undefined;
+  const { signature: _signature, ...rest } = status;
+  return renderStatus(rest);
+}
+
+/**
  * Whether two statuses say the same thing: same state, digests, counts, errors and message.
  * Times, commits and signatures do not count, so an unchanged preview is never committed again.
  */

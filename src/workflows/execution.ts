@@ -12,7 +12,7 @@ import {
   recordsInMessage,
   recordTrailer,
 } from '../lifecycle/executions.js';
-import { type Signed, verifySigned } from '../lifecycle/signing.js';
+import { type Signed, type Verified, verifySigned } from '../lifecycle/signing.js';
 import { signExecution } from '../lifecycle/statements.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/status.js';
 import type { PlanHeader } from '../plan/plan-types.js';
@@ -57,12 +57,30 @@ export type MainOutcome =
   | { did: 'executed'; result: ApplyResult }
   | { did: 'retry'; why: string };
 
-/** Every execution record in main's history and in the daemon's ledger, verified, by request. */
-export async function readRecords(ctx: ExecutionContext): Promise<Map<string, ExecutionRecord[]>> {
+/** What the trusted keys say of one signed record: its statement, or why it is not believed. */
+export type RecordVerdicts = Map<string, Verified[]>;
+
+/**
+ * Every execution record in main's history and in the daemon's ledger, verified, by request.
+ * `verdicts` keeps each record's verification for the next read: a pass reads the records again
+ * after each of its commits on main, and verifying every record each time grew with the square
+ * of the executions.
+ */
+export async function readRecords(
+  ctx: ExecutionContext,
+  verdicts: RecordVerdicts = new Map(),
+): Promise<Map<string, ExecutionRecord[]>> {
   const out = new Map<string, ExecutionRecord[]>();
+  const verdictsOf = (raw: unknown): Verified[] => {
+    // The whole record is the key: the same signature beside another statement is another record.
+    const key = JSON.stringify(raw) ?? '';
+    let known = verdicts.get(key);
+    if (!known) verdicts.set(key, (known = ctx.keys.trusted.map((k) => verifySigned(raw, k))));
+    return known;
+  };
   const add = (raw: unknown, commit?: string) => {
-    const verdicts = ctx.keys.trusted.map((k) => verifySigned(raw, k));
-    const ok = verdicts.find((v) => v.ok);
+    const verdictsOfRaw = verdictsOf(raw);
+    const ok = verdictsOfRaw.find((v) => v.ok);
     let record: ExecutionRecord;
     if (ok?.ok)
       record = {
@@ -80,7 +98,7 @@ export async function readRecords(ctx: ExecutionContext): Promise<Map<string, Ex
         statement = undefined;
       }
       if (!statement || typeof statement.request !== 'string' || typeof statement.at !== 'string') return;
-      const reason = verdicts.map((v) => (v.ok ? '' : v.reason)).join('; ');
+      const reason = verdictsOfRaw.map((v) => (v.ok ? '' : v.reason)).join('; ');
       record = { statement, trusted: false, distrust: reason, ...(commit ? { commit } : {}) };
     }
     const list = out.get(record.statement.request) ?? [];

@@ -6,7 +6,7 @@ import { diagnosticsForRequest } from '../config/rules.js';
 import { SourceCache, validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
-import { signPreview, textDigest } from '../lifecycle/statements.js';
+import { signPreview, statusHolds, textDigest } from '../lifecycle/statements.js';
 import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
 import { planDigest, plannedAttributes } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
@@ -37,7 +37,13 @@ import { describeError, RepoError } from '../shared/errors.js';
 import { type Logger, withLogFields } from '../shared/log.js';
 import type { Observer } from '../ports/observer.js';
 import type { SourceData } from '../source/records.js';
-import { type ExecutionContext, executeOnMain, readRecords, underReports } from './execution.js';
+import {
+  type ExecutionContext,
+  executeOnMain,
+  readRecords,
+  type RecordVerdicts,
+  underReports,
+} from './execution.js';
 import { loadTemplateSource } from './load-source.js';
 import { type PreviewDeps, previewValidated } from './preview.js';
 
@@ -214,7 +220,8 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
 
 async function processMain(ctx: ReconcileContext, main: string, summary: PassSummary): Promise<void> {
   let co = await checkoutValidated(ctx, main);
-  let records = await readRecords({ ...ctx, main });
+  const verdicts: RecordVerdicts = new Map();
+  let records = await readRecords({ ...ctx, main }, verdicts);
   const names = [...co.repo.requests.keys()].sort();
   for (const name of names) {
     if (co.repo.requests.get(name)?.value?.spec.execute && !records.get(name)?.length) {
@@ -248,7 +255,7 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           log.info(outcome.why);
           await ctx.repo.fetch();
           co = await checkoutValidated(ctx, main);
-          records = await readRecords(exec);
+          records = await readRecords(exec, verdicts);
           continue;
         }
         if (outcome.did === 'preview') {
@@ -289,7 +296,7 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
         if (outcome.did !== 'nothing') {
           // Later requests need the tree and the records as pushed.
           co = await checkoutValidated(ctx, main);
-          records = await readRecords(exec);
+          records = await readRecords(exec, verdicts);
         }
         break;
       }
@@ -355,18 +362,24 @@ async function previewFiles(
   const request = co.repo.requests.get(name)!.value!;
   const template = co.repo.templates.get(request.spec.template)!.value!;
   const scope = entryQuery(template, []);
-  const prior = parseStatus(await readReportFile(co.dir, name, 'status.yaml').catch(() => undefined));
+  const priorText = await readReportFile(co.dir, name, 'status.yaml').catch(() => undefined);
+  const prior = parseStatus(priorText);
   const key = `${branch}\0${name}`;
   // What the last preview was made from, and when it read the directory, come from the daemon's
-  // signature (or its own memory), never from status.yaml's fields, which anyone with push
-  // access to the branch can edit. Only the watermark is taken on trust: a wrong one can delay
-  // noticing a directory change up to the refresh interval from the signed read time, no more.
+  // signature (or its own memory), never from status.yaml's fields alone, which anyone with push
+  // access to the branch can edit. A preview whose status.yaml is not the signed text (its counts
+  // or safety message edited, say) is made and committed again.
   const signed = prior?.state === 'previewed' ? signedPreview(ctx, prior) : undefined;
   const mark = ctx.freshness?.get(key);
   const known = mark && signed && mark.plan === signed.digests.plan ? mark : undefined;
   const watermark = known?.watermark ?? prior?.watermark;
   const target = ctx.pass ? await detectorFor(ctx, template.spec.target) : undefined;
-  if (source && signed && (await committedPlanHolds(ctx, co.dir, name, signed, key, known))) {
+  if (
+    source &&
+    signed &&
+    statusHolds(signed, priorText) &&
+    (await committedPlanHolds(ctx, co.dir, name, signed, key, known))
+  ) {
     const decision = decideFreshness({
       previous: { digests: signed.digests, directoryReadAt: known?.readAt ?? signed.at },
       current: {
@@ -435,10 +448,11 @@ async function previewFiles(
     meta,
   );
   // The signature covers preview.md too: what reviewers read is what the daemon wrote.
+  // So does status.yaml, as rendered without the signature (its counts are shown in the forge).
   const md = textOf(files['preview.md']) ?? '';
   const signature = signPreview(
     result.plan,
-    { branch, commit: co.commit, previewMd: md },
+    { branch, commit: co.commit, previewMd: md, status: textOf(files['status.yaml']) ?? '' },
     ctx.keys.privateKey,
   );
   return { ...files, 'status.yaml': previewStatus(result.plan, { ...meta, signature }) };
@@ -599,11 +613,14 @@ async function sameReport(
 ): Promise<boolean> {
   const next = parseStatus(textOf(files['status.yaml']));
   const read = (f: string) => readReportFile(dir, name, f);
-  const prior = parseStatus(await read('status.yaml'));
+  const priorText = await read('status.yaml');
+  const prior = parseStatus(priorText);
   if (!sameStatus(prior, next)) return false;
   if (!next?.signature) return true;
   const verified = ctx.keys.trusted.map((k) => verifySigned(prior?.signature, k)).find((v) => v.ok);
   if (!verified?.ok || verified.statement.digests.plan !== next.digests?.plan) return false;
+  // A status.yaml someone edited (a count, a time, a comment) is written again.
+  if (!statusHolds(verified.statement, priorText)) return false;
   // The layout (plan.jsonl, or plan.jsonl.gz without changes.ldif) must be the one it would write.
   for (const [f, content] of Object.entries(files)) {
     if (f.startsWith('plan.jsonl') || f === 'changes.ldif') {

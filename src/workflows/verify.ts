@@ -3,7 +3,7 @@ import { parse as parseYaml } from 'yaml';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { verifySigned } from '../lifecycle/signing.js';
-import { textDigest } from '../lifecycle/statements.js';
+import { statusHolds, textDigest } from '../lifecycle/statements.js';
 import { planDigest } from '../plan/build-plan.js';
 import { parsePlanJsonl } from '../report/plan-jsonl.js';
 import { renderChangesLdif } from '../report/write-reports.js';
@@ -135,6 +135,9 @@ function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): 
     out.push(`${where}/changes.ldif does not match plan.jsonl; ${EDITED}`);
   } else if (st.previewMd && (r.reports.md === undefined || textDigest(r.reports.md) !== st.previewMd)) {
     out.push(`${where}/preview.md is not the text the daemon signed; ${EDITED}`);
+  } else if (!statusHolds(st, r.reports.status)) {
+    // Its counts and safety message are what the forge shows beside the plan.
+    out.push(`${where}/status.yaml is not the text the daemon signed; ${EDITED}`);
   } else if (st.withinLimits === false) {
     // The verdict is signed; its wording (status.yaml) only says why, and is shown as such.
     const why = typeof status.safety?.message === 'string' ? status.safety.message : 'see preview.md';

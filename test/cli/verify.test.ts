@@ -2,10 +2,12 @@ import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { requestDigest, templateDigest } from '../../src/config/digests.js';
 import type { ReexportRequest, SyncTemplate } from '../../src/config/types.generated.js';
 import { signStatement, type Statement } from '../../src/lifecycle/signing.js';
+import { textDigest } from '../../src/lifecycle/statements.js';
+import { renderStatus, type RequestStatus } from '../../src/lifecycle/status.js';
 import { planDigest } from '../../src/plan/build-plan.js';
 import type { PlanChange } from '../../src/plan/plan-types.js';
 import { renderChangesLdif } from '../../src/report/write-reports.js';
@@ -45,6 +47,14 @@ async function daemonReports(
     digests,
     createdAt: '2026-01-01T00:00:00.000Z',
   };
+  // status.yaml without its signature, as the daemon renders it before signing.
+  const status: RequestStatus = {
+    request: 'new-mail',
+    state: 'previewed',
+    digests,
+    counts: { usersToChange: changes.length },
+    ...(safety ? { safety } : {}),
+  };
   const statement: Statement = {
     v: 1,
     kind: 'preview',
@@ -55,18 +65,13 @@ async function daemonReports(
     state: 'previewed',
     at: header.createdAt,
     ...(safety ? { withinLimits: safety.ok } : {}),
+    status: textDigest(renderStatus(status)),
   };
   const plan = [JSON.stringify({ ...header, summary: {} }), ...changes.map((c) => JSON.stringify(c))].join(
     '\n',
   );
   return {
-    'reports/new-mail/status.yaml': `# Written by reexport. Do not edit.\n${stringify({
-      request: 'new-mail',
-      state: 'previewed',
-      digests,
-      ...(safety ? { safety } : {}),
-      signature: signStatement(statement, key),
-    })}`,
+    'reports/new-mail/status.yaml': renderStatus({ ...status, signature: signStatement(statement, key) }),
     'reports/new-mail/plan.jsonl': `${plan}\n`,
     'reports/new-mail/changes.ldif': renderChangesLdif({ header, changes }),
     'reports/new-mail/preview.md': '# Preview of new-mail\n',
@@ -185,6 +190,25 @@ describe('reexport verify', () => {
     );
   });
 
+  it('fails when status.yaml was edited: a count, or a line a YAML reader does not see', async () => {
+    await startCase('status');
+    const files = await daemonReports(repo.dir, daemonKey.privateKey, CHANGES);
+    const signed = files['reports/new-mail/status.yaml']!;
+    await commit(
+      { 'reports/new-mail/status.yaml': signed.replace('usersToChange: 1', 'usersToChange: 0') },
+      DAEMON_MESSAGE,
+    );
+    const res = await verify();
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /status\.yaml is not the text the daemon signed; reports\/ was edited by a commit that is not the daemon's: revert it/,
+    );
+    await commit({ 'reports/new-mail/status.yaml': `${signed}# approved\n` }, DAEMON_MESSAGE);
+    expect((await verify()).stderr).toMatch(/status\.yaml is not the text the daemon signed/);
+    await commit({ 'reports/new-mail/status.yaml': signed }, DAEMON_MESSAGE);
+    expect(await verify()).toMatchObject({ code: 0 });
+  });
+
   it("fails when plan.jsonl's header names another request than the signed one", async () => {
     await startCase('header');
     const files = await daemonReports(repo.dir, daemonKey.privateKey, CHANGES);
@@ -211,13 +235,13 @@ describe('reexport verify', () => {
     expect(res.stderr).toContain(
       `requests/new-mail.yaml:1:1: the daemon would refuse to execute this plan (${refused})`,
     );
-    // The verdict is in the signed statement: an edited status.yaml does not change it.
+    // The verdict is in the signed statement, and status.yaml's text is signed too.
     const status = path.join(repo.dir, 'reports/new-mail/status.yaml');
     await writeFile(status, (await readFile(status, 'utf8')).replace('ok: false', 'ok: true'));
     await gitIn(repo.dir, 'commit', '-qam', 'looks fine');
     const edited = await verify();
     expect(edited.code).toBe(1);
-    expect(edited.stderr).toContain('the daemon would refuse to execute this plan');
+    expect(edited.stderr).toContain('status.yaml is not the text the daemon signed');
     // Within limits (the request confirmed it, say): green.
     await startCase('within-limits');
     await commit(

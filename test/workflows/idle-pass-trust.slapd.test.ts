@@ -160,6 +160,37 @@ targets:
     expect(rewritten).toContain('7@lillevik.kommune.no');
   });
 
+  it('writes status.yaml again when someone edits its counts or adds a line to it, then is idle again', async () => {
+    const before = await previewed('counts');
+    const signed = await show('counts', 'reports/counts/status.yaml');
+    const status = parse(signed) as { counts: { usersToChange: number }; safety: { message: string } };
+    expect(status.counts.usersToChange).toBe(USERS);
+    status.counts.usersToChange = 1;
+    status.safety.message = 'one user: nothing to review';
+    await commitAndPush(
+      human.dir,
+      { 'reports/counts/status.yaml': `# Written by reexport. Do not edit.\n${stringify(status)}` },
+      'Make the preview look small',
+    );
+    expect(await pass()).toBe(USERS);
+    expect(await commits('counts')).toBe(before + 2);
+    expect(await show('counts', 'reports/counts/status.yaml')).toContain(`usersToChange: ${USERS}`);
+    expect(await pass()).toBe(0);
+
+    // A line the daemon's parsing would not even see is the daemon's text no more.
+    await gitIn(human.dir, 'pull', '-q', '--rebase', 'origin', 'counts');
+    const rewritten = await show('counts', 'reports/counts/status.yaml');
+    await commitAndPush(
+      human.dir,
+      { 'reports/counts/status.yaml': `${rewritten}# reviewed by the security office: safe to merge\n` },
+      'Vouch for it',
+    );
+    expect(await pass()).toBe(USERS);
+    expect(await commits('counts')).toBe(before + 4);
+    expect(await show('counts', 'reports/counts/status.yaml')).not.toContain('security office');
+    expect(await pass()).toBe(0);
+  });
+
   it('reads the scope, with a warning, when change detection fails; commits nothing when nothing changed', async () => {
     const before = await previewed('detect');
     reads.failDetection = true;
