@@ -300,12 +300,18 @@ export function readCsvWithCsvParse(
   // after those empty lines. Its line count cannot be used, as it counts a CRLF inside quotes twice,
   // nor can the values, as a repeated column keeps only one of them.
   const bytes = Buffer.from(text);
+  // raw keeps only the first byte of each delimiter between fields; of a non-ASCII delimiter
+  // that is a broken UTF-8 sequence, which raw holds as U+FFFD (3 bytes): one per delimiter, as
+  // many as a valid record has fields, less one.
+  const delimiterBytes = Buffer.byteLength(delimiter);
+  const perDelimiter = delimiterBytes === 1 ? 0 : delimiterBytes - 3;
+  const misread = perDelimiter * (header.names.length - 1);
   let offset = 0;
   let line = 1;
   return withColumns(
     {
       rows: rows.map(({ record, info, raw }) => {
-        let start = info.bytes - Buffer.byteLength(raw);
+        let start = info.bytes - Buffer.byteLength(raw) - misread;
         if (raw.endsWith('\r') && bytes[info.bytes - 1] === LF) start--;
         while (bytes[start] === LF || bytes[start] === CR) start++;
         for (; offset < start; offset++) {
