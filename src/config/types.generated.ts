@@ -360,7 +360,7 @@ export interface DaemonConfig {
    */
   execution?: {
     /**
-     * A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. Claims are not renewed while an execution runs: set this above your longest execution (apply rate × changes) when replicas share work.
+     * A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. A running execution renews its claim every third of this time (an empty commit on main), so only a daemon that stopped (crashed, or cut off from the repository) loses its claim.
      */
     claimTimeoutSeconds?: number;
     /**
@@ -672,7 +672,7 @@ export interface ResolvedDaemonConfig {
    */
   execution: {
     /**
-     * A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. Claims are not renewed while an execution runs: set this above your longest execution (apply rate × changes) when replicas share work.
+     * A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. A running execution renews its claim every third of this time (an empty commit on main), so only a daemon that stopped (crashed, or cut off from the repository) loses its claim.
      */
     claimTimeoutSeconds: number;
     /**

@@ -19,7 +19,7 @@ import type { PlanHeader } from '../plan/plan-types.js';
 import { RESULT_FILE, RESULT_GZ_FILE } from '../report/result.js';
 import type { LedgerPort } from '../ports/ledger.js';
 import type { RepoPort } from '../ports/repo.js';
-import { ReexportError } from '../shared/errors.js';
+import { describeError, ReexportError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { SourceData } from '../source/records.js';
 import { type ApplyDeps, type ApplyResult, applyValidated } from './apply/apply-request.js';
@@ -178,6 +178,7 @@ export async function executeOnMain(
   if (!request) return { did: 'nothing', why: 'the request file is gone' };
 
   let claimed = false;
+  let renewal: ClaimRenewal | undefined;
   const claim = async (header: PlanHeader) => {
     const at = now();
     const signed = signExecution(
@@ -210,6 +211,14 @@ export async function executeOnMain(
     await ctx.ledger.append(signed);
     claimed = true;
     log.info({ claim: res.commit, plan: header.digests.plan }, 'execution claimed');
+    renewal = renewClaim(ctx, name, (at) =>
+      signExecution(
+        header,
+        'executing',
+        { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
+        ctx.keys.privateKey,
+      ),
+    );
   };
 
   let result: ApplyResult;
@@ -224,6 +233,9 @@ export async function executeOnMain(
   } catch (err) {
     if (err instanceof ClaimLost) return { did: 'retry', why: err.message };
     throw err;
+  } finally {
+    // Before the final record: no renewal lands after it.
+    await renewal?.stop();
   }
   if (!claimed) {
     // Refused or invalid before anything was written: only the status says why.
@@ -264,6 +276,54 @@ export async function executeOnMain(
   );
   return { did: 'executed', result: { ...result, files } };
 }
+
+interface ClaimRenewal {
+  stop(): Promise<void>;
+}
+
+/**
+ * Renews a running execution's claim on main every third of the claim timeout, so another
+ * daemon never takes over an execution that is still writing (it would only do so when this one
+ * stopped renewing: crashed, or cut off from the repository). Each renewal is a signed claim
+ * with a fresh time, in the ledger and as the trailer of an empty commit on main; the working
+ * tree, which the execution reads its plan from, is not touched. A renewal that fails is
+ * logged; the next one tries again.
+ */
+function renewClaim(ctx: ExecutionContext, name: string, sign: (at: Date) => Signed): ClaimRenewal {
+  const now = ctx.now ?? (() => new Date());
+  const log = ctx.log.child({ request: name });
+  let stopped = false;
+  let running: Promise<void> = Promise.resolve();
+  const renew = async () => {
+    if (stopped) return;
+    const signed = sign(now());
+    await ctx.ledger.append(signed);
+    const res = await ctx.repo.commitEmpty(
+      ctx.main,
+      `reexport: executing ${name} (claim renewed)\n\n${recordTrailer(signed)}`,
+    );
+    log.info({ claim: res.commit }, 'execution claim renewed');
+  };
+  const timer = setInterval(
+    () => {
+      running = running
+        .then(renew)
+        .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not renew the claim'));
+    },
+    Math.max(CLAIM_RENEWAL_MIN_MS, ctx.claimTimeoutMs / 3),
+  );
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await running;
+    },
+  };
+}
+
+/** Renewals are git pushes: never more often than this, whatever the timeout. */
+const CLAIM_RENEWAL_MIN_MS = 250;
 
 /**
  * An executed request stays executed. Its result files come back when someone deleted or edited

@@ -104,3 +104,83 @@ targets:
     expect((await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() })).code).toBe(0);
   });
 });
+
+describeWithSlapd('an execution longer than the claim timeout', () => {
+  const users = 300;
+  let slapd: Slapd;
+  let remote: Awaited<ReturnType<typeof makeRepo>>;
+  let human: Awaited<ReturnType<typeof cloneRepo>>;
+  let work: Awaited<ReturnType<typeof makeDir>>;
+  const env = () => ({ ...process.env, PW: slapd.password });
+  // 300 writes at 50 a second: six seconds, twice the claim timeout.
+  const config = (workdir: string) => `apiVersion: reexport/v1
+kind: DaemonConfig
+repo: { url: "${remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
+signing: { keyFile: ./key.pem }
+execution: { claimTimeoutSeconds: 3 }
+targets:
+  ldap:
+    url: ${slapd.url}
+    bindDN: "${slapd.bindDN}"
+    passwordEnv: PW
+    rateLimit: 50
+    allowedAttributes: [mail]
+`;
+  const subjects = async () => (await gitIn(remote.bare, 'log', '--format=%s', 'main')).split('\n');
+
+  beforeAll(async () => {
+    slapd = await startSlapd({ ldif: peopleLdif(users), debugLevel: 'stats', outputLimit: 64 * 1024 * 1024 });
+    remote = await makeRepo({ 'templates/t.yaml': PEOPLE_TEMPLATE, 'data/people.csv': peopleCsv(users) });
+    human = await cloneRepo(remote.bare);
+    const { generateKeyPairSync } = await import('node:crypto');
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    work = await makeDir({ 'key.pem': key });
+    await writeFile(`${work.dir}/a.yaml`, config('./var-a'));
+    await writeFile(`${work.dir}/b.yaml`, config('./var-b'));
+  });
+  afterAll(async () => {
+    await human?.cleanup();
+    await remote?.cleanup();
+    await work?.cleanup();
+    await slapd?.stop();
+  });
+
+  it('is not taken over by the other daemon: the running one renews its claim', async () => {
+    const cli = (cfg: string) =>
+      runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env(), cwd: work.dir });
+    await gitIn(human.dir, 'checkout', '-b', 'bulk');
+    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
+    expect((await cli('a.yaml')).code).toBe(0);
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
+    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+
+    const a = cli('a.yaml');
+    await expect
+      .poll(async () => (await subjects()).some((s) => s.startsWith('reexport: executing bulk')), {
+        timeout: 20_000,
+        interval: 100,
+      })
+      .toBe(true);
+    // Past the first claim's timeout, with daemon A still writing.
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const b = await cli('b.yaml');
+    expect(b.code).toBe(0);
+    expect(`${b.stdout}${b.stderr}`).toContain('execution claimed elsewhere');
+    expect(`${b.stdout}${b.stderr}`).not.toContain('"msg":"execution claimed"');
+    expect((await a).code).toBe(0);
+
+    const counts = auditedModifies(await slapd.audit());
+    expect(counts.size).toBe(users);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    const all = await subjects();
+    expect(all.filter((s) => s === 'reexport: executing bulk (claim renewed)').length).toBeGreaterThan(1);
+    expect(all[0]).toBe('reexport: executed bulk');
+    expect(await gitIn(remote.bare, 'show', 'main:reports/bulk/status.yaml')).toMatch(
+      new RegExp(`state: executed[\\s\\S]*applied: ${users}`),
+    );
+  }, 60_000);
+});

@@ -455,6 +455,27 @@ export class ConfigRepoGit implements RepoPort {
     });
   }
 
+  /** See RepoPort.commitEmpty: commit-tree on origin/<branch>'s tree, pushed with a lease. */
+  async commitEmpty(branch: string, message: string): Promise<{ commit: string }> {
+    assertBranch(branch);
+    const body = withReportTrailer(message);
+    return this.serial(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const base = (
+          await this.run(['rev-parse', '--verify', `refs/remotes/origin/${branch}^{commit}`])
+        ).trim();
+        const commit = (await this.run(['commit-tree', `${base}^{tree}`, '-p', base, '-m', body])).trim();
+        const pushed = await this.tryPushCommit(branch, base, commit);
+        if (pushed) return { commit };
+        if (attempt >= PUSH_RETRIES)
+          throw new RepoError(
+            `push to ${branch} still refused after ${attempt + 1} attempts: the branch keeps moving`,
+          );
+        await this.fetchNow();
+      }
+    });
+  }
+
   /** See RepoPort.messagesWith (a fixed-string grep over origin/<branch>'s history). */
   async messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>> {
     assertBranch(branch);
@@ -518,20 +539,26 @@ export class ConfigRepoGit implements RepoPort {
    * lease lets through is a fast-forward; nothing is ever overwritten.
    */
   private async tryPush(branch: string, base: string): Promise<string | undefined> {
+    if (!(await this.tryPushCommit(branch, base, 'HEAD'))) return undefined;
+    return (await this.run(['rev-parse', 'HEAD'])).trim();
+  }
+
+  /** Pushes `commit` (a child of `base`) to the branch; false when the branch moved under us. */
+  private async tryPushCommit(branch: string, base: string, commit: string): Promise<boolean> {
     try {
       // Not --quiet, as run() explains; what push prints goes nowhere but a scrubbed failure.
       await this.git.raw([
         'push',
         `--force-with-lease=refs/heads/${branch}:${base}`,
         'origin',
-        `HEAD:refs/heads/${branch}`,
+        `${commit}:refs/heads/${branch}`,
       ]);
     } catch (err) {
       const text = errorText(err);
-      if (isMovedRejection(text)) return undefined;
+      if (isMovedRejection(text)) return false;
       throw this.failure('push', text);
     }
-    return (await this.run(['rev-parse', 'HEAD'])).trim();
+    return true;
   }
 
   private async fetchNow(): Promise<void> {
