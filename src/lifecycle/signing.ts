@@ -78,9 +78,13 @@ export function verifySigned(signed: unknown, publicKey: KeyObject): Verified {
   if (!isSigned(signed)) return { ok: false, reason: 'no signature' };
   const want = keyIdOf(publicKey);
   if (signed.keyId !== want) return { ok: false, reason: `signed with key ${signed.keyId}, not ${want}` };
+  const bytes = Buffer.from(signed.signature, 'base64');
+  // Node's decoder skips what it cannot read; only the one spelling the daemon writes counts.
+  if (bytes.toString('base64') !== signed.signature)
+    return { ok: false, reason: 'the signature is not base64 as the daemon writes it' };
   let good: boolean;
   try {
-    good = verify(null, Buffer.from(signed.statement), publicKey, Buffer.from(signed.signature, 'base64'));
+    good = verify(null, Buffer.from(signed.statement), publicKey, bytes);
   } catch {
     good = false;
   }

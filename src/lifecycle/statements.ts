@@ -28,11 +28,12 @@ export function signPreview(
 }
 
 /**
- * Whether status.yaml's text is the one a preview statement signed (statements made before
- * status.yaml was signed vouch for the plan and preview.md only).
+ * Whether status.yaml's text is the one a preview statement signed. Not for a statement made
+ * before status.yaml was signed: one such, kept from any branch's history, would vouch for
+ * whatever counts an editor wrote beside it.
  */
 export function statusHolds(statement: Pick<Statement, 'status'>, text: string | undefined): boolean {
-  if (statement.status === undefined) return true;
+  if (statement.status === undefined) return false;
   const unsigned = unsignedStatusText(text);
   return unsigned !== undefined && textDigest(unsigned) === statement.status;
 }

@@ -116,7 +116,12 @@ export function parseStatus(text: string | undefined): RequestStatus | undefined
  */
 export function unsignedStatusText(text: string | undefined): string | undefined {
   const status = parseStatus(text);
-  if (!status || renderStatus(status) !== text) return undefined;
+  if (!status?.signature) return undefined;
+  // The signature as the daemon writes it, and nothing beside: a key added inside it (a note
+  // to reviewers, say) is text no digest covers.
+  const { keyId, statement, signature } = status.signature;
+  const exact = { ...status, signature: { keyId, statement, signature } };
+  if (renderStatus(exact) !== text) return undefined;
   const { signature: _signature, ...rest } = status;
   return renderStatus(rest);
 }

@@ -57,8 +57,11 @@ export type MainOutcome =
   | { did: 'executed'; result: ApplyResult }
   | { did: 'retry'; why: string };
 
-/** What the trusted keys say of one signed record: its statement, or why it is not believed. */
-export type RecordVerdicts = Map<string, Verified[]>;
+/**
+ * What each set of trusted keys said of each signed record (its statement, or why it is not
+ * believed), kept by the key set: a verdict never outlives the keys that gave it.
+ */
+export type RecordVerdicts = WeakMap<readonly KeyObject[], Map<string, Verified[]>>;
 
 /**
  * Every execution record in main's history and in the daemon's ledger, verified, by request.
@@ -68,14 +71,17 @@ export type RecordVerdicts = Map<string, Verified[]>;
  */
 export async function readRecords(
   ctx: ExecutionContext,
-  verdicts: RecordVerdicts = new Map(),
+  verdicts: RecordVerdicts = new WeakMap(),
 ): Promise<Map<string, ExecutionRecord[]>> {
   const out = new Map<string, ExecutionRecord[]>();
+  const { trusted } = ctx.keys;
+  let memo = verdicts.get(trusted);
+  if (!memo) verdicts.set(trusted, (memo = new Map<string, Verified[]>()));
   const verdictsOf = (raw: unknown): Verified[] => {
     // The whole record is the key: the same signature beside another statement is another record.
     const key = JSON.stringify(raw) ?? '';
-    let known = verdicts.get(key);
-    if (!known) verdicts.set(key, (known = ctx.keys.trusted.map((k) => verifySigned(raw, k))));
+    let known = memo.get(key);
+    if (!known) memo.set(key, (known = trusted.map((k) => verifySigned(raw, k))));
     return known;
   };
   const add = (raw: unknown, commit?: string) => {

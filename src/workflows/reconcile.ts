@@ -220,7 +220,7 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
 
 async function processMain(ctx: ReconcileContext, main: string, summary: PassSummary): Promise<void> {
   let co = await checkoutValidated(ctx, main);
-  const verdicts: RecordVerdicts = new Map();
+  const verdicts: RecordVerdicts = new WeakMap();
   let records = await readRecords({ ...ctx, main }, verdicts);
   const names = [...co.repo.requests.keys()].sort();
   for (const name of names) {
@@ -541,11 +541,9 @@ async function committedPlanHolds(
   known: ReadMark | undefined,
 ): Promise<boolean> {
   const { digests } = signed;
-  // preview.md is what reviewers read: an edited one is written again.
-  if (signed.previewMd) {
-    const md = await readReportFile(dir, name, 'preview.md').catch(() => undefined);
-    if (md === undefined || textDigest(md) !== signed.previewMd) return false;
-  }
+  // preview.md is what reviewers read: an edited one (or one no digest covers) is written again.
+  const md = await readReportFile(dir, name, 'preview.md').catch(() => undefined);
+  if (md === undefined || textDigest(md) !== signed.previewMd) return false;
   const text = await readReportPlanText(dir, name).catch(() => undefined);
   if (text === undefined) return false;
   const hash = sha256(text);
@@ -630,9 +628,7 @@ async function sameReport(
   }
   // A preview.md someone edited is written again.
   const md = await read('preview.md').catch(() => undefined);
-  if (verified.statement.previewMd && (md === undefined || textDigest(md) !== verified.statement.previewMd)) {
-    return false;
-  }
+  if (md === undefined || textDigest(md) !== verified.statement.previewMd) return false;
   const plan = await readReportPlanText(dir, name).catch(() => undefined);
   if (plan === undefined) return false;
   try {

@@ -133,7 +133,10 @@ function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): 
     out.push(`${where}/plan.jsonl is not the plan the daemon signed; ${EDITED}`);
   } else if (r.reports.ldif !== undefined && r.reports.ldif !== renderChangesLdif(plan)) {
     out.push(`${where}/changes.ldif does not match plan.jsonl; ${EDITED}`);
-  } else if (st.previewMd && (r.reports.md === undefined || textDigest(r.reports.md) !== st.previewMd)) {
+  } else if (st.previewMd === undefined || st.status === undefined) {
+    // Such a statement vouches for the plan only; the daemon previews the request again.
+    out.push(`${where}/status.yaml holds a preview signed by an older version of the daemon: ${WAIT}`);
+  } else if (r.reports.md === undefined || textDigest(r.reports.md) !== st.previewMd) {
     out.push(`${where}/preview.md is not the text the daemon signed; ${EDITED}`);
   } else if (!statusHolds(st, r.reports.status)) {
     // Its counts and safety message are what the forge shows beside the plan.

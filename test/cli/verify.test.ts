@@ -27,6 +27,8 @@ async function daemonReports(
   key: KeyObject,
   changes: PlanChange[],
   safety?: { ok: boolean; message: string },
+  /** As a daemon signed before preview.md and status.yaml were signed. */
+  legacy = false,
 ): Promise<Record<string, string>> {
   const request = parse(await readFile(path.join(dir, 'requests/new-mail.yaml'), 'utf8')) as ReexportRequest;
   const template = parse(
@@ -65,7 +67,7 @@ async function daemonReports(
     state: 'previewed',
     at: header.createdAt,
     ...(safety ? { withinLimits: safety.ok } : {}),
-    status: textDigest(renderStatus(status)),
+    ...(legacy ? {} : { previewMd: textDigest(PREVIEW_MD), status: textDigest(renderStatus(status)) }),
   };
   const plan = [JSON.stringify({ ...header, summary: {} }), ...changes.map((c) => JSON.stringify(c))].join(
     '\n',
@@ -74,9 +76,11 @@ async function daemonReports(
     'reports/new-mail/status.yaml': renderStatus({ ...status, signature: signStatement(statement, key) }),
     'reports/new-mail/plan.jsonl': `${plan}\n`,
     'reports/new-mail/changes.ldif': renderChangesLdif({ header, changes }),
-    'reports/new-mail/preview.md': '# Preview of new-mail\n',
+    'reports/new-mail/preview.md': PREVIEW_MD,
   };
 }
+
+const PREVIEW_MD = '# Preview of new-mail\n';
 
 const CHANGES: PlanChange[] = [
   {
@@ -207,6 +211,21 @@ describe('reexport verify', () => {
     expect((await verify()).stderr).toMatch(/status\.yaml is not the text the daemon signed/);
     await commit({ 'reports/new-mail/status.yaml': signed }, DAEMON_MESSAGE);
     expect(await verify()).toMatchObject({ code: 0 });
+    // A statement from before status.yaml was signed vouches for no counts: the daemon's next
+    // preview replaces it.
+    const legacy = await daemonReports(repo.dir, daemonKey.privateKey, CHANGES, undefined, true);
+    await commit(
+      {
+        'reports/new-mail/status.yaml': legacy['reports/new-mail/status.yaml']!.replace(
+          'usersToChange: 1',
+          'usersToChange: 0',
+        ),
+      },
+      DAEMON_MESSAGE,
+    );
+    expect((await verify()).stderr).toMatch(
+      /status\.yaml holds a preview signed by an older version of the daemon: wait for the daemon's preview/,
+    );
   });
 
   it("fails when plan.jsonl's header names another request than the signed one", async () => {
@@ -257,12 +276,12 @@ describe('reexport verify', () => {
     const res = await verify();
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(
-      /^reports\/new-mail\/preview\.md:1:1: commit [0-9a-f]{12} \(Tidy the preview\) changes reports\/; reports\/ was edited by a commit that is not the daemon's: revert it\n1 error\n$/,
+      /^reports\/new-mail\/preview\.md:1:1: commit [0-9a-f]{12} \(Tidy the preview\) changes reports\/; reports\/ was edited by a commit that is not the daemon's: revert it\nrequests\/new-mail\.yaml:1:1: reports\/new-mail\/preview\.md is not the text the daemon signed; [^\n]*\n2 errors\n$/,
     );
     const json = await verify('--format', 'json');
     expect(JSON.parse(json.stdout)).toMatchObject({
       ok: false,
-      counts: { errors: 1, warnings: 0, requests: 1 },
+      counts: { errors: 2, warnings: 0, requests: 1 },
     });
     const github = await verify('--format', 'github');
     expect(github.stdout).toMatch(

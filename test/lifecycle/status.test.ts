@@ -31,6 +31,10 @@ describe('unsignedStatusText', () => {
     ).toBeUndefined();
     expect(unsignedStatusText(signed.replace('# Written by reexport. Do not edit.\n', ''))).toBeUndefined();
     expect(unsignedStatusText('request: [')).toBeUndefined();
+    // Inside the signature no digest reaches: only its three fields, as the daemon writes them.
+    const noted = renderStatus({ ...status, signature: { ...signature, note: 'approved' } as never });
+    expect(unsignedStatusText(noted)).toBeUndefined();
+    expect(unsignedStatusText(renderStatus(status))).toBeUndefined();
     expect(unsignedStatusText(undefined)).toBeUndefined();
   });
 

@@ -191,6 +191,16 @@ targets:
     expect(await pass()).toBe(0);
   });
 
+  it("stays idle when the branch's .gitattributes would rewrite the reports' line ends on checkout", async () => {
+    const before = await previewed('crlf');
+    await commitAndPush(human.dir, { '.gitattributes': 'reports/** text eol=crlf\n' }, 'Windows line ends');
+    // The daemon's checkout keeps the bytes it signed: nothing to read again, nothing to commit.
+    expect(await pass()).toBe(0);
+    expect(await pass()).toBe(0);
+    expect(await commits('crlf')).toBe(before + 1);
+    expect(await show('crlf', 'reports/crlf/status.yaml')).not.toContain('\r');
+  });
+
   it('reads the scope, with a warning, when change detection fails; commits nothing when nothing changed', async () => {
     const before = await previewed('detect');
     reads.failDetection = true;

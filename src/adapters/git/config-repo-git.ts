@@ -276,6 +276,14 @@ function isMovedRejection(message: string): boolean {
   return /!\s+\[rejected\]/.test(message) && /\((fetch first|non-fast-forward|stale info)\)/.test(message);
 }
 
+/**
+ * The clone's own attributes, above any .gitattributes a branch commits: report files are checked
+ * out and added as the exact bytes the daemon wrote. A branch's `reports/** eol=crlf` (or ident,
+ * a filter, an encoding) would otherwise change them on checkout, so no signed text would ever
+ * match and every pass would read the whole scope and commit again.
+ */
+const REPORT_ATTRIBUTES = 'reports/** -text -eol -ident -filter -working-tree-encoding\n';
+
 /** The daemon's own clone of the config repository. */
 export class ConfigRepoGit implements RepoPort {
   private queue: Promise<unknown> = Promise.resolve();
@@ -308,6 +316,8 @@ export class ConfigRepoGit implements RepoPort {
       await cloneInto(workdir, dir, opts, scrub);
       opts.log?.info({ dir, repo: scrub(opts.url) }, 'config repository cloned');
     }
+    await mkdir(path.join(dir, '.git', 'info'), { recursive: true });
+    await writeFile(path.join(dir, '.git', 'info', 'attributes'), REPORT_ATTRIBUTES);
     return new ConfigRepoGit(makeGit(dir, opts.author), dir, { ...opts, workdir });
   }
 
