@@ -8,13 +8,14 @@ export interface RepoPort {
   changedFiles(base: string, head: string): Promise<string[]>;
   /**
    * Commits the files (paths under reports/ only; bytes for plan.jsonl.gz; null deletes) and pushes; retried on top of the
-   * branch after a fetch when it moved (reports only: nobody else's work is touched).
+   * branch after a fetch when it moved (reports only: nobody else's work is touched). `onto`:
+   * the commit it was made on (the branch as checked out, or as it had moved to).
    */
   commitAndPush(
     branch: string,
     files: Record<string, string | Uint8Array | null>,
     message: string,
-  ): Promise<{ commit: string } | { unchanged: true }>;
+  ): Promise<{ commit: string; onto: string } | { unchanged: true }>;
   /**
    * Compare-and-swap on the branch: commits the files as a child of exactly `onto` and pushes
    * only if the branch still points at `onto`. `moved` when it does not (someone pushed, maybe a
@@ -31,7 +32,7 @@ export interface RepoPort {
    * pushed; made again on top when the branch moved. The working tree is not touched: an
    * execution is reading its plan from it meanwhile.
    */
-  commitEmpty(branch: string, message: string): Promise<{ commit: string }>;
+  commitEmpty(branch: string, message: string): Promise<{ commit: string; onto: string }>;
   /** Messages of the commits on origin/<branch> whose message contains `needle`, oldest first. */
   messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>>;
   /** A regular file's content at a commit, or undefined. */

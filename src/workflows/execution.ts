@@ -53,8 +53,9 @@ export class ClaimLost extends ReexportError {
 export type MainOutcome =
   | { did: 'preview' }
   | { did: 'nothing'; why: string }
-  | { did: 'committed'; state: string; why: string }
-  | { did: 'executed'; result: ApplyResult }
+  /** `pushed`: our commit and the commit of main it was made on (absent when nothing changed). */
+  | { did: 'committed'; state: string; why: string; pushed?: { commit: string; onto: string } }
+  | { did: 'executed'; result: ApplyResult; pushed?: { commit: string; onto: string } }
   | { did: 'retry'; why: string };
 
 /**
@@ -185,6 +186,8 @@ export async function executeOnMain(
 
   let claimed = false;
   let renewal: ClaimRenewal | undefined;
+  // Our last commit on main while every commit since the decision's is ours, else undefined.
+  let ours: string | undefined;
   const claim = async (header: PlanHeader) => {
     const at = now();
     const signed = signExecution(
@@ -216,14 +219,19 @@ export async function executeOnMain(
     if ('moved' in res) throw new ClaimLost(`main moved before the claim of ${name}; deciding again`);
     await ctx.ledger.append(signed);
     claimed = true;
+    ours = res.commit;
     log.info({ claim: res.commit, plan: header.digests.plan }, 'execution claimed');
-    renewal = renewClaim(ctx, name, (at) =>
-      signExecution(
-        header,
-        'executing',
-        { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
-        ctx.keys.privateKey,
-      ),
+    renewal = renewClaim(
+      ctx,
+      name,
+      (at) =>
+        signExecution(
+          header,
+          'executing',
+          { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
+          ctx.keys.privateKey,
+        ),
+      (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
     );
   };
 
@@ -275,12 +283,18 @@ export async function executeOnMain(
   };
   // The ledger first: if the push fails, the next pass still knows, and pushes these files.
   await ctx.ledger.append(signed, committed);
-  await ctx.repo.commitAndPush(
+  const res = await ctx.repo.commitAndPush(
     ctx.main,
     underReports(name, committed),
     `reexport: ${state} ${name}\n\n${result.message}\n\n${recordTrailer(signed)}`,
   );
-  return { did: 'executed', result: { ...result, files } };
+  // Only our commits since the decision's: main differs from it in this request's reports only.
+  const linear = 'commit' in res && ours !== undefined && res.onto === ours;
+  return {
+    did: 'executed',
+    result: { ...result, files },
+    ...(linear ? { pushed: { commit: res.commit, onto: checkout.commit } } : {}),
+  };
 }
 
 interface ClaimRenewal {
@@ -295,7 +309,12 @@ interface ClaimRenewal {
  * tree, which the execution reads its plan from, is not touched. A renewal that fails is
  * logged; the next one tries again.
  */
-function renewClaim(ctx: ExecutionContext, name: string, sign: (at: Date) => Signed): ClaimRenewal {
+function renewClaim(
+  ctx: ExecutionContext,
+  name: string,
+  sign: (at: Date) => Signed,
+  onPushed: (pushed: { commit: string; onto: string }) => void,
+): ClaimRenewal {
   const now = ctx.now ?? (() => new Date());
   const log = ctx.log.child({ request: name });
   let stopped = false;
@@ -308,6 +327,7 @@ function renewClaim(ctx: ExecutionContext, name: string, sign: (at: Date) => Sig
       ctx.main,
       `reexport: executing ${name} (claim renewed)\n\n${recordTrailer(signed)}`,
     );
+    onPushed(res);
     log.info({ claim: res.commit }, 'execution claim renewed');
   };
   const timer = setInterval(
@@ -389,7 +409,7 @@ async function restoreExecuted(
   // A record only in the ledger (the results push failed) goes into main's history with the files:
   // a replica, or this daemon after losing its workdir, must find it there too.
   const missing = record.commit === undefined && record.signed ? `\n\n${recordTrailer(record.signed)}` : '';
-  await ctx.repo.commitAndPush(
+  const res = await ctx.repo.commitAndPush(
     ctx.main,
     underReports(name, files),
     `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; ${what}.${missing}`,
@@ -398,7 +418,7 @@ async function restoreExecuted(
     { request: name, files: [...changed, ...stray] },
     'restored result files someone deleted or edited',
   );
-  return { did: 'committed', state: 'executed', why: what };
+  return { did: 'committed', state: 'executed', why: what, ...('commit' in res ? { pushed: res } : {}) };
 }
 
 async function commitStatusIfChanged(
@@ -416,12 +436,12 @@ async function commitStatusIfChanged(
   ) {
     return { did: 'nothing', why: next.message ?? state };
   }
-  await ctx.repo.commitAndPush(
+  const res = await ctx.repo.commitAndPush(
     ctx.main,
     { [`reports/${name}/status.yaml`]: renderStatus(next) },
     `reexport: ${state} ${name}\n\n${next.message ?? next.errors?.join('\n') ?? ''}`,
   );
-  return { did: 'committed', state, why: next.message ?? state };
+  return { did: 'committed', state, why: next.message ?? state, ...('commit' in res ? { pushed: res } : {}) };
 }
 
 export function underReports<T>(name: string, files: Record<string, T>): Record<string, T> {

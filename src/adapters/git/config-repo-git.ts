@@ -24,7 +24,7 @@ export interface ConfigRepoGitOptions {
   retryBaseMs?: number;
 }
 
-export type CommitResult = { commit: string } | { unchanged: true };
+export type CommitResult = { commit: string; onto: string } | { unchanged: true };
 
 export interface CommitInfo {
   commit: string;
@@ -466,7 +466,7 @@ export class ConfigRepoGit implements RepoPort {
   }
 
   /** See RepoPort.commitEmpty: commit-tree on origin/<branch>'s tree, pushed with a lease. */
-  async commitEmpty(branch: string, message: string): Promise<{ commit: string }> {
+  async commitEmpty(branch: string, message: string): Promise<{ commit: string; onto: string }> {
     assertBranch(branch);
     const body = withReportTrailer(message);
     return this.serial(async () => {
@@ -476,7 +476,7 @@ export class ConfigRepoGit implements RepoPort {
         ).trim();
         const commit = (await this.run(['commit-tree', `${base}^{tree}`, '-p', base, '-m', body])).trim();
         const pushed = await this.tryPushCommit(branch, base, commit);
-        if (pushed) return { commit };
+        if (pushed) return { commit, onto: base };
         if (attempt >= PUSH_RETRIES)
           throw new RepoError(
             `push to ${branch} still refused after ${attempt + 1} attempts: the branch keeps moving`,
@@ -525,7 +525,7 @@ export class ConfigRepoGit implements RepoPort {
       const pushed = await this.tryPush(branch, base);
       if (pushed) {
         this.opts.log?.info({ branch, commit: pushed, attempt }, 'reports committed and pushed');
-        return { commit: pushed };
+        return { commit: pushed, onto: base };
       }
       if (attempt >= PUSH_RETRIES)
         throw new RepoError(
@@ -584,14 +584,16 @@ export class ConfigRepoGit implements RepoPort {
 
   private async resetTo(branch: string): Promise<string> {
     const ref = `refs/remotes/origin/${branch}`;
-    if ((await this.tryRun(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])) === undefined) {
+    const commit = (await this.tryRun(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]))?.trim();
+    if (!commit) {
       throw new BranchGoneError(
         `branch ${branch} is not on origin (deleted since the last fetch); its reports are dropped`,
       );
     }
-    await this.run(['checkout', '--force', '--no-track', '-B', branch, ref, '--']);
+    // The commit itself, not the ref: the tree checked out is the one returned, whatever moves.
+    await this.run(['checkout', '--force', '--no-track', '-B', branch, commit, '--']);
     await this.run(['clean', '--quiet', '-ffdx']);
-    return (await this.run(['rev-parse', 'HEAD'])).trim();
+    return commit;
   }
 
   /** Writes and stages exactly the given report files; never writes through a symlink in the tree. */

@@ -331,7 +331,7 @@ describe('ConfigRepoGit.commitAndPush', () => {
     await repo.checkout('feature');
     const files = { 'reports/b/preview.md': '# preview\n', 'reports/b/status.yaml': 'state: previewed\n' };
     const first = await repo.commitAndPush('feature', files, 'reexport: preview b');
-    expect(first).toEqual({ commit: await remoteHead(remote, 'feature') });
+    expect(first).toEqual({ commit: await remoteHead(remote, 'feature'), onto: base });
     expect(await gitIn(remote.bare, 'show', 'feature:reports/b/preview.md')).toBe('# preview\n');
     expect(await gitIn(remote.bare, 'log', '-1', '--format=%an <%ae>|%cn <%ce>|%P', 'feature')).toBe(
       `reexport-bot <bot@kommune.test>|reexport-bot <bot@kommune.test>|${base}\n`,
@@ -431,7 +431,8 @@ describe('ConfigRepoGit.commitAndPush', () => {
     );
     expect('commit' in r).toBe(true);
     const head = await remoteHead(remote, 'feature');
-    expect(r).toEqual({ commit: head });
+    // Made on the human's commit, and says so: the caller validates that tree again.
+    expect(r).toEqual({ commit: head, onto: humans });
     expect((await gitIn(remote.bare, 'rev-parse', 'feature^')).trim()).toBe(humans);
     expect((await gitIn(remote.bare, 'log', '-1', '--format=%s', humans)).trim()).toBe('human edit');
     expect(await gitIn(remote.bare, 'show', 'feature:requests/b.yaml')).toBe('b: 2\n');
