@@ -28,11 +28,11 @@ export interface RepoPort {
     message: string,
   ): Promise<{ commit: string } | { moved: true }>;
   /**
-   * An empty commit carrying `message` (a renewed claim's record) on top of origin/<branch>,
-   * pushed; made again on top when the branch moved. The working tree is not touched: an
-   * execution is reading its plan from it meanwhile.
+   * An empty commit carrying `message` (a renewed claim's record) as a child of exactly `onto`,
+   * pushed only if the branch still points at `onto` (as commitOnto). The working tree is not
+   * touched: an execution is reading its plan from it meanwhile.
    */
-  commitEmpty(branch: string, message: string): Promise<{ commit: string; onto: string }>;
+  commitEmpty(branch: string, onto: string, message: string): Promise<{ commit: string } | { moved: true }>;
   /** Messages of the commits on origin/<branch> whose message contains `needle`, oldest first. */
   messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>>;
   /** A regular file's content at a commit, or undefined. */

@@ -19,7 +19,7 @@ import type { PlanHeader } from '../plan/plan-types.js';
 import { RESULT_FILE, RESULT_GZ_FILE } from '../report/result.js';
 import type { LedgerPort } from '../ports/ledger.js';
 import type { RepoPort } from '../ports/repo.js';
-import { describeError, ReexportError } from '../shared/errors.js';
+import { describeError, ReexportError, RepoError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { SourceData } from '../source/records.js';
 import { type ApplyDeps, type ApplyResult, applyValidated } from './apply/apply-request.js';
@@ -188,6 +188,8 @@ export async function executeOnMain(
   let renewal: ClaimRenewal | undefined;
   // Our last commit on main while every commit since the decision's is ours, else undefined.
   let ours: string | undefined;
+  // Aborted when the claim is no longer ours: the execution stops writing.
+  const lost = new AbortController();
   const claim = async (header: PlanHeader) => {
     const at = now();
     const signed = signExecution(
@@ -224,14 +226,18 @@ export async function executeOnMain(
     renewal = renewClaim(
       ctx,
       name,
-      (at) =>
+      at,
+      (renewedAt) =>
         signExecution(
           header,
           'executing',
-          { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
+          { branch: ctx.main, commit: checkout.commit, by: ctx.self, at: renewedAt },
           ctx.keys.privateKey,
         ),
-      (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
+      {
+        pushed: (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
+        lost: (why) => lost.abort(why),
+      },
     );
   };
 
@@ -241,7 +247,12 @@ export async function executeOnMain(
       checkout.repo,
       name,
       ctx.daemon,
-      { ...ctx.apply, trustedKeys: ctx.keys.trusted, claim },
+      {
+        ...ctx.apply,
+        signal: ctx.apply.signal ? AbortSignal.any([ctx.apply.signal, lost.signal]) : lost.signal,
+        trustedKeys: ctx.keys.trusted,
+        claim,
+      },
       { commit: checkout.commit, now, ...(opts.source ? { source: opts.source } : {}), force: ctx.force },
     );
   } catch (err) {
@@ -251,6 +262,10 @@ export async function executeOnMain(
     // Before the final record: no renewal lands after it.
     await renewal?.stop();
   }
+  // The claim went to another daemon, which goes on from a fresh read: what was written is in the
+  // journal, and no record of ours may follow its claim.
+  if (lost.signal.aborted && result.state === 'interrupted' && !ctx.apply.signal?.aborted)
+    return { did: 'nothing', why: String(lost.signal.reason) };
   if (!claimed) {
     // Refused or invalid before anything was written: only the status says why.
     const next = parseStatus(result.files['status.yaml']);
@@ -302,54 +317,108 @@ interface ClaimRenewal {
 }
 
 /**
- * Renews a running execution's claim on main every third of the claim timeout, so another
- * daemon never takes over an execution that is still writing (it would only do so when this one
- * stopped renewing: crashed, or cut off from the repository). Each renewal is a signed claim
- * with a fresh time, in the ledger and as the trailer of an empty commit on main; the working
- * tree, which the execution reads its plan from, is not touched. A renewal that fails is
- * logged; the next one tries again.
+ * Keeps a running execution's claim on main alive, and stops the execution when it is no longer
+ * ours. Every third of the claim timeout: fetch, check that the latest record of the request on
+ * main is still our claim, then push a renewed claim (a signed claim with a fresh time, as the
+ * trailer of an empty commit) with a lease on exactly the commit checked. The working tree, which
+ * the execution reads its plan from, is not touched.
+ * - Another daemon's record came first (we were paused, or cut off, past the timeout and it took
+ *   over): `lost` is called and the execution stops writing; the other daemon goes on.
+ * - No renewal got through for most of the timeout (git unreachable, a process paused): `lost`
+ *   too, before another daemon may take over, so that there is never a second writer.
  */
 function renewClaim(
   ctx: ExecutionContext,
   name: string,
+  claimedAt: Date,
   sign: (at: Date) => Signed,
-  onPushed: (pushed: { commit: string; onto: string }) => void,
+  events: { pushed(p: { commit: string; onto: string }): void; lost(why: string): void },
 ): ClaimRenewal {
   const now = ctx.now ?? (() => new Date());
   const log = ctx.log.child({ request: name });
   let stopped = false;
-  let running: Promise<void> = Promise.resolve();
-  const renew = async () => {
+  let running: Promise<void> | undefined;
+  let fence: NodeJS.Timeout | undefined;
+  const lose = (why: string) => {
     if (stopped) return;
-    const signed = sign(now());
-    await ctx.ledger.append(signed);
-    const res = await ctx.repo.commitEmpty(
-      ctx.main,
-      `reexport: executing ${name} (claim renewed)\n\n${recordTrailer(signed)}`,
+    stopped = true;
+    log.warn(why);
+    events.lost(why);
+  };
+  // Armed from the time the claim, then each renewal, was signed (the time other daemons count
+  // from): a daemon paused past it finds it expired as it wakes, before its next write (timers
+  // run first in the event loop).
+  const arm = (at: Date) => {
+    clearTimeout(fence);
+    const ms = ctx.claimTimeoutMs * CLAIM_FENCE;
+    fence = setTimeout(
+      () =>
+        lose(
+          `the claim could not be renewed for ${Math.round(ms / 1000)} s; stopping before another daemon takes it over`,
+        ),
+      Math.min(2 ** 31 - 1, Math.max(0, at.getTime() + ms - now().getTime())),
     );
-    onPushed(res);
-    log.info({ claim: res.commit }, 'execution claim renewed');
+    fence.unref();
+  };
+  const renew = async () => {
+    for (let attempt = 1; attempt <= CLAIM_RENEWAL_ATTEMPTS && !stopped; attempt++) {
+      await ctx.repo.fetch();
+      const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
+      if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
+      const mine = (await readRecords(ctx)).get(name)?.filter((r) => r.commit !== undefined) ?? [];
+      const latest = mine.sort((a, b) => a.statement.at.localeCompare(b.statement.at)).at(-1);
+      const s = latest?.statement;
+      if (!latest?.trusted || s?.by !== ctx.self || s.state !== 'executing') {
+        lose(
+          `the claim is no longer ours (latest on ${ctx.main}: ${s ? `${s.state} by ${s.by ?? 'another daemon'} at ${s.at}` : 'none'}); stopping`,
+        );
+        return;
+      }
+      if (stopped) return;
+      const at = now();
+      const signed = sign(at);
+      const res = await ctx.repo.commitEmpty(
+        ctx.main,
+        onto,
+        `reexport: executing ${name} (claim renewed)\n\n${recordTrailer(signed)}`,
+      );
+      if ('moved' in res) continue;
+      arm(at);
+      events.pushed({ commit: res.commit, onto });
+      log.info({ claim: res.commit }, 'execution claim renewed');
+      return;
+    }
   };
   const timer = setInterval(
     () => {
-      running = running
-        .then(renew)
-        .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not renew the claim'));
+      // One at a time: ticks while a renewal waits on a slow remote are skipped, not queued.
+      if (stopped || running) return;
+      running = renew()
+        .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not renew the claim'))
+        .finally(() => (running = undefined));
     },
-    Math.max(CLAIM_RENEWAL_MIN_MS, ctx.claimTimeoutMs / 3),
+    timerMs(ctx.claimTimeoutMs / 3),
   );
   timer.unref();
+  arm(claimedAt);
   return {
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearTimeout(fence);
       await running;
     },
   };
 }
 
-/** Renewals are git pushes: never more often than this, whatever the timeout. */
-const CLAIM_RENEWAL_MIN_MS = 250;
+/** Of the claim timeout: without a renewal for this long, an execution stops writing. */
+const CLAIM_FENCE = 0.75;
+/** A renewal that finds main moved checks again, this many times per tick. */
+const CLAIM_RENEWAL_ATTEMPTS = 3;
+
+/** A timer's delay: renewals are git pushes (never more often than 250 ms), and Node's timers
+ * take at most 2^31 - 1 ms (a longer one fires at once). */
+const timerMs = (ms: number) => Math.min(2 ** 31 - 1, Math.max(250, ms));
 
 /**
  * An executed request stays executed. Its result files come back when someone deleted or edited

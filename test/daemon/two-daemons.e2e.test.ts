@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
@@ -8,6 +10,7 @@ import { auditedModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 
+const bin = fileURLToPath(new URL('../../bin/reexport.js', import.meta.url));
 const USERS = 300;
 const REQUEST = (execute: boolean) =>
   `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
@@ -183,4 +186,110 @@ targets:
       new RegExp(`state: executed[\\s\\S]*applied: ${users}`),
     );
   }, 60_000);
+});
+
+describeWithSlapd('a daemon paused past the claim timeout', () => {
+  const users = 300;
+  let slapd: Slapd;
+  let remote: Awaited<ReturnType<typeof makeRepo>>;
+  let human: Awaited<ReturnType<typeof cloneRepo>>;
+  let work: Awaited<ReturnType<typeof makeDir>>;
+  const env = () => ({ ...process.env, PW: slapd.password });
+  // 300 writes at 30 a second: ten seconds, with a claim timeout of three.
+  const config = (workdir: string) => `apiVersion: reexport/v1
+kind: DaemonConfig
+repo: { url: "${remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
+signing: { keyFile: ./key.pem }
+execution: { claimTimeoutSeconds: 3 }
+targets:
+  ldap:
+    url: ${slapd.url}
+    bindDN: "${slapd.bindDN}"
+    passwordEnv: PW
+    rateLimit: 30
+    allowedAttributes: [mail]
+`;
+  /** main's claim and execution records, oldest first: [subject, by, state]. */
+  const records = async () =>
+    (await gitIn(remote.bare, 'log', '--reverse', '--format=%s%x00%B%x1e', 'main'))
+      .split('\x1e')
+      .filter((c) => c.includes('\0'))
+      .flatMap((c) => {
+        const [subject, body] = c.replace(/^\n+/, '').split('\0') as [string, string];
+        const m = /^Reexport-Record: (\S+)$/m.exec(body);
+        if (!m) return [];
+        const signed = JSON.parse(Buffer.from(m[1]!, 'base64url').toString()) as { statement: string };
+        const s = JSON.parse(signed.statement) as { by: string; state: string };
+        return [{ subject, by: s.by, state: s.state }];
+      });
+
+  beforeAll(async () => {
+    slapd = await startSlapd({ ldif: peopleLdif(users), debugLevel: 'stats', outputLimit: 64 * 1024 * 1024 });
+    remote = await makeRepo({ 'templates/t.yaml': PEOPLE_TEMPLATE, 'data/people.csv': peopleCsv(users) });
+    human = await cloneRepo(remote.bare);
+    const { generateKeyPairSync } = await import('node:crypto');
+    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    work = await makeDir({ 'key.pem': key });
+    await writeFile(`${work.dir}/a.yaml`, config('./var-a'));
+    await writeFile(`${work.dir}/b.yaml`, config('./var-b'));
+  });
+  afterAll(async () => {
+    await human?.cleanup();
+    await remote?.cleanup();
+    await work?.cleanup();
+    await slapd?.stop();
+  });
+
+  it('stops writing when it wakes to find its claim taken over, and never claims it back', async () => {
+    const cli = (cfg: string) =>
+      runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env(), cwd: work.dir });
+    await gitIn(human.dir, 'checkout', '-b', 'bulk');
+    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
+    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
+    expect((await cli('a.yaml')).code).toBe(0);
+    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
+    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
+    await gitIn(human.dir, 'checkout', 'main');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
+    await gitIn(human.dir, 'push', 'origin', 'main');
+
+    let aOut = '';
+    const a = spawn(process.execPath, [bin, 'once', '--config', `${work.dir}/a.yaml`], {
+      env: env(),
+      cwd: work.dir,
+    });
+    a.stdout.on('data', (d: Buffer) => (aOut += d.toString()));
+    a.stderr.on('data', (d: Buffer) => (aOut += d.toString()));
+    const aExit = new Promise<number | null>((resolve) => a.once('exit', resolve));
+    await expect
+      .poll(async () => (await records()).some((r) => r.state === 'executing'), {
+        timeout: 20_000,
+        interval: 100,
+      })
+      .toBe(true);
+    const holder = (await records()).find((r) => r.state === 'executing')!.by;
+    // A freezes (a paused VM, a stopped container) for longer than the claim timeout.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    a.kill('SIGSTOP');
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    const b = cli('b.yaml');
+    await expect
+      .poll(async () => (await records()).some((r) => r.state === 'executing' && r.by !== holder), {
+        timeout: 20_000,
+        interval: 100,
+      })
+      .toBe(true);
+    a.kill('SIGCONT');
+    expect((await b).code).toBe(0);
+    expect(await aExit).toBe(0);
+
+    expect(aOut).toMatch(/stopping before another daemon takes it over|the claim is no longer ours/);
+    const all = await records();
+    const takeover = all.findIndex((r) => r.by !== holder);
+    expect(all.slice(takeover).every((r) => r.by !== holder)).toBe(true);
+    expect(all.filter((r) => r.state === 'executed')).toHaveLength(1);
+    const counts = auditedModifies(await slapd.audit());
+    expect(counts.size).toBe(users);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  }, 90_000);
 });

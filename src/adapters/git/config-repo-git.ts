@@ -465,24 +465,20 @@ export class ConfigRepoGit implements RepoPort {
     });
   }
 
-  /** See RepoPort.commitEmpty: commit-tree on origin/<branch>'s tree, pushed with a lease. */
-  async commitEmpty(branch: string, message: string): Promise<{ commit: string; onto: string }> {
+  /** See RepoPort.commitEmpty: commit-tree on `onto`'s tree, pushed with a lease on `onto`. */
+  async commitEmpty(
+    branch: string,
+    onto: string,
+    message: string,
+  ): Promise<{ commit: string } | { moved: true }> {
     assertBranch(branch);
+    assertRev(onto);
     const body = withReportTrailer(message);
     return this.serial(async () => {
-      for (let attempt = 0; ; attempt++) {
-        const base = (
-          await this.run(['rev-parse', '--verify', `refs/remotes/origin/${branch}^{commit}`])
-        ).trim();
-        const commit = (await this.run(['commit-tree', `${base}^{tree}`, '-p', base, '-m', body])).trim();
-        const pushed = await this.tryPushCommit(branch, base, commit);
-        if (pushed) return { commit, onto: base };
-        if (attempt >= PUSH_RETRIES)
-          throw new RepoError(
-            `push to ${branch} still refused after ${attempt + 1} attempts: the branch keeps moving`,
-          );
-        await this.fetchNow();
-      }
+      const commit = (await this.run(['commit-tree', `${onto}^{tree}`, '-p', onto, '-m', body])).trim();
+      if (await this.tryPushCommit(branch, onto, commit)) return { commit };
+      await this.fetchNow();
+      return { moved: true };
     });
   }
 
