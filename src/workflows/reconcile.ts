@@ -259,7 +259,10 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           continue;
         }
         if (outcome.did === 'preview') {
-          summary.previews += await previewOnMain(ctx, co, name, main);
+          const pushed = await previewOnMain(ctx, co, name, main);
+          if (pushed) summary.previews++;
+          // Made right on the validated commit: a later request's claim goes onto this one.
+          if (pushed?.onto === co.commit) co = { ...co, commit: pushed.commit };
           break;
         }
         if (outcome.did === 'executed') {
@@ -316,23 +319,24 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
   }
 }
 
+/** The preview commit pushed to main, if one was. */
 async function previewOnMain(
   ctx: ReconcileContext,
   co: Checkout,
   name: string,
   main: string,
-): Promise<number> {
+): Promise<{ commit: string; onto: string } | undefined> {
   const fresh = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
   if (!fresh) {
     ctx.observer.requestState({ branch: main, request: name, state: 'previewed', commit: co.commit });
-    return 0;
+    return undefined;
   }
   const files = fresh;
   const observed = () =>
     ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
   if (await sameReport(ctx, co.dir, name, files)) {
     observed();
-    return 0;
+    return undefined;
   }
   const res = await ctx.repo.commitAndPush(
     main,
@@ -340,13 +344,13 @@ async function previewOnMain(
     commitMessage('preview', name, files),
   );
   observed();
-  if (!('commit' in res)) return 0;
+  if (!('commit' in res)) return undefined;
   ctx.metrics.previews.inc({ state: stateOf(files) });
   ctx.log.info(
     { branch: main, request: name, pushed: res.commit, state: stateOf(files) },
     'preview committed',
   );
-  return 1;
+  return res;
 }
 
 /**
