@@ -43,5 +43,6 @@ VOLUME ["/var/lib/reexport"]
 # The default http.port; the healthcheck follows whatever the config says.
 EXPOSE 9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s CMD ["node", "/app/dist/cli/healthcheck.js"]
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "/app/bin/reexport.js"]
+# The launcher itself, not `node` and it: its first line holds the Node flags reexport runs with.
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/reexport.js"]
 CMD ["daemon", "--config", "/etc/reexport/config.yaml"]

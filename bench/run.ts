@@ -205,17 +205,19 @@ async function writeRepo(dir: string, persons: Person[], slapd: Slapd): Promise<
 
 const cliEnv = (slapd: Slapd) => ({ ...process.env, [PASSWORD_ENV]: slapd.password });
 
-const previewArgs = (cli: Cli, repo: string, out: string) => [
-  cli.bin,
-  'preview',
-  REQUEST,
-  '--repo',
-  repo,
-  '--config',
-  path.join(repo, 'daemon.yaml'),
-  '--out',
-  out,
-];
+/**
+ * Node's arguments to run the CLI as the image and the installed command do: the flags on the
+ * launcher's first line (`#!/usr/bin/env -S node …`), then the launcher and its arguments.
+ */
+function launch(cli: Cli, ...args: string[]): string[] {
+  const first = readFileSync(cli.bin, 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env -S node((?: --[\w=.-]+)*)$/.exec(first);
+  if (!m) throw new Error(`${cli.bin}: the first line is not "#!/usr/bin/env -S node …"`);
+  return [...m[1]!.split(' ').filter(Boolean), cli.bin, ...args];
+}
+
+const previewArgs = (cli: Cli, repo: string, out: string) =>
+  launch(cli, 'preview', REQUEST, '--repo', repo, '--config', path.join(repo, 'daemon.yaml'), '--out', out);
 
 /** ldapsearch paging like the product: same base, scope, filter and page size. */
 function ldapsearchArgs(slapd: Slapd, attributes: string[], extra: string[] = []): string[] {
@@ -337,7 +339,7 @@ async function benchPreview(clis: Cli[]) {
     const runs: number[] = [];
     for (let i = 0; i < 3; i++)
       runs.push(
-        check(await measure('reexport --help', process.execPath, [cli.bin, '--help'], { env })).wallMs,
+        check(await measure('reexport --help', process.execPath, launch(cli, '--help'), { env })).wallMs,
       );
     startup[cli.name] = Math.round(median(runs));
   }
@@ -722,18 +724,25 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
     const env = { ...cliEnv(slapd), ...(await gitEnv()) };
     onces.push(
       check(
-        await measure(`once ${users}`, process.execPath, [cli.bin, 'once', '--config', daemonFile], { env }),
+        await measure(`once ${users}`, process.execPath, launch(cli, 'once', '--config', daemonFile), {
+          env,
+        }),
       ),
     );
     await gitIn(git.dir, 'pull', '--quiet', 'origin', 'main');
     await commitAndPush(git.dir, { [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, true) }, 'Execute');
     const outFile = path.join(work, `apply-${r}.out`);
     const apply = check(
-      await measure(`apply ${users}`, process.execPath, [cli.bin, 'apply', REQUEST, '--config', daemonFile], {
-        env,
-        stdoutFile: outFile,
-        serverPid: slapd.pid,
-      }),
+      await measure(
+        `apply ${users}`,
+        process.execPath,
+        launch(cli, 'apply', REQUEST, '--config', daemonFile),
+        {
+          env,
+          stdoutFile: outFile,
+          serverPid: slapd.pid,
+        },
+      ),
     );
     applies.push(apply);
     const said = (await readFile(outFile, 'utf8')).trim();
@@ -897,7 +906,7 @@ try {
   const compiled = await buildCompiledCli();
   const clis = [tsxCli, compiled];
   say(
-    `CLIs: "${tsxCli.name}" = node bin/reexport.js in this checkout (TypeScript through tsx); "compiled" = src/ compiled by ${compiled.tool} in ${fmtS(compiled.buildMs)}, as in the Docker image`,
+    `CLIs: "${tsxCli.name}" = node bin/reexport.js in this checkout (TypeScript through tsx); "compiled" = src/ compiled by ${compiled.tool} in ${fmtS(compiled.buildMs)}, as in the Docker image; both with the Node flags of the launcher's first line (${launch(tsxCli).slice(0, -1).join(' ') || 'none'})`,
   );
   summary.clis = { [tsxCli.name]: 'node bin/reexport.js in the checkout', compiled: compiled.tool };
   say();

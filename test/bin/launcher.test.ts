@@ -44,4 +44,12 @@ describe('bin/reexport.js', () => {
   it('runs the build where no sources ship (the image, the packed package)', async () => {
     expect(await launch(await layout({ source: false, build: true }))).toBe('stale build');
   });
+
+  it('runs as an executable (the image, the installed command) with its Node flags', async () => {
+    const dir = await layout({ source: false, build: false });
+    await mkdir(path.join(dir, 'dist/cli'), { recursive: true });
+    await writeFile(path.join(dir, 'dist/cli/main.js'), 'console.log(process.execArgv.join(" "));\n');
+    const { stdout } = await run(path.join(dir, 'bin/reexport.js'));
+    expect(stdout.trim()).toBe('--max-semi-space-size=8');
+  });
 });
