@@ -52,7 +52,8 @@ export class ClaimLost extends ReexportError {
 
 export type MainOutcome =
   | { did: 'preview' }
-  | { did: 'nothing'; why: string }
+  /** `wrote`: the execution wrote to the directory before it stopped (its claim was lost). */
+  | { did: 'nothing'; why: string; wrote?: boolean }
   /** `pushed`: our commit and the commit of main it was made on (absent when nothing changed). */
   | { did: 'committed'; state: string; why: string; pushed?: { commit: string; onto: string } }
   | { did: 'executed'; result: ApplyResult; pushed?: { commit: string; onto: string } }
@@ -265,7 +266,7 @@ export async function executeOnMain(
   // The claim went to another daemon, which goes on from a fresh read: what was written is in the
   // journal, and no record of ours may follow its claim.
   if (lost.signal.aborted && result.state === 'interrupted' && !ctx.apply.signal?.aborted)
-    return { did: 'nothing', why: String(lost.signal.reason) };
+    return { did: 'nothing', why: String(lost.signal.reason), wrote: true };
   if (!claimed) {
     // Refused or invalid before anything was written: only the status says why.
     const next = parseStatus(result.files['status.yaml']);

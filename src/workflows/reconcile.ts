@@ -151,6 +151,8 @@ interface Checkout {
   commit: string;
   repo: ConfigRepo;
   sources: Map<string, Promise<SourceData>>;
+  /** The sources validation read (files): what `sources` starts from again after a write. */
+  files: ReadonlyMap<string, Promise<SourceData>>;
 }
 
 async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise<Checkout> {
@@ -165,7 +167,17 @@ async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise
     const source = repo.templates.get(name)?.value?.spec.source;
     if (source !== undefined) loaded.set(JSON.stringify(source), Promise.resolve(data));
   }
-  return { dir, commit, repo, sources: loaded };
+  return { dir, commit, repo, sources: new Map(loaded), files: loaded };
+}
+
+/**
+ * The checkout after the pass wrote to a directory: sources read from a directory (an LDAP
+ * source, loaded when first needed) are read again, as the pass's copies of scopes are, since
+ * the writes may have changed them. A file's reading stays: no write changes a file.
+ */
+async function afterWrites(ctx: ReconcileContext, co: Checkout): Promise<Checkout> {
+  await ctx.pass?.snapshots?.clear();
+  return { ...co, sources: new Map(co.files) };
 }
 
 /** A template's source, loaded once per checkout whichever requests use it. */
@@ -265,10 +277,13 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           if (pushed?.onto === co.commit) co = { ...co, commit: pushed.commit };
           break;
         }
+        if (outcome.did === 'executed' || (outcome.did === 'nothing' && outcome.wrote)) {
+          // The pass's copies of scopes and directory sources predate these writes: later
+          // requests read afresh.
+          co = await afterWrites(ctx, co);
+        }
         if (outcome.did === 'executed') {
           const r = outcome.result;
-          // The pass's copies of scopes predate these writes: later previews read afresh.
-          await ctx.pass?.snapshots?.clear();
           summary.executions++;
           ctx.metrics.executions.inc({ result: r.state });
           for (const [outcome, n] of Object.entries(r.counts)) if (n) ctx.metrics.changes.inc({ outcome }, n);
