@@ -273,8 +273,13 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
         if (outcome.did === 'preview') {
           const pushed = await previewOnMain(ctx, co, name, main);
           if (pushed) summary.previews++;
-          // Made right on the validated commit: a later request's claim goes onto this one.
+          // Made right on the validated commit: a later request's claim goes onto this one. Made
+          // on someone else's commit: the tree is theirs now, so it is validated again.
           if (pushed?.onto === co.commit) co = { ...co, commit: pushed.commit };
+          else if (pushed) {
+            co = await checkoutValidated(ctx, main);
+            records = await readRecords(exec, verdicts);
+          }
           break;
         }
         if (outcome.did === 'executed' || (outcome.did === 'nothing' && outcome.wrote)) {
