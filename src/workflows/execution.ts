@@ -263,9 +263,12 @@ export async function executeOnMain(
     // Before the final record: no renewal lands after it.
     await renewal?.stop();
   }
-  // The claim went to another daemon, which goes on from a fresh read: what was written is in the
-  // journal, and no record of ours may follow its claim.
-  if (lost.signal.aborted && result.state === 'interrupted' && !ctx.apply.signal?.aborted)
+  // The claim went to another daemon (or may have: it could not be renewed in time), which goes on
+  // from a fresh read: what was written is in the journal, and no record of ours may follow its
+  // claim, not even one of a run that had just finished (the other's result would say the same
+  // changes were already applied, and be the last word). Without another daemon, our own next
+  // pass continues our claim and finds everything applied.
+  if (lost.signal.aborted && !ctx.apply.signal?.aborted)
     return { did: 'nothing', why: String(lost.signal.reason), wrote: true };
   if (!claimed) {
     // Refused or invalid before anything was written: only the status says why.

@@ -287,6 +287,10 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           // requests read afresh.
           co = await afterWrites(ctx, co);
         }
+        if (outcome.did === 'nothing' && outcome.wrote && started) {
+          // Stopped with its claim lost: the status page must not show it running on.
+          ctx.observer.executionFinished(name, { state: 'interrupted', counts: {} });
+        }
         if (outcome.did === 'executed') {
           const r = outcome.result;
           summary.executions++;
