@@ -79,14 +79,38 @@ export type MainDecision =
   /** A record this daemon cannot verify: never execute over it, say why. */
   | { action: 'blocked'; record: ExecutionRecord; why: string };
 
+/** A request's records as the once-only rule reads them: by the time each was signed. */
+function inTimeOrder(records: readonly ExecutionRecord[], request: string): ExecutionRecord[] {
+  return records
+    .filter((r) => r.statement.request === request)
+    .sort((a, b) => a.statement.at.localeCompare(b.statement.at));
+}
+
+/**
+ * Why a running execution's claim is no longer this daemon's, or undefined while it is: the latest
+ * record of the request on main (what other daemons decide from; the ledger is this daemon's
+ * own) must be its trusted claim. Pure, as decideOnMain, which it agrees with.
+ */
+export function claimLostBecause(
+  records: readonly ExecutionRecord[],
+  request: string,
+  self: string,
+): string | undefined {
+  const latest = inTimeOrder(
+    records.filter((r) => r.commit !== undefined),
+    request,
+  ).at(-1);
+  const s = latest?.statement;
+  if (latest?.trusted && s?.by === self && s.state === 'executing') return undefined;
+  return `the latest record is ${s ? `${s.state} by ${s.by ?? 'another daemon'} at ${s.at}` : 'none'}`;
+}
+
 /**
  * What to do with a request on main, from its execution records alone. Pure, so every branch of
  * the once-only rule is unit-tested.
  */
 export function decideOnMain(input: MainDecisionInput): MainDecision {
-  const records = [...input.records]
-    .filter((r) => r.statement.request === input.request)
-    .sort((a, b) => a.statement.at.localeCompare(b.statement.at));
+  const records = inTimeOrder(input.records, input.request);
   // Any record someone else signed stops execution: it may be a second daemon with another key,
   // and running twice is worse than not running. The status says how to resolve it.
   const untrusted = records.find((r) => !r.trusted);

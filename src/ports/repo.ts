@@ -1,3 +1,9 @@
+/** A commit pushed to a branch, and the commit it was made on. */
+export interface Pushed {
+  commit: string;
+  onto: string;
+}
+
 /** What the workflows need from the config repository; adapters/git implements it on git. */
 export interface RepoPort {
   fetch(): Promise<void>;
@@ -15,7 +21,7 @@ export interface RepoPort {
     branch: string,
     files: Record<string, string | Uint8Array | null>,
     message: string,
-  ): Promise<{ commit: string; onto: string } | { unchanged: true }>;
+  ): Promise<Pushed | { unchanged: true }>;
   /**
    * Compare-and-swap on the branch: commits the files as a child of exactly `onto` and pushes
    * only if the branch still points at `onto`. `moved` when it does not (someone pushed, maybe a

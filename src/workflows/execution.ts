@@ -4,6 +4,7 @@ import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { requestDigest } from '../config/digests.js';
 import {
+  claimLostBecause,
   decideOnMain,
   EXECUTED_EDITED,
   type ExecutionRecord,
@@ -18,7 +19,7 @@ import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/stat
 import type { PlanHeader } from '../plan/plan-types.js';
 import { RESULT_FILE, RESULT_GZ_FILE } from '../report/result.js';
 import type { LedgerPort } from '../ports/ledger.js';
-import type { RepoPort } from '../ports/repo.js';
+import type { Pushed, RepoPort } from '../ports/repo.js';
 import { describeError, ReexportError, RepoError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
 import type { SourceData } from '../source/records.js';
@@ -55,8 +56,8 @@ export type MainOutcome =
   /** `wrote`: the execution wrote to the directory before it stopped (its claim was lost). */
   | { did: 'nothing'; why: string; wrote?: boolean }
   /** `pushed`: our commit and the commit of main it was made on (absent when nothing changed). */
-  | { did: 'committed'; state: string; why: string; pushed?: { commit: string; onto: string } }
-  | { did: 'executed'; result: ApplyResult; pushed?: { commit: string; onto: string } }
+  | { did: 'committed'; state: string; why: string; pushed?: Pushed }
+  | { did: 'executed'; result: ApplyResult; pushed?: Pushed }
   | { did: 'retry'; why: string };
 
 /**
@@ -192,13 +193,16 @@ export async function executeOnMain(
   // Aborted when the claim is no longer ours: the execution stops writing.
   const lost = new AbortController();
   const claim = async (header: PlanHeader) => {
+    // The claim and each renewal: the same statement, signed at another time.
+    const signClaim = (at: Date) =>
+      signExecution(
+        header,
+        'executing',
+        { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
+        ctx.keys.privateKey,
+      );
     const at = now();
-    const signed = signExecution(
-      header,
-      'executing',
-      { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
-      ctx.keys.privateKey,
-    );
+    const signed = signClaim(at);
     const executing: RequestStatus = {
       request: name,
       state: 'executing',
@@ -224,22 +228,10 @@ export async function executeOnMain(
     claimed = true;
     ours = res.commit;
     log.info({ claim: res.commit, plan: header.digests.plan }, 'execution claimed');
-    renewal = renewClaim(
-      ctx,
-      name,
-      at,
-      (renewedAt) =>
-        signExecution(
-          header,
-          'executing',
-          { branch: ctx.main, commit: checkout.commit, by: ctx.self, at: renewedAt },
-          ctx.keys.privateKey,
-        ),
-      {
-        pushed: (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
-        lost: (why) => lost.abort(why),
-      },
-    );
+    renewal = renewClaim(ctx, name, at, signClaim, {
+      pushed: (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
+      lost: (why) => lost.abort(why),
+    });
   };
 
   let result: ApplyResult;
@@ -336,7 +328,7 @@ function renewClaim(
   name: string,
   claimedAt: Date,
   sign: (at: Date) => Signed,
-  events: { pushed(p: { commit: string; onto: string }): void; lost(why: string): void },
+  events: { pushed(p: Pushed): void; lost(why: string): void },
 ): ClaimRenewal {
   const now = ctx.now ?? (() => new Date());
   const log = ctx.log.child({ request: name });
@@ -369,13 +361,9 @@ function renewClaim(
       await ctx.repo.fetch();
       const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
       if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
-      const mine = (await readRecords(ctx)).get(name)?.filter((r) => r.commit !== undefined) ?? [];
-      const latest = mine.sort((a, b) => a.statement.at.localeCompare(b.statement.at)).at(-1);
-      const s = latest?.statement;
-      if (!latest?.trusted || s?.by !== ctx.self || s.state !== 'executing') {
-        lose(
-          `the claim is no longer ours (latest on ${ctx.main}: ${s ? `${s.state} by ${s.by ?? 'another daemon'} at ${s.at}` : 'none'}); stopping`,
-        );
+      const why = claimLostBecause((await readRecords(ctx)).get(name) ?? [], name, ctx.self);
+      if (why) {
+        lose(`the claim is no longer ours (on ${ctx.main}, ${why}); stopping`);
         return;
       }
       if (stopped) return;

@@ -32,7 +32,7 @@ import type { FreshnessMemory, ReadMark } from '../ports/freshness.js';
 import { sha256 } from '../source/records.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { Metrics } from '../adapters/http/metrics.js';
-import type { RepoPort } from '../ports/repo.js';
+import type { Pushed, RepoPort } from '../ports/repo.js';
 import { describeError, RepoError } from '../shared/errors.js';
 import { type Logger, withLogFields } from '../shared/log.js';
 import type { Observer } from '../ports/observer.js';
@@ -349,7 +349,7 @@ async function previewOnMain(
   co: Checkout,
   name: string,
   main: string,
-): Promise<{ commit: string; onto: string } | undefined> {
+): Promise<Pushed | undefined> {
   const fresh = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
   if (!fresh) {
     ctx.observer.requestState({ branch: main, request: name, state: 'previewed', commit: co.commit });

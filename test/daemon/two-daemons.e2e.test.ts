@@ -15,80 +15,99 @@ const USERS = 300;
 const REQUEST = (execute: boolean) =>
   `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
 
-describeWithSlapd('two daemons on one repository and one directory', () => {
-  let slapd: Slapd;
-  let remote: Awaited<ReturnType<typeof makeRepo>>;
-  let human: Awaited<ReturnType<typeof cloneRepo>>;
-  let work: Awaited<ReturnType<typeof makeDir>>;
-  const env = () => ({ ...process.env, PW: slapd.password });
-  const config = (workdir: string, key: string) => `apiVersion: reexport/v1
+/**
+ * Two daemons (configs a.yaml and b.yaml, workdirs var-a and var-b) sharing one signing key, as
+ * replicas do, on one config repository and one slapd of `users` people; registered in the
+ * calling describe block.
+ */
+function twoDaemons(opts: { users: number; rateLimit: number; execution?: string }) {
+  const f = {} as {
+    slapd: Slapd;
+    remote: Awaited<ReturnType<typeof makeRepo>>;
+    human: Awaited<ReturnType<typeof cloneRepo>>;
+    work: Awaited<ReturnType<typeof makeDir>>;
+  };
+  const env = () => ({ ...process.env, PW: f.slapd.password });
+  const config = (workdir: string) => `apiVersion: reexport/v1
 kind: DaemonConfig
-repo: { url: "${remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
-signing: { keyFile: ${key} }
-targets:
+repo: { url: "${f.remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
+signing: { keyFile: ./key.pem }
+${opts.execution ? `execution: ${opts.execution}\n` : ''}targets:
   ldap:
-    url: ${slapd.url}
-    bindDN: "${slapd.bindDN}"
+    url: ${f.slapd.url}
+    bindDN: "${f.slapd.bindDN}"
     passwordEnv: PW
-    rateLimit: 400
+    rateLimit: ${opts.rateLimit}
     allowedAttributes: [mail]
 `;
-
   beforeAll(async () => {
-    slapd = await startSlapd({
-      ldif: peopleLdif(USERS),
+    f.slapd = await startSlapd({
+      ldif: peopleLdif(opts.users),
       debugLevel: 'stats',
       outputLimit: 64 * 1024 * 1024,
     });
-    remote = await makeRepo({
+    f.remote = await makeRepo({
       'templates/t.yaml': PEOPLE_TEMPLATE,
-      'data/people.csv': peopleCsv(USERS),
+      'data/people.csv': peopleCsv(opts.users),
     });
-    human = await cloneRepo(remote.bare);
+    f.human = await cloneRepo(f.remote.bare);
     const { generateKeyPairSync } = await import('node:crypto');
     // Replicas that share work share the signing key (a Secret), as the docs say.
     const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    work = await makeDir({ 'key.pem': key });
-    await writeFile(`${work.dir}/a.yaml`, config('./var-a', './key.pem'));
-    await writeFile(`${work.dir}/b.yaml`, config('./var-b', './key.pem'));
+    f.work = await makeDir({ 'key.pem': key });
+    await writeFile(`${f.work.dir}/a.yaml`, config('./var-a'));
+    await writeFile(`${f.work.dir}/b.yaml`, config('./var-b'));
   });
   afterAll(async () => {
-    await human?.cleanup();
-    await remote?.cleanup();
-    await work?.cleanup();
-    await slapd?.stop();
+    await f.human?.cleanup();
+    await f.remote?.cleanup();
+    await f.work?.cleanup();
+    await f.slapd?.stop();
   });
+  const cli = (cfg: string) =>
+    runCli(['once', '--config', `${f.work.dir}/${cfg}`], { env: env(), cwd: f.work.dir });
+  return {
+    f,
+    env,
+    cli,
+    /** Request `bulk` previewed by daemon A on its branch, then merged with execute: true. */
+    async mergeBulk() {
+      const { human } = f;
+      await gitIn(human.dir, 'checkout', '-b', 'bulk');
+      await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
+      await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
+      expect((await cli('a.yaml')).code).toBe(0);
+      await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
+      await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
+      await gitIn(human.dir, 'checkout', 'main');
+      await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
+      await gitIn(human.dir, 'push', 'origin', 'main');
+    },
+  };
+}
+
+describeWithSlapd('two daemons on one repository and one directory', () => {
+  const { f, env, cli, mergeBulk } = twoDaemons({ users: USERS, rateLimit: 400 });
 
   it('execute a merged request exactly once between them, and the result reports what was applied', async () => {
-    await gitIn(human.dir, 'checkout', '-b', 'bulk');
-    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
-    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
-    expect((await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() })).code).toBe(0);
-    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
-    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
-    await gitIn(human.dir, 'checkout', 'main');
-    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
-    await gitIn(human.dir, 'push', 'origin', 'main');
+    await mergeBulk();
 
-    const [a, b] = await Promise.all([
-      runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() }),
-      runCli(['once', '--config', `${work.dir}/b.yaml`], { env: env() }),
-    ]);
+    const [a, b] = await Promise.all([cli('a.yaml'), cli('b.yaml')]);
     // One executed; the other found the claim and left it alone (or lost the claim race).
-    const counts = auditedModifies(await slapd.audit());
+    const counts = auditedModifies(await f.slapd.audit());
     expect(counts.size).toBe(USERS);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     expect(a.code + b.code).toBeLessThanOrEqual(1);
 
     // Whichever is still behind finishes nothing twice on later passes, and the result is true.
     for (const cfg of ['a.yaml', 'b.yaml']) {
-      expect((await runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env() })).code).toBe(0);
+      expect((await cli(cfg)).code).toBe(0);
     }
-    expect([...auditedModifies(await slapd.audit()).values()].every((n) => n === 1)).toBe(true);
-    const status = await gitIn(remote.bare, 'show', 'main:reports/bulk/status.yaml');
+    expect([...auditedModifies(await f.slapd.audit()).values()].every((n) => n === 1)).toBe(true);
+    const status = await gitIn(f.remote.bare, 'show', 'main:reports/bulk/status.yaml');
     expect(status).toMatch(/state: executed/);
     expect(status).toMatch(new RegExp(`applied: ${USERS}`));
-    const executing = (await gitIn(remote.bare, 'log', '--format=%s', 'main'))
+    const executing = (await gitIn(f.remote.bare, 'log', '--format=%s', 'main'))
       .split('\n')
       .filter((s) => s.startsWith('reexport: executing bulk'));
     expect(executing).toHaveLength(1);
@@ -96,70 +115,30 @@ targets:
 
   it('refuse to share one workdir at the same time', async () => {
     // A live process holds the workdir (this test's own process stands in for a running daemon).
-    await writeFile(`${work.dir}/var-a/lock`, `${process.pid}\n`);
-    const second = await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() });
+    await writeFile(`${f.work.dir}/var-a/lock`, `${process.pid}\n`);
+    const second = await runCli(['once', '--config', `${f.work.dir}/a.yaml`], { env: env() });
     expect(second.code).toBe(2);
     expect(second.stderr).toMatch(
       /workdir .*var-a is in use by process \d+; give each daemon its own repo.workdir/,
     );
     // A lock left by a process that is gone is taken over.
-    await writeFile(`${work.dir}/var-a/lock`, '999999999\n');
-    expect((await runCli(['once', '--config', `${work.dir}/a.yaml`], { env: env() })).code).toBe(0);
+    await writeFile(`${f.work.dir}/var-a/lock`, '999999999\n');
+    expect((await runCli(['once', '--config', `${f.work.dir}/a.yaml`], { env: env() })).code).toBe(0);
   });
 });
 
 describeWithSlapd('an execution longer than the claim timeout', () => {
   const users = 300;
-  let slapd: Slapd;
-  let remote: Awaited<ReturnType<typeof makeRepo>>;
-  let human: Awaited<ReturnType<typeof cloneRepo>>;
-  let work: Awaited<ReturnType<typeof makeDir>>;
-  const env = () => ({ ...process.env, PW: slapd.password });
   // 300 writes at 50 a second: six seconds, twice the claim timeout.
-  const config = (workdir: string) => `apiVersion: reexport/v1
-kind: DaemonConfig
-repo: { url: "${remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
-signing: { keyFile: ./key.pem }
-execution: { claimTimeoutSeconds: 3 }
-targets:
-  ldap:
-    url: ${slapd.url}
-    bindDN: "${slapd.bindDN}"
-    passwordEnv: PW
-    rateLimit: 50
-    allowedAttributes: [mail]
-`;
-  const subjects = async () => (await gitIn(remote.bare, 'log', '--format=%s', 'main')).split('\n');
-
-  beforeAll(async () => {
-    slapd = await startSlapd({ ldif: peopleLdif(users), debugLevel: 'stats', outputLimit: 64 * 1024 * 1024 });
-    remote = await makeRepo({ 'templates/t.yaml': PEOPLE_TEMPLATE, 'data/people.csv': peopleCsv(users) });
-    human = await cloneRepo(remote.bare);
-    const { generateKeyPairSync } = await import('node:crypto');
-    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    work = await makeDir({ 'key.pem': key });
-    await writeFile(`${work.dir}/a.yaml`, config('./var-a'));
-    await writeFile(`${work.dir}/b.yaml`, config('./var-b'));
+  const { f, cli, mergeBulk } = twoDaemons({
+    users,
+    rateLimit: 50,
+    execution: '{ claimTimeoutSeconds: 3 }',
   });
-  afterAll(async () => {
-    await human?.cleanup();
-    await remote?.cleanup();
-    await work?.cleanup();
-    await slapd?.stop();
-  });
+  const subjects = async () => (await gitIn(f.remote.bare, 'log', '--format=%s', 'main')).split('\n');
 
   it('is not taken over by the other daemon: the running one renews its claim', async () => {
-    const cli = (cfg: string) =>
-      runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env(), cwd: work.dir });
-    await gitIn(human.dir, 'checkout', '-b', 'bulk');
-    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
-    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
-    expect((await cli('a.yaml')).code).toBe(0);
-    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
-    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
-    await gitIn(human.dir, 'checkout', 'main');
-    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
-    await gitIn(human.dir, 'push', 'origin', 'main');
+    await mergeBulk();
 
     const a = cli('a.yaml');
     await expect
@@ -176,13 +155,13 @@ targets:
     expect(`${b.stdout}${b.stderr}`).not.toContain('"msg":"execution claimed"');
     expect((await a).code).toBe(0);
 
-    const counts = auditedModifies(await slapd.audit());
+    const counts = auditedModifies(await f.slapd.audit());
     expect(counts.size).toBe(users);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
     const all = await subjects();
     expect(all.filter((s) => s === 'reexport: executing bulk (claim renewed)').length).toBeGreaterThan(1);
     expect(all[0]).toBe('reexport: executed bulk');
-    expect(await gitIn(remote.bare, 'show', 'main:reports/bulk/status.yaml')).toMatch(
+    expect(await gitIn(f.remote.bare, 'show', 'main:reports/bulk/status.yaml')).toMatch(
       new RegExp(`state: executed[\\s\\S]*applied: ${users}`),
     );
   }, 60_000);
@@ -190,28 +169,15 @@ targets:
 
 describeWithSlapd('a daemon paused past the claim timeout', () => {
   const users = 300;
-  let slapd: Slapd;
-  let remote: Awaited<ReturnType<typeof makeRepo>>;
-  let human: Awaited<ReturnType<typeof cloneRepo>>;
-  let work: Awaited<ReturnType<typeof makeDir>>;
-  const env = () => ({ ...process.env, PW: slapd.password });
   // 300 writes at 30 a second: ten seconds, with a claim timeout of three.
-  const config = (workdir: string) => `apiVersion: reexport/v1
-kind: DaemonConfig
-repo: { url: "${remote.bare}", workdir: ${workdir}, author: { name: reexport-bot, email: bot@kommune.test } }
-signing: { keyFile: ./key.pem }
-execution: { claimTimeoutSeconds: 3 }
-targets:
-  ldap:
-    url: ${slapd.url}
-    bindDN: "${slapd.bindDN}"
-    passwordEnv: PW
-    rateLimit: 30
-    allowedAttributes: [mail]
-`;
+  const { f, env, cli, mergeBulk } = twoDaemons({
+    users,
+    rateLimit: 30,
+    execution: '{ claimTimeoutSeconds: 3 }',
+  });
   /** main's claim and execution records, oldest first: [subject, by, state]. */
   const records = async () =>
-    (await gitIn(remote.bare, 'log', '--reverse', '--format=%s%x00%B%x1e', 'main'))
+    (await gitIn(f.remote.bare, 'log', '--reverse', '--format=%s%x00%B%x1e', 'main'))
       .split('\x1e')
       .filter((c) => c.includes('\0'))
       .flatMap((c) => {
@@ -223,40 +189,13 @@ targets:
         return [{ subject, by: s.by, state: s.state }];
       });
 
-  beforeAll(async () => {
-    slapd = await startSlapd({ ldif: peopleLdif(users), debugLevel: 'stats', outputLimit: 64 * 1024 * 1024 });
-    remote = await makeRepo({ 'templates/t.yaml': PEOPLE_TEMPLATE, 'data/people.csv': peopleCsv(users) });
-    human = await cloneRepo(remote.bare);
-    const { generateKeyPairSync } = await import('node:crypto');
-    const key = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    work = await makeDir({ 'key.pem': key });
-    await writeFile(`${work.dir}/a.yaml`, config('./var-a'));
-    await writeFile(`${work.dir}/b.yaml`, config('./var-b'));
-  });
-  afterAll(async () => {
-    await human?.cleanup();
-    await remote?.cleanup();
-    await work?.cleanup();
-    await slapd?.stop();
-  });
-
   it('stops writing when it wakes to find its claim taken over, and never claims it back', async () => {
-    const cli = (cfg: string) =>
-      runCli(['once', '--config', `${work.dir}/${cfg}`], { env: env(), cwd: work.dir });
-    await gitIn(human.dir, 'checkout', '-b', 'bulk');
-    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
-    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
-    expect((await cli('a.yaml')).code).toBe(0);
-    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
-    await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
-    await gitIn(human.dir, 'checkout', 'main');
-    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
-    await gitIn(human.dir, 'push', 'origin', 'main');
+    await mergeBulk();
 
     let aOut = '';
-    const a = spawn(process.execPath, [bin, 'once', '--config', `${work.dir}/a.yaml`], {
+    const a = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/a.yaml`], {
       env: env(),
-      cwd: work.dir,
+      cwd: f.work.dir,
     });
     a.stdout.on('data', (d: Buffer) => (aOut += d.toString()));
     a.stderr.on('data', (d: Buffer) => (aOut += d.toString()));
@@ -288,7 +227,7 @@ targets:
     const takeover = all.findIndex((r) => r.by !== holder);
     expect(all.slice(takeover).every((r) => r.by !== holder)).toBe(true);
     expect(all.filter((r) => r.state === 'executed')).toHaveLength(1);
-    const counts = auditedModifies(await slapd.audit());
+    const counts = auditedModifies(await f.slapd.audit());
     expect(counts.size).toBe(users);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);
   }, 90_000);

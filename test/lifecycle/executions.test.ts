@@ -1,6 +1,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  claimLostBecause,
   decideOnMain,
   type ExecutionRecord,
   recordsInMessage,
@@ -95,5 +96,40 @@ describe('execution records in commit messages', () => {
     // Edited statement text: the signature no longer matches.
     const forged = { ...signed, statement: signed.statement.replace('"executing"', '"executed"') };
     expect(verifySigned(forged, key.publicKey)).toMatchObject({ ok: false, reason: /does not match/ });
+  });
+});
+
+describe('claimLostBecause: whether a running execution still holds its claim', () => {
+  const onMain = (over: Partial<Statement>, trusted = true): ExecutionRecord => ({
+    ...rec(over, trusted),
+    commit: 'abc',
+  });
+  const self = 'host-a/100';
+  it('holds while its own claim is the latest record on main', () => {
+    const claims = [onMain({}), onMain({ at: '2026-11-30T00:01:00.000Z' })];
+    expect(claimLostBecause(claims, 'req', self)).toBeUndefined();
+  });
+
+  it("is lost to another daemon's later claim, even when its own ledger has a later renewal", () => {
+    const records = [
+      onMain({}),
+      onMain({ by: 'host-b/7', at: '2026-11-30T00:04:00.000Z' }),
+      rec({ at: '2026-11-30T00:05:00.000Z' }),
+    ];
+    expect(claimLostBecause(records, 'req', self)).toBe(
+      'the latest record is executing by host-b/7 at 2026-11-30T00:04:00.000Z',
+    );
+  });
+
+  it('is lost to a finished execution, an untrusted record, or no record on main', () => {
+    expect(
+      claimLostBecause(
+        [onMain({}), onMain({ state: 'executed', at: '2026-11-30T00:02:00.000Z' })],
+        'req',
+        self,
+      ),
+    ).toMatch(/executed/);
+    expect(claimLostBecause([onMain({}, false)], 'req', self)).toMatch(/^the latest record is executing/);
+    expect(claimLostBecause([rec({})], 'req', self)).toBe('the latest record is none');
   });
 });

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readdir, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { simpleGit, type SimpleGit, type SimpleGitOptions } from 'simple-git';
-import type { RepoPort } from '../../ports/repo.js';
+import type { Pushed, RepoPort } from '../../ports/repo.js';
 import { BranchGoneError, RepoError } from '../../shared/errors.js';
 
 /** Structured logger subset (pino's Logger fits). */
@@ -24,7 +24,7 @@ export interface ConfigRepoGitOptions {
   retryBaseMs?: number;
 }
 
-export type CommitResult = { commit: string; onto: string } | { unchanged: true };
+export type CommitResult = Pushed | { unchanged: true };
 
 export interface CommitInfo {
   commit: string;
