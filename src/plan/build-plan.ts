@@ -12,6 +12,7 @@ import {
   type PlanSummary,
 } from './plan-types.js';
 import { removedValues, type SafetyLimits, safetyVerdict } from './safety.js';
+import { ChangeStore, PlanChanges } from './plan-changes.js';
 import {
   type AttributeOutcome,
   decideChange,
@@ -64,7 +65,11 @@ const NO_VALUES: readonly string[] = Object.freeze([]);
 interface Found {
   /** The matched entry's DN; undefined until an entry matches. */
   dns: (string | undefined)[];
-  changes: (PlanChange[] | undefined)[];
+  /** Where the record's changes start in the plan's ChangeStore (-1: none), and how many. */
+  changeStart: Int32Array;
+  changeCount: Int32Array;
+  /** Per change in the store, the values it removes (for the plan's count of clears). */
+  clears: number[];
   notes: Map<number, MatchNotes>;
   /** Every DN once a second entry claims the record: nobody can tell which is right. */
   duplicateDns: Map<number, string[]>;
@@ -99,6 +104,8 @@ export class Planner {
   private readonly sharedEntries = new Set<string>();
   /** Per mapping, whether its attribute holds DNs, as a DnValued that need not look again. */
   private readonly dnValuedOf: DnValued[];
+  /** The planned changes, in the order they were planned; finish puts them in plan order. */
+  private readonly store = new ChangeStore();
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
@@ -143,7 +150,9 @@ export class Planner {
     const n = this.selected.length;
     this.found = {
       dns: new Array<string | undefined>(n).fill(undefined),
-      changes: new Array<PlanChange[] | undefined>(n).fill(undefined),
+      changeStart: new Int32Array(n).fill(-1),
+      changeCount: new Int32Array(n),
+      clears: [],
       notes: new Map(),
       duplicateDns: new Map(),
     };
@@ -186,7 +195,7 @@ export class Planner {
         const dns = found.duplicateDns.get(at);
         if (dns) dns.push(entry.dn);
         else found.duplicateDns.set(at, [dn, entry.dn]);
-        found.changes[at] = undefined;
+        found.changeStart[at] = -1;
         found.notes.delete(at);
         continue;
       }
@@ -254,10 +263,11 @@ export class Planner {
       this.noteOwner(m.attribute, result.values, record.id);
       if (outcome.kind === 'skip-empty') (this.notesOf(at).skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      const change = { id: record.id, dn: entry.dn, attribute: m.attribute, before, after: outcome.after };
-      // Lists of the exact length: one grown by push keeps room for 16 (10 MB for 80,000 users).
-      const prior = found.changes[at];
-      found.changes[at] = prior ? [...prior, change] : [change];
+      // A record's changes are planned here, one after another: stored next to each other.
+      if (found.changeStart[at]! < 0) found.changeStart[at] = this.store.size;
+      found.changeCount[at]!++;
+      found.clears.push(removedValues({ before, after: outcome.after }));
+      this.store.add(m.attribute, before, outcome.after);
     }
   }
 
@@ -296,7 +306,7 @@ export class Planner {
       const record = this.selected[at]!;
       const dn = found.dns[at];
       const duplicateDns = found.duplicateDns.get(at);
-      const changes = found.changes[at];
+      const changes = found.changeStart[at]! >= 0;
       const notes = found.notes.get(at);
       if (dn === undefined) s.noEntry.push({ id: record.id, origin: record.origin });
       else if (duplicateDns) s.duplicateMatches.push({ id: record.id, dns: duplicateDns });
@@ -313,31 +323,41 @@ export class Planner {
         if (notes.binarySkipped) s.binarySkipped.push(...notes.binarySkipped);
       }
     }
-    const changes: PlanChange[] = [];
-    const digest = planDigester();
+    const digest = listDigest((json) => json as string);
+    const json = changeJsonWriter();
     // assessSafety's count of entries changed: one per user, but an entry that several records
     // matched (a multi-valued match attribute) once.
     let entries = 0;
     const shared = new Set<string>();
-    for (const at of planOrder(changedAt, this.selected)) {
-      const userChanges = found.changes[at]!;
-      const dn = userChanges[0]!.dn;
+    const order = planOrder(changedAt, this.selected);
+    const users = {
+      ids: Array.from(order, (at) => this.selected[at]!.id),
+      dns: Array.from(order, (at) => found.dns[at]!),
+      starts: order.map((at) => found.changeStart[at]!),
+      counts: order.map((at) => found.changeCount[at]!),
+    };
+    const { attributes, attrs, befores, afters } = this.store;
+    for (let u = 0; u < order.length; u++) {
+      const id = users.ids[u]!;
+      const dn = users.dns[u]!;
       if (!this.sharedEntries.has(dn)) entries++;
       else if (!shared.has(dn)) {
         shared.add(dn);
         entries++;
       }
-      for (const c of userChanges) {
-        changes.push(c);
-        digest.add(c);
-        const counts = s.perAttribute[c.attribute]!;
+      const end = users.starts[u]! + users.counts[u]!;
+      for (let k = users.starts[u]!; k < end; k++) {
+        const attribute = attributes[attrs[k]!]!;
+        digest.add(json.itemOf(id, dn, attribute, befores[k]!, afters[k]!));
+        const counts = s.perAttribute[attribute]!;
         counts.changes++;
         s.attributeChanges++;
-        const removed = removedValues(c);
+        const removed = found.clears[k]!;
         counts.clears += removed;
         s.clears += removed;
       }
     }
+    const changes = new PlanChanges(users, this.store);
     s.noEntry = sortByIds(s.noEntry, (x) => x.id);
     s.duplicateMatches = sortByIds(s.duplicateMatches, (x) => x.id);
     s.evaluationErrors = sortByIds(s.evaluationErrors, (x) => x.id);
@@ -375,7 +395,7 @@ export class Planner {
    * The mappings as written, and for the first users of the sorted plan the values of the fields
    * their changed mappings read: a bounded copy, so the plan never holds the whole source.
    */
-  private explain(changes: readonly PlanChange[]): PlanExplanations {
+  private explain(changes: Iterable<PlanChange>): PlanExplanations {
     const byAttribute = new Map(this.mappings.map((m) => [m.attribute, m]));
     const mappings: PlanExplanations['mappings'] = {};
     for (const m of this.mappings) {

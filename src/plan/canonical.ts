@@ -138,6 +138,9 @@ export function sortByIds<T>(items: readonly T[], id: (item: T) => string): T[] 
 export function changeJsonWriter(): {
   line(c: ChangeParts): string;
   item(c: ChangeParts): string;
+  /** line, from the values' JSON text (a plan holds its changes so: see PlanChanges). */
+  lineOf(id: string, dn: string, attribute: string, beforeJson: string, afterJson: string): string;
+  itemOf(id: string, dn: string, attribute: string, beforeJson: string, afterJson: string): string;
 } {
   let id: string | undefined;
   let dn: string | undefined;
@@ -153,25 +156,29 @@ export function changeJsonWriter(): {
     }
     return json;
   };
-  const remember = (c: ChangeParts) => {
-    if (c.id !== id) {
-      id = c.id;
+  const remember = (cid: string, cdn: string) => {
+    if (cid !== id) {
+      id = cid;
       jsonId = JSON.stringify(id);
     }
-    if (c.dn !== dn) {
-      dn = c.dn;
+    if (cdn !== dn) {
+      dn = cdn;
       jsonDn = JSON.stringify(dn);
     }
   };
+  const lineOf = (cid: string, cdn: string, attribute: string, before: string, after: string) => {
+    remember(cid, cdn);
+    return `{"id":${jsonId},"dn":${jsonDn},"attribute":${attributeJson(attribute)},"before":${before},"after":${after}}`;
+  };
+  const itemOf = (cid: string, cdn: string, attribute: string, before: string, after: string) => {
+    remember(cid, cdn);
+    return `[${jsonId},${jsonDn},${attributeJson(attribute)},${before},${after}]`;
+  };
   return {
-    line(c) {
-      remember(c);
-      return `{"id":${jsonId},"dn":${jsonDn},"attribute":${attributeJson(c.attribute)},"before":${JSON.stringify(c.before)},"after":${JSON.stringify(c.after)}}`;
-    },
-    item(c) {
-      remember(c);
-      return `[${jsonId},${jsonDn},${attributeJson(c.attribute)},${JSON.stringify(c.before)},${JSON.stringify(c.after)}]`;
-    },
+    line: (c) => lineOf(c.id, c.dn, c.attribute, JSON.stringify(c.before), JSON.stringify(c.after)),
+    item: (c) => itemOf(c.id, c.dn, c.attribute, JSON.stringify(c.before), JSON.stringify(c.after)),
+    lineOf,
+    itemOf,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { PlanChanges } from './plan-changes.js';
 import type { SchemaAnswer } from './values.js';
 
 /** The reviewed unit of work: what a preview shows and what execution applies, nothing more. */
@@ -100,8 +101,8 @@ export interface SafetyVerdict {
 
 export interface Plan {
   header: PlanHeader;
-  /** Sorted by user ID, then by the template's mapping order. */
-  changes: PlanChange[];
+  /** Sorted by user ID, then by the template's mapping order; held compactly (see PlanChanges). */
+  changes: PlanChanges;
   summary: PlanSummary;
   safety: SafetyVerdict;
   /** Absent for a plan read back from plan.jsonl. */

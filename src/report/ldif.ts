@@ -24,27 +24,26 @@ export function ldifComment(text: string): string {
  * renderLdif's text in pieces (they concatenate to it), so a large plan's LDIF can be written to a
  * file without being built in memory first.
  */
-export function* ldifChunks(changes: readonly PlanChange[], header: string[] = []): Generator<string> {
+export function* ldifChunks(changes: Iterable<PlanChange>, header: string[] = []): Generator<string> {
   let chunk = ['version: 1', ...header.map(ldifComment)].join('\n');
-  let i = 0;
-  while (i < changes.length) {
-    const dn = changes[i]!.dn;
-    const id = changes[i]!.id;
-    chunk += `\n\n${ldifComment(id)}`;
-    // A DN with æ, ø or å is base64 in LDIF; the comment keeps it readable.
-    if (needsBase64(dn)) chunk += `\n${ldifComment(`dn: ${dn}`)}`;
-    chunk += `\n${ldifLine('dn', dn)}\nchangetype: modify`;
-    for (; i < changes.length && changes[i]!.dn === dn; i++) {
-      const c = changes[i]!;
-      const removed = without(c.before, c.after);
-      const added = without(c.after, c.before);
-      if (removed.length) chunk += `\n${modLines('delete', c.attribute, removed)}`;
-      if (added.length) chunk += `\n${modLines('add', c.attribute, added)}`;
+  let dn: string | undefined;
+  for (const c of changes) {
+    // One record per entry: a user's changes are next to each other.
+    if (c.dn !== dn) {
+      if (chunk.length >= 64 * 1024) {
+        yield chunk;
+        chunk = '';
+      }
+      dn = c.dn;
+      chunk += `\n\n${ldifComment(c.id)}`;
+      // A DN with æ, ø or å is base64 in LDIF; the comment keeps it readable.
+      if (needsBase64(dn)) chunk += `\n${ldifComment(`dn: ${dn}`)}`;
+      chunk += `\n${ldifLine('dn', dn)}\nchangetype: modify`;
     }
-    if (chunk.length >= 64 * 1024) {
-      yield chunk;
-      chunk = '';
-    }
+    const removed = without(c.before, c.after);
+    const added = without(c.after, c.before);
+    if (removed.length) chunk += `\n${modLines('delete', c.attribute, removed)}`;
+    if (added.length) chunk += `\n${modLines('add', c.attribute, added)}`;
   }
   yield `${chunk}\n`;
 }
@@ -59,7 +58,7 @@ function modLines(op: 'add' | 'delete', attribute: string, values: string[]): st
  * The plan as LDIF modify records, one per entry. Removed values are deleted by exact value, so
  * ldapmodify refuses (noSuchAttribute) an entry changed since the preview instead of overwriting it.
  */
-export function renderLdif(changes: readonly PlanChange[], header: string[] = []): string {
+export function renderLdif(changes: Iterable<PlanChange>, header: string[] = []): string {
   let out = '';
   for (const chunk of ldifChunks(changes, header)) out += chunk;
   return out;

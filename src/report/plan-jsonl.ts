@@ -30,16 +30,8 @@ export function planChangeLine(c: PlanChange): string {
 export function* planJsonlChunks(plan: Plan): Generator<string> {
   yield `${planHeaderLine(plan)}\n`;
   // A few hundred lines per chunk: far fewer writes than lines, and a small string each.
-  let chunk = '';
   const json = changeJsonWriter();
-  for (const c of plan.changes) {
-    chunk += `${json.line(c)}\n`;
-    if (chunk.length >= 64 * 1024) {
-      yield chunk;
-      chunk = '';
-    }
-  }
-  if (chunk) yield chunk;
+  yield* plan.changes.chunks((id, dn, a, before, after) => `${json.lineOf(id, dn, a, before, after)}\n`);
 }
 
 /** One header line with the digests, then one line per attribute change: the reviewed plan, for machines. */

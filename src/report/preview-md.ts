@@ -107,8 +107,9 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   out.push('## Changes', '');
   if (plan.changes.length === 0)
     out.push('No changes: the directory already holds what the mappings produce.', '');
-  const { shown, users } = groupByUser(plan.changes, opts.maxUsers);
-  for (const changes of shown) out.push(...userDiff(changes), ...because(changes, plan.explanations), '');
+  const users = plan.changes.userCount;
+  for (const changes of plan.changes.firstUsers(opts.maxUsers))
+    out.push(...userDiff(changes), ...because(changes, plan.explanations), '');
   const files = opts.files ?? { plan: 'plan.jsonl' };
   const where =
     files.ldifOmittedAbove === undefined ? `\`${files.plan}\` and \`changes.ldif\`` : `\`${files.plan}\``;
@@ -151,22 +152,6 @@ export function renderInvalidMd(request: string, diagnostics: readonly Diagnosti
     '```',
     '',
   ].join('\n');
-}
-
-/** The first `max` users' changes, grouped (a user's are consecutive), and how many users there are. */
-function groupByUser(changes: readonly PlanChange[], max: number): { shown: PlanChange[][]; users: number } {
-  const shown: PlanChange[][] = [];
-  let users = 0;
-  let last: PlanChange | undefined;
-  for (const c of changes) {
-    if (last?.id !== c.id) users++;
-    if (users <= max) {
-      if (last?.id === c.id) shown[shown.length - 1]!.push(c);
-      else shown.push([c]);
-    }
-    last = c;
-  }
-  return { shown, users };
 }
 
 /**

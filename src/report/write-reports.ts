@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createGzip } from 'node:zlib';
 import type { Diagnostic } from '../shared/diagnostics.js';
-import type { Plan } from '../plan/plan-types.js';
+import type { Plan, PlanChange } from '../plan/plan-types.js';
 import type { Signed } from '../lifecycle/signing.js';
 import type { Watermark } from '../lifecycle/freshness.js';
 import { ldifChunks } from './ldif.js';
@@ -36,11 +36,11 @@ const ldifHeader = (plan: Pick<Plan, 'header'>) => [
 ];
 
 /** changes.ldif's pieces (they concatenate to the file). */
-export const previewLdifChunks = (plan: Pick<Plan, 'header' | 'changes'>) =>
+export const previewLdifChunks = (plan: { header: Plan['header']; changes: Iterable<PlanChange> }) =>
   ldifChunks(plan.changes, ldifHeader(plan));
 
 /** changes.ldif follows from plan.jsonl alone, so `verify` can tell whether it was edited. */
-export function renderChangesLdif(plan: Pick<Plan, 'header' | 'changes'>): string {
+export function renderChangesLdif(plan: { header: Plan['header']; changes: Iterable<PlanChange> }): string {
   return join(previewLdifChunks(plan));
 }
 

@@ -23,7 +23,7 @@ describe('values the planner will not write', () => {
       entry('CN=3,OU=A', { employeeID: '3', title: 'x' }),
     ]);
     const plan = p.finish('2026-11-30T00:00:00.000Z');
-    expect(plan.changes.map((c) => `${c.id} ${c.after.join()}`)).toEqual(['3 Tab\tis fine']);
+    expect([...plan.changes].map((c) => `${c.id} ${c.after.join()}`)).toEqual(['3 Tab\tis fine']);
     expect(plan.summary.evaluationErrors.map((e) => [e.id, e.message])).toEqual([
       ['1', expect.stringMatching(/control character U\+0000 at position 9/)],
       ['2', expect.stringMatching(/control character U\+000A/)],

@@ -46,8 +46,8 @@ function plan(opts: {
   return p.finish('2026-11-25T10:00:00.000Z');
 }
 
-const brief = (changes: Array<{ id: string; attribute: string; before: string[]; after: string[] }>) =>
-  changes.map((c) => `${c.id} ${c.attribute}: [${c.before.join(',')}] → [${c.after.join(',')}]`);
+const brief = (changes: Iterable<{ id: string; attribute: string; before: string[]; after: string[] }>) =>
+  [...changes].map((c) => `${c.id} ${c.attribute}: [${c.before.join(',')}] → [${c.after.join(',')}]`);
 
 describe('Planner', () => {
   it('plans the changed users, sorted by user ID as numbers, and shows a case-only change', () => {
@@ -93,7 +93,7 @@ describe('Planner', () => {
       mappings: [MAIL, { target: 'company', source: 'Lillevik kommune' }],
       req: { mappings: ['company'] },
     });
-    expect(p.changes.map((c) => c.attribute)).toEqual(['company', 'company', 'company']);
+    expect([...p.changes].map((c) => c.attribute)).toEqual(['company', 'company', 'company']);
     expect(p.header.mappings).toEqual(['company']);
   });
 
@@ -127,9 +127,9 @@ describe('Planner', () => {
     ).toEqual([
       '1001 proxyAddresses: [smtp:old@kommune.no,smtp:aase@kommune.no] → [smtp:old@kommune.no,SMTP:aase@kommune.no,smtp:1001@kommune.no]',
     ]);
-    expect(
-      plan({ src, dir, mappings: [{ target: 'title', source: 'Rådgiver', policy: 'keep' }] }).changes,
-    ).toEqual([]);
+    expect([
+      ...plan({ src, dir, mappings: [{ target: 'title', source: 'Rådgiver', policy: 'keep' }] }).changes,
+    ]).toEqual([]);
     expect(
       brief(
         plan({ src, dir, mappings: [{ target: 'department', source: '{{ department }}', policy: 'keep' }] })
@@ -186,7 +186,7 @@ describe('Planner', () => {
         { target: 'proxyAddresses', source: ['a', 'b', 'a'] },
       ],
     });
-    expect(p.changes).toEqual([]);
+    expect([...p.changes]).toEqual([]);
     expect(p.summary.unchanged).toBe(1);
   });
 
@@ -226,7 +226,7 @@ describe('Planner', () => {
   it('never writes to an ID found on two entries, and reports records without an entry', () => {
     const dir = [...DIR, entry('CN=Åse 2,OU=Ansatte,DC=kommune,DC=test', { employeeID: '1001' })];
     const p = plan({ dir: dir.filter((e) => !e.dn.startsWith('CN=Kåre')) });
-    expect(p.changes.map((c) => c.id)).toEqual([]);
+    expect([...p.changes].map((c) => c.id)).toEqual([]);
     expect(p.summary.duplicateMatches).toEqual([
       { id: '1001', dns: ['CN=Åse,OU=Ansatte,DC=kommune,DC=test', 'CN=Åse 2,OU=Ansatte,DC=kommune,DC=test'] },
     ]);
@@ -312,7 +312,7 @@ describe('Planner', () => {
         src: source(ids.map((employeeId) => ({ employeeId, givenName: 'Ny' }))),
         dir: shuffle(ids).map((id) => entry(`CN=${id},DC=x`, { employeeID: id, mail: 'old@kommune.no' })),
       });
-      expect(p.changes.map((c) => c.id)).toEqual([...ids].sort(compareIds));
+      expect([...p.changes].map((c) => c.id)).toEqual([...ids].sort(compareIds));
     }
   });
 
@@ -330,7 +330,7 @@ describe('Planner', () => {
     ]);
     expect(p.summary.usersToChange).toBe(3);
     expect(p.safety).toMatchObject({ entries: 2 });
-    expect(p.safety).toEqual(assessSafety(p.changes, { maxChanges: 500, maxClears: 100 }));
+    expect(p.safety).toEqual(assessSafety([...p.changes], { maxChanges: 500, maxClears: 100 }));
   });
 
   it('gives a stable plan digest that ignores time and execute, and changes with the plan', () => {
@@ -356,6 +356,6 @@ describe('Planner', () => {
       onlyIds: ['10'],
     });
     p.addEntries(DIR);
-    expect(p.finish('x').changes.map((c) => c.id)).toEqual(['10']);
+    expect([...p.finish('x').changes].map((c) => c.id)).toEqual(['10']);
   });
 });

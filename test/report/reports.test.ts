@@ -78,7 +78,7 @@ describe('reports', () => {
     const plan = samplePlan();
     const parsed = parsePlanJsonl(renderPlanJsonl(plan));
     expect(parsed.header.digests).toEqual(plan.header.digests);
-    expect(parsed.changes).toEqual(plan.changes);
+    expect(parsed.changes).toEqual([...plan.changes]);
     expect(() => parsePlanJsonl(`${renderPlanJsonl(plan)}{"id": 1}\n`)).toThrow(/plan\.jsonl:8: expected/);
   });
 
@@ -144,13 +144,13 @@ describe('committed reports of a large plan', () => {
       const read = await readReportPlan(dir);
       expect(read?.file).toBe('plan.jsonl.gz');
       const parsed = parsePlanJsonl(read!.text);
-      expect(parsed.changes).toEqual(plan.changes);
+      expect(parsed.changes).toEqual([...plan.changes]);
       expect(parsed.header.digests.plan).toBe(plan.header.digests.plan);
       expect(planDigest(parsed.changes)).toBe(plan.header.digests.plan);
       // Streamed line by line, the same changes again.
       const lines: string[] = [];
       for await (const l of readReportPlanLines(dir)) lines.push(l);
-      expect(lines.slice(1).map((l, i) => parsePlanChange(l, i + 2))).toEqual(plan.changes);
+      expect(lines.slice(1).map((l, i) => parsePlanChange(l, i + 2))).toEqual([...plan.changes]);
       expect(parsePlanHeader(lines[0]!).digests).toEqual(plan.header.digests);
       // Both forms at once: which one was reviewed? Refused.
       await writeFile(path.join(dir, 'plan.jsonl'), renderPlanJsonl(plan));

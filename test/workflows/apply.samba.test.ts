@@ -176,7 +176,7 @@ describeWithSamba('apply against Samba AD', () => {
   it('applies exactly the reviewed plan: applied, already-applied and stale, hand edits left alone, nothing written twice', async () => {
     const { daemon, baseDN, dn } = await setup('Apply');
     const plan = await reviewedPreview(daemon);
-    expect(plan.changes.map((c) => `${c.id} ${c.attribute}`)).toEqual([
+    expect([...plan.changes].map((c) => `${c.id} ${c.attribute}`)).toEqual([
       '1001 mail',
       '1001 company',
       '1001 proxyAddresses',
@@ -298,7 +298,7 @@ describeWithSamba('apply against Samba AD', () => {
   it('treats a case-only hand edit made after the preview as stale, although AD compares case-insensitively', async () => {
     const { daemon, dn } = await setup('Kasus');
     const plan = await reviewedPreview(daemon);
-    expect(plan.changes.find((c) => c.id === '1003')).toMatchObject({
+    expect([...plan.changes].find((c) => c.id === '1003')).toMatchObject({
       attribute: 'mail',
       before: ['Kaare.Daehlie@lillevik.kommune.no'],
       after: ['kaare.daehlie@lillevik.kommune.no'],
@@ -381,7 +381,7 @@ describeWithSamba('apply against Samba AD', () => {
         (id) => `${id} \`company\` holds one value in the directory, but the mapping gives 2`,
       ),
     );
-    expect(first.changes.map((c) => `${c.id} ${c.attribute} → ${c.after.join()}`)).toEqual([
+    expect([...first.changes].map((c) => `${c.id} ${c.attribute} → ${c.after.join()}`)).toEqual([
       '1001 manager → cn=Kåre Dæhlie,ou=mgr,ou=ansatte,dc=kommune,dc=test',
       '1002 manager → cn=Åse Ødegård,ou=mgr,ou=ansatte,dc=kommune,dc=test',
     ]);
@@ -398,7 +398,7 @@ describeWithSamba('apply against Samba AD', () => {
       openTarget: (t) => openTargetReader(daemon, t),
     });
     if ('invalid' in again) throw new Error('invalid');
-    expect(again.plan.changes).toEqual([]);
+    expect([...again.plan.changes]).toEqual([]);
     expect(again.plan.summary.unchanged).toBe(3);
   });
 });

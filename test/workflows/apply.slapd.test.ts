@@ -18,6 +18,7 @@ import { makeDir } from '../harness/files.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { type Slapd, startSlapd, toLdif } from '../harness/slapd.js';
 import { startTcpProxy } from '../harness/tcp-proxy.js';
+import { PlanChanges } from '../../src/plan/plan-changes.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
 import { CSV, daemonConfig, request, seedLdif, SLAPD_TEMPLATE } from '../harness/slapd-fixtures.js';
 
@@ -135,7 +136,7 @@ describeWithSlapd('apply against slapd', () => {
     const daemon = await repo();
     await writeFile(`${dir}/data/ansatte.csv`, CSV.replace('22 33 44 01', '22 33 44 0ø'));
     const plan = await reviewedPreview(daemon);
-    expect(plan.changes.some((c) => c.attribute === 'telephoneNumber' && c.id === '1001')).toBe(true);
+    expect([...plan.changes].some((c) => c.attribute === 'telephoneNumber' && c.id === '1001')).toBe(true);
     const result = await apply(daemon);
     const aase = result.outcomes().filter((o) => o.id === '1001');
     expect(brief(aase)).toEqual([
@@ -299,15 +300,15 @@ describeWithSlapd('apply refuses a plan.jsonl edited by hand', () => {
       };
       const one = await planOf('one');
       const everyone = await planOf('everyone');
-      const aase = one.changes.find((c) => c.id === '1001')!;
-      const kaare = everyone.changes.find((c) => c.id === '1003')!;
+      const aase = [...one.changes].find((c) => c.id === '1001')!;
+      const kaare = [...everyone.changes].find((c) => c.id === '1003')!;
       // Defence in depth behind the signature (signed here with the daemon's key, as if the key
       // leaked): Åse's new mail aimed at Kåre's entry, and Kåre's own change, which the request
       // (Åse only) never selected.
       const changes = [{ ...aase, dn: kaare.dn, before: kaare.before }, kaare];
       const forged = {
         ...one,
-        changes,
+        changes: PlanChanges.of(changes),
         header: { ...one.header, digests: { ...one.header.digests, plan: planDigest(changes) } },
       };
       await writeFiles(path.join(dir, 'reports', 'one'), signedFiles(forged, 10));

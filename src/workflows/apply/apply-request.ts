@@ -299,7 +299,7 @@ async function freshPlan(
   if ('invalid' in fresh) return fresh;
   await mkdir(deps.journalDir, { recursive: true });
   await writeFile(savedFile, renderPlanJsonl(fresh.plan));
-  return fresh.plan;
+  return { header: fresh.plan.header, changes: [...fresh.plan.changes] };
 }
 
 /**

@@ -81,7 +81,7 @@ sources:
     });
     if ('invalid' in result) throw new Error(result.invalid.map(formatDiagnostic).join('\n'));
     expect(result.plan.summary).toMatchObject({ recordsInSource: 30, matched: 30, usersToChange: 10 });
-    expect(result.plan.changes[0]).toMatchObject({
+    expect([...result.plan.changes][0]).toMatchObject({
       id: '5000',
       before: ['old0@kommune.no'],
       after: ['aase.odegaard@kommune.no'],
