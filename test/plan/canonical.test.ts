@@ -86,6 +86,40 @@ describe('idOrder', () => {
     }
   });
 
+  it('orders IDs of any printable ASCII, æ, ø and å as compareIds does (names, UUIDs, e-mail addresses)', () => {
+    const next = random(11);
+    const chars = [
+      ...' !"#$%&\'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~',
+      ...['æ', 'ø', 'å', 'Æ', 'Ø', 'Å', 'aa', 'Aa', 'aå', 'åa', 'Åa', '00', 'é', '\t', 'ä'],
+    ];
+    for (let run = 0; run < 3000; run++) {
+      const n = 2 + next(run % 10 === 0 ? 200 : 20);
+      const ids = Array.from({ length: n }, () => {
+        let s = '';
+        for (let k = 1 + next(6); k > 0; k--) s += chars[next(chars.length)];
+        return s;
+      });
+      expect(sorted(ids), JSON.stringify(ids)).toEqual([...ids].sort(compareIds));
+    }
+  });
+
+  it('orders lists of plain numbers as compareIds does: leading zeros, equal values, long numbers', () => {
+    const next = random(53);
+    const digits = () => {
+      const zeros = '0'.repeat(next(3));
+      const len = next(10) === 0 ? 14 + next(4) : 1 + next(4);
+      let s = '';
+      for (let i = 0; i < len; i++) s += String(next(10));
+      return zeros + s;
+    };
+    for (let run = 0; run < 2000; run++) {
+      const n = 1 + next(run % 10 === 0 ? 300 : 12);
+      const ids = Array.from({ length: n }, digits);
+      expect(sorted(ids), ids.join(' | ')).toEqual([...ids].sort(compareIds));
+    }
+    expect(sorted(['10', '9', '010', '', '1'])).toEqual(['', '1', '9', '10', '010'].sort(compareIds));
+  });
+
   it('sorts items stably: two items with one ID keep their order', () => {
     const items = [
       { id: 'E2', n: 1 },
