@@ -296,6 +296,24 @@ export function people(count: number, differs: (i: number) => boolean, seed = 20
   return out;
 }
 
+/**
+ * The same people with the directory stale in every mapped attribute, not only mail, for those
+ * `differs` picks: four changes per such user (a directory nobody kept up), so a plan four times
+ * the size from the same source.
+ */
+export function staleEverywhere(persons: Person[], differs: (i: number) => boolean): Person[] {
+  return persons.map((p, i) =>
+    differs(i)
+      ? {
+          ...p,
+          displayName: `${p.givenName.toUpperCase()} ${p.sn}`,
+          dirTitle: 'Vikar',
+          telephoneNumber: p.phone,
+        }
+      : p,
+  );
+}
+
 export function dnOf(p: Person): string {
   return `uid=${p.uid},${PEOPLE_DN}`;
 }

@@ -12,7 +12,7 @@ import {
   type PlanSummary,
 } from './plan-types.js';
 import { removedValues, type SafetyLimits, safetyVerdict } from './safety.js';
-import { ChangeStore, PlanChanges } from './plan-changes.js';
+import { PlanChanges, readChanges, UserChanges } from './plan-changes.js';
 import {
   type AttributeOutcome,
   decideChange,
@@ -65,11 +65,11 @@ const NO_VALUES: readonly string[] = Object.freeze([]);
 interface Found {
   /** The matched entry's DN; undefined until an entry matches. */
   dns: (string | undefined)[];
-  /** Where the record's changes start in the plan's ChangeStore (-1: none), and how many. */
-  changeStart: Int32Array;
+  /** The record's changes as PlanChanges holds them (see UserChanges), and how many. */
+  changes: (string | undefined)[];
   changeCount: Int32Array;
-  /** Per change in the store, the values it removes (for the plan's count of clears). */
-  clears: number[];
+  /** By position × mappings + mapping, the values a change removes, where it removes any. */
+  clears: Map<number, number>;
   notes: Map<number, MatchNotes>;
   /** Every DN once a second entry claims the record: nobody can tell which is right. */
   duplicateDns: Map<number, string[]>;
@@ -104,8 +104,6 @@ export class Planner {
   private readonly sharedEntries = new Set<string>();
   /** Per mapping, whether its attribute holds DNs, as a DnValued that need not look again. */
   private readonly dnValuedOf: DnValued[];
-  /** The planned changes, in the order they were planned; finish puts them in plan order. */
-  private readonly store = new ChangeStore();
 
   constructor(private readonly input: PlanInput) {
     const { request, template, source } = input;
@@ -150,9 +148,9 @@ export class Planner {
     const n = this.selected.length;
     this.found = {
       dns: new Array<string | undefined>(n).fill(undefined),
-      changeStart: new Int32Array(n).fill(-1),
+      changes: new Array<string | undefined>(n).fill(undefined),
       changeCount: new Int32Array(n),
-      clears: [],
+      clears: new Map(),
       notes: new Map(),
       duplicateDns: new Map(),
     };
@@ -195,7 +193,7 @@ export class Planner {
         const dns = found.duplicateDns.get(at);
         if (dns) dns.push(entry.dn);
         else found.duplicateDns.set(at, [dn, entry.dn]);
-        found.changeStart[at] = -1;
+        found.changes[at] = undefined;
         found.notes.delete(at);
         continue;
       }
@@ -232,6 +230,7 @@ export class Planner {
     const record = this.selected[at]!;
     const { found } = this;
     found.dns[at] = entry.dn;
+    let changes: UserChanges | undefined;
     for (let i = 0; i < this.mappings.length; i++) {
       const m = this.mappings[i]!;
       const current = entry.attrs.get(this.keys[i]!);
@@ -263,12 +262,13 @@ export class Planner {
       this.noteOwner(m.attribute, result.values, record.id);
       if (outcome.kind === 'skip-empty') (this.notesOf(at).skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
-      // A record's changes are planned here, one after another: stored next to each other.
-      if (found.changeStart[at]! < 0) found.changeStart[at] = this.store.size;
-      found.changeCount[at]!++;
-      found.clears.push(removedValues({ before, after: outcome.after }));
-      this.store.add(m.attribute, before, outcome.after);
+      (changes ??= new UserChanges()).add(i, before, outcome.after);
+      const removed = removedValues({ before, after: outcome.after });
+      if (removed) found.clears.set(at * this.mappings.length + i, removed);
     }
+    if (!changes) return;
+    found.changes[at] = changes.text();
+    found.changeCount[at] = changes.count;
   }
 
   /** Why a single-valued attribute would get several values, if it would. */
@@ -306,7 +306,7 @@ export class Planner {
       const record = this.selected[at]!;
       const dn = found.dns[at];
       const duplicateDns = found.duplicateDns.get(at);
-      const changes = found.changeStart[at]! >= 0;
+      const changes = found.changes[at] !== undefined;
       const notes = found.notes.get(at);
       if (dn === undefined) s.noEntry.push({ id: record.id, origin: record.origin });
       else if (duplicateDns) s.duplicateMatches.push({ id: record.id, dns: duplicateDns });
@@ -333,10 +333,10 @@ export class Planner {
     const users = {
       ids: Array.from(order, (at) => this.selected[at]!.id),
       dns: Array.from(order, (at) => found.dns[at]!),
-      starts: order.map((at) => found.changeStart[at]!),
+      texts: Array.from(order, (at) => found.changes[at]!),
       counts: order.map((at) => found.changeCount[at]!),
     };
-    const { attributes, attrs, befores, afters } = this.store;
+    const attributes = this.mappings.map((m) => m.attribute);
     for (let u = 0; u < order.length; u++) {
       const id = users.ids[u]!;
       const dn = users.dns[u]!;
@@ -345,19 +345,19 @@ export class Planner {
         shared.add(dn);
         entries++;
       }
-      const end = users.starts[u]! + users.counts[u]!;
-      for (let k = users.starts[u]!; k < end; k++) {
-        const attribute = attributes[attrs[k]!]!;
-        digest.add(json.itemOf(id, dn, attribute, befores[k]!, afters[k]!));
+      const clearsAt = order[u]! * attributes.length;
+      readChanges(users.texts[u]!, users.counts[u]!, (i, before, after) => {
+        const attribute = attributes[i]!;
+        digest.add(json.itemOf(id, dn, attribute, before, after));
         const counts = s.perAttribute[attribute]!;
         counts.changes++;
         s.attributeChanges++;
-        const removed = found.clears[k]!;
+        const removed = found.clears.get(clearsAt + i) ?? 0;
         counts.clears += removed;
         s.clears += removed;
-      }
+      });
     }
-    const changes = new PlanChanges(users, this.store);
+    const changes = new PlanChanges(users, attributes);
     s.noEntry = sortByIds(s.noEntry, (x) => x.id);
     s.duplicateMatches = sortByIds(s.duplicateMatches, (x) => x.id);
     s.evaluationErrors = sortByIds(s.evaluationErrors, (x) => x.id);

@@ -1,30 +1,31 @@
 import type { PlanChange } from './plan-types.js';
 
 /**
- * A plan's changes in plan order, held compactly. Each change keeps its attribute (an index) and
- * the JSON text of its values before and after: the text plan.jsonl and the plan digest are made
- * of, so it is made once, when the change is planned. An object per change with its two arrays
- * was about 280 bytes of heap: 88 MB when 80,000 users change four attributes each, most of such
- * a preview's memory, and work for every garbage collection. PlanChange objects are made only for
- * a reader that iterates (preview.md's first users, changes.ldif, tests).
+ * A plan's changes in plan order, held compactly: per user one text of its changes, each the
+ * attribute (its index, as one character) and the JSON of the values before and after, each
+ * ended by U+0000 (which JSON text never holds). The JSON is what plan.jsonl and the plan digest
+ * are made of, so it is made once, when the change is planned. An object per change with its two
+ * arrays was about 280 bytes of heap: 88 MB when 80,000 users change four attributes each, most
+ * of such a preview's memory and work for every garbage collection. PlanChange objects are made
+ * only for a reader that iterates (preview.md's first users, changes.ldif, tests).
  */
 export class PlanChanges implements Iterable<PlanChange> {
   /** How many attribute changes. */
   readonly length: number;
 
   /**
-   * @param users    per user in plan order: its ID, its entry's DN, where its changes start in
-   *                 `store` and how many there are (a user's changes are in mapping order)
-   * @param store    the changes as planned: attribute index, and JSON of before and after
+   * @param users       per user in plan order: its ID, its entry's DN, its changes' text (see
+   *                    UserChanges) and how many changes that holds
+   * @param attributes  the attribute names, by the index the texts hold
    */
   constructor(
     private readonly users: {
       ids: readonly string[];
       dns: readonly string[];
-      starts: Int32Array;
+      texts: readonly string[];
       counts: Int32Array;
     },
-    private readonly store: ChangeStore,
+    private readonly attributes: readonly string[],
   ) {
     let n = 0;
     for (const c of users.counts) n += c;
@@ -38,25 +39,30 @@ export class PlanChanges implements Iterable<PlanChange> {
 
   /** From change objects in plan order (a user's changes next to each other). */
   static of(changes: Iterable<PlanChange>): PlanChanges {
-    const store = new ChangeStore();
+    const attributes: string[] = [];
+    const index = new Map<string, number>();
     const ids: string[] = [];
     const dns: string[] = [];
-    const starts: number[] = [];
-    const counts: number[] = [];
+    const users: UserChanges[] = [];
     for (const c of changes) {
       const u = ids.length - 1;
       if (u < 0 || ids[u] !== c.id || dns[u] !== c.dn) {
         ids.push(c.id);
         dns.push(c.dn);
-        starts.push(store.size);
-        counts.push(0);
+        users.push(new UserChanges());
       }
-      store.add(c.attribute, c.before, c.after);
-      counts[ids.length - 1]!++;
+      let a = index.get(c.attribute);
+      if (a === undefined) index.set(c.attribute, (a = attributes.push(c.attribute) - 1));
+      users[users.length - 1]!.add(a, c.before, c.after);
     }
     return new PlanChanges(
-      { ids, dns, starts: Int32Array.from(starts), counts: Int32Array.from(counts) },
-      store,
+      {
+        ids,
+        dns,
+        texts: users.map((u) => u.text()),
+        counts: Int32Array.from(users, (u) => u.count),
+      },
+      attributes,
     );
   }
 
@@ -67,15 +73,13 @@ export class PlanChanges implements Iterable<PlanChange> {
   *chunks(
     text: (id: string, dn: string, attribute: string, beforeJson: string, afterJson: string) => string,
   ): Generator<string> {
-    const { ids, dns, starts, counts } = this.users;
-    const { attributes, attrs, befores, afters } = this.store;
     let chunk = '';
-    for (let u = 0; u < ids.length; u++) {
-      const id = ids[u]!;
-      const dn = dns[u]!;
-      const end = starts[u]! + counts[u]!;
-      for (let k = starts[u]!; k < end; k++)
-        chunk += text(id, dn, attributes[attrs[k]!]!, befores[k]!, afters[k]!);
+    for (let u = 0; u < this.userCount; u++) {
+      const id = this.users.ids[u]!;
+      const dn = this.users.dns[u]!;
+      readChanges(this.users.texts[u]!, this.users.counts[u]!, (a, before, after) => {
+        chunk += text(id, dn, this.attributes[a]!, before, after);
+      });
       if (chunk.length >= 64 * 1024) {
         yield chunk;
         chunk = '';
@@ -96,43 +100,60 @@ export class PlanChanges implements Iterable<PlanChange> {
   }
 
   private userChanges(u: number): PlanChange[] {
-    const { ids, dns, starts, counts } = this.users;
-    const { attributes, attrs, befores, afters } = this.store;
     const out: PlanChange[] = [];
-    const end = starts[u]! + counts[u]!;
-    for (let k = starts[u]!; k < end; k++) {
+    const id = this.users.ids[u]!;
+    const dn = this.users.dns[u]!;
+    readChanges(this.users.texts[u]!, this.users.counts[u]!, (a, before, after) =>
       out.push({
-        id: ids[u]!,
-        dn: dns[u]!,
-        attribute: attributes[attrs[k]!]!,
-        before: JSON.parse(befores[k]!) as string[],
-        after: JSON.parse(afters[k]!) as string[],
-      });
-    }
+        id,
+        dn,
+        attribute: this.attributes[a]!,
+        before: JSON.parse(before) as string[],
+        after: JSON.parse(after) as string[],
+      }),
+    );
     return out;
   }
 }
 
-/** Changes appended as they are planned: the attribute's index and the JSON of both value lists. */
-export class ChangeStore {
-  readonly attributes: string[] = [];
-  readonly attrs: number[] = [];
-  readonly befores: string[] = [];
-  readonly afters: string[] = [];
-  private readonly attributeIndex = new Map<string, number>();
+const END = '\u0000';
 
-  get size(): number {
-    return this.attrs.length;
+/** One user's changes, written as they are planned, into the one text PlanChanges keeps. */
+export class UserChanges {
+  private parts: string[] = [];
+
+  get count(): number {
+    return this.parts.length / 4;
   }
 
-  add(attribute: string, before: readonly string[], after: readonly string[]): void {
-    let a = this.attributeIndex.get(attribute);
-    if (a === undefined) {
-      a = this.attributes.push(attribute) - 1;
-      this.attributeIndex.set(attribute, a);
-    }
-    this.attrs.push(a);
-    this.befores.push(JSON.stringify(before));
-    this.afters.push(JSON.stringify(after));
+  /** `attribute`: its index, one character (a template has at most 200 mappings). */
+  add(attribute: number, before: readonly string[], after: readonly string[]): void {
+    this.parts.push(
+      String.fromCharCode(attribute),
+      JSON.stringify(before),
+      END,
+      `${JSON.stringify(after)}${END}`,
+    );
+  }
+
+  /** The text: one flat string (join makes one; appending would keep every piece). */
+  text(): string {
+    return this.parts.join('');
+  }
+}
+
+/** Each change of a user's text: the attribute's index, the JSON of the values before and after. */
+export function readChanges(
+  text: string,
+  count: number,
+  fn: (attribute: number, beforeJson: string, afterJson: string) => void,
+): void {
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    const attribute = text.charCodeAt(at);
+    const mid = text.indexOf(END, at + 1);
+    const end = text.indexOf(END, mid + 1);
+    fn(attribute, text.slice(at + 1, mid), text.slice(mid + 1, end));
+    at = end + 1;
   }
 }

@@ -1,9 +1,9 @@
 /** A count as people read it in reports: digits grouped the same way everywhere (12,000). */
 export function formatCount(count: number): string {
-  // One formatter: toLocaleString makes a new one on every call (a report formats thousands).
-  return (counts ??= new Intl.NumberFormat('en-US')).format(count);
+  // A whole number's groups of three without ICU: its number formats cost a preview 15 ms to load.
+  if (Number.isSafeInteger(count)) return String(count).replace(/\B(?=(\d{3})+$)/g, ',');
+  return count.toLocaleString('en-US');
 }
-let counts: Intl.NumberFormat | undefined;
 
 /**
  * "1 user", "2 users", "1 entry", "3 entries": the one place reports and messages make a noun agree
