@@ -92,6 +92,9 @@ export class Planner {
   private readonly summary: PlanSummary;
   /** Attribute → value (lower case) → the ID that yields it, or every ID once there are several. */
   private readonly valueOwners = new Map<string, Map<string, string | string[]>>();
+  /** Per mapping (found once, not per user): its valueOwners, and whether its attribute holds one value. */
+  private readonly ownersOf: (Map<string, string | string[]> | undefined)[];
+  private readonly singleValued: boolean[];
   /** The mappings' attribute names in lower case, as entry attributes are keyed. */
   private readonly keys: string[];
   private readonly dnValued: DnValued;
@@ -159,6 +162,8 @@ export class Planner {
       for (const m of this.mappings)
         if (UNIQUE_ATTRIBUTES.has(m.attribute.toLowerCase())) this.valueOwners.set(m.attribute, new Map());
     }
+    this.ownersOf = this.mappings.map((m) => this.valueOwners.get(m.attribute));
+    this.singleValued = this.keys.map((k) => input.schema?.singleValued.has(k) ?? false);
   }
 
   /** The attributes to ask the directory for. */
@@ -249,7 +254,7 @@ export class Planner {
       }
       const before = normalizeValues(current?.values ?? NO_VALUES);
       const outcome = decideChange(before, result.values, m.mapping, this.dnValuedOf[i]);
-      const tooMany = this.tooManyValues(this.keys[i]!, result.values, outcome);
+      const tooMany = this.singleValued[i] ? tooManyValues(result.values, outcome) : undefined;
       if (tooMany) {
         // The directory would refuse the write at execution; say so in the preview instead.
         (this.notesOf(at).evaluationErrors ??= []).push({
@@ -259,7 +264,8 @@ export class Planner {
         });
         continue;
       }
-      this.noteOwner(m.attribute, result.values, record.id);
+      const owners = this.ownersOf[i];
+      if (owners) noteOwner(owners, result.values, record.id);
       if (outcome.kind === 'skip-empty') (this.notesOf(at).skippedEmpty ??= []).push(m.attribute);
       if (outcome.kind !== 'change') continue;
       (changes ??= new UserChanges()).add(i, before, outcome.after);
@@ -269,31 +275,6 @@ export class Planner {
     if (!changes) return;
     found.changes[at] = changes.text();
     found.changeCount[at] = changes.count;
-  }
-
-  /** Why a single-valued attribute would get several values, if it would. */
-  private tooManyValues(
-    key: string,
-    desired: readonly string[],
-    outcome: AttributeOutcome,
-  ): string | undefined {
-    if (!this.input.schema?.singleValued.has(key)) return undefined;
-    if (desired.length > 1) return `the mapping gives ${desired.length}`;
-    if (outcome.kind === 'change' && outcome.after.length > 1)
-      return `merging would leave ${outcome.after.length}; use policy: replace`;
-    return undefined;
-  }
-
-  private noteOwner(attribute: string, values: string[], id: string): void {
-    const owners = this.valueOwners.get(attribute);
-    if (!owners) return;
-    for (const v of values) {
-      const key = v.toLowerCase();
-      const prior = owners.get(key);
-      if (prior === undefined) owners.set(key, id);
-      else if (typeof prior === 'string') owners.set(key, [prior, id]);
-      else prior.push(id);
-    }
   }
 
   finish(createdAt: string): Plan {
@@ -419,6 +400,25 @@ export class Planner {
       for (const f of byAttribute.get(c.attribute)!.fields) if (!(f in values)) values[f] = asText(fields[f]);
     }
     return { mappings, sources };
+  }
+}
+
+/** Why a single-valued attribute would get several values, if it would. */
+function tooManyValues(desired: readonly string[], outcome: AttributeOutcome): string | undefined {
+  if (desired.length > 1) return `the mapping gives ${desired.length}`;
+  if (outcome.kind === 'change' && outcome.after.length > 1)
+    return `merging would leave ${outcome.after.length}; use policy: replace`;
+  return undefined;
+}
+
+/** Notes who yields each value of an attribute whose values must be unique (by value, any case). */
+function noteOwner(owners: Map<string, string | string[]>, values: readonly string[], id: string): void {
+  for (const v of values) {
+    const key = v.toLowerCase();
+    const prior = owners.get(key);
+    if (prior === undefined) owners.set(key, id);
+    else if (typeof prior === 'string') owners.set(key, [prior, id]);
+    else prior.push(id);
   }
 }
 
