@@ -164,9 +164,9 @@ function lettersThenNumberOrder(ids: readonly string[]): Int32Array {
 
 /**
  * The collator's first level for the characters of most IDs (printable ASCII, and æ, ø, å): each
- * character's rank among them, characters of one letter (a, A) ranked alike; digits rank as the
- * first of them, '0', since a run of digits compares as a number. Found by asking the collator
- * itself, once. -1 for any other character.
+ * character's rank among them, characters of one letter (a, A) ranked alike (a digit's rank
+ * only matters against other characters: a run of digits compares as a number). Found by asking
+ * the collator itself, once. -1 for any other character.
  */
 let primaryRankTable: Int16Array | undefined;
 
@@ -195,15 +195,22 @@ function primaryRanks(): Int16Array {
 function ranked(id: string): boolean {
   const rank = primaryRanks();
   let wasA = false;
+  let digits = 0;
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
     if (c >= 0x100 || rank[c]! < 0) return false;
     const isA = (c | 0x20) === 0x61 || (c | 0x20) === 0xe5;
     if (isA && wasA) return false;
     wasA = isA;
+    // ICU compares a run of more than 254 digits as several numbers.
+    digits = isDigit(c) ? digits + 1 : 0;
+    if (digits > NUMBER_DIGITS_MAX) return false;
   }
   return true;
 }
+
+/** The longest run of digits the collator compares as one number. */
+const NUMBER_DIGITS_MAX = 254;
 
 const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
 

@@ -118,6 +118,11 @@ describe('idOrder', () => {
       expect(sorted(ids), ids.join(' | ')).toEqual([...ids].sort(compareIds));
     }
     expect(sorted(['10', '9', '010', '', '1'])).toEqual(['', '1', '9', '10', '010'].sort(compareIds));
+    // The collator takes a run of more than 254 digits as several numbers.
+    for (const len of [253, 254, 255, 300]) {
+      const ids = [`x${'1'.repeat(len)}`, `x2${'0'.repeat(len - 2)}`, `x${'0'.repeat(len)}9`];
+      expect(sorted(ids), String(len)).toEqual([...ids].sort(compareIds));
+    }
   });
 
   it('sorts items stably: two items with one ID keep their order', () => {
