@@ -21,7 +21,11 @@ export interface PlanPorts {
   onProgress?: (entriesRead: number) => void;
 }
 
-export type PlanResult = { plan: Plan; source: SourceData } | { invalid: Diagnostic[] };
+/**
+ * The plan, without the source it was made from: a caller that renders a large plan need not hold
+ * 100,000 records (some 35 MB) while it does; one that needs the source has it already.
+ */
+export type PlanResult = { plan: Plan } | { invalid: Diagnostic[] };
 
 /** Few IDs are cheaper to look up one by one than to page through the whole scope. */
 const TARGETED_SEARCH_MAX_IDS = 200;
@@ -84,5 +88,5 @@ export async function makePlan(
     }
   }
   const plan = planner.finish(ports.now().toISOString());
-  return { plan, source };
+  return { plan };
 }

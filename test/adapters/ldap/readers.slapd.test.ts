@@ -86,6 +86,5 @@ sources:
       before: ['old0@kommune.no'],
       after: ['aase.odegaard@kommune.no'],
     });
-    expect(result.source.name).toBe('source idm');
   });
 });
