@@ -37,6 +37,19 @@ const PLAIN = /^[\x00-\x7f]*$/;
 export function ascii(input: unknown): string {
   const text = input == null ? '' : String(input);
   if (PLAIN.test(text)) return text;
+  // Names repeat (a directory of 100,000 has a few thousand given names): each is worked out once.
+  let out = seen.get(text);
+  if (out === undefined) {
+    if (seen.size >= SEEN_MAX) seen.clear();
+    seen.set(text, (out = transliterate(text)));
+  }
+  return out;
+}
+
+const SEEN_MAX = 10_000;
+const seen = new Map<string, string>();
+
+function transliterate(text: string): string {
   let out = '';
   const chars = [...text];
   chars.forEach((c, i) => {
