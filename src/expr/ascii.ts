@@ -38,6 +38,8 @@ export function ascii(input: unknown): string {
   const text = input == null ? '' : String(input);
   if (PLAIN.test(text)) return text;
   // Names repeat (a directory of 100,000 has a few thousand given names): each is worked out once.
+  // Only short texts are kept, and few: a source's values are anyone's to make large.
+  if (text.length > SEEN_LENGTH_MAX) return transliterate(text);
   let out = seen.get(text);
   if (out === undefined) {
     if (seen.size >= SEEN_MAX) seen.clear();
@@ -47,6 +49,7 @@ export function ascii(input: unknown): string {
 }
 
 const SEEN_MAX = 10_000;
+const SEEN_LENGTH_MAX = 64;
 const seen = new Map<string, string>();
 
 function transliterate(text: string): string {

@@ -7,6 +7,7 @@ describe('ascii', () => {
     for (let i = 0; i < 25_000; i++) expect(ascii(`Ø${i}`)).toBe(`O${i}`);
     expect(ascii('Ørjan Åsmund')).toBe(first);
     expect(first).toBe('Orjan Aasmund');
+    expect(ascii(`Å${'ø'.repeat(100)}`)).toBe(`Aa${'o'.repeat(100)}`);
   });
 
   it.each([
