@@ -42,8 +42,12 @@ export function ascii(input: unknown): string {
   if (text.length > SEEN_LENGTH_MAX) return transliterate(text);
   let out = seen.get(text);
   if (out === undefined) {
+    out = transliterate(text);
+    if (out.length > SEEN_LENGTH_MAX * 4) return out;
     if (seen.size >= SEEN_MAX) seen.clear();
-    seen.set(text, (out = transliterate(text)));
+    // A copy of the key: a text cut from a longer one (`split`, `slice`) would keep all of that
+    // longer one, a source's field, alive as long as the key is kept.
+    seen.set([...text].join(''), out);
   }
   return out;
 }

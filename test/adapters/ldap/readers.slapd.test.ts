@@ -86,5 +86,6 @@ sources:
       before: ['old0@kommune.no'],
       after: ['aase.odegaard@kommune.no'],
     });
+    expect(result.plan.header.digests.source).toMatch(/^sha256:[0-9a-f]{64}$/);
   });
 });
