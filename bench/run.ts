@@ -590,39 +590,10 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
   const seedS = (performance.now() - t0) / 1000;
   await writeRepo(repo, persons, slapd);
   const toolEnv = await ldapToolEnv(work);
-  // Warm-up (not counted): slapd's database into the page cache.
-  check(await measure('warm-up', LDAPSEARCH, ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES), { env: toolEnv }));
-  const previews: Measured[] = [];
-  const searches: Measured[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const preview = async () => {
-      await rm(reports, { recursive: true, force: true });
-      previews.push(
-        check(
-          await measure(`preview ${users}`, process.execPath, previewArgs(cli, repo, reports), {
-            env: cliEnv(slapd),
-            serverPid: slapd.pid,
-          }),
-        ),
-      );
-    };
-    const search = async () => {
-      searches.push(
-        check(
-          await measure(`ldapsearch ${users}`, LDAPSEARCH, ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES), {
-            env: toolEnv,
-            serverPid: slapd.pid,
-          }),
-        ),
-      );
-    };
-    for (const step of r % 2 === 0 ? [preview, search] : [search, preview]) await step();
-  }
-  const status = parseYaml(await readFile(path.join(reports, 'status.yaml'), 'utf8')) as {
-    counts: Record<string, number>;
-  };
-  if (status.counts.attributeChanges !== changes)
-    throw new Error(`preview of ${users}: ${JSON.stringify(status.counts)}; expected ${changes} changes`);
+  const { previews, searches } = await previewsBesideLdapsearch(cli, slapd, work, repo, rounds, {
+    label: `${users}`,
+    changes,
+  });
 
   // The same users from an export of 30 columns, 25 of which no mapping reads (HR exports carry
   // many): the same plan, from a file seven times larger.
@@ -843,6 +814,58 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
   };
 }
 
+/**
+ * Previews of `repo` in rounds alternating with ldapsearch of the same entries and attributes,
+ * after a warm-up that brings slapd's database into the page cache; the last preview must have
+ * planned exactly `changes` attribute changes.
+ */
+async function previewsBesideLdapsearch(
+  cli: Cli,
+  slapd: Slapd,
+  work: string,
+  repo: string,
+  rounds: number,
+  what: { label: string; changes: number },
+): Promise<{ previews: Measured[]; searches: Measured[] }> {
+  const reports = path.join(repo, 'reports', REQUEST);
+  const toolEnv = await ldapToolEnv(work);
+  check(await measure('warm-up', LDAPSEARCH, ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES), { env: toolEnv }));
+  const previews: Measured[] = [];
+  const searches: Measured[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const preview = async () => {
+      await rm(reports, { recursive: true, force: true });
+      previews.push(
+        check(
+          await measure(`preview ${what.label}`, process.execPath, previewArgs(cli, repo, reports), {
+            env: cliEnv(slapd),
+            serverPid: slapd.pid,
+          }),
+        ),
+      );
+    };
+    const search = async () => {
+      searches.push(
+        check(
+          await measure(`ldapsearch ${what.label}`, LDAPSEARCH, ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES), {
+            env: toolEnv,
+            serverPid: slapd.pid,
+          }),
+        ),
+      );
+    };
+    for (const step of r % 2 === 0 ? [preview, search] : [search, preview]) await step();
+  }
+  const status = parseYaml(await readFile(path.join(reports, 'status.yaml'), 'utf8')) as {
+    counts: Record<string, number>;
+  };
+  if (status.counts.attributeChanges !== what.changes)
+    throw new Error(
+      `preview of ${what.label}: ${JSON.stringify(status.counts)}; expected ${what.changes} changes`,
+    );
+  return { previews, searches };
+}
+
 /** scaleOne's preview of a directory stale in every mapped attribute (ScaleRow.everyMapping). */
 async function everyMappingStale(
   cli: Cli,
@@ -855,51 +878,11 @@ async function everyMappingStale(
   const slapd = await startSlapd({ ldif: directoryLdif(stale) });
   try {
     const repo = path.join(work, 'repo-every-mapping');
-    const out = path.join(repo, 'reports', REQUEST);
     await writeRepo(repo, persons, slapd);
-    const toolEnv = await ldapToolEnv(work);
-    check(await measure('warm-up', LDAPSEARCH, ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES), { env: toolEnv }));
-    const previews: Measured[] = [];
-    const searches: Measured[] = [];
-    for (let r = 0; r < rounds; r++) {
-      const preview = async () => {
-        await rm(out, { recursive: true, force: true });
-        previews.push(
-          check(
-            await measure(
-              `preview ${persons.length} (every mapping)`,
-              process.execPath,
-              previewArgs(cli, repo, out),
-              {
-                env: cliEnv(slapd),
-              },
-            ),
-          ),
-        );
-      };
-      const search = async () => {
-        searches.push(
-          check(
-            await measure(
-              `ldapsearch ${persons.length}`,
-              LDAPSEARCH,
-              ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES),
-              {
-                env: toolEnv,
-              },
-            ),
-          ),
-        );
-      };
-      for (const step of r % 2 === 0 ? [preview, search] : [search, preview]) await step();
-    }
-    const status = parseYaml(await readFile(path.join(out, 'status.yaml'), 'utf8')) as {
-      counts: Record<string, number>;
-    };
-    if (status.counts.attributeChanges !== changes)
-      throw new Error(
-        `preview (every mapping): ${JSON.stringify(status.counts)}; expected ${changes} changes`,
-      );
+    const { previews, searches } = await previewsBesideLdapsearch(cli, slapd, work, repo, rounds, {
+      label: `${persons.length} (every mapping)`,
+      changes,
+    });
     const previewMs = median(previews.map((m) => m.wallMs));
     const ldapsearchMs = median(searches.map((m) => m.wallMs));
     return {
