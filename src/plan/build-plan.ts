@@ -311,8 +311,7 @@ export class Planner {
         if (notes.binarySkipped) s.binarySkipped.push(...notes.binarySkipped);
       }
     }
-    const digest = listDigest((json) => json as string);
-    const json = changeJsonWriter();
+    const digest = planDigester();
     // assessSafety's count of entries changed: one per user, but an entry that several records
     // matched (a multi-valued match attribute) once.
     let entries = 0;
@@ -336,7 +335,7 @@ export class Planner {
       const clearsAt = order[u]! * attributes.length;
       readChanges(users.texts[u]!, users.counts[u]!, (i, before, after) => {
         const attribute = attributes[i]!;
-        digest.add(json.itemOf(id, dn, attribute, before, after));
+        digest.addText(id, dn, attribute, before, after);
         const counts = s.perAttribute[attribute]!;
         counts.changes++;
         s.attributeChanges++;
@@ -463,11 +462,17 @@ export function planDigest(changes: Iterable<PlanChange>): string {
  * planDigest change by change (a reader streaming plan.jsonl need not hold the plan). The
  * canonical JSON of `[id, dn, attribute, before, after]` is plain JSON: it holds no objects.
  */
-export function planDigester(): { add(change: PlanChange): void; digest(): string } {
+export function planDigester(): {
+  add(change: PlanChange): void;
+  /** add, from the values' JSON text (as PlanChanges holds a change). */
+  addText(id: string, dn: string, attribute: string, beforeJson: string, afterJson: string): void;
+  digest(): string;
+} {
   const list = listDigest((json) => json as string);
   const json = changeJsonWriter();
   return {
     add: (c) => list.add(json.item(c)),
+    addText: (id, dn, attribute, before, after) => list.add(json.itemOf(id, dn, attribute, before, after)),
     digest: () => list.digest(),
   };
 }
