@@ -466,6 +466,5 @@ targets:
     bindDN: "${bindDN}"
     passwordEnv: ${PASSWORD_ENV}
     allowedAttributes: [mail, displayName, title, telephoneNumber]
-    concurrency: 4
 `;
 }

@@ -820,8 +820,8 @@ export const daemonConfigSchema = {
           "type": "integer",
           "minimum": 1,
           "maximum": 64,
-          "default": 4,
-          "description": "Parallel modify operations during execution."
+          "default": 32,
+          "description": "Modify operations in flight at once during execution, carried by one connection per 8 (LDAP lets a connection carry several). A directory kept busy writes faster; lower it, or set rateLimit, to spare a busy domain controller."
         },
         "rateLimit": {
           "type": "number",

@@ -473,7 +473,7 @@ export interface Target {
    */
   allowedAttributes: [string, ...string[]];
   /**
-   * Parallel modify operations during execution.
+   * Modify operations in flight at once during execution, carried by one connection per 8 (LDAP lets a connection carry several). A directory kept busy writes faster; lower it, or set rateLimit, to spare a busy domain controller.
    */
   concurrency?: number;
   /**
@@ -785,7 +785,7 @@ export interface ResolvedTarget {
    */
   allowedAttributes: [string, ...string[]];
   /**
-   * Parallel modify operations during execution.
+   * Modify operations in flight at once during execution, carried by one connection per 8 (LDAP lets a connection carry several). A directory kept busy writes faster; lower it, or set rateLimit, to spare a busy domain controller.
    */
   concurrency: number;
   /**

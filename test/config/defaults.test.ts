@@ -51,7 +51,7 @@ describe('the daemon config resolved once, defaults from the schema', () => {
       signing: { trustedPublicKeyFiles: [] },
       execution: { claimTimeoutSeconds: 900, retry: { attempts: 5, baseDelayMs: 200 } },
       targets: {
-        ad: { url: 'ldaps://dc01.kommune.test', allowedAttributes: ['mail'], concurrency: 4, ...connection },
+        ad: { url: 'ldaps://dc01.kommune.test', allowedAttributes: ['mail'], concurrency: 32, ...connection },
       },
       sources: {
         hr: { type: 'csv', path: path.join(etc, 'hr/employees.csv'), id: 'employeeId' },

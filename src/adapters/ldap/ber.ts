@@ -128,8 +128,8 @@ export class MessageFramer {
 }
 
 /**
- * A SearchResultEntry message (RFC 4511 4.5.2) with these raw values: how the worker hands on an
- * entry it completed itself (range retrieval), so that every page is raw entries, decoded alike.
+ * A SearchResultEntry message (RFC 4511 4.5.2) with these raw values: how a scope read hands on
+ * an entry it completed itself (range retrieval), so that every page is raw entries, decoded alike.
  * ldapts writes requests only, so this one is written by hand with its BerWriter.
  */
 export function writeSearchEntry(dn: string, attributes: Array<{ type: string; values: Buffer[] }>): Buffer {

@@ -1,14 +1,12 @@
 /**
- * A minimal LDAPv3 client for one thing: the paged search of a whole scope in the read worker,
- * handing on each page's SearchResultEntry messages as raw bytes, undecoded.
+ * A minimal LDAPv3 client for one thing: the paged search of a whole scope, handing on each
+ * page's SearchResultEntry messages as raw bytes, undecoded (scope-read.ts decodes them).
  *
- * Why not ldapts, as everywhere else: reading 100,000 users through it cost the worker 2.7 CPU
- * seconds (0.8 s of it garbage collection; BER parsing into objects and toObject 0.55 s; our
- * decoding of those objects 0.3 s; re-encoding the pages to cross threads 0.35 s) and the main
- * thread another 0.35 s to unpack them, on a machine whose two cores a preview keeps busy, where
- * ldapsearch reads the same in 0.15 CPU seconds. Here the worker only cuts the stream into messages
- * (BER lengths, ber.ts) and the main thread decodes each entry once, straight from the bytes
- * (raw-entries.ts).
+ * Why not ldapts, as everywhere else: reading 100,000 users through it cost 2.7 CPU seconds
+ * (0.8 s of it garbage collection; BER parsing into objects and toObject 0.55 s; our decoding of
+ * those objects 0.3 s), on a machine whose two cores a preview keeps busy, where ldapsearch reads
+ * the same in 0.15 CPU seconds. Here the stream is only cut into messages (BER lengths, ber.ts)
+ * and each entry is decoded once, straight from the bytes (raw-entries.ts).
  *
  * Requests, controls and results are ldapts' own classes (its filter encoding, its paged-results
  * control, its result-code errors), and connecting follows connection.ts's rules (TLS options,

@@ -37,7 +37,7 @@ import { type PlanSource, planSourceOf } from './plan-stream.js';
 import { readFresh } from './fresh-read.js';
 
 export interface ApplyDeps extends PreviewDeps {
-  /** Opens `concurrency` bound connections to the target for writing. */
+  /** Writers for `concurrency` modify operations in flight at once on the target. */
   openWriters: (
     target: string,
     concurrency: number,
