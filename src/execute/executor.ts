@@ -20,7 +20,10 @@ export class WriteFailure extends Error {
   }
 }
 
-/** One connection's worth of writing; the LDAP adapter implements it, tests fake it. */
+/**
+ * One write in flight at a time (a lane: the LDAP adapter runs several on one connection); the
+ * LDAP adapter implements it, tests fake it.
+ */
 export interface EntryWriter {
   modify(dn: string, ops: ModifyOp[]): Promise<void>;
   /** Fresh values of the given attributes (lower-cased keys); undefined when the entry is gone. */
@@ -56,7 +59,7 @@ export interface WriteOptions {
   /** Final outcomes from earlier runs of this plan, per DN. */
   done: ReadonlyMap<string, ChangeOutcome[]>;
   writers: EntryWriter[];
-  /** Operations per second across all connections; undefined = as fast as the directory answers. */
+  /** Operations per second across all writers; undefined = as fast as the directory answers. */
   rateLimit?: number;
   /** Aborting stops taking new entries; the entry in flight finishes and is journaled. */
   signal?: AbortSignal;
@@ -72,7 +75,7 @@ export interface ExecuteOptions extends PreparedChunk, WriteOptions {
 const ENTRY_GONE = 'the entry no longer exists (deleted or moved after the preview); nothing to write';
 const STALE = 'the directory value changed after the preview; not overwritten';
 const LDAP = { inappropriateMatching: 18, noSuchObject: 32 } as const;
-/** Entries in a row left pending (at least one per connection) that mean the directory is down. */
+/** Entries in a row left pending (at least one per writer) that mean the directory is down. */
 const OUTAGE_AFTER_ENTRIES = 3;
 
 /** Applies one chunk's changes entry by entry as compare-and-swap writes; returns every change's outcome. */
