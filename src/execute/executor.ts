@@ -197,11 +197,19 @@ export async function executeChunks<C extends PreparedChunk>(
         outcomes = open.map((c) => outcome(c, 'pending', down));
       } else if (open.length) {
         await limiter();
-        outcomes = await applyEntry(writer, open, a.ctx);
+        // A stop asked for while this writer waited for its slot (the claim's fence, SIGTERM):
+        // the entry is not written, and is left for the next run like those never taken.
+        if (opts.signal?.aborted || failure) break;
+        const probe = answers(writer);
+        outcomes = await applyEntry(probe.writer, open, a.ctx);
         const final = outcomes.filter(isFinal);
         if (final.length) await opts.journal.record(dn, final);
         const left = outcomes.find((o) => o.outcome === 'pending');
-        pendingInARow = left ? pendingInARow + 1 : 0;
+        // Only an answer says the directory is up: an entry decided on the fresh read alone
+        // (already applied, stale, gone) says nothing, and among many writers one such entry
+        // would nearly always break a run of pending ones, so an outage would never be noticed.
+        if (left) pendingInARow++;
+        else if (probe.answered) pendingInARow = 0;
         if (left && pendingInARow >= outageAfter && down === undefined) {
           down = `not tried: the directory stopped answering (${pendingInARow} entries in a row left pending, the last ${left.id}); a later pass retries it`;
         }
@@ -380,14 +388,42 @@ function casOps(w: Writable, dnValued: DnValued = isDnValued): ModifyOp[] {
 /** Busy, unavailable and lost connections are worth another try; everything else is an answer. */
 async function withRetry<T>(fn: () => Promise<T>, ctx: EntryContext): Promise<T> {
   const { attempts, baseDelayMs } = ctx.opts.retry;
+  const { signal } = ctx.opts;
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn();
     } catch (err) {
       if (!(err instanceof WriteFailure) || !err.transient || attempt >= attempts) throw err;
+      // A stopped execution (its claim fenced, SIGTERM) tries no more: the change stays pending.
+      if (signal?.aborted) throw err;
       await ctx.sleep(baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random() / 2));
+      if (signal?.aborted) throw err;
     }
   }
+}
+
+/**
+ * `writer`, noting whether the directory answered any of its calls: a result, or a refusal that
+ * is not a transient fault (a busy, unavailable or lost connection is no answer).
+ */
+function answers(writer: EntryWriter): { writer: EntryWriter; answered: boolean } {
+  const probe = { writer, answered: false };
+  const seen = <T>(call: Promise<T>): Promise<T> =>
+    call.then(
+      (value) => {
+        probe.answered = true;
+        return value;
+      },
+      (err: unknown) => {
+        if (!(err instanceof WriteFailure && err.transient)) probe.answered = true;
+        throw err;
+      },
+    );
+  probe.writer = {
+    modify: (dn, ops) => seen(writer.modify(dn, ops)),
+    read: (dn, attributes) => seen(writer.read(dn, attributes)),
+  };
+  return probe;
 }
 
 function pending(c: PlanChange, err: WriteFailure): ChangeOutcome {

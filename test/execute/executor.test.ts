@@ -157,6 +157,90 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     expect(r.journaled).toEqual([]);
   });
 
+  it('notices the outage with 32 writers even when some entries need no write', async () => {
+    // Every 20th entry is already at its new value: decided on the fresh read, with no answer
+    // from the directory, it must not count as a sign that the directory is up.
+    const dns = Array.from({ length: 2000 }, (_, i) => `uid=u${i},ou=p`);
+    const dir = new FakeDirectory(
+      Object.fromEntries(dns.map((dn, i) => [dn, { mail: [i % 20 ? 'a' : 'b'] }])),
+    );
+    let tries = 0;
+    dir.beforeModify = () => {
+      tries++;
+      throw new WriteFailure('connect ECONNREFUSED', undefined, true);
+    };
+    const result = await executePlan({
+      changes: dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
+      fresh: dir.fresh(),
+      dnKey: (dn) => dn,
+      drift: new Map(),
+      journal: { record: async () => {} },
+      done: new Map(),
+      writers: Array.from({ length: 32 }, () => dir.writer()),
+      retry: { attempts: 3, baseDelayMs: 0 },
+      sleep: async () => {},
+    });
+    const untried = result.outcomes.filter((o) => o.reason?.startsWith('not tried: the directory stopped'));
+    expect(untried.length).toBeGreaterThan(1800);
+    // Each writer's first entries had their tries; the rest were not tried.
+    expect(tries).toBeLessThan(3 * 2 * 32);
+  });
+
+  it('writes nothing more once stopped, not even the entries whose writers waited for the rate limit', async () => {
+    const dns = Array.from({ length: 64 }, (_, i) => `uid=u${i},ou=p`);
+    const dir = new FakeDirectory(Object.fromEntries(dns.map((dn) => [dn, { mail: ['a'] }])));
+    const abort = new AbortController();
+    let afterStop = 0;
+    dir.beforeModify = () => {
+      if (abort.signal.aborted) afterStop++;
+    };
+    // 200 writes a second: 32 writers wait up to 155 ms for their first slots.
+    setTimeout(() => abort.abort(), 40);
+    const result = await executePlan({
+      changes: dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
+      fresh: dir.fresh(),
+      dnKey: (dn) => dn,
+      drift: new Map(),
+      journal: { record: async () => {} },
+      done: new Map(),
+      writers: Array.from({ length: 32 }, () => dir.writer()),
+      rateLimit: 200,
+      signal: abort.signal,
+      retry: { attempts: 3, baseDelayMs: 0 },
+    });
+    expect(result.interrupted).toBe(true);
+    expect(dir.writes.length).toBeGreaterThan(0);
+    expect(dir.writes.length).toBeLessThan(32);
+    expect(afterStop).toBe(0);
+    // What was written is reported applied; nothing else is reported at all (left for the next run).
+    expect(result.outcomes.map((o) => o.outcome)).toEqual(dir.writes.map(() => 'applied'));
+  });
+
+  it('a write in flight when the execution is stopped is not retried: its change stays pending', async () => {
+    const dir = new FakeDirectory({ [A]: { mail: ['a'] } });
+    const abort = new AbortController();
+    let tries = 0;
+    dir.beforeModify = () => {
+      tries++;
+      abort.abort();
+      throw new WriteFailure('connection lost', undefined, true);
+    };
+    const result = await executePlan({
+      changes: [change(A, 'mail', ['a'], ['b'])],
+      fresh: dir.fresh(),
+      dnKey: (dn) => dn,
+      drift: new Map(),
+      journal: { record: async () => {} },
+      done: new Map(),
+      writers: [dir.writer()],
+      signal: abort.signal,
+      retry: { attempts: 5, baseDelayMs: 0 },
+      sleep: async () => {},
+    });
+    expect(tries).toBe(1);
+    expect(result.outcomes.map((o) => o.outcome)).toEqual(['pending']);
+  });
+
   it('a transient fault that clears within the retries is simply applied', async () => {
     const dir = new FakeDirectory({ [A]: { mail: ['a'] } });
     dir.faults = [new WriteFailure('busy', 51, true)];
