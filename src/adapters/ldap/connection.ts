@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import tls, { type ConnectionOptions } from 'node:tls';
 import { Client, ResultCodeError } from 'ldapts';
 import type { ResolvedTarget } from '../../config/types.generated.js';
 import { DirectoryError } from '../../shared/errors.js';
@@ -371,15 +371,45 @@ export function beforeConnect(settings: ConnectionSettings, log: DirectoryLogger
 export const bindAction = (settings: ConnectionSettings): string =>
   settings.bindDN ? `bind as ${settings.bindDN}` : 'connect';
 
+/**
+ * Clients whose StartTLS connection closed. ldapts watches the plain socket for the end of the
+ * connection, but once StartTLS wraps it the TLS socket holds the connection, and the plain socket
+ * is closed with it without saying so: a server that dropped the connection went unnoticed, the
+ * client still said it was bound, and every operation (those in flight too) waited out timeoutMs,
+ * 120 s by default, before it failed. The TLS socket's close is passed on: the client is noted
+ * here, so that the next operation opens a new connection (`connectionLost`), and the plain
+ * socket's close is announced, so that ldapts fails the operations in flight at once, as after
+ * any drop (they are retried).
+ */
+const lostClients = new WeakSet<Client>();
+
+/** Whether a client's StartTLS connection closed, though ldapts may still say it is bound. */
+export const connectionLost = (client: Client): boolean => lostClients.has(client);
+
+function watchedStartTLS(client: () => Client): typeof tls.connect {
+  return ((options: ConnectionOptions) => {
+    const secure = tls.connect(options);
+    secure.once('close', () => {
+      lostClients.add(client());
+      const plain = options.socket;
+      if (!plain) return;
+      if (plain.destroyed) plain.emit('close', false);
+      else plain.destroy();
+    });
+    return secure;
+  }) as typeof tls.connect;
+}
+
 /** A connected, secured and bound ldapts client; the caller owns it. */
 async function openClient(settings: ConnectionSettings, log?: DirectoryLogger): Promise<Client> {
   beforeConnect(settings, log);
-  const client = new Client({
+  const client: Client = new Client({
     url: settings.url,
     timeout: settings.timeoutMs,
     connectTimeout: settings.timeoutMs,
     // With ldap:// any tlsOptions would make ldapts open TLS directly on the plain port.
     ...(transport(settings) === 'ldaps' ? { tlsOptions: tlsOptions(settings, false) } : {}),
+    ...(settings.startTLS ? { createSecureConnection: watchedStartTLS(() => client) } : {}),
   });
   try {
     await secure(client, settings);
@@ -449,6 +479,7 @@ export async function openDirectory(settings: ConnectionSettings, log?: Director
     pageSize: settings.pageSize,
     authenticated: settings.bindDN !== undefined,
     client,
+    lost: connectionLost,
     reopen: async () => {
       log?.warn({ connection: settings.name, url: settings.url }, 'directory connection lost; reconnecting');
       return openClient(settings, log);

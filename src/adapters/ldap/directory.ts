@@ -94,6 +94,8 @@ export interface DirectorySession {
   /** Bound with credentials: then an unbound client means the connection was lost. */
   authenticated: boolean;
   client: Client;
+  /** Whether a client's connection is known to be closed although ldapts says it is up. */
+  lost?(client: Client): boolean;
   /** A fresh connected (TLS, bound) client with the same settings. */
   reopen(): Promise<Client>;
   /** Turns an ldapts or socket error into a DirectoryError that says what to check. */
@@ -238,7 +240,8 @@ class LdapDirectory implements Directory {
   private async ready(): Promise<Client> {
     if (this.closed) throw new DirectoryError(`connection to ${this.url} is closed`);
     const c = this.current;
-    if (this.session.authenticated ? c.isBound : c.isConnected) return c;
+    const up = this.session.authenticated ? c.isBound : c.isConnected;
+    if (up && !this.session.lost?.(c)) return c;
     this.reopening ??= this.session
       .reopen()
       .then((fresh) => {

@@ -1,11 +1,15 @@
+import { copyFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../../src/config/daemon-config.js';
 import { openLdapWriters, WRITES_PER_CONNECTION } from '../../../src/adapters/ldap/writer.js';
+import { type EntryWriter, WriteFailure } from '../../../src/execute/executor.js';
 import { makeDir } from '../../harness/files.js';
 import { peopleLdif } from '../../harness/people-fixtures.js';
 import { describeWithSlapd } from '../../harness/require.js';
 import { type Slapd, startSlapd } from '../../harness/slapd.js';
 import { auditedModifies } from '../../harness/slapd-audit.js';
+import { startTcpProxy, type TcpProxy } from '../../harness/tcp-proxy.js';
 
 const USERS = 40;
 const dnOf = (i: number) => `uid=u${i},ou=people,dc=kommune,dc=test`;
@@ -57,4 +61,62 @@ describeWithSlapd('writers against slapd', () => {
     const modifyConns = new Set([...slapd.output().matchAll(/conn=(\d+) op=\d+ MOD dn=/g)].map((m) => m[1]));
     expect(modifyConns.size).toBe(2);
   });
+});
+
+describeWithSlapd('writers whose connection the server drops', () => {
+  let slapd: Slapd;
+  let proxy: TcpProxy;
+  let files: Awaited<ReturnType<typeof makeDir>>;
+  beforeAll(async () => {
+    slapd = await startSlapd({ ldif: peopleLdif(USERS), tls: true });
+    proxy = await startTcpProxy('127.0.0.1', Number(new URL(slapd.url).port));
+    files = await makeDir({});
+    await copyFile(slapd.caFile!, path.join(files.dir, 'ca.pem'));
+    process.env.PW = slapd.password;
+  });
+  afterAll(async () => {
+    await proxy?.close();
+    await files?.cleanup();
+    await slapd?.stop();
+  });
+
+  // The operation timeout is long: a write that waited for it instead of noticing the drop would
+  // take the whole of it.
+  const TIMEOUT_MS = 20_000;
+  for (const startTLS of [false, true]) {
+    it(`reconnect at once${startTLS ? ' after StartTLS' : ''}: the writes after the drop land`, async () => {
+      const file = path.join(files.dir, `daemon-${startTLS}.yaml`);
+      const tls = startTLS ? '    tls: { startTLS: true, caFile: ca.pem }\n' : '';
+      await writeFile(
+        file,
+        `apiVersion: reexport/v1\nkind: DaemonConfig\ntargets:\n  ldap:\n    url: ${proxy.url}\n    bindDN: "${slapd.bindDN}"\n    passwordEnv: PW\n    timeoutMs: ${TIMEOUT_MS}\n${tls}    allowedAttributes: [mail]\n`,
+      );
+      const conns = await openLdapWriters(await loadDaemonConfig(file), 'ldap', 8);
+      const base = startTLS ? 20 : 0;
+      // As the executor writes: a transient failure (the dropped connection) is tried again.
+      const write = async (w: EntryWriter, dn: string, value: string) => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await w.modify(dn, [{ op: 'replace', attribute: 'mail', values: [value] }]);
+          } catch (err) {
+            if (!(err instanceof WriteFailure && err.transient) || attempt === 5) throw err;
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        }
+      };
+      const round = (r: number) =>
+        Promise.all(conns.writers.map((w, i) => write(w, dnOf(base + r * 8 + i), `r${r}@x`)));
+      try {
+        await round(0);
+        expect(proxy.dropAll()).toBeGreaterThan(0);
+        const started = Date.now();
+        await round(1);
+        expect(Date.now() - started).toBeLessThan(TIMEOUT_MS / 2);
+      } finally {
+        await conns.close();
+      }
+      const mails = await slapd.search(`(uid=u${base + 8})`, 'mail');
+      expect(mails).toMatch(/^mail: r1@x$/m);
+    });
+  }
 });
