@@ -125,7 +125,9 @@ export async function executeChunks<C extends PreparedChunk>(
   },
 ): Promise<{ interrupted: boolean }> {
   const sleep = opts.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const limiter = rateLimiter(opts.rateLimit, sleep);
+  // A stop ends the wait for a rate-limit slot at once: with 32 writers at one write a second the
+  // last would otherwise wake half a minute later, past a pod's grace period.
+  const limiter = rateLimiter(opts.rateLimit, (ms) => pause(ms, opts.signal, opts.sleep));
   // Chunks activated and not yet reported, oldest first (the head may still have entries in flight).
   const open: Array<Active<C>> = [];
   const activate = (chunk: C): Active<C> => {
@@ -193,13 +195,16 @@ export async function executeChunks<C extends PreparedChunk>(
       const finalFor = prior.length ? new Set(prior.map((o) => o.attribute.toLowerCase())) : undefined;
       const open = finalFor ? changes.filter((c) => !finalFor.has(c.attribute.toLowerCase())) : changes;
       let outcomes: ChangeOutcome[] = [];
-      if (open.length && down !== undefined) {
-        outcomes = open.map((c) => outcome(c, 'pending', down));
-      } else if (open.length) {
+      if (open.length && down === undefined) {
         await limiter();
         // A stop asked for while this writer waited for its slot (the claim's fence, SIGTERM):
         // the entry is not written, and is left for the next run like those never taken.
         if (opts.signal?.aborted || failure) break;
+      }
+      // `down` may have been decided while this writer waited for its slot.
+      if (open.length && down !== undefined) {
+        outcomes = open.map((c) => outcome(c, 'pending', down));
+      } else if (open.length) {
         const probe = answers(writer);
         outcomes = await applyEntry(probe.writer, open, a.ctx);
         const final = outcomes.filter(isFinal);
@@ -454,6 +459,34 @@ function groupByEntry(changes: readonly PlanChange[]): PlanChange[][] {
     else byDn.set(c.dn, [c]);
   }
   return [...byDn.values()];
+}
+
+/**
+ * Waits `ms` (through `sleep` when given, as tests do), ending at once when `signal` aborts; the
+ * timer of the default wait is cleared then, so it does not keep the process alive.
+ */
+async function pause(ms: number, signal?: AbortSignal, sleep?: (ms: number) => Promise<void>): Promise<void> {
+  if (signal?.aborted) return;
+  if (!sleep) {
+    return new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+  if (!signal) return sleep(ms);
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  signal.addEventListener('abort', stop, { once: true });
+  try {
+    await Promise.race([sleep(ms), stopped]);
+  } finally {
+    signal.removeEventListener('abort', stop);
+  }
 }
 
 function rateLimiter(

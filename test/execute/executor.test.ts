@@ -216,6 +216,29 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     expect(result.outcomes.map((o) => o.outcome)).toEqual(dir.writes.map(() => 'applied'));
   });
 
+  it('a stop ends the writers’ wait for their rate-limit slots at once', async () => {
+    const dns = Array.from({ length: 64 }, (_, i) => `uid=u${i},ou=p`);
+    const dir = new FakeDirectory(Object.fromEntries(dns.map((dn) => [dn, { mail: ['a'] }])));
+    const abort = new AbortController();
+    const result = await executePlan({
+      changes: dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
+      fresh: dir.fresh(),
+      dnKey: (dn) => dn,
+      drift: new Map(),
+      // Stopped once the first entry is written.
+      journal: { record: async () => abort.abort() },
+      done: new Map(),
+      writers: Array.from({ length: 16 }, () => dir.writer()),
+      rateLimit: 1,
+      signal: abort.signal,
+      retry: { attempts: 3, baseDelayMs: 0 },
+      // A wait that would never end by itself: only the stop can end it.
+      sleep: () => new Promise<void>(() => {}),
+    });
+    expect(result.interrupted).toBe(true);
+    expect(dir.writes.length).toBe(1);
+  });
+
   it('a write in flight when the execution is stopped is not retried: its change stays pending', async () => {
     const dir = new FakeDirectory({ [A]: { mail: ['a'] } });
     const abort = new AbortController();

@@ -372,14 +372,12 @@ export const bindAction = (settings: ConnectionSettings): string =>
   settings.bindDN ? `bind as ${settings.bindDN}` : 'connect';
 
 /**
- * Clients whose StartTLS connection closed. ldapts watches the plain socket for the end of the
- * connection, but once StartTLS wraps it the TLS socket holds the connection, and the plain socket
- * is closed with it without saying so: a server that dropped the connection went unnoticed, the
- * client still said it was bound, and every operation (those in flight too) waited out timeoutMs,
- * 120 s by default, before it failed. The TLS socket's close is passed on: the client is noted
- * here, so that the next operation opens a new connection (`connectionLost`), and the plain
- * socket's close is announced, so that ldapts fails the operations in flight at once, as after
- * any drop (they are retried).
+ * Clients whose StartTLS connection closed. ldapts keeps its own state on the plain socket, but once
+ * StartTLS wraps it the TLS socket holds the connection: ldapts fails the operations in flight when
+ * the server drops it, yet still says the client is connected and bound, so the next operation was
+ * sent on the closed connection and waited out timeoutMs (120 s by default) before it failed, and
+ * so did an unbind. A client is noted here when its TLS socket closes (`connectionLost`): the next
+ * operation opens a new connection, and the old one is let go without an unbind.
  */
 const lostClients = new WeakSet<Client>();
 
@@ -389,13 +387,7 @@ export const connectionLost = (client: Client): boolean => lostClients.has(clien
 function watchedStartTLS(client: () => Client): typeof tls.connect {
   return ((options: ConnectionOptions) => {
     const secure = tls.connect(options);
-    secure.once('close', () => {
-      lostClients.add(client());
-      const plain = options.socket;
-      if (!plain) return;
-      if (plain.destroyed) plain.emit('close', false);
-      else plain.destroy();
-    });
+    secure.once('close', () => lostClients.add(client()));
     return secure;
   }) as typeof tls.connect;
 }

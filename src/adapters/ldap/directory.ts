@@ -245,7 +245,7 @@ class LdapDirectory implements Directory {
     this.reopening ??= this.session
       .reopen()
       .then((fresh) => {
-        void c.unbind().catch(() => {});
+        void this.letGo(c);
         this.current = fresh;
         return fresh;
       })
@@ -480,6 +480,15 @@ class LdapDirectory implements Directory {
     if (this.closed) return;
     this.closed = true;
     await this.reopening?.catch(() => {});
-    await this.current.unbind().catch(() => {});
+    await this.letGo(this.current);
+  }
+
+  /**
+   * Unbinds a client, unless its connection is known lost: ldapts would send the unbind on the
+   * closed socket and wait timeoutMs for an answer that cannot come, keeping the process alive.
+   */
+  private async letGo(client: Client): Promise<void> {
+    if (this.session.lost?.(client)) return;
+    await client.unbind().catch(() => {});
   }
 }
