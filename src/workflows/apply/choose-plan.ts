@@ -133,12 +133,21 @@ export function outsideRequestCheck(
   let foreign: string | undefined;
   let twice: string | undefined;
   const seen = new Set<string>();
+  // A user's changes are one after the other: their DN is parsed once, not once per change.
+  let lastDn: string | undefined;
+  let lastInScope = true;
   return {
     add(c) {
       const attribute = c.attribute.toLowerCase();
       if (outside === undefined && !selected.has(attribute))
         outside = `changes \`${c.attribute}\`, which the request does not re-export`;
-      if (foreign === undefined && !inScope(c.dn)) foreign = `changes ${c.dn}, outside the template's baseDN`;
+      if (foreign === undefined) {
+        if (c.dn !== lastDn) {
+          lastDn = c.dn;
+          lastInScope = inScope(c.dn);
+        }
+        if (!lastInScope) foreign = `changes ${c.dn}, outside the template's baseDN`;
+      }
       const key = `${c.id.toLowerCase()}\0${attribute}`;
       if (twice === undefined && seen.has(key)) twice = `changes \`${c.attribute}\` of ${c.id} twice`;
       seen.add(key);
