@@ -36,6 +36,29 @@ async function run(
   return { ...result, kinds, journaled };
 }
 
+/** executePlan over `dir` with `writers` writers on it, no journal kept, and `extra` on top. */
+function executeOn(
+  dir: FakeDirectory,
+  changes: PlanChange[],
+  writers: number,
+  extra: Partial<Parameters<typeof executePlan>[0]> = {},
+) {
+  return executePlan({
+    changes,
+    fresh: dir.fresh(),
+    dnKey: (dn) => dn,
+    drift: new Map(),
+    journal: { record: async () => {} },
+    done: new Map(),
+    writers: Array.from({ length: writers }, () => dir.writer()),
+    retry: { attempts: 3, baseDelayMs: 0 },
+    ...extra,
+  });
+}
+
+/** A mail change from `a` to `b` for each DN. */
+const mailChanges = (dns: string[]) => dns.map((dn) => change(dn, 'mail', ['a'], ['b']));
+
 describe('executePlan: every outcome decided on the fresh read', () => {
   it('writes a change whose entry is at the reviewed before, as delete-by-value plus add', async () => {
     const dir = new FakeDirectory({ [A]: { mail: ['old@x'] } });
@@ -169,17 +192,7 @@ describe('executePlan: every outcome decided on the fresh read', () => {
       tries++;
       throw new WriteFailure('connect ECONNREFUSED', undefined, true);
     };
-    const result = await executePlan({
-      changes: dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
-      fresh: dir.fresh(),
-      dnKey: (dn) => dn,
-      drift: new Map(),
-      journal: { record: async () => {} },
-      done: new Map(),
-      writers: Array.from({ length: 32 }, () => dir.writer()),
-      retry: { attempts: 3, baseDelayMs: 0 },
-      sleep: async () => {},
-    });
+    const result = await executeOn(dir, mailChanges(dns), 32, { sleep: async () => {} });
     const untried = result.outcomes.filter((o) => o.reason?.startsWith('not tried: the directory stopped'));
     expect(untried.length).toBeGreaterThan(1800);
     // Each writer's first entries had their tries; the rest were not tried.
@@ -196,18 +209,7 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     };
     // 200 writes a second: 32 writers wait up to 155 ms for their first slots.
     setTimeout(() => abort.abort(), 40);
-    const result = await executePlan({
-      changes: dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
-      fresh: dir.fresh(),
-      dnKey: (dn) => dn,
-      drift: new Map(),
-      journal: { record: async () => {} },
-      done: new Map(),
-      writers: Array.from({ length: 32 }, () => dir.writer()),
-      rateLimit: 200,
-      signal: abort.signal,
-      retry: { attempts: 3, baseDelayMs: 0 },
-    });
+    const result = await executeOn(dir, mailChanges(dns), 32, { rateLimit: 200, signal: abort.signal });
     expect(result.interrupted).toBe(true);
     expect(dir.writes.length).toBeGreaterThan(0);
     expect(dir.writes.length).toBeLessThan(32);
@@ -220,18 +222,11 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     const dns = Array.from({ length: 64 }, (_, i) => `uid=u${i},ou=p`);
     const dir = new FakeDirectory(Object.fromEntries(dns.map((dn) => [dn, { mail: ['a'] }])));
     const abort = new AbortController();
-    const result = await executePlan({
-      changes: dns.map((dn) => change(dn, 'mail', ['a'], ['b'])),
-      fresh: dir.fresh(),
-      dnKey: (dn) => dn,
-      drift: new Map(),
+    const result = await executeOn(dir, mailChanges(dns), 16, {
       // Stopped once the first entry is written.
       journal: { record: async () => abort.abort() },
-      done: new Map(),
-      writers: Array.from({ length: 16 }, () => dir.writer()),
       rateLimit: 1,
       signal: abort.signal,
-      retry: { attempts: 3, baseDelayMs: 0 },
       // A wait that would never end by itself: only the stop can end it.
       sleep: () => new Promise<void>(() => {}),
     });
@@ -248,14 +243,7 @@ describe('executePlan: every outcome decided on the fresh read', () => {
       abort.abort();
       throw new WriteFailure('connection lost', undefined, true);
     };
-    const result = await executePlan({
-      changes: [change(A, 'mail', ['a'], ['b'])],
-      fresh: dir.fresh(),
-      dnKey: (dn) => dn,
-      drift: new Map(),
-      journal: { record: async () => {} },
-      done: new Map(),
-      writers: [dir.writer()],
+    const result = await executeOn(dir, mailChanges([A]), 1, {
       signal: abort.signal,
       retry: { attempts: 5, baseDelayMs: 0 },
       sleep: async () => {},
