@@ -58,7 +58,7 @@ export const WRITES_PER_CONNECTION = 8;
  *
  * Why more in flight than one per connection: a server kept busy does more per unit of CPU.
  * Applying 82,102 changes to slapd, in alternating rounds on one machine: 17.5-19.4 s with 4 in
- * flight (slapd's CPU 14.4-16.0 s), 15.5-17.5 s with 16, 14.8-15.1 s with 32 (slapd 12.2-12.5 s;
+ * flight (slapd's CPU 14.4-16.0 s), 15.5-18.4 s with 16, 14.8-15.1 s with 32 (slapd 11.9-12.5 s;
  * one slow round of the machine 18.1 s), alike whether the 32 shared 4 connections or had 32;
  * 64 gained nothing more (15.9 s). docs/operators/sizing.md has the rounds.
  */
