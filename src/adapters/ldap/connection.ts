@@ -5,10 +5,29 @@
 import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
-import { Client, ResultCodeError } from 'ldapts';
+import { Client, ModifyRequest, ResultCodeError } from 'ldapts';
 import type { ResolvedTarget } from '../../config/types.generated.js';
 import { DirectoryError } from '../../shared/errors.js';
 import { type Directory, type DirectorySession, directoryOver } from './directory.js';
+
+/**
+ * ldapts serialises every request it sends to JSON for a debug line (`NODE_DEBUG=ldapts`),
+ * whether or not that line is printed: for an apply of 80,000 modifications of four attributes
+ * that was half a second of CPU and 40 MB of garbage. A request says what it is instead (its
+ * type, message ID and entry), which is also all a debug line should show of a user's values.
+ * Defined on ldapts' base class of requests, found through ModifyRequest (the base is not
+ * exported); a version that renames it only loses this shortcut.
+ */
+const requestBase = Object.getPrototypeOf(ModifyRequest.prototype) as object;
+if (requestBase !== Object.prototype && !Object.hasOwn(requestBase, 'toJSON')) {
+  Object.defineProperty(requestBase, 'toJSON', {
+    value(this: { constructor: { name: string }; messageId: number; dn?: unknown; baseDN?: unknown }) {
+      const dn =
+        typeof this.dn === 'string' ? this.dn : typeof this.baseDN === 'string' ? this.baseDN : undefined;
+      return { type: this.constructor.name, messageId: this.messageId, ...(dn !== undefined ? { dn } : {}) };
+    },
+  });
+}
 
 export interface ConnectionSettings {
   /** What the operator calls this connection (`target ad`, `source hr`), for logs. */

@@ -319,11 +319,18 @@ function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanCha
   const allowed = new Set(target.allowedAttributes.map((a) => a.toLowerCase()));
   const bases = target.baseDNs?.map(dnWithin);
   const out = new Map<PlanChange, ChangeOutcome>();
+  // An entry's changes are consecutive: its DN is parsed once, not once per attribute.
+  let lastDn: string | undefined;
+  let inside = true;
   for (const c of changes) {
     const base = { id: c.id, dn: c.dn, attribute: c.attribute, outcome: 'skipped' as const };
+    if (bases && c.dn !== lastDn) {
+      lastDn = c.dn;
+      inside = bases.some((within) => within(c.dn));
+    }
     if (!allowed.has(c.attribute.toLowerCase())) {
       out.set(c, { ...base, reason: `\`${c.attribute}\` is no longer in the target's allowedAttributes` });
-    } else if (bases && !bases.some((within) => within(c.dn))) {
+    } else if (!inside) {
       out.set(c, { ...base, reason: "the entry is outside the target's baseDNs" });
     }
   }
