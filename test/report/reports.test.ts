@@ -149,7 +149,7 @@ describe('committed reports of a large plan', () => {
       expect(planDigest(parsed.changes)).toBe(plan.header.digests.plan);
       // Streamed line by line, the same changes again.
       const lines: string[] = [];
-      for await (const l of readReportPlanLines(dir)) lines.push(l);
+      for await (const batch of readReportPlanLines(dir)) lines.push(...batch);
       expect(lines.slice(1).map((l, i) => parsePlanChange(l, i + 2))).toEqual([...plan.changes]);
       expect(parsePlanHeader(lines[0]!).digests).toEqual(plan.header.digests);
       // Both forms at once: which one was reviewed? Refused.

@@ -43,14 +43,14 @@ export async function readReportPlanText(root: string, request: string): Promise
 }
 
 /**
- * The committed plan line by line (plan.jsonl or plan.jsonl.gz), each call reading the file from
+ * The committed plan's lines in batches (plan.jsonl or plan.jsonl.gz), each call reading the file from
  * its start: an execution streams a large plan instead of holding it. Undefined when there is
  * none; links and both files at once are refused as by readReportPlanText.
  */
 export async function reportPlanLines(
   root: string,
   request: string,
-): Promise<(() => AsyncIterable<string>) | undefined> {
+): Promise<(() => AsyncIterable<string[]>) | undefined> {
   for (const f of [PLAN_FILE, PLAN_GZ_FILE]) await exists(root, request, f);
   const dir = path.join(root, 'reports', request);
   try {

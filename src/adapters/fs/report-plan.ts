@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { PLAN_FILE, PLAN_GZ_FILE, planText } from '../../report/plan-jsonl.js';
 
@@ -40,34 +41,43 @@ export async function readReportPlan(
   return { file, text: planText(file, content) };
 }
 
+/** readline's line breaks: `\r\n`, `\n` or a lone `\r`. */
+const LINE_BREAK = /\r\n|\n|\r/;
+
 /**
- * The committed plan line by line, read and decompressed as it is consumed: an execution can
- * stream a large plan instead of holding it (parsePlanHeader / parsePlanChange parse the lines).
+ * The committed plan's lines, in batches (those of each piece read), read and decompressed as
+ * they are consumed: an execution streams a large plan instead of holding it (parsePlanHeader /
+ * parsePlanChange parse the lines). Blank lines are left out. Batches, not a line at a time:
+ * readline and a promise per line cost a large apply (320,000 lines, read twice) 300 MB of
+ * garbage and a few tenths of a second.
  */
-export async function* readReportPlanLines(reportDir: string): AsyncGenerator<string> {
+export async function* readReportPlanLines(reportDir: string): AsyncGenerator<string[]> {
   const file = await reportPlanFile(reportDir);
   if (!file) throw new Error(`${reportDir} has no ${PLAN_FILE}`);
   const raw = createReadStream(path.join(reportDir, file));
-  const input = file === PLAN_GZ_FILE ? raw.pipe(createGunzip()) : raw;
-  const lines = createInterface({ input, crlfDelay: Infinity });
-  // A corrupt gzip stream fails the gunzip, not the file stream, and readline passes neither on:
-  // the lines end there, and the error is thrown after them. (Racing each line against an error
-  // promise instead would attach a reaction per line to a promise that never settles.)
-  let failure: unknown;
-  const fail = (err: unknown) => {
-    failure ??= err;
-    lines.close();
-  };
-  input.once('error', fail);
-  raw.once('error', fail);
+  let input: Readable = raw;
+  if (file === PLAN_GZ_FILE) {
+    const gunzip = createGunzip();
+    // A file that cannot be read fails the reading of the lines, as a corrupt gzip stream does.
+    raw.once('error', (err) => gunzip.destroy(err));
+    input = raw.pipe(gunzip);
+  }
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  const batch = (lines: string[]) => lines.filter((l) => l.trim() !== '');
   try {
-    for await (const line of lines) {
-      if (failure) break;
-      if (line.trim() !== '') yield line;
+    for await (const piece of input) {
+      const lines = (carry + decoder.write(piece as Buffer)).split(LINE_BREAK);
+      // The text after the last break may be the start of a line the next piece ends. (A piece
+      // ending in the `\r` of a `\r\n` gives an empty line, left out like any blank line.)
+      carry = lines.pop()!;
+      const out = batch(lines);
+      if (out.length) yield out;
     }
-    if (failure) throw failure instanceof Error ? failure : new Error(String(failure));
+    const last = batch((carry + decoder.end()).split(LINE_BREAK));
+    if (last.length) yield last;
   } finally {
-    lines.close();
     raw.destroy();
+    input.destroy();
   }
 }

@@ -13,8 +13,11 @@ import { PlanFileError } from '../../shared/errors.js';
  */
 export const CHUNK_CHANGES = 1000;
 
-/** A plan file's lines, readable more than once (each call reads the file from its start). */
-export type PlanLines = () => AsyncIterable<string>;
+/**
+ * A plan file's lines in batches, without blank lines, readable more than once (each call reads
+ * the file from its start).
+ */
+export type PlanLines = () => AsyncIterable<readonly string[]>;
 
 /**
  * A plan as an execution uses it, without holding its changes: what the checks need of the
@@ -77,22 +80,24 @@ export async function scanPlanFile(
   const chunkHashes: string[] = [];
   let hash = createHash('sha256');
   let n = 0;
-  for await (const line of lines()) {
-    n++;
-    if (!header) {
-      header = parsePlanHeader(line);
-      continue;
+  for await (const batch of lines()) {
+    for (const line of batch) {
+      n++;
+      if (!header) {
+        header = parsePlanHeader(line);
+        continue;
+      }
+      const c = parsePlanChange(line, n);
+      if (cut(c.dn)) {
+        chunkHashes.push(hash.digest('hex'));
+        hash = createHash('sha256');
+      }
+      hash.update(`${line}\n`);
+      digest.add(c);
+      safety.add(c);
+      attributes.add(c.attribute);
+      each(c);
     }
-    const c = parsePlanChange(line, n);
-    if (cut(c.dn)) {
-      chunkHashes.push(hash.digest('hex'));
-      hash = createHash('sha256');
-    }
-    hash.update(`${line}\n`);
-    digest.add(c);
-    safety.add(c);
-    attributes.add(c.attribute);
-    each(c);
   }
   if (!header) throw new PlanFileError('plan.jsonl:1: not a reexport plan (the file is empty)');
   if (n > 1) chunkHashes.push(hash.digest('hex'));
@@ -129,12 +134,14 @@ async function* verifiedChunks(lines: PlanLines, hashes: readonly string[]): Asy
     return out;
   };
   let n = 0;
-  for await (const line of lines()) {
-    if (n++ === 0) continue;
-    const c = parsePlanChange(line, n);
-    if (cut(c.dn)) yield verified();
-    hash.update(`${line}\n`);
-    chunk.push(c);
+  for await (const batch of lines()) {
+    for (const line of batch) {
+      if (n++ === 0) continue;
+      const c = parsePlanChange(line, n);
+      if (cut(c.dn)) yield verified();
+      hash.update(`${line}\n`);
+      chunk.push(c);
+    }
   }
   if (chunk.length) yield verified();
   if (index !== hashes.length) throw new PlanFileError('plan.jsonl changed while it was being executed');
