@@ -67,7 +67,15 @@ export async function* readReportPlanLines(reportDir: string): AsyncGenerator<st
   const batch = (lines: string[]) => lines.filter((l) => l.trim() !== '');
   try {
     for await (const piece of input) {
-      const lines = (carry + decoder.write(piece as Buffer)).split(LINE_BREAK);
+      // Only the new text is split: splitting carry + text made a line of many pieces cost the
+      // square of its length (carry never holds a break, so nothing can join across it).
+      const text = decoder.write(piece as Buffer);
+      const lines = text.split(LINE_BREAK);
+      if (lines.length === 1) {
+        carry += text;
+        continue;
+      }
+      lines[0] = carry + lines[0]!;
       // The text after the last break may be the start of a line the next piece ends. (A piece
       // ending in the `\r` of a `\r\n` gives an empty line, left out like any blank line.)
       carry = lines.pop()!;

@@ -15,12 +15,15 @@ import { type Directory, type DirectorySession, directoryOver } from './director
  * whether or not that line is printed: for an apply of 80,000 modifications of four attributes
  * that was half a second of CPU and 40 MB of garbage. A request says what it is instead (its
  * type, message ID and entry), which is also all a debug line should show of a user's values.
- * Defined on ldapts' base class of requests, found through ModifyRequest (the base is not
- * exported); a version that renames it only loses this shortcut.
+ * Defined on ldapts' base class of messages (requests and responses alike; nothing else turns one
+ * into JSON), found through ModifyRequest (the base is not exported); a version that renames it
+ * only loses this shortcut. The bind request's password stays redacted: ldapts logs a copy of it.
  */
 const requestBase = Object.getPrototypeOf(ModifyRequest.prototype) as object;
 if (requestBase !== Object.prototype && !Object.hasOwn(requestBase, 'toJSON')) {
   Object.defineProperty(requestBase, 'toJSON', {
+    writable: true,
+    configurable: true,
     value(this: { constructor: { name: string }; messageId: number; dn?: unknown; baseDN?: unknown }) {
       const dn =
         typeof this.dn === 'string' ? this.dn : typeof this.baseDN === 'string' ? this.baseDN : undefined;

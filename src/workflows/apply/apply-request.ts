@@ -324,13 +324,17 @@ function disallowed(changes: readonly PlanChange[], target: Target): Map<PlanCha
   let inside = true;
   for (const c of changes) {
     const base = { id: c.id, dn: c.dn, attribute: c.attribute, outcome: 'skipped' as const };
+    if (!allowed.has(c.attribute.toLowerCase())) {
+      out.set(c, { ...base, reason: `\`${c.attribute}\` is no longer in the target's allowedAttributes` });
+      continue;
+    }
+    // A DN is parsed only for a change still allowed: one that cannot be parsed is then refused
+    // by the scope check, not thrown at here.
     if (bases && c.dn !== lastDn) {
       lastDn = c.dn;
       inside = bases.some((within) => within(c.dn));
     }
-    if (!allowed.has(c.attribute.toLowerCase())) {
-      out.set(c, { ...base, reason: `\`${c.attribute}\` is no longer in the target's allowedAttributes` });
-    } else if (!inside) {
+    if (!inside) {
       out.set(c, { ...base, reason: "the entry is outside the target's baseDNs" });
     }
   }

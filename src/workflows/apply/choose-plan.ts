@@ -26,7 +26,7 @@ export interface ChoosePlanInput {
   name: string;
   request: ReexportRequest;
   template: SyncTemplate;
-  /** reports/<name>/plan.jsonl (or .gz) as committed, line by line, if any. */
+  /** reports/<name>/plan.jsonl (or .gz) as committed, its lines in batches, if any. */
   committedPlan?: PlanLines;
   /** reports/<name>/status.yaml as committed, parsed. */
   committedStatus?: RequestStatus;

@@ -24,7 +24,12 @@ async function linesOf(file: 'plan.jsonl' | 'plan.jsonl.gz', content: string): P
 describe('a committed plan read line by line', () => {
   // Lines of every length up to some 3 KB with multi-byte letters, so that breaks and letters fall
   // on the boundaries of the pieces the file is read in (64 KB).
-  const lines = Array.from({ length: 600 }, (_, i) => `{"id":"${i}","dn":"${'Ødegård,'.repeat(i % 400)}"}`);
+  // One line of a large group's members spans many pieces.
+  const lines = Array.from({ length: 600 }, (_, i) =>
+    i === 300
+      ? `{"members":"${'uid=ø,'.repeat(100_000)}"}`
+      : `{"id":"${i}","dn":"${'Ødegård,'.repeat(i % 400)}"}`,
+  );
 
   it('gives every line, whatever its line breaks, and leaves out blank lines', async () => {
     for (const file of ['plan.jsonl', 'plan.jsonl.gz'] as const) {
