@@ -47,6 +47,8 @@ export function checkSourceBytes(
     digest?: string;
     /** The fields to keep of each record (plan/used-fields.ts); all without it. */
     keep?: ReadonlySet<string>;
+    /** Bytes of memory the records may take: a file that needs more is refused (parse-file.ts). */
+    budget?: number;
   },
 ): CheckedSource {
   const { name } = opts;
@@ -67,7 +69,7 @@ export function checkSourceBytes(
       ],
     };
   }
-  const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter, opts.keep);
+  const parsed = parseSourceBytes(bytes, name, opts.format, opts.delimiter, opts.keep, opts.budget);
   const diagnostics: Diagnostic[] = [...parsed.problems];
   if (parsed.rows.length === 0 && parsed.problems.length) return { diagnostics };
   const { keys: ids, ...data } = collectRecords(name, parsed.rows, opts.id, opts.digest ?? sha256(bytes), {

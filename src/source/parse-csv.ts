@@ -1,6 +1,8 @@
 import { createRequire } from 'node:module';
 import type * as CsvParseSync from 'csv-parse/sync';
 import type { Diagnostic } from '../shared/diagnostics.js';
+import { formatBytes } from '../config/yaml-file.js';
+import { MEMORY_PER_BYTE } from './memory.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
 
 /**
@@ -29,6 +31,7 @@ export function parseCsvBytes(
   name: string,
   delimiter: string,
   keep?: ReadonlySet<string>,
+  budget = Number.POSITIVE_INFINITY,
 ): ParsedRows {
   // One BOM goes with the UTF-8 decoding, a second one with the text's (parseSourceRows).
   let start = 0;
@@ -38,10 +41,13 @@ export function parseCsvBytes(
     const decoded = new TextDecoder('utf-8').decode(bytes);
     return decoded.charCodeAt(0) === 0xfeff ? decoded.slice(1) : decoded;
   };
-  return readCsv(bytes, start, text, name, delimiter, keep);
+  return readCsv(bytes, start, text, name, delimiter, keep, budget);
 }
 
-/** The fast reader over the bytes from `start`; csv-parse over the text when it declines. */
+/**
+ * The fast reader over the bytes from `start`; csv-parse over the text when it declines. Refused,
+ * located, when the records would take more than `budget` bytes of memory (see parse-file.ts).
+ */
 function readCsv(
   bytes: Buffer,
   start: number,
@@ -49,13 +55,33 @@ function readCsv(
   name: string,
   delimiter: string,
   keep: ReadonlySet<string> | undefined,
+  budget = Number.POSITIVE_INFINITY,
 ): ParsedRows {
   const problems: Diagnostic[] = [];
   const header = headerNames(name, problems);
-  const rows = readCsvFast(bytes, start, delimiter, header, keep);
-  return rows
-    ? withColumns({ rows, problems }, header.names)
-    : readCsvWithCsvParse(text(), name, delimiter, keep);
+  const rows = readCsvFast(bytes, start, delimiter, header, keep, budget);
+  const tooLarge = (line: number, why: string): ParsedRows => ({
+    rows: [],
+    problems: [
+      {
+        file: name,
+        line,
+        col: 1,
+        message: `${why}, more than this daemon can give a source (${formatBytes(budget)}); give the daemon more memory (docs/operators/sizing.md)`,
+      },
+    ],
+  });
+  if (rows && 'tooLargeAt' in rows)
+    return tooLarge(rows.tooLargeAt, 'by this line the columns the mappings read take in memory');
+  if (rows) return withColumns({ rows, problems }, header.names);
+  if (bytes.length * MEMORY_PER_BYTE.csvParse > budget) {
+    return tooLarge(
+      1,
+      `is ${formatBytes(bytes.length)} that only the thorough CSV reader takes (a quote inside a field, ` +
+        `rows of different lengths, mixed line ends), which holds every column, some ${MEMORY_PER_BYTE.csvParse} times that in memory`,
+    );
+  }
+  return readCsvWithCsvParse(text(), name, delimiter, keep);
 }
 
 /**
@@ -99,13 +125,18 @@ const CR = 0x0d;
 /** Above this many columns (no HR export has them) the file is read by csv-parse. */
 const MAX_FAST_COLUMNS = 1000;
 
+/** What a record and a kept value take in V8's heap besides the value's characters (measured). */
+const RECORD_BYTES = 48;
+const VALUE_BYTES = 32;
+
 export function readCsvFast(
   bytes: Buffer,
   start: number,
   delimiter: string,
   header: (names: string[]) => string[],
   keep?: ReadonlySet<string>,
-): RawRow[] | undefined {
+  budget = Number.POSITIVE_INFINITY,
+): RawRow[] | { tooLargeAt: number } | undefined {
   // Only an ASCII delimiter is one byte.
   if (delimiter.length !== 1 || delimiter.charCodeAt(0) >= 0x80) return undefined;
   const sep = delimiter.charCodeAt(0);
@@ -116,8 +147,12 @@ export function readCsvFast(
   let ends = 0;
   let line = 1;
   let pos = start;
-  const value = (from: number, to: number, high: number) =>
-    high < 0x80 ? buf.latin1Slice(from, to) : buf.utf8Slice(from, to);
+  // What the records kept so far take in memory, about (RECORD_BYTES, VALUE_BYTES).
+  let held = 0;
+  const value = (from: number, to: number, high: number) => {
+    held += to - from + VALUE_BYTES;
+    return high < 0x80 ? buf.latin1Slice(from, to) : buf.utf8Slice(from, to);
+  };
   let names: string[] | undefined;
   const rows: RawRow[] = [];
   const record: string[] = [];
@@ -160,7 +195,10 @@ export function readCsvFast(
         if (cut && !cut[count]) record[count++] = '';
         else if (from === pos + 1) record[count++] = value(from, i, high);
         // Between the quotes every quote is one of a pair: one copy without them, decoded once.
-        else record[count++] = unquote(buf, pos + 1, i, high);
+        else {
+          held += i - pos + VALUE_BYTES;
+          record[count++] = unquote(buf, pos + 1, i, high);
+        }
         pos = i + 1;
         c = buf[pos];
         if (pos < n && c !== sep && c !== LF && c !== CR) return undefined;
@@ -203,6 +241,8 @@ export function readCsvFast(
     const fields = { ...shape };
     for (const k of kept) fields[names[k]!] = record[k]!;
     rows.push({ fields, origin: start });
+    held += RECORD_BYTES;
+    if (held > budget) return { tooLargeAt: start };
   }
   return rows;
 }

@@ -1,7 +1,10 @@
-import { LineCounter, parseDocument } from 'yaml';
+import { formatBytes } from '../config/yaml-file.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { SourceError } from '../shared/errors.js';
+import { MEMORY_PER_BYTE } from './memory.js';
 import { parseCsvBytes, parseCsvRows } from './parse-csv.js';
+import { parseYamlRows } from './parse-yaml.js';
+import { keepFields } from './records.js';
 
 export type SourceFormat = 'csv' | 'json' | 'yaml';
 
@@ -61,24 +64,35 @@ export function parseSourceRows(
   return parseYamlRows(text, name, keep);
 }
 
-/** parseSourceRows of a file's bytes, which must be valid UTF-8. */
+/**
+ * parseSourceRows of a file's bytes, which must be valid UTF-8. `budget`: the bytes of memory the
+ * records may take. A file that would take more is refused with a located problem instead of
+ * being read: a pull request may add any file, and one the daemon's memory cannot hold would stop
+ * it (a 4 MB YAML file of 41,000 records did, with the deployment's 512 MiB).
+ */
 export function parseSourceBytes(
   bytes: Buffer,
   name: string,
   format: SourceFormat,
   delimiter = ',',
   keep?: ReadonlySet<string>,
+  budget = Number.POSITIVE_INFINITY,
 ): ParsedRows {
-  if (format === 'csv') return parseCsvBytes(bytes, name, delimiter, keep);
+  if (format === 'csv') return parseCsvBytes(bytes, name, delimiter, keep, budget);
+  const factor = MEMORY_PER_BYTE[format];
+  if (bytes.length * factor > budget) {
+    const message =
+      `is ${formatBytes(bytes.length)} of ${format.toUpperCase()}, which takes some ${factor} times that in ` +
+      `memory to read, more than this daemon can give a source (${formatBytes(budget)}); export it as CSV ` +
+      '(only the columns the mappings read are kept), or give the daemon more memory (docs/operators/sizing.md)';
+    return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
+  }
   return parseSourceRows(new TextDecoder('utf-8').decode(bytes), name, format, delimiter, keep);
 }
 
 function problemText(d: Diagnostic): string {
   return `${d.file}:${d.line}:${d.col}: ${d.message}`;
 }
-
-/** YAML alias and size limits: a data file must not expand into gigabytes ("billion laughs"). */
-const MAX_ALIASES = 50;
 
 function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): ParsedRows {
   const fail = (line: number, col: number, message: string): ParsedRows => ({
@@ -106,37 +120,9 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
     const { line, col } = advancePosition(text, walk, starts[i] ?? 0);
     if (!r || typeof r !== 'object' || Array.isArray(r))
       problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
-    else rows.push({ fields: only(r as Record<string, unknown>, keep, columns), origin: line });
+    else rows.push({ fields: keepFields(r as Record<string, unknown>, keep, columns), origin: line });
   });
   return { rows, problems, columns: [...columns] };
-}
-
-/**
- * A JSON or YAML record with only the fields asked for (plan/used-fields.ts): the whole parsed
- * file is let go before planning, not held for fields nothing reads.
- */
-function only(
-  fields: Record<string, unknown>,
-  keep: ReadonlySet<string> | undefined,
-  columns: Set<string>,
-): Record<string, unknown> {
-  // Every field any record has, kept or not: validation names them ("did you mean …?").
-  for (const f in fields) if (Object.hasOwn(fields, f)) columns.add(f);
-  if (!keep) return fields;
-  const kept: Record<string, unknown> = {};
-  for (const f of keep) {
-    if (!Object.hasOwn(fields, f)) continue;
-    // An own "__proto__" (JSON.parse makes one) stays a field, not the record's prototype.
-    if (f === '__proto__')
-      Object.defineProperty(kept, f, {
-        value: fields[f],
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    else kept[f] = fields[f];
-  }
-  return kept;
 }
 
 /** The line and column of `offset`, walking on from where `walk` stopped (offsets must not go back). */
@@ -181,48 +167,4 @@ function jsonRecordStarts(text: string): number[] {
 
 function positionOf(text: string, offset: number): { line: number; col: number } {
   return advancePosition(text, { line: 1, lineStart: 0, at: 0 }, offset);
-}
-
-function parseYamlRows(text: string, name: string, keep?: ReadonlySet<string>): ParsedRows {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
-  if (doc.errors.length) {
-    return {
-      rows: [],
-      problems: doc.errors.map((e) => {
-        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
-        return {
-          file: name,
-          ...pos,
-          message: `not valid YAML: ${e.message.split('\n')[0]!.split(' at line ')[0]}`,
-        };
-      }),
-    };
-  }
-  const seq = doc.contents as { items?: Array<{ range?: [number, number, number] }> } | null;
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
-  } catch (err) {
-    return {
-      rows: [],
-      problems: [{ file: name, line: 1, col: 1, message: `cannot be read: ${(err as Error).message}` }],
-    };
-  }
-  if (!Array.isArray(data))
-    return {
-      rows: [],
-      problems: [{ file: name, line: 1, col: 1, message: 'must be a YAML list of records' }],
-    };
-  const rows: RawRow[] = [];
-  const problems: Diagnostic[] = [];
-  const columns = new Set<string>();
-  data.forEach((r, i) => {
-    const start = seq?.items?.[i]?.range?.[0];
-    const line = start !== undefined ? lineCounter.linePos(start).line : i + 1;
-    if (!r || typeof r !== 'object' || Array.isArray(r))
-      problems.push({ file: name, line, col: 1, message: `record ${i + 1} is not a mapping` });
-    else rows.push({ fields: only(r as Record<string, unknown>, keep, columns), origin: line });
-  });
-  return { rows, problems, columns: [...columns] };
 }

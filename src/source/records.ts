@@ -164,3 +164,31 @@ export interface IdKeys {
 export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
+
+/**
+ * A JSON or YAML record with only the fields asked for (plan/used-fields.ts): the whole parsed
+ * file is let go before planning, not held for fields nothing reads.
+ */
+export function keepFields(
+  fields: Record<string, unknown>,
+  keep: ReadonlySet<string> | undefined,
+  columns: Set<string>,
+): Record<string, unknown> {
+  // Every field any record has, kept or not: validation names them ("did you mean …?").
+  for (const f in fields) if (Object.hasOwn(fields, f)) columns.add(f);
+  if (!keep) return fields;
+  const kept: Record<string, unknown> = {};
+  for (const f of keep) {
+    if (!Object.hasOwn(fields, f)) continue;
+    // An own "__proto__" (JSON.parse makes one) stays a field, not the record's prototype.
+    if (f === '__proto__')
+      Object.defineProperty(kept, f, {
+        value: fields[f],
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    else kept[f] = fields[f];
+  }
+  return kept;
+}

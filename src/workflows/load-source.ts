@@ -1,5 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
+import { getHeapStatistics } from 'node:v8';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
 import { resolveRepoPath } from '../config/repo-path.js';
@@ -12,6 +13,18 @@ import { usedFields } from '../plan/used-fields.js';
 
 /** Large enough for an HR export of a big municipality many times over; small enough to stay in memory. */
 export const MAX_SOURCE_BYTES = 512 * 1024 * 1024;
+
+/**
+ * The memory a source's records may take: this share of V8's heap limit, which Node sets from the
+ * memory the process may use (259 MB of heap in the deployment's 512 MiB). The rest is for the
+ * plan, the directory's pages and the daemon itself. A file that would take more is refused,
+ * located, before it is read (source/memory.ts): it would otherwise stop the daemon.
+ */
+const SOURCE_HEAP_SHARE = 0.4;
+
+export function sourceMemoryBudget(): number {
+  return Math.floor(getHeapStatistics().heap_size_limit * SOURCE_HEAP_SHARE);
+}
 
 export interface LdapSourceReader {
   (
@@ -85,6 +98,8 @@ async function loadFile(
     );
   const bytes = await readFile(abs);
   if (!isUtf8(bytes)) throw new SourceError(`${name}: is not valid UTF-8; export it as UTF-8`);
-  const { rows, columns } = withoutProblems(parseSourceBytes(bytes, name, format, delimiter, keep));
+  const { rows, columns } = withoutProblems(
+    parseSourceBytes(bytes, name, format, delimiter, keep, sourceMemoryBudget()),
+  );
   return collectRecords(name, rows, id, sha256(bytes), { columns });
 }

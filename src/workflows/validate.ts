@@ -16,7 +16,7 @@ import { type Diagnostic, type Severity, formatDiagnostic, sortDiagnostics } fro
 import { type CheckedSource, checkSourceBytes } from '../source/check-source.js';
 import { formatOf, type SourceFormat } from '../source/parse-file.js';
 import { type SourceData, sha256 } from '../source/records.js';
-import { MAX_SOURCE_BYTES } from './load-source.js';
+import { MAX_SOURCE_BYTES, sourceMemoryBudget } from './load-source.js';
 
 export interface CheckoutValidation {
   repo: ConfigRepo;
@@ -177,6 +177,7 @@ async function readChecked(
   if (st.size > MAX_SOURCE_BYTES)
     return cannot(`is ${formatBytes(st.size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`);
   const bytes = await readFile(abs);
+  opts = { ...opts, budget: sourceMemoryBudget() };
   if (!cache) return checkSourceBytes(bytes, opts);
   const digest = sha256(bytes);
   const key = JSON.stringify([digest, { ...opts, keep: opts.keep && [...opts.keep].sort() }]);

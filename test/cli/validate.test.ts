@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { baseRepo, DAEMON, REQUEST } from '../config/fixtures.js';
+import { baseRepo, DAEMON, REQUEST, TEMPLATE } from '../config/fixtures.js';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 
@@ -156,6 +156,30 @@ describe('reexport validate', () => {
   it('--version prints the package version', async () => {
     const { version } = (await import('../../package.json', { with: { type: 'json' } })).default;
     expect(await runCli(['--version'])).toMatchObject({ code: 0, stdout: `${version}\n` });
+  });
+});
+
+describe('a data file larger than the daemon can hold', () => {
+  // 60,000 records of YAML, 3.5 MB: read in pieces up to some 55 MB of heap, more than a source
+  // may take in a process with a 64 MB old generation (read whole, as before, some 280 MB).
+  const yaml = Array.from(
+    { length: 60_000 },
+    (_, i) => `- employeeId: ${1000 + i}\n  givenName: "Kari ${i}"\n  sn: Nordmann\n`,
+  ).join('');
+
+  it('is refused where it is, with what to do, instead of stopping the process', async () => {
+    const dir = await repoWith({
+      'templates/ad-employees.yaml': TEMPLATE.replace('data/people.csv', 'data/people.yaml'),
+      'data/people.yaml': yaml,
+    });
+    const res = await runCli(['validate', dir], { env: { NODE_OPTIONS: '--max-old-space-size=64' } });
+    expect(res.stderr).not.toMatch(/heap out of memory/);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^data\/people\.yaml:1:1: is 3\.\d MiB of YAML, which takes some 16 times that in memory to read, more than this daemon can give a source \(\d+\.\d MiB\); export it as CSV/m,
+    );
+    // With the memory it needs, the same file is read.
+    expect((await runCli(['validate', dir])).code).toBe(0);
   });
 });
 

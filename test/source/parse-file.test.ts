@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/shared/errors.js';
-import { parseSourceRows, parseSourceText } from '../../src/source/parse-file.js';
+import { parseSourceBytes, parseSourceRows, parseSourceText } from '../../src/source/parse-file.js';
 import { collectRecords } from '../../src/source/records.js';
 
 describe('source files', () => {
@@ -134,6 +134,71 @@ describe('source files', () => {
     expect(data.issues.map((i) => i.message)).toEqual([
       '`id` is not a single value; the record is left out',
       'has no `id`; the record is left out',
+    ]);
+  });
+});
+
+describe('a source larger than the memory it may take', () => {
+  const csv = `id,mail,note\n${Array.from({ length: 1000 }, (_, i) => `${i},u${i}@kommune.no,${'x'.repeat(200)}`).join('\n')}\n`;
+  const read = (text: string, format: 'csv' | 'json' | 'yaml', budget: number, keep?: ReadonlySet<string>) =>
+    parseSourceBytes(Buffer.from(text), `data/hr.${format}`, format, ',', keep, budget);
+
+  it('is refused before it is read when it is JSON or YAML, which are read whole or nearly', () => {
+    const json = JSON.stringify(Array.from({ length: 1000 }, (_, i) => ({ id: i, note: 'x'.repeat(100) })));
+    expect(read(json, 'json', 10 * json.length).rows).toHaveLength(1000);
+    expect(read(json, 'json', 5 * json.length)).toEqual({
+      rows: [],
+      problems: [
+        {
+          file: 'data/hr.json',
+          line: 1,
+          col: 1,
+          message: expect.stringMatching(
+            /^is 1\d\d\.\d KiB of JSON, which takes some 6 times that in memory to read/,
+          ),
+        },
+      ],
+    });
+    const yaml = '- id: 1\n  note: x\n'.repeat(100);
+    expect(read(yaml, 'yaml', 17 * yaml.length).rows).toHaveLength(100);
+    expect(read(yaml, 'yaml', 15 * yaml.length).problems[0]?.message).toMatch(
+      / of YAML, which takes some 16 times/,
+    );
+  });
+
+  it('is read as far as what a CSV file keeps fits, and refused at the line where it no longer does', () => {
+    // The long column is not kept: 1,000 records of two short values fit in 200 KB.
+    expect(read(csv, 'csv', 200_000, new Set(['id', 'mail'])).rows).toHaveLength(1000);
+    const refused = read(csv, 'csv', 200_000);
+    expect(refused.rows).toEqual([]);
+    expect(refused.problems).toEqual([
+      {
+        file: 'data/hr.csv',
+        line: expect.any(Number),
+        col: 1,
+        message: expect.stringMatching(
+          /^by this line the columns the mappings read take in memory, more than this daemon can give a source \(195\.3 KiB\)/,
+        ),
+      },
+    ]);
+    // Some 330 bytes a record: the budget runs out about the 600th.
+    expect(refused.problems[0]!.line).toBeGreaterThan(500);
+    expect(refused.problems[0]!.line).toBeLessThan(700);
+  });
+
+  it('is refused before csv-parse reads a CSV file the fast reader does not take, if it would not fit', () => {
+    // A quote inside an unquoted field: csv-parse's, which holds every column.
+    const broken = csv.replace('u5@kommune.no', 'u5@"kommune.no');
+    expect(read(broken, 'csv', 10 * broken.length + 1).problems[0]?.message).toMatch(/^not valid CSV/);
+    expect(read(broken, 'csv', 5 * broken.length).problems).toEqual([
+      {
+        file: 'data/hr.csv',
+        line: 1,
+        col: 1,
+        message: expect.stringMatching(
+          /^is 2\d\d\.\d KiB that only the thorough CSV reader takes .* some 10 times/,
+        ),
+      },
     ]);
   });
 });

@@ -1,0 +1,169 @@
+import { LineCounter, parseDocument } from 'yaml';
+import type { Diagnostic } from '../shared/diagnostics.js';
+import type { ParsedRows, RawRow } from './parse-file.js';
+import { keepFields } from './records.js';
+
+/** YAML alias limit: a data file must not expand into gigabytes ("billion laughs"). */
+const MAX_ALIASES = 50;
+
+/**
+ * The largest YAML source read as one document. The YAML library builds a node per value, some
+ * 80 times the file's size in memory: a 4 MB file of 41,000 records stopped a daemon with the
+ * deployment's 512 MiB. A larger source must be a plain list of records, and is read
+ * PIECE_RECORDS records at a time, each piece's document let go once its records are taken.
+ */
+export const YAML_WHOLE_MAX_CHARS = 1024 * 1024;
+
+const PIECE_RECORDS = 1000;
+
+/**
+ * A YAML source's rows: a list of mappings. Problems are located; a file that is not valid YAML
+ * gives no rows. `limits` are for tests (a small file read in pieces).
+ */
+export function parseYamlRows(
+  text: string,
+  name: string,
+  keep?: ReadonlySet<string>,
+  limits: { wholeMaxChars?: number; pieceRecords?: number } = {},
+): ParsedRows {
+  const columns = new Set<string>();
+  if (text.length <= (limits.wholeMaxChars ?? YAML_WHOLE_MAX_CHARS)) {
+    const read = readDocument(text, { name, keep, columns, firstLine: 1, firstRecord: 0 });
+    return read.invalid
+      ? { rows: [], problems: read.problems }
+      : { rows: read.rows, problems: read.problems, columns: [...columns] };
+  }
+  const starts = recordStarts(text);
+  if (!starts) {
+    return {
+      rows: [],
+      problems: [
+        {
+          file: name,
+          line: 1,
+          col: 1,
+          message:
+            'a YAML source over 1 MB must be a plain list of records, each starting with "- " at the start ' +
+            'of a line, without anchors (&), aliases (*), directives or "---"; export large sources as CSV or JSON',
+        },
+      ],
+    };
+  }
+  const piece = limits.pieceRecords ?? PIECE_RECORDS;
+  const rows: RawRow[] = [];
+  const problems: Diagnostic[] = [];
+  // As for a whole document: a file that is not valid YAML gives no rows, and every error.
+  const errors: Diagnostic[] = [];
+  // The line each piece starts on, counted on from the piece before.
+  const walk = { line: 1, at: 0 };
+  for (let k = 0; k < starts.length; k += piece) {
+    const from = starts[k]!;
+    const to = k + piece < starts.length ? starts[k + piece]! : text.length;
+    for (let i = text.indexOf('\n', walk.at); i >= 0 && i < from; i = text.indexOf('\n', i + 1)) walk.line++;
+    walk.at = from;
+    const read = readDocument(text.slice(from, to), {
+      name,
+      keep,
+      columns,
+      firstLine: walk.line,
+      firstRecord: k,
+    });
+    if (read.invalid) errors.push(...read.problems);
+    else if (errors.length === 0) {
+      for (const r of read.rows) rows.push(r);
+      problems.push(...read.problems);
+    }
+  }
+  return errors.length ? { rows: [], problems: errors } : { rows, problems, columns: [...columns] };
+}
+
+interface ReadContext {
+  name: string;
+  keep: ReadonlySet<string> | undefined;
+  columns: Set<string>;
+  /** The line of the text's first character in the file, and how many records came before it. */
+  firstLine: number;
+  firstRecord: number;
+}
+
+/** One YAML document of records (a whole file, or a piece of one). */
+function readDocument(text: string, ctx: ReadContext): ParsedRows & { invalid: boolean } {
+  const { name } = ctx;
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
+  const at = (line: number) => line + ctx.firstLine - 1;
+  if (doc.errors.length) {
+    return {
+      invalid: true,
+      rows: [],
+      problems: doc.errors.map((e) => {
+        const pos = e.linePos?.[0] ?? lineCounter.linePos(e.pos[0]);
+        return {
+          file: name,
+          line: at(pos.line),
+          col: pos.col,
+          message: `not valid YAML: ${e.message.split('\n')[0]!.split(' at line ')[0]}`,
+        };
+      }),
+    };
+  }
+  const seq = doc.contents as { items?: Array<{ range?: [number, number, number] }> } | null;
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (err) {
+    return {
+      invalid: false,
+      rows: [],
+      problems: [{ file: name, line: 1, col: 1, message: `cannot be read: ${(err as Error).message}` }],
+    };
+  }
+  if (!Array.isArray(data))
+    return {
+      invalid: false,
+      rows: [],
+      problems: [{ file: name, line: 1, col: 1, message: 'must be a YAML list of records' }],
+    };
+  const rows: RawRow[] = [];
+  const problems: Diagnostic[] = [];
+  data.forEach((r, i) => {
+    const start = seq?.items?.[i]?.range?.[0];
+    const line = at(start !== undefined ? lineCounter.linePos(start).line : i + 1);
+    const n = ctx.firstRecord + i + 1;
+    if (!r || typeof r !== 'object' || Array.isArray(r))
+      problems.push({ file: name, line, col: 1, message: `record ${n} is not a mapping` });
+    else rows.push({ fields: keepFields(r as Record<string, unknown>, ctx.keep, ctx.columns), origin: line });
+  });
+  return { invalid: false, rows, problems };
+}
+
+/**
+ * Where each record of a plain top-level list starts (a line beginning with "-" and a blank), or
+ * undefined when the text is anything else at the top: a piece of such a list is then a list of
+ * the same records. Anchors and aliases (which may cross pieces, and whose expansion a whole
+ * document limits), directives and document markers are refused rather than guessed at: a `&` or
+ * `*` that begins a node anywhere, quoted text included, counts as one.
+ */
+function recordStarts(text: string): number[] | undefined {
+  if (/(?:^|[\s[\]{},:-])[&*][^\s[\]{},]/.test(text)) return undefined;
+  const starts: number[] = [];
+  for (let at = 0; at < text.length;) {
+    const end = text.indexOf('\n', at);
+    const next = end < 0 ? text.length : end + 1;
+    const c = text.charCodeAt(at);
+    const after = text.charCodeAt(at + 1);
+    if (c === DASH && (at + 1 >= text.length || BLANK_OR_BREAK.has(after))) starts.push(at);
+    else if (c === HASH || BLANK_OR_BREAK.has(c)) {
+      // A comment, a blank line, or a line that goes on the record before (indented).
+      if (starts.length === 0 && c !== HASH && !/^[ \t\r]*$/.test(text.slice(at, end < 0 ? undefined : end)))
+        return undefined;
+    } else return undefined;
+    at = next;
+  }
+  return starts.length ? starts : undefined;
+}
+
+const DASH = 0x2d;
+const HASH = 0x23;
+/** Space, tab, CR and LF. */
+const BLANK_OR_BREAK = new Set([0x20, 0x09, 0x0d, 0x0a]);

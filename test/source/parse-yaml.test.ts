@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest';
+import { parseYamlRows } from '../../src/source/parse-yaml.js';
+import { seededRandom } from '../harness/random.js';
+
+/** Read as one document, and in pieces of `piece` records (as a file over the size limit is). */
+const whole = (text: string, keep?: ReadonlySet<string>) =>
+  parseYamlRows(text, 'data/hr.yaml', keep, { wholeMaxChars: Number.POSITIVE_INFINITY });
+const pieces = (text: string, piece: number, keep?: ReadonlySet<string>) =>
+  parseYamlRows(text, 'data/hr.yaml', keep, { wholeMaxChars: 0, pieceRecords: piece });
+
+/** Picks and coin flips from a seeded generator, so a failure can be replayed. */
+function random(seed: number) {
+  const next = seededRandom(seed);
+  return {
+    pick: <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!,
+    chance: (p: number) => next() < p,
+  };
+}
+
+/** One record as people write YAML by hand, in many of its shapes. */
+function record(r: ReturnType<typeof random>, i: number): string {
+  const name = r.pick(['Åse', 'Bjørn', 'Kari Nordmann', "O'Neil", 'R&D', 'a: b', '- x', '#1', '']);
+  const plain = r.pick(['Åse', 'Bjørn', 'Kari Nordmann', "O'Neil", 'R&D', 'x # comment']);
+  const value = r.pick([
+    plain,
+    JSON.stringify(name),
+    `'${name.replace(/'/g, "''")}'`,
+    `"${name}\n    continued"`,
+    `|\n    line one\n    - not a record\n`,
+    `>-\n    folded\n    text`,
+    '~',
+    '007',
+    'true',
+    '[a, b]',
+  ]);
+  const body = [`employeeId: ${i}`, `name: ${value}`];
+  if (r.chance(0.3)) body.push('# a comment inside', `title: ${r.pick(['Rådgiver', '"Sjef"', 'x # y'])}`);
+  if (r.chance(0.2)) body.push('address:\n    street: Storgata 1\n    zip: "0155"');
+  const shape = r.pick(['inline', 'inline', 'inline', 'below', 'scalar', 'empty']);
+  if (shape === 'scalar') return `- just text ${i}\n`;
+  if (shape === 'empty') return '-\n';
+  if (shape === 'below') return `-\n  ${body.join('\n  ')}\n`;
+  return `- ${body.join('\n  ')}\n`;
+}
+
+function file(seed: number, n: number, crlf = false): string {
+  const r = random(seed);
+  let out = r.chance(0.5) ? '# HR export\n\n' : '';
+  for (let i = 1; i <= n; i++) {
+    out += record(r, i);
+    if (r.chance(0.1)) out += r.chance(0.5) ? '\n' : '# between records\n';
+  }
+  return crlf ? out.replace(/\n/g, '\r\n') : out;
+}
+
+describe('a YAML source read in pieces', () => {
+  it('gives the rows, lines and problems of the whole document', () => {
+    for (let seed = 1; seed <= 60; seed++) {
+      const text = file(seed, 40, seed % 5 === 0);
+      const expected = whole(text);
+      expect(expected.problems.filter((p) => p.message.startsWith('not valid'))).toEqual([]);
+      for (const piece of [1, 3, 7])
+        expect(pieces(text, piece), `seed ${seed}, piece ${piece}`).toEqual(expected);
+      const keep = new Set(['employeeId', 'title']);
+      expect(pieces(text, 4, keep)).toEqual(whole(text, keep));
+    }
+  });
+
+  it('locates a YAML error in a later piece as the whole document does, and gives no rows', () => {
+    const text = `${file(7, 30)}- employeeId: 31\n  name: [unclosed\n${file(8, 5)}`;
+    const expected = whole(text);
+    expect(expected.rows).toEqual([]);
+    expect(expected.problems[0]?.message).toMatch(/^not valid YAML/);
+    expect(pieces(text, 4)).toEqual(expected);
+  });
+
+  it('says what a large YAML source must be when it is not a plain list of records', () => {
+    for (const text of [
+      '- &a { employeeId: 1 }\n- *a\n',
+      '- employeeId: 1\n  name: &n Kari\n- employeeId: 2\n  name: *n\n',
+      '---\n- employeeId: 1\n',
+      '%YAML 1.2\n---\n- employeeId: 1\n',
+      'employees:\n  - employeeId: 1\n',
+      '  - employeeId: 1\n',
+      '[{ employeeId: 1 }]\n',
+    ]) {
+      const read = pieces(text, 10);
+      expect(read.rows, text).toEqual([]);
+      expect(read.problems, text).toEqual([
+        {
+          file: 'data/hr.yaml',
+          line: 1,
+          col: 1,
+          message: expect.stringMatching(
+            /^a YAML source over 1 MB must be a plain list of records.*CSV or JSON$/,
+          ),
+        },
+      ]);
+      // Read whole, the same texts are what they always were.
+      expect(whole(text).problems.some((p) => p.message.startsWith('a YAML source over'))).toBe(false);
+    }
+  });
+
+  it('reads ampersands and asterisks inside values as text', () => {
+    const text =
+      '- employeeId: 1\n  dept: R&D\n  note: 5 * 3, Q&A, a*b\n- employeeId: 2\n  dept: IT & Drift\n';
+    expect(pieces(text, 1)).toEqual(whole(text));
+    expect(pieces(text, 1).rows.map((r) => r.fields['dept'])).toEqual(['R&D', 'IT & Drift']);
+  });
+});
