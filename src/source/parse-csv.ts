@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as CsvParseSync from 'csv-parse/sync';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { formatBytes } from '../config/yaml-file.js';
-import { MEMORY_PER_BYTE } from './memory.js';
+import { MEMORY_PER_BYTE, RECORD_BYTES, VALUE_BYTES } from './memory.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
 
 /**
@@ -125,10 +125,6 @@ const CR = 0x0d;
 /** Above this many columns (no HR export has them) the file is read by csv-parse. */
 const MAX_FAST_COLUMNS = 1000;
 
-/** What a record and a kept value take in V8's heap besides the value's characters (measured). */
-const RECORD_BYTES = 48;
-const VALUE_BYTES = 32;
-
 export function readCsvFast(
   bytes: Buffer,
   start: number,
@@ -147,7 +143,7 @@ export function readCsvFast(
   let ends = 0;
   let line = 1;
   let pos = start;
-  // What the records kept so far take in memory, about (RECORD_BYTES, VALUE_BYTES).
+  // What the records kept so far take in memory, about (source/memory.ts).
   let held = 0;
   const value = (from: number, to: number, high: number) => {
     held += to - from + VALUE_BYTES;

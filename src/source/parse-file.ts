@@ -1,7 +1,7 @@
 import { formatBytes } from '../config/yaml-file.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { SourceError } from '../shared/errors.js';
-import { MEMORY_PER_BYTE } from './memory.js';
+import { jsonMemory } from './memory.js';
 import { parseCsvBytes, parseCsvRows } from './parse-csv.js';
 import { parseYamlRows } from './parse-yaml.js';
 import { keepFields } from './records.js';
@@ -79,15 +79,20 @@ export function parseSourceBytes(
   budget = Number.POSITIVE_INFINITY,
 ): ParsedRows {
   if (format === 'csv') return parseCsvBytes(bytes, name, delimiter, keep, budget);
-  const factor = MEMORY_PER_BYTE[format];
-  if (bytes.length * factor > budget) {
-    const message =
-      `is ${formatBytes(bytes.length)} of ${format.toUpperCase()}, which takes some ${factor} times that in ` +
-      `memory to read, more than this daemon can give a source (${formatBytes(budget)}); export it as CSV ` +
-      '(only the columns the mappings read are kept), or give the daemon more memory (docs/operators/sizing.md)';
-    return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
+  if (format === 'json') {
+    const need = jsonMemory(bytes);
+    if (need > budget) {
+      const message =
+        `is ${formatBytes(bytes.length)} of JSON, which takes about ${formatBytes(need)} of memory to read, ` +
+        `more than this daemon can give a source (${formatBytes(budget)}); export it as CSV (only the ` +
+        'columns the mappings read are kept), or give the daemon more memory (docs/operators/sizing.md)';
+      return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
+    }
   }
-  return parseSourceRows(new TextDecoder('utf-8').decode(bytes), name, format, delimiter, keep);
+  const text = new TextDecoder('utf-8').decode(bytes);
+  if (format === 'yaml')
+    return parseYamlRows(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, keep, { budget });
+  return parseSourceRows(text, name, format, delimiter, keep);
 }
 
 function problemText(d: Diagnostic): string {

@@ -1,18 +1,23 @@
 import { LineCounter, parseDocument } from 'yaml';
+import { formatBytes } from '../config/yaml-file.js';
+import { formatCount } from '../shared/text.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
+import { MEMORY_PER_BYTE, RECORD_BYTES } from './memory.js';
 import { keepFields } from './records.js';
 
 /** YAML alias limit: a data file must not expand into gigabytes ("billion laughs"). */
 const MAX_ALIASES = 50;
 
 /**
- * The largest YAML source read as one document. The YAML library builds a node per value, some
- * 80 times the file's size in memory: a 4 MB file of 41,000 records stopped a daemon with the
- * deployment's 512 MiB. A larger source must be a plain list of records, and is read
- * PIECE_RECORDS records at a time, each piece's document let go once its records are taken.
+ * The largest YAML text read as one document: a whole file up to this size, and each piece of a
+ * larger one. The YAML library builds a node per value, 80 times the text's size in memory for
+ * records of short fields, more for a text of tiny values: a 4 MB file of 41,000 records stopped
+ * a daemon with the deployment's 512 MiB. A larger file must be a plain list of records; it is read
+ * a piece of up to PIECE_RECORDS records and this many characters at a time, each piece's document
+ * let go once its records are taken, and a single record larger than this is refused.
  */
-export const YAML_WHOLE_MAX_CHARS = 1024 * 1024;
+export const YAML_DOCUMENT_MAX_CHARS = 256 * 1024;
 
 const PIECE_RECORDS = 1000;
 
@@ -24,10 +29,16 @@ export function parseYamlRows(
   text: string,
   name: string,
   keep?: ReadonlySet<string>,
-  limits: { wholeMaxChars?: number; pieceRecords?: number } = {},
+  limits: {
+    /** Bytes of memory the records may take (source/memory.ts). */
+    budget?: number;
+    wholeMaxChars?: number;
+    pieceRecords?: number;
+    pieceMaxChars?: number;
+  } = {},
 ): ParsedRows {
   const columns = new Set<string>();
-  if (text.length <= (limits.wholeMaxChars ?? YAML_WHOLE_MAX_CHARS)) {
+  if (text.length <= (limits.wholeMaxChars ?? YAML_DOCUMENT_MAX_CHARS)) {
     const read = readDocument(text, { name, keep, columns, firstLine: 1, firstRecord: 0 });
     return read.invalid
       ? { rows: [], problems: read.problems }
@@ -43,29 +54,50 @@ export function parseYamlRows(
           line: 1,
           col: 1,
           message:
-            'a YAML source over 1 MB must be a plain list of records, each starting with "- " at the start ' +
+            'a YAML source over 256 KB must be a plain list of records, each starting with "- " at the start ' +
             'of a line, without anchors (&), aliases (*), directives or "---"; export large sources as CSV or JSON',
         },
       ],
     };
   }
-  const piece = limits.pieceRecords ?? PIECE_RECORDS;
+  const budget = limits.budget ?? Number.POSITIVE_INFINITY;
+  const need = text.length * MEMORY_PER_BYTE.yaml + starts.length * RECORD_BYTES;
+  if (need > budget) {
+    const message =
+      `is ${formatBytes(text.length)} of YAML in ${formatCount(starts.length)} records, which take about ${formatBytes(need)} ` +
+      `of memory to read, more than this daemon can give a source (${formatBytes(budget)}); export it as ` +
+      'CSV (only the columns the mappings read are kept), or give the daemon more memory (docs/operators/sizing.md)';
+    return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
+  }
+  const pieceRecords = limits.pieceRecords ?? PIECE_RECORDS;
+  const pieceChars = limits.pieceMaxChars ?? YAML_DOCUMENT_MAX_CHARS;
   const rows: RawRow[] = [];
   const problems: Diagnostic[] = [];
   // As for a whole document: a file that is not valid YAML gives no rows, and every error.
   const errors: Diagnostic[] = [];
   // The line each piece starts on, counted on from the piece before.
   const walk = { line: 1, at: 0 };
-  for (let k = 0; k < starts.length; k += piece) {
+  const lineAt = (offset: number) => {
+    for (let i = text.indexOf('\n', walk.at); i >= 0 && i < offset; i = text.indexOf('\n', i + 1))
+      walk.line++;
+    walk.at = offset;
+    return walk.line;
+  };
+  const endOf = (k: number) => (k + 1 < starts.length ? starts[k + 1]! : text.length);
+  for (let k = 0; k < starts.length;) {
     const from = starts[k]!;
-    const to = k + piece < starts.length ? starts[k + piece]! : text.length;
-    for (let i = text.indexOf('\n', walk.at); i >= 0 && i < from; i = text.indexOf('\n', i + 1)) walk.line++;
-    walk.at = from;
-    const read = readDocument(text.slice(from, to), {
+    if (endOf(k) - from > pieceChars) {
+      const message = `record ${k + 1} is over ${formatBytes(pieceChars)}; no person's record is that large: check the file`;
+      return { rows: [], problems: [{ file: name, line: lineAt(from), col: 1, message }] };
+    }
+    // Records while the piece stays within both limits (one at least).
+    let next = k + 1;
+    while (next < starts.length && next - k < pieceRecords && endOf(next) - from <= pieceChars) next++;
+    const read = readDocument(text.slice(from, endOf(next - 1)), {
       name,
       keep,
       columns,
-      firstLine: walk.line,
+      firstLine: lineAt(from),
       firstRecord: k,
     });
     if (read.invalid) errors.push(...read.problems);
@@ -73,6 +105,7 @@ export function parseYamlRows(
       for (const r of read.rows) rows.push(r);
       problems.push(...read.problems);
     }
+    k = next;
   }
   return errors.length ? { rows: [], problems: errors } : { rows, problems, columns: [...columns] };
 }

@@ -176,7 +176,7 @@ describe('a data file larger than the daemon can hold', () => {
     expect(res.stderr).not.toMatch(/heap out of memory/);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(
-      /^data\/people\.yaml:1:1: is 3\.\d MiB of YAML, which takes some 16 times that in memory to read, more than this daemon can give a source \(\d+\.\d MiB\); export it as CSV/m,
+      /^data\/people\.yaml:1:1: is 3\.\d MiB of YAML in 60,000 records, which take about \d+\.\d MiB of memory to read, more than this daemon can give a source \(\d+\.\d MiB\); export it as CSV/m,
     );
     // With the memory it needs, the same file is read.
     expect((await runCli(['validate', dir])).code).toBe(0);

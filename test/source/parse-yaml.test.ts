@@ -5,8 +5,8 @@ import { seededRandom } from '../harness/random.js';
 /** Read as one document, and in pieces of `piece` records (as a file over the size limit is). */
 const whole = (text: string, keep?: ReadonlySet<string>) =>
   parseYamlRows(text, 'data/hr.yaml', keep, { wholeMaxChars: Number.POSITIVE_INFINITY });
-const pieces = (text: string, piece: number, keep?: ReadonlySet<string>) =>
-  parseYamlRows(text, 'data/hr.yaml', keep, { wholeMaxChars: 0, pieceRecords: piece });
+const pieces = (text: string, piece: number, keep?: ReadonlySet<string>, pieceMaxChars?: number) =>
+  parseYamlRows(text, 'data/hr.yaml', keep, { wholeMaxChars: 0, pieceRecords: piece, pieceMaxChars });
 
 /** Picks and coin flips from a seeded generator, so a failure can be replayed. */
 function random(seed: number) {
@@ -63,6 +63,8 @@ describe('a YAML source read in pieces', () => {
         expect(pieces(text, piece), `seed ${seed}, piece ${piece}`).toEqual(expected);
       const keep = new Set(['employeeId', 'title']);
       expect(pieces(text, 4, keep)).toEqual(whole(text, keep));
+      // Pieces cut by size as well: as many records as fit in 400 characters.
+      expect(pieces(text, 1000, undefined, 400), `seed ${seed}, 400 characters`).toEqual(expected);
     }
   });
 
@@ -92,13 +94,48 @@ describe('a YAML source read in pieces', () => {
           line: 1,
           col: 1,
           message: expect.stringMatching(
-            /^a YAML source over 1 MB must be a plain list of records.*CSV or JSON$/,
+            /^a YAML source over 256 KB must be a plain list of records.*CSV or JSON$/,
           ),
         },
       ]);
       // Read whole, the same texts are what they always were.
       expect(whole(text).problems.some((p) => p.message.startsWith('a YAML source over'))).toBe(false);
     }
+  });
+
+  it('refuses a record larger than a piece may be, where it starts', () => {
+    const text = `- employeeId: 1\n- employeeId: 2\n  note: ${'x'.repeat(500)}\n- employeeId: 3\n`;
+    expect(pieces(text, 1000, undefined, 400)).toEqual({
+      rows: [],
+      problems: [
+        {
+          file: 'data/hr.yaml',
+          line: 2,
+          col: 1,
+          message: "record 2 is over 400 bytes; no person's record is that large: check the file",
+        },
+      ],
+    });
+  });
+
+  it('refuses a large file whose records would not fit in the memory a source may take', () => {
+    const text = '- id: 1\n  note: x\n'.repeat(100);
+    const read = (budget: number) =>
+      parseYamlRows(text, 'data/hr.yaml', undefined, { wholeMaxChars: 0, budget });
+    expect(read(60_000).rows).toHaveLength(100);
+    expect(read(40_000)).toEqual({
+      rows: [],
+      problems: [
+        {
+          file: 'data/hr.yaml',
+          line: 1,
+          col: 1,
+          message: expect.stringMatching(
+            /^is 1\.8 KiB of YAML in 100 records, which take about 43\.8 KiB of memory to read, more than this daemon can give a source \(39\.1 KiB\)/,
+          ),
+        },
+      ],
+    });
   });
 
   it('reads ampersands and asterisks inside values as text', () => {
