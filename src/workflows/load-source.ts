@@ -20,7 +20,7 @@ export const MAX_SOURCE_BYTES = 512 * 1024 * 1024;
  * plan, the directory's pages and the daemon itself. A file that would take more is refused,
  * located, before it is read (source/memory.ts): it would otherwise stop the daemon.
  */
-const SOURCE_HEAP_SHARE = 0.4;
+const SOURCE_HEAP_SHARE = 0.5;
 
 export function sourceMemoryBudget(): number {
   return Math.floor(getHeapStatistics().heap_size_limit * SOURCE_HEAP_SHARE);
