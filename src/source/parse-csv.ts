@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type * as CsvParseSync from 'csv-parse/sync';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { formatBytes } from '../config/yaml-file.js';
-import { MEMORY_PER_BYTE, RECORD_BYTES, VALUE_BYTES } from './memory.js';
+import { csvParseMemory, RECORD_BYTES, VALUE_BYTES } from './memory.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
 
 /**
@@ -74,11 +74,12 @@ function readCsv(
   if (rows && 'tooLargeAt' in rows)
     return tooLarge(rows.tooLargeAt, 'by this line the columns the mappings read take in memory');
   if (rows) return withColumns({ rows, problems }, header.names);
-  if (bytes.length * MEMORY_PER_BYTE.csvParse > budget) {
+  const need = Number.isFinite(budget) ? csvParseMemory(bytes, Buffer.from(delimiter)[0]!) : 0;
+  if (need > budget) {
     return tooLarge(
       1,
       `is ${formatBytes(bytes.length)} that only the thorough CSV reader takes (a quote inside a field, ` +
-        `rows of different lengths, mixed line ends), which holds every column, some ${MEMORY_PER_BYTE.csvParse} times that in memory`,
+        `rows of different lengths, mixed line ends, over 1,000 columns), which holds every column: about ${formatBytes(need)}`,
     );
   }
   return readCsvWithCsvParse(text(), name, delimiter, keep);

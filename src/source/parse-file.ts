@@ -1,7 +1,7 @@
 import { formatBytes } from '../config/yaml-file.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { SourceError } from '../shared/errors.js';
-import { jsonMemory } from './memory.js';
+import { jsonMemory, ListedProblems } from './memory.js';
 import { parseCsvBytes, parseCsvRows } from './parse-csv.js';
 import { parseYamlRows } from './parse-yaml.js';
 import { keepFields } from './records.js';
@@ -116,7 +116,7 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
   if (!Array.isArray(data)) return fail(1, 1, 'must be a JSON array of records');
   const starts = jsonRecordStarts(text);
   const rows: RawRow[] = [];
-  const problems: Diagnostic[] = [];
+  const problems = new ListedProblems();
   // The records start in order, so one walk through the text finds every record's line (from the
   // start for each, 100,000 records took minutes).
   const walk = { line: 1, lineStart: 0, at: 0 };
@@ -127,7 +127,7 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
       problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
     else rows.push({ fields: keepFields(r as Record<string, unknown>, keep, columns), origin: line });
   });
-  return { rows, problems, columns: [...columns] };
+  return { rows, problems: problems.all(), columns: [...columns] };
 }
 
 /** The line and column of `offset`, walking on from where `walk` stopped (offsets must not go back). */

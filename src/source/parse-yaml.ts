@@ -3,7 +3,7 @@ import { formatBytes } from '../config/yaml-file.js';
 import { formatCount } from '../shared/text.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
-import { MEMORY_PER_BYTE, RECORD_BYTES } from './memory.js';
+import { ListedProblems, RECORD_BYTES, YAML_MEMORY_PER_BYTE } from './memory.js';
 import { keepFields } from './records.js';
 
 /** YAML alias limit: a data file must not expand into gigabytes ("billion laughs"). */
@@ -12,12 +12,12 @@ const MAX_ALIASES = 50;
 /**
  * The largest YAML text read as one document: a whole file up to this size, and each piece of a
  * larger one. The YAML library builds a node per value, 80 times the text's size in memory for
- * records of short fields, more for a text of tiny values: a 4 MB file of 41,000 records stopped
+ * records of short fields, several hundred for a flow list of tiny values: a 4 MB file of 41,000 records stopped
  * a daemon with the deployment's 512 MiB. A larger file must be a plain list of records; it is read
  * a piece of up to PIECE_RECORDS records and this many characters at a time, each piece's document
  * let go once its records are taken, and a single record larger than this is refused.
  */
-export const YAML_DOCUMENT_MAX_CHARS = 256 * 1024;
+export const YAML_DOCUMENT_MAX_CHARS = 64 * 1024;
 
 const PIECE_RECORDS = 1000;
 
@@ -54,14 +54,14 @@ export function parseYamlRows(
           line: 1,
           col: 1,
           message:
-            'a YAML source over 256 KB must be a plain list of records, each starting with "- " at the start ' +
+            'a YAML source over 64 KB must be a plain list of records, each starting with "- " at the start ' +
             'of a line, without anchors (&), aliases (*), directives or "---"; export large sources as CSV or JSON',
         },
       ],
     };
   }
   const budget = limits.budget ?? Number.POSITIVE_INFINITY;
-  const need = text.length * MEMORY_PER_BYTE.yaml + starts.length * RECORD_BYTES;
+  const need = text.length * YAML_MEMORY_PER_BYTE + starts.length * RECORD_BYTES;
   if (need > budget) {
     const message =
       `is ${formatBytes(text.length)} of YAML in ${formatCount(starts.length)} records, which take about ${formatBytes(need)} ` +
@@ -72,9 +72,9 @@ export function parseYamlRows(
   const pieceRecords = limits.pieceRecords ?? PIECE_RECORDS;
   const pieceChars = limits.pieceMaxChars ?? YAML_DOCUMENT_MAX_CHARS;
   const rows: RawRow[] = [];
-  const problems: Diagnostic[] = [];
-  // As for a whole document: a file that is not valid YAML gives no rows, and every error.
-  const errors: Diagnostic[] = [];
+  const problems = new ListedProblems();
+  // As for a whole document: a file that is not valid YAML gives no rows, and its errors.
+  const errors = new ListedProblems();
   // The line each piece starts on, counted on from the piece before.
   const walk = { line: 1, at: 0 };
   const lineAt = (offset: number) => {
@@ -100,14 +100,13 @@ export function parseYamlRows(
       firstLine: lineAt(from),
       firstRecord: k,
     });
-    if (read.invalid) errors.push(...read.problems);
-    else if (errors.length === 0) {
-      for (const r of read.rows) rows.push(r);
-      problems.push(...read.problems);
-    }
+    for (const p of read.problems) (read.invalid ? errors : problems).push(p);
+    if (!read.invalid && errors.listed.length === 0) for (const r of read.rows) rows.push(r);
     k = next;
   }
-  return errors.length ? { rows: [], problems: errors } : { rows, problems, columns: [...columns] };
+  return errors.listed.length
+    ? { rows: [], problems: errors.all() }
+    : { rows, problems: problems.all(), columns: [...columns] };
 }
 
 interface ReadContext {
@@ -123,8 +122,8 @@ interface ReadContext {
 function readDocument(text: string, ctx: ReadContext): ParsedRows & { invalid: boolean } {
   const { name } = ctx;
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const at = (line: number) => line + ctx.firstLine - 1;
+  const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   if (doc.errors.length) {
     return {
       invalid: true,

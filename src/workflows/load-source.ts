@@ -15,15 +15,17 @@ import { usedFields } from '../plan/used-fields.js';
 export const MAX_SOURCE_BYTES = 512 * 1024 * 1024;
 
 /**
- * The memory a source's records may take: this share of V8's heap limit, which Node sets from the
- * memory the process may use (259 MB of heap in the deployment's 512 MiB). The rest is for the
- * plan, the directory's pages and the daemon itself. A file that would take more is refused,
- * located, before it is read (source/memory.ts): it would otherwise stop the daemon.
+ * The memory the sources of a checkout may take together: this share of V8's old generation,
+ * which Node sizes from the memory the process may use (in the deployment's 512 MiB: 259 MB of
+ * heap, of which at most 48 MB is the young generation). The rest is for the plan, the
+ * directory's pages and the daemon itself. A file that would take more is refused, located,
+ * before or while it is read (source/memory.ts): read, it would stop the daemon.
  */
-const SOURCE_HEAP_SHARE = 0.5;
+const SOURCE_HEAP_SHARE = 0.6;
+const YOUNG_GENERATION_MAX = 48 * 1024 * 1024;
 
 export function sourceMemoryBudget(): number {
-  return Math.floor(getHeapStatistics().heap_size_limit * SOURCE_HEAP_SHARE);
+  return Math.floor((getHeapStatistics().heap_size_limit - YOUNG_GENERATION_MAX) * SOURCE_HEAP_SHARE);
 }
 
 export interface LdapSourceReader {

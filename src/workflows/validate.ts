@@ -50,14 +50,20 @@ export async function validateCheckout(
   const notes: string[] = [];
   const sources = new Map<string, SourceData>();
   const read = new Map<string, Promise<CheckedSource | undefined>>();
-  for (const file of repo.templates.values()) {
+  const templates = [...repo.templates.values()].flatMap((file) => {
     const t = usable(file, usableTemplate);
-    if (!t) continue;
+    return t ? [{ file, t }] : [];
+  });
+  // The sources are held together: each may take its share of the memory sources may take.
+  const budget =
+    sourceMemoryBudget() / new Set(templates.map(({ t }) => JSON.stringify(t.value.spec.source))).size;
+  for (const { file, t } of templates) {
     const key = JSON.stringify(t.value.spec.source);
-    if (!read.has(key)) read.set(key, readSource(repo, t, daemon, notes, opts.sourceCache));
+    if (!read.has(key)) read.set(key, readSource(repo, t, daemon, notes, opts.sourceCache, budget));
     const checked = await read.get(key)!;
     if (!checked) continue;
-    t.diagnostics.push(...checked.diagnostics);
+    // A loop, not push(...): a broken file may give hundreds of thousands of diagnostics.
+    for (const d of checked.diagnostics) t.diagnostics.push(d);
     const data = checked.data;
     if (!data) continue;
     if (file.value) sources.set(t.name, data);
@@ -81,6 +87,7 @@ async function readSource(
   daemon: LoadedDaemonConfig | undefined,
   notes: string[],
   cache: SourceCache | undefined,
+  budget: number,
 ): Promise<CheckedSource | undefined> {
   const source = t.value.spec.source;
   const at = (path: string[], message: string, severity?: Severity): CheckedSource => ({
@@ -104,6 +111,7 @@ async function readSource(
         id: source.id,
         delimiter: source.delimiter,
         keep: usedFields(repo, source, source.id),
+        budget,
       },
       (m) => at(['spec', 'source', 'file'], `source file ${m}`),
       cache,
@@ -135,6 +143,7 @@ async function readSource(
       delimiter: def.delimiter,
       recordSeverity: 'warning',
       keep: usedFields(repo, source, def.id),
+      budget,
     },
     (m) => at(['spec', 'source'], `source \`${source}\` (${def.path}) ${m}`, 'warning'),
     cache,
@@ -177,7 +186,6 @@ async function readChecked(
   if (st.size > MAX_SOURCE_BYTES)
     return cannot(`is ${formatBytes(st.size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`);
   const bytes = await readFile(abs);
-  opts = { ...opts, budget: sourceMemoryBudget() };
   if (!cache) return checkSourceBytes(bytes, opts);
   const digest = sha256(bytes);
   const key = JSON.stringify([digest, { ...opts, keep: opts.keep && [...opts.keep].sort() }]);

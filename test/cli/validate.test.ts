@@ -183,6 +183,33 @@ describe('a data file larger than the daemon can hold', () => {
   });
 });
 
+describe('data files that fit the memory alone, but not together', () => {
+  const csv = (n: number) =>
+    `employeeId,givenName,sn\n${Array.from({ length: n }, (_, i) => `${1000 + i},Kari,Nordmann`).join('\n')}\n`;
+  const second = TEMPLATE.replace('name: ad-employees', 'name: ad-others').replace(
+    'data/people.csv',
+    'data/others.csv',
+  );
+
+  it('share the memory sources may take: the checkout is refused, not read until the process stops', async () => {
+    const env = { NODE_OPTIONS: '--max-old-space-size=64' };
+    const both = await repoWith({
+      'data/people.csv': csv(80_000),
+      'data/others.csv': csv(80_000),
+      'templates/ad-others.yaml': second,
+    });
+    const res = await runCli(['validate', both], { env });
+    expect(res.stderr).not.toMatch(/heap out of memory/);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^data\/(people|others)\.csv:\d+:1: by this line the columns the mappings read take in memory, more than this daemon can give a source/m,
+    );
+    // One of them alone has all of it.
+    const one = await repoWith({ 'data/people.csv': csv(80_000) });
+    expect((await runCli(['validate', one], { env })).code).toBe(0);
+  });
+});
+
 describe('reexport preview', () => {
   it('prints errors on stderr, so `--format ldif > x.ldif` never gets error text', async () => {
     const dir = await repoWith({

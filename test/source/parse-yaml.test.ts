@@ -94,7 +94,7 @@ describe('a YAML source read in pieces', () => {
           line: 1,
           col: 1,
           message: expect.stringMatching(
-            /^a YAML source over 256 KB must be a plain list of records.*CSV or JSON$/,
+            /^a YAML source over 64 KB must be a plain list of records.*CSV or JSON$/,
           ),
         },
       ]);
@@ -122,7 +122,7 @@ describe('a YAML source read in pieces', () => {
     const text = '- id: 1\n  note: x\n'.repeat(100);
     const read = (budget: number) =>
       parseYamlRows(text, 'data/hr.yaml', undefined, { wholeMaxChars: 0, budget });
-    expect(read(60_000).rows).toHaveLength(100);
+    expect(read(80_000).rows).toHaveLength(100);
     expect(read(40_000)).toEqual({
       rows: [],
       problems: [
@@ -131,10 +131,33 @@ describe('a YAML source read in pieces', () => {
           line: 1,
           col: 1,
           message: expect.stringMatching(
-            /^is 1\.8 KiB of YAML in 100 records, which take about 43\.8 KiB of memory to read, more than this daemon can give a source \(39\.1 KiB\)/,
+            /^is 1\.8 KiB of YAML in 100 records, which take about \d+\.\d KiB of memory to read, more than this daemon can give a source \(39\.1 KiB\)/,
           ),
         },
       ],
+    });
+  });
+
+  it('lists a hundred records that are not mappings, and counts the rest', () => {
+    const problems = pieces('- 0\n'.repeat(250), 7).problems;
+    expect(problems).toHaveLength(101);
+    expect(problems[99]).toEqual({
+      file: 'data/hr.yaml',
+      line: 100,
+      col: 1,
+      message: 'record 100 is not a mapping',
+    });
+    expect(problems[100]?.message).toBe('150 more problems like these are not listed');
+  });
+
+  it('says values nested too deeply are not valid, located, instead of failing', () => {
+    const deep = `- employeeId: 1\n  groups: ${'['.repeat(50_000)}${']'.repeat(50_000)}\n`;
+    const read = whole(deep);
+    expect(read.rows).toEqual([]);
+    expect(read.problems[0]).toMatchObject({
+      file: 'data/hr.yaml',
+      line: 2,
+      message: expect.stringMatching(/^not valid YAML: /),
     });
   });
 
