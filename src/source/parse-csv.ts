@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type * as CsvParseSync from 'csv-parse/sync';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { formatBytes } from '../config/yaml-file.js';
+import { formatCount } from '../shared/text.js';
 import { csvParseMemory, RECORD_BYTES, VALUE_BYTES } from './memory.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
 
@@ -59,27 +60,27 @@ function readCsv(
 ): ParsedRows {
   const problems: Diagnostic[] = [];
   const header = headerNames(name, problems);
-  const rows = readCsvFast(bytes, start, delimiter, header, keep, budget);
-  const tooLarge = (line: number, why: string): ParsedRows => ({
+  const declined = { line: 1, why: '' };
+  const rows = readCsvFast(bytes, start, delimiter, header, keep, budget, declined);
+  const refused = (line: number, message: string): ParsedRows => ({
     rows: [],
-    problems: [
-      {
-        file: name,
-        line,
-        col: 1,
-        message: `${why}, more than this daemon can give a source (${formatBytes(budget)}); give the daemon more memory (docs/operators/sizing.md)`,
-      },
-    ],
+    problems: [{ file: name, line, col: 1, message }],
   });
-  if (rows && 'tooLargeAt' in rows)
-    return tooLarge(rows.tooLargeAt, 'by this line the columns the mappings read take in memory');
+  const room = `more than this daemon can give a source (${formatBytes(budget)})`;
+  if (rows && 'tooLargeAt' in rows) {
+    return refused(
+      rows.tooLargeAt,
+      `by this line the columns the mappings read take in memory, ${room}; give the daemon more memory (docs/operators/sizing.md)`,
+    );
+  }
   if (rows) return withColumns({ rows, problems }, header.names);
   const need = Number.isFinite(budget) ? csvParseMemory(bytes, Buffer.from(delimiter)[0]!) : 0;
   if (need > budget) {
-    return tooLarge(
-      1,
-      `is ${formatBytes(bytes.length)} that only the thorough CSV reader takes (a quote inside a field, ` +
-        `rows of different lengths, mixed line ends, over 1,000 columns), which holds every column: about ${formatBytes(need)}`,
+    return refused(
+      declined.line,
+      `${declined.why}: a file like this is read by the thorough CSV reader, which holds every column ` +
+        `(about ${formatBytes(need)} for these ${formatBytes(bytes.length)}), ${room}; correct the file ` +
+        'from this line on, or give the daemon more memory (docs/operators/sizing.md)',
     );
   }
   return readCsvWithCsvParse(text(), name, delimiter, keep);
@@ -123,6 +124,8 @@ const CR = 0x0d;
  * byte at a time, a fresh field buffer per field); this loop takes about a tenth of that. papaparse
  * (0.12 s) is lenient where csv-parse is strict, so its rows would still need this check.
  */
+const MIXED_ENDS = 'its line end is not of the kind the first line has (LF and CRLF mixed)';
+
 /** Above this many columns (no HR export has them) the file is read by csv-parse. */
 const MAX_FAST_COLUMNS = 1000;
 
@@ -133,11 +136,18 @@ export function readCsvFast(
   header: (names: string[]) => string[],
   keep?: ReadonlySet<string>,
   budget = Number.POSITIVE_INFINITY,
+  /** Where and why the reader declined, when it does (for a message about a file too large for csv-parse). */
+  declined?: { line: number; why: string },
 ): RawRow[] | { tooLargeAt: number } | undefined {
+  const decline = (at: number, why: string) => {
+    if (declined) Object.assign(declined, { line: at, why });
+    return undefined;
+  };
   // Only an ASCII delimiter is one byte.
-  if (delimiter.length !== 1 || delimiter.charCodeAt(0) >= 0x80) return undefined;
+  if (delimiter.length !== 1 || delimiter.charCodeAt(0) >= 0x80)
+    return decline(1, 'the delimiter is not one ASCII character');
   const sep = delimiter.charCodeAt(0);
-  if (sep === QUOTE || sep === LF || sep === CR) return undefined;
+  if (sep === QUOTE || sep === LF || sep === CR) return decline(1, 'the delimiter is a quote or a line end');
   const buf = bytes as Slicing;
   const n = buf.length;
   // csv-parse takes the first line end outside quotes as the record delimiter: 1 LF, 2 CRLF.
@@ -161,7 +171,7 @@ export function readCsvFast(
     const first = buf[pos]!;
     if (first === LF || first === CR) {
       // An empty line: csv-parse skips it.
-      if (first === LF ? ends === 2 : ends === 1 || buf[pos + 1] !== LF) return undefined;
+      if (first === LF ? ends === 2 : ends === 1 || buf[pos + 1] !== LF) return decline(line, MIXED_ENDS);
       ends = first === LF ? 1 : 2;
       pos += ends;
       line++;
@@ -176,7 +186,7 @@ export function readCsvFast(
         let from = pos + 1;
         let i = from;
         for (;;) {
-          if (i >= n) return undefined;
+          if (i >= n) return decline(start, 'a quoted field is not closed');
           c = buf[i]!;
           high |= c;
           if (c === QUOTE) {
@@ -186,7 +196,8 @@ export function readCsvFast(
             continue;
           }
           if (c === LF) line++;
-          else if (c === CR && buf[i + 1] !== LF) return undefined;
+          else if (c === CR && buf[i + 1] !== LF)
+            return decline(line, 'a carriage return without a line feed');
           i++;
         }
         if (cut && !cut[count]) record[count++] = '';
@@ -198,13 +209,13 @@ export function readCsvFast(
         }
         pos = i + 1;
         c = buf[pos];
-        if (pos < n && c !== sep && c !== LF && c !== CR) return undefined;
+        if (pos < n && c !== sep && c !== LF && c !== CR) return decline(line, 'text after a closing quote');
       } else {
         let i = pos;
         for (; i < n; i++) {
           c = buf[i]!;
           if (c === sep || c === LF || c === CR) break;
-          if (c === QUOTE) return undefined;
+          if (c === QUOTE) return decline(line, 'a quote inside a field that does not start with one');
           high |= c;
         }
         record[count] = cut && !cut[count] ? '' : value(pos, i, high);
@@ -214,7 +225,7 @@ export function readCsvFast(
       if (pos >= n) break;
       pos++;
       if (c === sep) continue;
-      if (c === LF ? ends === 2 : ends === 1 || buf[pos] !== LF) return undefined;
+      if (c === LF ? ends === 2 : ends === 1 || buf[pos] !== LF) return decline(line, MIXED_ENDS);
       ends = c === LF ? 1 : 2;
       if (ends === 2) pos++;
       line++;
@@ -223,7 +234,7 @@ export function readCsvFast(
     if (names === undefined) {
       // Spreading a row of thousands of fields costs more than csv-parse's way (a 200,000-column
       // file took twice as long): such files are csv-parse's.
-      if (count > MAX_FAST_COLUMNS) return undefined;
+      if (count > MAX_FAST_COLUMNS) return decline(1, `over ${formatCount(MAX_FAST_COLUMNS)} columns`);
       names = header(record.slice(0, count));
       const wanted = names.map((name) => !keep || keep.has(name));
       kept = names.flatMap((_, k) => (wanted[k] ? [k] : []));
@@ -231,7 +242,8 @@ export function readCsvFast(
       if (keep) cut = wanted;
       continue;
     }
-    if (count !== names.length) return undefined;
+    if (count !== names.length)
+      return decline(start, `${formatCount(count)} fields where the header has ${formatCount(names.length)}`);
     // A copy of one object with the fields already in place is half the work of adding them one by
     // one. Assignments as csv-parse makes them: a repeated column's last value wins, a column named
     // __proto__ is dropped.
