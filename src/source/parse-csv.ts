@@ -1,9 +1,8 @@
 import { createRequire } from 'node:module';
 import type * as CsvParseSync from 'csv-parse/sync';
 import type { Diagnostic } from '../shared/diagnostics.js';
-import { formatBytes } from '../config/yaml-file.js';
 import { formatCount } from '../shared/text.js';
-import { csvParseMemory, RECORD_BYTES, VALUE_BYTES } from './memory.js';
+import { csvParseMemory, memoryRefusal, MORE_MEMORY, RECORD_BYTES, VALUE_BYTES } from './memory.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
 
 /**
@@ -66,22 +65,16 @@ function readCsv(
     rows: [],
     problems: [{ file: name, line, col: 1, message }],
   });
-  const room = `more than this daemon can give a source (${formatBytes(budget)})`;
   if (rows && 'tooLargeAt' in rows) {
-    return refused(
-      rows.tooLargeAt,
-      `by this line the columns the mappings read take in memory, ${room}; give the daemon more memory (docs/operators/sizing.md)`,
-    );
+    const subject = 'its records up to this line take';
+    return refused(rows.tooLargeAt, memoryRefusal(subject, rows.held, budget, MORE_MEMORY));
   }
   if (rows) return withColumns({ rows, problems }, header.names);
   const need = Number.isFinite(budget) ? csvParseMemory(bytes, Buffer.from(delimiter)[0]!) : 0;
   if (need > budget) {
-    return refused(
-      declined.line,
-      `${declined.why}: a file like this is read by the thorough CSV reader, which holds every column ` +
-        `(about ${formatBytes(need)} for these ${formatBytes(bytes.length)}), ${room}; correct the file ` +
-        'from this line on, or give the daemon more memory (docs/operators/sizing.md)',
-    );
+    const subject = `${declined.why}: such a file is read by a slower CSV reader that holds every column, here`;
+    const advice = `correct the file from this line on, or ${MORE_MEMORY}`;
+    return refused(declined.line, memoryRefusal(subject, need, budget, advice));
   }
   return readCsvWithCsvParse(text(), name, delimiter, keep);
 }
@@ -138,7 +131,7 @@ export function readCsvFast(
   budget = Number.POSITIVE_INFINITY,
   /** Where and why the reader declined, when it does (for a message about a file too large for csv-parse). */
   declined?: { line: number; why: string },
-): RawRow[] | { tooLargeAt: number } | undefined {
+): RawRow[] | { tooLargeAt: number; held: number } | undefined {
   const decline = (at: number, why: string) => {
     if (declined) Object.assign(declined, { line: at, why });
     return undefined;
@@ -251,7 +244,7 @@ export function readCsvFast(
     for (const k of kept) fields[names[k]!] = record[k]!;
     rows.push({ fields, origin: start });
     held += RECORD_BYTES;
-    if (held > budget) return { tooLargeAt: start };
+    if (held > budget) return { tooLargeAt: start, held };
   }
   return rows;
 }

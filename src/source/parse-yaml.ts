@@ -1,9 +1,9 @@
 import { LineCounter, parseDocument } from 'yaml';
 import { formatBytes } from '../config/yaml-file.js';
-import { formatCount } from '../shared/text.js';
+import { plural } from '../shared/text.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import type { ParsedRows, RawRow } from './parse-file.js';
-import { ListedProblems, RECORD_BYTES, YAML_MEMORY_PER_BYTE } from './memory.js';
+import { AS_CSV, ListedProblems, memoryRefusal, RECORD_BYTES, YAML_MEMORY_PER_BYTE } from './memory.js';
 import { keepFields } from './records.js';
 
 /** YAML alias limit: a data file must not expand into gigabytes ("billion laughs"). */
@@ -44,29 +44,19 @@ export function parseYamlRows(
       ? { rows: [], problems: read.problems }
       : { rows: read.rows, problems: read.problems, columns: [...columns] };
   }
-  const starts = recordStarts(text);
-  if (!starts) {
-    return {
-      rows: [],
-      problems: [
-        {
-          file: name,
-          line: 1,
-          col: 1,
-          message:
-            'a YAML source over 64 KB must be a plain list of records, each starting with "- " at the start ' +
-            'of a line, without anchors (&), aliases (*), directives or "---"; export large sources as CSV or JSON',
-        },
-      ],
-    };
+  const list = recordStarts(text);
+  if (!('starts' in list)) {
+    const message =
+      `a YAML source over 64 KB must be a plain list of records, each starting with "- " at the start of a ` +
+      `line, and ${list.why}; export large sources as CSV or JSON`;
+    return { rows: [], problems: [{ file: name, line: list.line, col: 1, message }] };
   }
+  const { starts } = list;
   const budget = limits.budget ?? Number.POSITIVE_INFINITY;
   const need = text.length * YAML_MEMORY_PER_BYTE + starts.length * RECORD_BYTES;
   if (need > budget) {
-    const message =
-      `is ${formatBytes(text.length)} of YAML in ${formatCount(starts.length)} records, which take about ${formatBytes(need)} ` +
-      `of memory to read, more than this daemon can give a source (${formatBytes(budget)}); export it as ` +
-      'CSV (only the columns the mappings read are kept), or give the daemon more memory (docs/operators/sizing.md)';
+    const subject = `is ${formatBytes(text.length)} of YAML (${plural(starts.length, 'record')}), which takes`;
+    const message = memoryRefusal(subject, need, budget, AS_CSV);
     return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
   }
   const pieceRecords = limits.pieceRecords ?? PIECE_RECORDS;
@@ -171,31 +161,45 @@ function readDocument(text: string, ctx: ReadContext): ParsedRows & { invalid: b
 
 /**
  * Where each record of a plain top-level list starts (a line beginning with "-" and a blank), or
- * undefined when the text is anything else at the top: a piece of such a list is then a list of
- * the same records. Anchors and aliases (which may cross pieces, and whose expansion a whole
- * document limits), directives and document markers are refused rather than guessed at: a `&` or
- * `*` that begins a node anywhere, quoted text included, counts as one.
+ * the line where the text is something else: a piece of such a list is a list of the same records.
+ * A `---` before the list and a `...` after it are allowed. Anchors (`&name`) are refused, outside
+ * comments and quoted text, with the aliases that would use them: an alias may not find its anchor
+ * in the same piece. (An alias missed here cannot do harm: it fails, located, as unresolved in its
+ * piece, and each piece limits the aliases it expands.)
  */
-function recordStarts(text: string): number[] | undefined {
-  if (/(?:^|[\s[\]{},:-])[&*][^\s[\]{},]/.test(text)) return undefined;
+function recordStarts(text: string): { starts: number[] } | { line: number; why: string } {
   const starts: number[] = [];
+  let line = 0;
+  let ended = false;
   for (let at = 0; at < text.length;) {
+    line++;
+    const start = at;
     const end = text.indexOf('\n', at);
-    const next = end < 0 ? text.length : end + 1;
-    const c = text.charCodeAt(at);
-    const after = text.charCodeAt(at + 1);
-    if (c === DASH && (at + 1 >= text.length || BLANK_OR_BREAK.has(after))) starts.push(at);
-    else if (c === HASH || BLANK_OR_BREAK.has(c)) {
-      // A comment, a blank line, or a line that goes on the record before (indented).
-      if (starts.length === 0 && c !== HASH && !/^[ \t\r]*$/.test(text.slice(at, end < 0 ? undefined : end)))
-        return undefined;
-    } else return undefined;
-    at = next;
+    at = end < 0 ? text.length : end + 1;
+    const content = text.slice(start, end < 0 ? text.length : end).replace(/\r$/, '');
+    if (/^\s*(#.*)?$/.test(content)) continue;
+    if (ended) return { line, why: 'there is more after the end of the document ("...")' };
+    if (starts.length === 0 && /^---\s*(#.*)?$/.test(content)) continue;
+    if (/^\.\.\.\s*(#.*)?$/.test(content)) {
+      ended = true;
+      continue;
+    }
+    if (/^-(\s|$)/.test(content)) starts.push(start);
+    else if (!/^\s/.test(content) || starts.length === 0)
+      return { line, why: 'this line neither starts a record ("- ") nor goes on with one (indented)' };
+    if (ANCHOR.test(withoutQuotesAndComment(content)))
+      return {
+        line,
+        why: 'anchors (&) and aliases (*) are not read in a YAML source this large; write the values out',
+      };
   }
-  return starts.length ? starts : undefined;
+  return starts.length ? { starts } : { line: 1, why: 'it holds no record ("- ")' };
 }
 
-const DASH = 0x2d;
-const HASH = 0x23;
-/** Space, tab, CR and LF. */
-const BLANK_OR_BREAK = new Set([0x20, 0x09, 0x0d, 0x0a]);
+/** An anchor or alias: `&` or `*` beginning a node, followed by its name. */
+const ANCHOR = /(?:^|[\s[\]{},:-])[&*][^\s[\]{},]/;
+
+/** A line without its quoted text and its comment, for finding anchors that are YAML's, not text. */
+function withoutQuotesAndComment(line: string): string {
+  return line.replace(/"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?/g, '""').replace(/(^|\s)#.*$/, '');
+}

@@ -54,9 +54,16 @@ export async function validateCheckout(
     const t = usable(file, usableTemplate);
     return t ? [{ file, t }] : [];
   });
-  // The sources are held together: each may take its share of the memory sources may take.
-  const budget =
-    sourceMemoryBudget() / new Set(templates.map(({ t }) => JSON.stringify(t.value.spec.source))).size;
+  // The file sources are held together: each may take an equal share of what sources may take.
+  const files = new Set(
+    templates.flatMap(({ t }) => {
+      const source = t.value.spec.source;
+      const file =
+        typeof source !== 'string' || (daemon?.config.sources?.[source]?.type ?? 'ldap') !== 'ldap';
+      return file ? [JSON.stringify(source)] : [];
+    }),
+  );
+  const budget = sourceMemoryBudget() / Math.max(1, files.size);
   for (const { file, t } of templates) {
     const key = JSON.stringify(t.value.spec.source);
     if (!read.has(key)) read.set(key, readSource(repo, t, daemon, notes, opts.sourceCache, budget));

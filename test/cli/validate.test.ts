@@ -176,7 +176,7 @@ describe('a data file larger than the daemon can hold', () => {
     expect(res.stderr).not.toMatch(/heap out of memory/);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(
-      /^data\/people\.yaml:1:1: is 3\.\d MiB of YAML in 60,000 records, which take about \d+\.\d MiB of memory to read, more than this daemon can give a source \(\d+\.\d MiB\); export it as CSV/m,
+      /^data\/people\.yaml:1:1: is 3\.\d MiB of YAML \(60,000 records\), which takes about \d+\.\d MiB of memory, more than the \d+\.\d MiB this daemon has for a source; export it as CSV/m,
     );
     // With the memory it needs, the same file is read.
     expect((await runCli(['validate', dir])).code).toBe(0);
@@ -202,7 +202,7 @@ describe('data files that fit the memory alone, but not together', () => {
     expect(res.stderr).not.toMatch(/heap out of memory/);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(
-      /^data\/(people|others)\.csv:\d+:1: by this line the columns the mappings read take in memory, more than this daemon can give a source/m,
+      /^data\/(people|others)\.csv:\d+:1: its records up to this line take about \d+\.\d MiB of memory, more than the \d+\.\d MiB this daemon has for a source/m,
     );
     // One of them alone has all of it.
     const one = await repoWith({ 'data/people.csv': csv(80_000) });

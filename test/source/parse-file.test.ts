@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { SourceError } from '../../src/shared/errors.js';
 import { parseSourceBytes, parseSourceRows, parseSourceText } from '../../src/source/parse-file.js';
 import { collectRecords } from '../../src/source/records.js';
+import { jsonMemory } from '../../src/source/memory.js';
 
 describe('source files', () => {
   it('read CSV with a BOM, quoted fields, embedded commas, quotes and newlines, and Norwegian text', () => {
@@ -157,9 +158,23 @@ describe('a source larger than the memory it may take', () => {
       problems: refusal(
         'data/hr.json',
         1,
-        /^is 8\.8 KiB of JSON, which takes about \d+\.\d KiB of memory to read, more than this daemon can give a source \(175\.8 KiB\); export it as CSV/,
+        /^is 8\.8 KiB of JSON, which takes about \d+\.\d KiB of memory, more than the 175\.8 KiB this daemon has for a source; export it as CSV/,
       ),
     });
+  });
+
+  it('counts each field name of a JSON file once: names repeated in every record are shared', () => {
+    const records = (name: (r: number, k: number) => string) =>
+      JSON.stringify(
+        Array.from({ length: 200 }, (_, r) =>
+          Object.fromEntries(Array.from({ length: 100 }, (_, k) => [name(r, k), 'v'])),
+        ),
+      );
+    // Two files of the same size: in one the names repeat, in the other no name does.
+    const shared = records((r, k) => `f${String(k).padStart(6, '0')}`);
+    const distinct = records((r, k) => `f${String(r * 100 + k).padStart(6, '0')}`);
+    expect(distinct.length).toBe(shared.length);
+    expect(jsonMemory(Buffer.from(distinct))).toBeGreaterThan(1.5 * jsonMemory(Buffer.from(shared)));
   });
 
   it('lists a hundred records that are not objects, and counts the rest', () => {
@@ -178,7 +193,7 @@ describe('a source larger than the memory it may take', () => {
       refusal(
         'data/hr.csv',
         expect.any(Number),
-        /^by this line the columns the mappings read take in memory, more than this daemon can give a source \(390\.6 KiB\)/,
+        /^its records up to this line take about \d+\.\d KiB of memory, more than the 390\.6 KiB this daemon has for a source; give the daemon more memory/,
       ),
     );
     // With the note kept a record is more than twice as large: the budget runs out before the end.
@@ -195,7 +210,7 @@ describe('a source larger than the memory it may take', () => {
       refusal(
         'data/hr.csv',
         7,
-        /^a quote inside a field that does not start with one: a file like this is read by the thorough CSV reader, which holds every column \(about \d+\.\d KiB for these 215\.6 KiB\), more than this daemon can give a source \(488\.3 KiB\); correct the file from this line on/,
+        /^a quote inside a field that does not start with one: such a file is read by a slower CSV reader that holds every column, here about \d+\.\d KiB of memory, more than the 488\.3 KiB this daemon has for a source; correct the file from this line on/,
       ),
     );
   });

@@ -76,31 +76,40 @@ describe('a YAML source read in pieces', () => {
     expect(pieces(text, 4)).toEqual(expected);
   });
 
-  it('says what a large YAML source must be when it is not a plain list of records', () => {
-    for (const text of [
-      '- &a { employeeId: 1 }\n- *a\n',
-      '- employeeId: 1\n  name: &n Kari\n- employeeId: 2\n  name: *n\n',
-      '---\n- employeeId: 1\n',
-      '%YAML 1.2\n---\n- employeeId: 1\n',
-      'employees:\n  - employeeId: 1\n',
-      '  - employeeId: 1\n',
-      '[{ employeeId: 1 }]\n',
-    ]) {
+  it('says what a large YAML source must be when it is not a plain list of records, and where', () => {
+    for (const [text, line, why] of [
+      ['- &a { employeeId: 1 }\n- *a\n', 1, /anchors \(&\) and aliases \(\*\) are not read/],
+      ['- employeeId: 1\n  name: &n Kari\n- employeeId: 2\n  name: *n\n', 2, /anchors/],
+      ['%YAML 1.2\n---\n- employeeId: 1\n', 1, /this line neither starts a record/],
+      ['- employeeId: 1\n---\n- employeeId: 2\n', 2, /this line neither starts a record/],
+      ['- employeeId: 1\n...\n- employeeId: 2\n', 3, /there is more after the end of the document/],
+      ['# HR\nemployees:\n  - employeeId: 1\n', 2, /this line neither starts a record/],
+      ['  - employeeId: 1\n', 1, /this line neither starts a record/],
+      ['[{ employeeId: 1 }]\n', 1, /this line neither starts a record/],
+      ['# nothing yet\n', 1, /it holds no record/],
+    ] as const) {
       const read = pieces(text, 10);
       expect(read.rows, text).toEqual([]);
       expect(read.problems, text).toEqual([
         {
           file: 'data/hr.yaml',
-          line: 1,
+          line,
           col: 1,
           message: expect.stringMatching(
-            /^a YAML source over 64 KB must be a plain list of records.*CSV or JSON$/,
+            /^a YAML source over 64 KB must be a plain list of records, each starting with "- " at the start of a line, and .*; export large sources as CSV or JSON$/,
           ),
         },
       ]);
-      // Read whole, the same texts are what they always were.
-      expect(whole(text).problems.some((p) => p.message.startsWith('a YAML source over'))).toBe(false);
+      expect(read.problems[0]?.message, text).toMatch(why);
     }
+  });
+
+  it('takes a document marker before the list and after it, and & and * in comments and quoted text', () => {
+    for (const text of [
+      '---\n- employeeId: 1\n- employeeId: 2\n...\n# end\n',
+      '# *** NB: ask HR *** \n- employeeId: 1\n  dept: "Drift & *Vedlikehold*" # &not an anchor\n- employeeId: 2\n  note: \'*fast*\'\n',
+    ])
+      expect(pieces(text, 1), text).toEqual(whole(text));
   });
 
   it('refuses a record larger than a piece may be, where it starts', () => {
@@ -131,7 +140,7 @@ describe('a YAML source read in pieces', () => {
           line: 1,
           col: 1,
           message: expect.stringMatching(
-            /^is 1\.8 KiB of YAML in 100 records, which take about \d+\.\d KiB of memory to read, more than this daemon can give a source \(39\.1 KiB\)/,
+            /^is 1\.8 KiB of YAML \(100 records\), which takes about \d+\.\d KiB of memory, more than the 39\.1 KiB this daemon has for a source; export it as CSV/,
           ),
         },
       ],
