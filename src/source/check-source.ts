@@ -9,6 +9,8 @@ export interface CheckedSource {
   /** Every ID key the file has, those left out for repeating included. */
   ids?: IdKeys;
   diagnostics: Diagnostic[];
+  /** What the records take in memory, about (source/memory.ts), when the reader counted it. */
+  memory?: number;
 }
 
 /** C0 controls other than tab, line feed and carriage return, and DEL: never meant in a directory value. */
@@ -120,7 +122,7 @@ export function checkSourceBytes(
       ...(severity === 'warning' ? { severity } : {}),
     });
   }
-  return { data, ids, diagnostics };
+  return { data, ids, diagnostics, ...(parsed.memory !== undefined ? { memory: parsed.memory } : {}) };
 }
 
 function lastLineStart(bytes: Uint8Array, offset: number): number {

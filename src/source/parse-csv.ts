@@ -59,7 +59,7 @@ function readCsv(
 ): ParsedRows {
   const problems: Diagnostic[] = [];
   const header = headerNames(name, problems);
-  const declined = { line: 1, why: '' };
+  const declined = { line: 1, why: '', held: 0 };
   const rows = readCsvFast(bytes, start, delimiter, header, keep, budget, declined);
   const refused = (line: number, message: string): ParsedRows => ({
     rows: [],
@@ -69,14 +69,14 @@ function readCsv(
     const subject = 'its records up to this line take';
     return refused(rows.tooLargeAt, memoryRefusal(subject, rows.held, budget, MORE_MEMORY));
   }
-  if (rows) return withColumns({ rows, problems }, header.names);
+  if (rows) return withColumns({ rows, problems, memory: declined.held }, header.names);
   const need = Number.isFinite(budget) ? csvParseMemory(bytes, Buffer.from(delimiter)[0]!) : 0;
   if (need > budget) {
     const subject = `${declined.why}: such a file is read by a slower CSV reader that holds every column, here`;
     const advice = `correct the file from this line on, or ${MORE_MEMORY}`;
     return refused(declined.line, memoryRefusal(subject, need, budget, advice));
   }
-  return readCsvWithCsvParse(text(), name, delimiter, keep);
+  return { ...readCsvWithCsvParse(text(), name, delimiter, keep), ...(need ? { memory: need } : {}) };
 }
 
 /**
@@ -129,11 +129,14 @@ export function readCsvFast(
   header: (names: string[]) => string[],
   keep?: ReadonlySet<string>,
   budget = Number.POSITIVE_INFINITY,
-  /** Where and why the reader declined, when it does (for a message about a file too large for csv-parse). */
-  declined?: { line: number; why: string },
+  /**
+   * Filled in as the reader ends: where and why it declined, when it does (for a message about a
+   * file too large for csv-parse), and what the records it kept take in memory.
+   */
+  report?: { line: number; why: string; held: number },
 ): RawRow[] | { tooLargeAt: number; held: number } | undefined {
   const decline = (at: number, why: string) => {
-    if (declined) Object.assign(declined, { line: at, why });
+    if (report) Object.assign(report, { line: at, why });
     return undefined;
   };
   // Only an ASCII delimiter is one byte.
@@ -246,6 +249,7 @@ export function readCsvFast(
     held += RECORD_BYTES;
     if (held > budget) return { tooLargeAt: start, held };
   }
+  if (report) report.held = held;
   return rows;
 }
 

@@ -26,6 +26,8 @@ export interface ParsedRows {
    * parse was given the fields to keep.
    */
   columns?: string[];
+  /** What the rows take in memory, about (source/memory.ts), when the reader counted it. */
+  memory?: number;
 }
 
 export function formatOf(file: string, explicit?: SourceFormat): SourceFormat {
@@ -79,8 +81,8 @@ export function parseSourceBytes(
   budget = Number.POSITIVE_INFINITY,
 ): ParsedRows {
   if (format === 'csv') return parseCsvBytes(bytes, name, delimiter, keep, budget);
+  const need = format === 'json' ? jsonMemory(bytes) : 0;
   if (format === 'json') {
-    const need = jsonMemory(bytes);
     if (need > budget) {
       const message = memoryRefusal(
         `is ${formatBytes(bytes.length)} of JSON, which takes`,
@@ -92,6 +94,7 @@ export function parseSourceBytes(
     }
   }
   const text = new TextDecoder('utf-8').decode(bytes);
+  if (format === 'json') return { ...parseSourceRows(text, name, format, delimiter, keep), memory: need };
   if (format === 'yaml')
     return parseYamlRows(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, keep, { budget });
   return parseSourceRows(text, name, format, delimiter, keep);

@@ -40,9 +40,10 @@ export function parseYamlRows(
   const columns = new Set<string>();
   if (text.length <= (limits.wholeMaxChars ?? YAML_DOCUMENT_MAX_CHARS)) {
     const read = readDocument(text, { name, keep, columns, firstLine: 1, firstRecord: 0 });
+    const memory = text.length * YAML_MEMORY_PER_BYTE + read.rows.length * RECORD_BYTES;
     return read.invalid
       ? { rows: [], problems: read.problems }
-      : { rows: read.rows, problems: read.problems, columns: [...columns] };
+      : { rows: read.rows, problems: read.problems, columns: [...columns], memory };
   }
   const list = recordStarts(text);
   if (!('starts' in list)) {
@@ -96,7 +97,7 @@ export function parseYamlRows(
   }
   return errors.listed.length
     ? { rows: [], problems: errors.all() }
-    : { rows, problems: problems.all(), columns: [...columns] };
+    : { rows, problems: problems.all(), columns: [...columns], memory: need };
 }
 
 interface ReadContext {

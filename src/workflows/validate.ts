@@ -54,21 +54,15 @@ export async function validateCheckout(
     const t = usable(file, usableTemplate);
     return t ? [{ file, t }] : [];
   });
-  // The file sources are held together: each may take an equal share of what sources may take.
-  const files = new Set(
-    templates.flatMap(({ t }) => {
-      const source = t.value.spec.source;
-      const file =
-        typeof source !== 'string' || (daemon?.config.sources?.[source]?.type ?? 'ldap') !== 'ldap';
-      return file ? [JSON.stringify(source)] : [];
-    }),
-  );
-  const budget = sourceMemoryBudget() / Math.max(1, files.size);
+  // The sources are held together: each may take what those read before it left.
+  let budget = sourceMemoryBudget();
   for (const { file, t } of templates) {
     const key = JSON.stringify(t.value.spec.source);
-    if (!read.has(key)) read.set(key, readSource(repo, t, daemon, notes, opts.sourceCache, budget));
+    const first = !read.has(key);
+    if (first) read.set(key, readSource(repo, t, daemon, notes, opts.sourceCache, budget));
     const checked = await read.get(key)!;
     if (!checked) continue;
+    if (first && checked.data) budget = Math.max(0, budget - (checked.memory ?? 0));
     // A loop, not push(...): a broken file may give hundreds of thousands of diagnostics.
     for (const d of checked.diagnostics) t.diagnostics.push(d);
     const data = checked.data;

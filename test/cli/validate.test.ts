@@ -204,9 +204,15 @@ describe('data files that fit the memory alone, but not together', () => {
     expect(res.stderr).toMatch(
       /^data\/(people|others)\.csv:\d+:1: its records up to this line take about \d+\.\d MiB of memory, more than the \d+\.\d MiB this daemon has for a source/m,
     );
-    // One of them alone has all of it.
+    // One of them alone has all of it, and with a small one beside it what the small one leaves.
     const one = await repoWith({ 'data/people.csv': csv(80_000) });
     expect((await runCli(['validate', one], { env })).code).toBe(0);
+    const small = await repoWith({
+      'data/people.csv': csv(80_000),
+      'data/others.csv': csv(1_000),
+      'templates/ad-others.yaml': second,
+    });
+    expect((await runCli(['validate', small], { env })).code).toBe(0);
   });
 });
 

@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../harness/random.js';
 import { parseCsvBytes, parseCsvRows, readCsvFast, readCsvWithCsvParse } from '../../src/source/parse-csv.js';
-import type { RawRow } from '../../src/source/parse-file.js';
+import type { ParsedRows, RawRow } from '../../src/source/parse-file.js';
+
+/** Rows, problems and columns: what the fast reader and csv-parse must agree on (only the fast one counts memory). */
+const withoutMemory = ({ memory: _, ...parsed }: ParsedRows) => parsed;
 
 const PIECES = [
   'a',
@@ -85,10 +88,12 @@ describe('the fast CSV reader', () => {
       if (got) fast++;
       else fellBack++;
       const context = `seed ${seed}: ${JSON.stringify(text)}`;
-      expect(parseCsvRows(text, 'r.csv', delimiter), context).toEqual(expected);
+      expect(withoutMemory(parseCsvRows(text, 'r.csv', delimiter)), context).toEqual(expected);
       // The bytes of the file, with a BOM now and then, read as the text is.
       const bom = seed % 5 === 0 ? '\ufeff' : '';
-      expect(parseCsvBytes(Buffer.from(bom + text), 'r.csv', delimiter), context).toEqual(expected);
+      expect(withoutMemory(parseCsvBytes(Buffer.from(bom + text), 'r.csv', delimiter)), context).toEqual(
+        expected,
+      );
       if (lines && expected.rows.length === lines.length)
         expect(
           expected.rows.map((row) => row.origin),
@@ -109,8 +114,10 @@ describe('the fast CSV reader', () => {
         Object.fromEntries(Object.entries(fields).filter(([k]) => keep.has(k)));
       const expected = { ...whole, rows: whole.rows.map((r) => ({ ...r, fields: only(r.fields) })) };
       const context = `seed ${seed}: ${JSON.stringify(text)}`;
-      expect(parseCsvRows(text, 'r.csv', delimiter, keep), context).toEqual(expected);
-      expect(parseCsvBytes(Buffer.from(text), 'r.csv', delimiter, keep), context).toEqual(expected);
+      expect(withoutMemory(parseCsvRows(text, 'r.csv', delimiter, keep)), context).toEqual(expected);
+      expect(withoutMemory(parseCsvBytes(Buffer.from(text), 'r.csv', delimiter, keep)), context).toEqual(
+        expected,
+      );
       expect(readCsvWithCsvParse(text, 'r.csv', delimiter, keep), context).toEqual(expected);
     }
   });
@@ -121,7 +128,7 @@ describe('the fast CSV reader', () => {
       lines.push(`${100000 + i};Åse ${i};"Ødegård; ""jr"""; Seniorrådgiver ved avdeling ${i % 7}`);
     const text = `${lines.join('\r\n')}\r\n`;
     expect(readCsvFast(Buffer.from(text), 0, ';', (names) => names)).toBeDefined();
-    const parsed = parseCsvBytes(Buffer.from(text), 'p.csv', ';');
+    const parsed = withoutMemory(parseCsvBytes(Buffer.from(text), 'p.csv', ';'));
     expect(parsed).toEqual(readCsvWithCsvParse(text, 'p.csv', ';'));
     expect(parsed.columns).toEqual(['employeeId', 'givenName', 'sn', 'title']);
     expect(parsed.rows[1999]).toEqual({
@@ -158,6 +165,8 @@ describe('the fast CSV reader', () => {
     const names = Array.from({ length: 2000 }, (_, i) => `c${i}`);
     const text = `${names.join(',')}\n${names.map((_, i) => i).join(',')}\n`;
     expect(readCsvFast(Buffer.from(text), 0, ',', (n) => n)).toBeUndefined();
-    expect(parseCsvBytes(Buffer.from(text), 'w.csv', ',')).toEqual(readCsvWithCsvParse(text, 'w.csv', ','));
+    expect(withoutMemory(parseCsvBytes(Buffer.from(text), 'w.csv', ','))).toEqual(
+      readCsvWithCsvParse(text, 'w.csv', ','),
+    );
   });
 });
