@@ -38,7 +38,7 @@ export function csvParseMemory(bytes: Uint8Array, delimiter: number): number {
  * What JSON.parse of these bytes makes, about: the text, an object or array per `{` or `[`, a value
  * per `,`, and each field name the first time it appears (later ones share its string; an object
  * with many names is kept in a slower, larger form, so each name in it counts too). 100,000 records
- * of five fields, 12.7 MB: 60 MB estimated, 47 MB measured; `[{},{},…]` of 17 MB: 1 GB, which is
+ * of five fields, 12.7 MB: 66–80 MB estimated (as the text is Latin-1 or not), 47 MB measured; `[{},{},…]` of 17 MB: 1 GB, which is
  * why it is counted, not guessed from the size.
  */
 export function jsonMemory(bytes: Uint8Array): number {

@@ -15,10 +15,10 @@ import { usedFields } from '../plan/used-fields.js';
 export const MAX_SOURCE_BYTES = 512 * 1024 * 1024;
 
 /**
- * The memory the sources of a checkout may take together: this share of V8's old generation,
- * which Node sizes from the memory the process may use (in the deployment's 512 MiB: 259 MB of
- * heap, of which at most 48 MB is the young generation). The rest is for the plan, the
- * directory's pages and the daemon itself. A file that would take more is refused, located,
+ * The memory the sources of a checkout may take together: this share of V8's heap limit less its
+ * young generation (48 MB at most). Node sizes the heap from the memory the process may use: in
+ * the deployment's 512 MiB, with the launcher's flags, 280 MB, so 139 MB for sources. The rest is
+ * for the plan, the directory's pages and the daemon itself. A file that would take more is refused, located,
  * before or while it is read (source/memory.ts): read, it would stop the daemon.
  */
 const SOURCE_HEAP_SHARE = 0.6;
