@@ -197,8 +197,11 @@ function recordStarts(text: string): { starts: number[] } | { line: number; why:
   return starts.length ? { starts } : { line: 1, why: 'it holds no record ("- ")' };
 }
 
-/** An anchor or alias: `&` or `*` beginning a node, followed by its name. */
-const ANCHOR = /(?:^|[\s[\]{},:-])[&*][^\s[\]{},]/;
+/**
+ * An anchor or alias: `&` or `*` and a name where a node begins (a line's content, after `- `,
+ * `? ` or `: `, or after `[`, `{` or `,`), not inside a value ("Sales &Marketing", "a *very* good").
+ */
+const ANCHOR = /(?:^\s*|[-?:]\s+|[[{,]\s*)[&*][^\s[\]{},]/;
 
 /** A line without its quoted text and its comment, for finding anchors that are YAML's, not text. */
 function withoutQuotesAndComment(line: string): string {

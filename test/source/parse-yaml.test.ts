@@ -175,10 +175,21 @@ describe('a YAML source read in pieces', () => {
     });
   });
 
-  it('reads ampersands and asterisks inside values as text', () => {
+  it('reads ampersands and asterisks inside values as text, and refuses them where a node begins', () => {
     const text =
-      '- employeeId: 1\n  dept: R&D\n  note: 5 * 3, Q&A, a*b\n- employeeId: 2\n  dept: IT & Drift\n';
+      '- employeeId: 1\n  dept: R&D\n  note: 5 * 3, Q&A, a*b, a *very* good one\n' +
+      '- employeeId: 2\n  dept: Sales &Marketing\n';
     expect(pieces(text, 1)).toEqual(whole(text));
-    expect(pieces(text, 1).rows.map((r) => r.fields['dept'])).toEqual(['R&D', 'IT & Drift']);
+    expect(pieces(text, 1).rows.map((r) => r.fields['dept'])).toEqual(['R&D', 'Sales &Marketing']);
+    for (const [refused, line] of [
+      ['- employeeId: 1\n  groups: [*staff]\n', 2],
+      ['- employeeId: 1\n  groups: {a: 1, b: *x}\n', 2],
+      ['- employeeId: 1\n  groups:\n    - *staff\n', 3],
+      ['- employeeId: 1\n  title: *Vikar*\n', 2],
+    ] as const)
+      expect(pieces(refused, 1).problems[0], refused).toMatchObject({
+        line,
+        message: expect.stringMatching(/anchors/),
+      });
   });
 });
