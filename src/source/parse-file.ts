@@ -58,12 +58,13 @@ export function parseSourceRows(
   format: SourceFormat,
   delimiter = ',',
   keep?: ReadonlySet<string>,
+  budget?: number,
 ): ParsedRows {
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   // A record keeps only the fields asked for (plan/used-fields.ts).
   if (format === 'csv') return parseCsvRows(text, name, delimiter, keep);
   if (format === 'json') return parseJsonRows(text, name, keep);
-  return parseYamlRows(text, name, keep);
+  return parseYamlRows(text, name, keep, { budget });
 }
 
 /**
@@ -81,23 +82,15 @@ export function parseSourceBytes(
   budget = Number.POSITIVE_INFINITY,
 ): ParsedRows {
   if (format === 'csv') return parseCsvBytes(bytes, name, delimiter, keep, budget);
-  const need = format === 'json' ? jsonMemory(bytes) : 0;
-  if (format === 'json') {
-    if (need > budget) {
-      const message = memoryRefusal(
-        `is ${formatBytes(bytes.length)} of JSON, which takes`,
-        need,
-        budget,
-        AS_CSV,
-      );
-      return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
-    }
+  const text = () => new TextDecoder('utf-8').decode(bytes);
+  if (format === 'yaml') return parseSourceRows(text(), name, format, delimiter, keep, budget);
+  const need = jsonMemory(bytes);
+  if (need > budget) {
+    const subject = `is ${formatBytes(bytes.length)} of JSON, which takes`;
+    const message = memoryRefusal(subject, need, budget, AS_CSV);
+    return { rows: [], problems: [{ file: name, line: 1, col: 1, message }] };
   }
-  const text = new TextDecoder('utf-8').decode(bytes);
-  if (format === 'json') return { ...parseSourceRows(text, name, format, delimiter, keep), memory: need };
-  if (format === 'yaml')
-    return parseYamlRows(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, name, keep, { budget });
-  return parseSourceRows(text, name, format, delimiter, keep);
+  return { ...parseSourceRows(text(), name, format, delimiter, keep), memory: need };
 }
 
 function problemText(d: Diagnostic): string {
