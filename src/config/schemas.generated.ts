@@ -580,7 +580,7 @@ export const daemonConfigSchema = {
           "type": "integer",
           "minimum": 1,
           "default": 900,
-          "description": "A claim on an execution without a result older than this is taken over by another daemon and resumed from a fresh read. A running execution renews its claim every third of this time (an empty commit on main), so only a daemon that stopped (crashed, or cut off from the repository) loses its claim."
+          "description": "A claim on an execution without a result that nobody renewed for this long is taken over by another daemon and resumed from a fresh read. Each daemon measures this on its own clock, from when it first saw the claim on main (never from the time in the claim, which is its signer's clock). A running execution renews its claim every third of this time (an empty commit on main), so only a daemon that stopped (crashed, or cut off from the repository) loses its claim."
         },
         "retry": {
           "type": "object",

@@ -6,6 +6,7 @@ import { describeError } from '../shared/errors.js';
 import { loadSigningKeys } from '../adapters/fs/signing-key.js';
 import { Ledger } from '../adapters/fs/ledger.js';
 import { openFreshnessMemory } from '../adapters/fs/freshness-memory.js';
+import { openClaimWatch } from '../adapters/fs/claim-watch.js';
 import { daemonIdentity, lockWorkdir } from '../adapters/fs/workdir.js';
 import { openLdapWriters } from '../adapters/ldap/writer.js';
 import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
@@ -96,6 +97,7 @@ export async function reconcileContext(
       snapshots: await openScopeSnapshots(path.join(workdir, 'pass-reads')),
       self: await daemonIdentity(workdir),
       claimTimeoutMs: cfg.execution.claimTimeoutSeconds * 1000,
+      claims: await openClaimWatch(workdir),
       apply: {
         ...preview,
         openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),

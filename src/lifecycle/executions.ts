@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Signed, Statement } from './signing.js';
 import type { RequestStatus } from './status.js';
 
@@ -30,6 +31,11 @@ export interface ExecutionRecord {
   distrust?: string;
   /** The commit that carries it (history records). */
   commit?: string;
+  /**
+   * Its place in main's history (history records; parents before children): the order records
+   * are read in, whatever clock signed them.
+   */
+  position?: number;
   /** The signed statement itself (ledger records), to put into main's history if it is missing there. */
   signed?: Signed;
 }
@@ -62,6 +68,13 @@ export interface MainDecisionInput {
   /** This daemon's identity (persisted in its workdir), to recognise its own claims after a crash. */
   self: string;
   now: Date;
+  /**
+   * When this daemon first saw the latest record (latestRecord) as the latest, on its own clock:
+   * a claim is taken over once nobody renewed it for claimTimeoutMs as this daemon measured it.
+   * The claim's own time is the signer's clock; a replica whose clock ran ahead would take a live
+   * claim over early (Kubernetes' leader election measures a lease the same way, locally).
+   */
+  latestSeenAt: Date;
   claimTimeoutMs: number;
 }
 
@@ -79,11 +92,51 @@ export type MainDecision =
   /** A record this daemon cannot verify: never execute over it, say why. */
   | { action: 'blocked'; record: ExecutionRecord; why: string };
 
-/** A request's records as the once-only rule reads them: by the time each was signed. */
-function inTimeOrder(records: readonly ExecutionRecord[], request: string): ExecutionRecord[] {
-  return records
-    .filter((r) => r.statement.request === request)
-    .sort((a, b) => a.statement.at.localeCompare(b.statement.at));
+/**
+ * A record's identity for "has it changed?": its statement (a renewal is a new one). The copy of a
+ * record in main's history and in the ledger are one record.
+ */
+export function recordKey(record: ExecutionRecord): string {
+  return createHash('sha256').update(JSON.stringify(record.statement)).digest('base64url');
+}
+
+/**
+ * A request's records in the order they were made: main's history decides (its commits were
+ * each made on the one before, compare-and-swap), not the time in a statement, which is the
+ * signer's clock and may be minutes off another replica's. A record only in this daemon's ledger
+ * (its push failed, or the daemon stopped before it) is placed among them by its time, the best
+ * there is for it; a ledger copy of a history record takes the history record's place.
+ */
+export function inRecordOrder(records: readonly ExecutionRecord[], request: string): ExecutionRecord[] {
+  const mine = records.filter((r) => r.statement.request === request);
+  const history = mine.filter((r) => r.position !== undefined).sort((a, b) => a.position! - b.position!);
+  const placed = new Map<string, ExecutionRecord[]>();
+  for (const r of history) placed.set(recordKey(r), []);
+  const unplaced: ExecutionRecord[] = [];
+  for (const r of mine) {
+    if (r.position !== undefined) continue;
+    const copies = placed.get(recordKey(r));
+    if (copies) copies.push(r);
+    else unplaced.push(r);
+  }
+  unplaced.sort((a, b) => a.statement.at.localeCompare(b.statement.at));
+  const out: ExecutionRecord[] = [];
+  let next = 0;
+  for (const r of history) {
+    while (next < unplaced.length && unplaced[next]!.statement.at < r.statement.at)
+      out.push(unplaced[next++]!);
+    out.push(r, ...placed.get(recordKey(r))!);
+  }
+  out.push(...unplaced.slice(next));
+  return out;
+}
+
+/** The request's latest record (inRecordOrder), the one whose age decides a takeover. */
+export function latestRecord(
+  records: readonly ExecutionRecord[],
+  request: string,
+): ExecutionRecord | undefined {
+  return inRecordOrder(records, request).at(-1);
 }
 
 /**
@@ -96,10 +149,10 @@ export function claimLostBecause(
   request: string,
   self: string,
 ): string | undefined {
-  const latest = inTimeOrder(
+  const latest = latestRecord(
     records.filter((r) => r.commit !== undefined),
     request,
-  ).at(-1);
+  );
   const s = latest?.statement;
   if (latest?.trusted && s?.by === self && s.state === 'executing') return undefined;
   return `the latest record is ${s ? `${s.state} by ${s.by ?? 'another daemon'} at ${s.at}` : 'none'}`;
@@ -110,7 +163,7 @@ export function claimLostBecause(
  * the once-only rule is unit-tested.
  */
 export function decideOnMain(input: MainDecisionInput): MainDecision {
-  const records = inTimeOrder(input.records, input.request);
+  const records = inRecordOrder(input.records, input.request);
   // Any record someone else signed stops execution: it may be a second daemon with another key,
   // and running twice is worse than not running. The status says how to resolve it.
   const untrusted = records.find((r) => !r.trusted);
@@ -152,14 +205,14 @@ export function decideOnMain(input: MainDecisionInput): MainDecision {
   if (s.by && s.by.split('/')[0] === input.self.split('/')[0] && s.by !== input.self) {
     return { action: 'execute', resume: latest, why: 'resuming this daemon’s own interrupted execution' };
   }
-  const age = input.now.getTime() - Date.parse(s.at);
   if (s.by === input.self)
     return { action: 'execute', resume: latest, why: 'continuing this daemon’s claim' };
-  if (age > input.claimTimeoutMs) {
+  const unrenewed = input.now.getTime() - input.latestSeenAt.getTime();
+  if (unrenewed > input.claimTimeoutMs) {
     return {
       action: 'execute',
       resume: latest,
-      why: `the claim of ${s.by ?? 'another daemon'} is ${Math.round(age / 1000)} s old (timeout ${Math.round(input.claimTimeoutMs / 1000)} s): resuming from a fresh read`,
+      why: `the claim of ${s.by ?? 'another daemon'} was not renewed for ${Math.round(unrenewed / 1000)} s (timeout ${Math.round(input.claimTimeoutMs / 1000)} s): resuming from a fresh read`,
     };
   }
   return { action: 'wait', claim: latest, why: `claimed by ${s.by ?? 'another daemon'} at ${s.at}` };

@@ -39,7 +39,10 @@ export interface RepoPort {
    * touched: an execution is reading its plan from it meanwhile.
    */
   commitEmpty(branch: string, onto: string, message: string): Promise<{ commit: string } | { moved: true }>;
-  /** Messages of the commits on origin/<branch> whose message contains `needle`, oldest first. */
+  /**
+   * Messages of the commits on origin/<branch> whose message contains `needle`, oldest first: each
+   * after its parents, whatever the commits' dates say.
+   */
   messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>>;
   /** A regular file's content at a commit, or undefined. */
   readFileAt(commit: string, file: string): Promise<string | undefined>;

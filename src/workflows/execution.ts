@@ -8,11 +8,14 @@ import {
   decideOnMain,
   EXECUTED_EDITED,
   type ExecutionRecord,
+  latestRecord,
   type MainDecision,
   RECORD_TRAILER,
+  recordKey,
   recordsInMessage,
   recordTrailer,
 } from '../lifecycle/executions.js';
+import type { ClaimWatch } from '../ports/claims.js';
 import { type Signed, type Verified, verifySigned } from '../lifecycle/signing.js';
 import { signExecution } from '../lifecycle/statements.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/status.js';
@@ -40,6 +43,8 @@ export interface ExecutionContext {
   /** This daemon's identity (workdir id / pid). */
   self: string;
   claimTimeoutMs: number;
+  /** When this daemon first saw each request's latest record: a claim's age on its own clock. */
+  claims: ClaimWatch;
   apply: Omit<ApplyDeps, 'trustedKeys'>;
   now?: () => Date;
   /** An operator's `reexport apply --force`: execute without execute: true / a reviewed plan. */
@@ -87,7 +92,7 @@ export async function readRecords(
     if (!known) memo.set(key, (known = trusted.map((k) => verifySigned(raw, k))));
     return known;
   };
-  const add = (raw: unknown, commit?: string) => {
+  const add = (raw: unknown, at?: { commit: string; position: number }) => {
     const verdictsOfRaw = verdictsOf(raw);
     const ok = verdictsOfRaw.find((v) => v.ok);
     let record: ExecutionRecord;
@@ -95,7 +100,7 @@ export async function readRecords(
       record = {
         statement: ok.statement,
         trusted: true,
-        ...(commit ? { commit } : { signed: raw as Signed }),
+        ...(at ?? { signed: raw as Signed }),
       };
     else {
       // Untrusted: the statement text is still readable (it is JSON); its claim is not believed.
@@ -108,14 +113,15 @@ export async function readRecords(
       }
       if (!statement || typeof statement.request !== 'string' || typeof statement.at !== 'string') return;
       const reason = verdictsOfRaw.map((v) => (v.ok ? '' : v.reason)).join('; ');
-      record = { statement, trusted: false, distrust: reason, ...(commit ? { commit } : {}) };
+      record = { statement, trusted: false, distrust: reason, ...at };
     }
     const list = out.get(record.statement.request) ?? [];
     list.push(record);
     out.set(record.statement.request, list);
   };
+  let position = 0;
   for (const { commit, message } of await ctx.repo.messagesWith(ctx.main, `${RECORD_TRAILER}: `)) {
-    for (const raw of recordsInMessage(message)) add(raw, commit);
+    for (const raw of recordsInMessage(message)) add(raw, { commit, position: position++ });
   }
   for (const raw of await ctx.ledger.records()) add(raw);
   return out;
@@ -138,16 +144,24 @@ export async function executeOnMain(
   const file = checkout.repo.requests.get(name);
   const request = file?.value;
   const status = parseStatus(await readReportFile(checkout.repo.root, name, 'status.yaml'));
+  const log = ctx.log.child({ request: name });
+  const decidedAt = now();
+  const latest = latestRecord(records, name);
+  const latestSeenAt = latest ? ctx.claims.seenSince(name, recordKey(latest), decidedAt) : decidedAt;
+  // Forgetting only delays a takeover (the claim is seen afresh), so a failed write is no failure.
+  await ctx.claims.save().catch((err: unknown) => {
+    log.warn({ err: describeError(err).message }, 'could not keep when claims were first seen');
+  });
   const decision: MainDecision = decideOnMain({
     request: name,
     execute: Boolean(request?.spec.execute) || Boolean(ctx.force),
     requestDigest: request ? requestDigest(request) : '',
     records,
     self: ctx.self,
-    now: now(),
+    now: decidedAt,
+    latestSeenAt,
     claimTimeoutMs: ctx.claimTimeoutMs,
   });
-  const log = ctx.log.child({ request: name });
   switch (decision.action) {
     case 'preview':
       return { did: 'preview' };
@@ -155,10 +169,15 @@ export async function executeOnMain(
       log.info({ claim: decision.claim.statement.by }, `execution claimed elsewhere: ${decision.why}`);
       return { did: 'nothing', why: decision.why };
     case 'blocked': {
-      const s = decision.record.statement;
-      const age = now().getTime() - Date.parse(s.at);
-      // Most likely a second daemon with another key at work: say so in the log, leave its status.
-      if ((s.state === 'executing' || s.state === 'partial') && age < ctx.claimTimeoutMs) {
+      // Most likely a second daemon with another key at work (the latest record is its claim, seen
+      // renewed within the timeout by this daemon's clock): say so in the log, leave its status.
+      const s = latest?.statement;
+      const unrenewed = decidedAt.getTime() - latestSeenAt.getTime();
+      if (
+        !latest?.trusted &&
+        (s?.state === 'executing' || s?.state === 'partial') &&
+        unrenewed < ctx.claimTimeoutMs
+      ) {
         log.warn({ claim: s.by }, decision.why);
         return { did: 'nothing', why: decision.why };
       }
@@ -341,9 +360,10 @@ function renewClaim(
     log.warn(why);
     events.lost(why);
   };
-  // Armed from the time the claim, then each renewal, was signed (the time other daemons count
-  // from): a daemon paused past it finds it expired as it wakes, before its next write (timers
-  // run first in the event loop).
+  // Armed from the time the claim, then each renewal, was signed: other daemons count the timeout
+  // from when they first saw it on main, which is later, on their own clocks, so this fence runs
+  // out first whatever the clocks say. A daemon paused past it finds it expired as it wakes,
+  // before its next write (timers run first in the event loop).
   const arm = (at: Date) => {
     clearTimeout(fence);
     const ms = ctx.claimTimeoutMs * CLAIM_FENCE;

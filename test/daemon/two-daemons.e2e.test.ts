@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -11,6 +12,34 @@ import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 
 const bin = fileURLToPath(new URL('../../bin/reexport.js', import.meta.url));
+
+/**
+ * libfaketime (Debian's libfaketime, which .ci/run installs): a process started with it reads a
+ * clock `FAKETIME` away from the machine's, as a replica on a badly synchronised node does. Its
+ * git commits carry that clock's dates too.
+ */
+const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib']
+  .map((dir) => `${dir}/faketime/libfaketime.so.1`)
+  .find((file) => existsSync(file));
+const skewed = (offset: string): NodeJS.ProcessEnv => {
+  if (!FAKETIME_LIB) throw new Error('libfaketime is not installed (apt-get install libfaketime)');
+  return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: offset };
+};
+
+/** main's claim and execution records, oldest first in its history: [subject, by, state]. */
+async function recordsOnMain(bare: string) {
+  return (await gitIn(bare, 'log', '--topo-order', '--reverse', '--format=%s%x00%B%x1e', 'main'))
+    .split('\x1e')
+    .filter((c) => c.includes('\0'))
+    .flatMap((c) => {
+      const [subject, body] = c.replace(/^\n+/, '').split('\0') as [string, string];
+      const m = /^Reexport-Record: (\S+)$/m.exec(body);
+      if (!m) return [];
+      const signed = JSON.parse(Buffer.from(m[1]!, 'base64url').toString()) as { statement: string };
+      const s = JSON.parse(signed.statement) as { by: string; state: string; at: string };
+      return [{ subject, by: s.by, state: s.state, at: s.at }];
+    });
+}
 const USERS = 300;
 const REQUEST = (execute: boolean) =>
   `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: bulk }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
@@ -64,8 +93,12 @@ ${opts.execution ? `execution: ${opts.execution}\n` : ''}targets:
     await f.work?.cleanup();
     await f.slapd?.stop();
   });
-  const cli = (cfg: string) =>
-    runCli(['once', '--config', `${f.work.dir}/${cfg}`], { env: env(), cwd: f.work.dir });
+  /** `reexport once` of a.yaml or b.yaml; `extraEnv` e.g. a skewed clock. */
+  const cli = (cfg: string, extraEnv: NodeJS.ProcessEnv = {}) =>
+    runCli(['once', '--config', `${f.work.dir}/${cfg}`], {
+      env: { ...env(), ...extraEnv },
+      cwd: f.work.dir,
+    });
   return {
     f,
     env,
@@ -175,19 +208,7 @@ describeWithSlapd('a daemon paused past the claim timeout', () => {
     rateLimit: 30,
     execution: '{ claimTimeoutSeconds: 3 }',
   });
-  /** main's claim and execution records, oldest first: [subject, by, state]. */
-  const records = async () =>
-    (await gitIn(f.remote.bare, 'log', '--reverse', '--format=%s%x00%B%x1e', 'main'))
-      .split('\x1e')
-      .filter((c) => c.includes('\0'))
-      .flatMap((c) => {
-        const [subject, body] = c.replace(/^\n+/, '').split('\0') as [string, string];
-        const m = /^Reexport-Record: (\S+)$/m.exec(body);
-        if (!m) return [];
-        const signed = JSON.parse(Buffer.from(m[1]!, 'base64url').toString()) as { statement: string };
-        const s = JSON.parse(signed.statement) as { by: string; state: string };
-        return [{ subject, by: s.by, state: s.state }];
-      });
+  const records = () => recordsOnMain(f.remote.bare);
 
   it('stops writing when it wakes to find its claim taken over, and never claims it back', async () => {
     await mergeBulk();
@@ -211,6 +232,12 @@ describeWithSlapd('a daemon paused past the claim timeout', () => {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     a.kill('SIGSTOP');
     await new Promise((resolve) => setTimeout(resolve, 4000));
+    // B counts the timeout on its own clock from when it first saw the claim: not yet.
+    const first = await cli('b.yaml');
+    expect(first.code).toBe(0);
+    expect(`${first.stdout}${first.stderr}`).toContain('execution claimed elsewhere');
+    expect((await records()).every((r) => r.by === holder)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 3500));
     const b = cli('b.yaml');
     await expect
       .poll(async () => (await records()).some((r) => r.state === 'executing' && r.by !== holder), {
@@ -227,6 +254,100 @@ describeWithSlapd('a daemon paused past the claim timeout', () => {
     const takeover = all.findIndex((r) => r.by !== holder);
     expect(all.slice(takeover).every((r) => r.by !== holder)).toBe(true);
     expect(all.filter((r) => r.state === 'executed')).toHaveLength(1);
+    const counts = auditedModifies(await f.slapd.audit());
+    expect(counts.size).toBe(users);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  }, 90_000);
+});
+
+describeWithSlapd('replicas whose clocks disagree', () => {
+  const users = 300;
+  // 300 writes at 30 a second: ten seconds, with a claim timeout of three (renewed every second).
+  const { f, env, cli, mergeBulk } = twoDaemons({
+    users,
+    rateLimit: 30,
+    execution: '{ claimTimeoutSeconds: 3 }',
+  });
+  const records = () => recordsOnMain(f.remote.bare);
+  const startA = () => {
+    const child = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/a.yaml`], {
+      env: env(),
+      cwd: f.work.dir,
+    });
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { child, exit };
+  };
+  const claimed = () =>
+    expect
+      .poll(async () => (await records()).some((r) => r.state === 'executing'), {
+        timeout: 20_000,
+        interval: 100,
+      })
+      .toBe(true);
+
+  it('one whose clock runs an hour ahead never takes over a claim that is being renewed', async () => {
+    await mergeBulk();
+    const a = startA();
+    await claimed();
+    const holder = (await records()).find((r) => r.state === 'executing')!.by;
+    // By its clock A's claim is an hour old, far past the timeout; A renews it every second.
+    for (let i = 0; i < 3; i++) {
+      const b = await cli('b.yaml', skewed('+1h'));
+      expect(b.code).toBe(0);
+      expect(`${b.stdout}${b.stderr}`).toContain('execution claimed elsewhere');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    }
+    expect(await a.exit).toBe(0);
+    const all = await records();
+    expect(all.every((r) => r.by === holder)).toBe(true);
+    expect(all.filter((r) => r.state === 'executed')).toHaveLength(1);
+    const counts = auditedModifies(await f.slapd.audit());
+    expect(counts.size).toBe(users);
+    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+  }, 90_000);
+});
+
+describeWithSlapd('replicas whose clocks disagree, when one stops', () => {
+  const users = 300;
+  const { f, env, cli, mergeBulk } = twoDaemons({
+    users,
+    rateLimit: 30,
+    execution: '{ claimTimeoutSeconds: 3 }',
+  });
+  const records = () => recordsOnMain(f.remote.bare);
+
+  it('one whose clock runs an hour behind takes over a stopped claim once unrenewed, and finishes it', async () => {
+    await mergeBulk();
+    const a = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/a.yaml`], {
+      env: env(),
+      cwd: f.work.dir,
+    });
+    const aExit = new Promise<unknown>((resolve) => a.once('exit', resolve));
+    await expect
+      .poll(async () => auditedModifies(await f.slapd.audit()).size, { timeout: 20_000, interval: 100 })
+      .toBeGreaterThan(30);
+    // A is killed mid-execution: its claim stays on main, never renewed again.
+    a.kill('SIGKILL');
+    await aExit;
+    const holder = (await records()).find((r) => r.state === 'executing')!.by;
+
+    const behind = skewed('-1h');
+    // Its claim's time is an hour in B's future; B counts from when it saw it, on its own clock.
+    const first = await cli('b.yaml', behind);
+    expect(`${first.stdout}${first.stderr}`).toContain('execution claimed elsewhere');
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+    const b = await cli('b.yaml', behind);
+    expect(b.code, `${b.stdout}${b.stderr}`).toBe(0);
+
+    // B's records are signed an hour "before" A's, yet come after them on main, and B, reading
+    // them in main's order, kept its claim to the end.
+    const all = await records();
+    const takeover = all.findIndex((r) => r.by !== holder);
+    expect(takeover).toBeGreaterThan(0);
+    expect(all[takeover]!.at < all[takeover - 1]!.at).toBe(true);
+    expect(all.slice(takeover).every((r) => r.by !== holder)).toBe(true);
+    expect(all.at(-1)).toMatchObject({ state: 'executed' });
+    expect(await gitIn(f.remote.bare, 'show', 'main:reports/bulk/status.yaml')).toMatch(/state: executed/);
     const counts = auditedModifies(await f.slapd.audit());
     expect(counts.size).toBe(users);
     expect([...counts.values()].every((n) => n === 1)).toBe(true);

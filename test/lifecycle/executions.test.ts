@@ -4,6 +4,8 @@ import {
   claimLostBecause,
   decideOnMain,
   type ExecutionRecord,
+  inRecordOrder,
+  latestRecord,
   recordsInMessage,
   recordTrailer,
 } from '../../src/lifecycle/executions.js';
@@ -34,6 +36,7 @@ const decide = (records: ExecutionRecord[], over: Partial<Parameters<typeof deci
     records,
     self: 'host-a/200',
     now: new Date('2026-11-30T00:05:00.000Z'),
+    latestSeenAt: new Date('2026-11-30T00:05:00.000Z'),
     claimTimeoutMs: 15 * 60_000,
     ...over,
   });
@@ -51,13 +54,31 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(decide(done, { requestDigest: 'r2' })).toMatchObject({ action: 'executed', edited: true });
   });
 
-  it('waits for another daemon’s fresh claim, and resumes it after the timeout', () => {
+  it('waits for another daemon’s claim, and resumes it once unrenewed for the timeout', () => {
     const other = [rec({ by: 'host-b/1' })];
     expect(decide(other).action).toBe('wait');
-    expect(decide(other, { now: new Date('2026-11-30T00:20:00.000Z') })).toMatchObject({
+    const later = new Date('2026-11-30T00:20:00.001Z');
+    // Just seen, however old its own time says it is.
+    expect(decide(other, { now: later, latestSeenAt: later })).toMatchObject({ action: 'wait' });
+    expect(decide(other, { now: later, latestSeenAt: new Date('2026-11-30T00:05:00.000Z') })).toMatchObject({
       action: 'execute',
       resume: other[0],
     });
+  });
+
+  it("counts a claim's age on its own clock, from when it first saw it, not from the signer's time", () => {
+    // Signed an hour "before" by a replica whose clock runs behind (or read by one whose clock runs
+    // ahead): only just seen, so it is another daemon's live claim.
+    const skewed = [rec({ by: 'host-b/1', at: '2026-11-29T23:05:00.000Z' })];
+    expect(decide(skewed)).toMatchObject({ action: 'wait' });
+    // Signed "in the future" by a clock that runs ahead: still taken over once unrenewed long enough.
+    const ahead = [rec({ by: 'host-b/1', at: '2026-12-01T00:00:00.000Z' })];
+    expect(
+      decide(ahead, {
+        now: new Date('2026-11-30T00:21:00.000Z'),
+        latestSeenAt: new Date('2026-11-30T00:05:00.000Z'),
+      }),
+    ).toMatchObject({ action: 'execute', resume: ahead[0] });
   });
 
   it('resumes its own claim at once after a restart (same workdir identity, another pid)', () => {
@@ -77,6 +98,25 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     const r = decide([{ ...rec({ kind: 'execution', state: 'executed' }, false), distrust: 'unknown key' }]);
     expect(r.action).toBe('blocked');
     expect(r.action === 'blocked' && r.why).toMatch(/same signing key/);
+  });
+
+  it("orders records by main's history, not by their signers' clocks", () => {
+    // host-b took over host-a's stale claim with a clock twenty minutes behind: its claim is the
+    // later one on main, so it is host-b's live claim that is waited for.
+    const a = { ...rec({ by: 'host-c/1', at: '2026-11-30T00:00:00.000Z' }), commit: 'c1', position: 0 };
+    const b = { ...rec({ by: 'host-b/1', at: '2026-11-29T23:50:00.000Z' }), commit: 'c2', position: 1 };
+    expect(decide([b, a])).toMatchObject({ action: 'wait', claim: b });
+    expect(latestRecord([b, a], 'req')).toBe(b);
+    // A record only in this daemon's ledger (its push failed) is placed by its time; a ledger copy
+    // of a history record sits where that record is.
+    const ledgerOnly = rec({
+      by: 'host-a/100',
+      kind: 'execution',
+      state: 'partial',
+      at: '2026-11-29T23:55:00.000Z',
+    });
+    const copyOfA = rec({ by: 'host-c/1', at: '2026-11-30T00:00:00.000Z' });
+    expect(inRecordOrder([copyOfA, b, ledgerOnly, a], 'req')).toEqual([ledgerOnly, a, copyOfA, b]);
   });
 
   it('ignores records of other requests', () => {

@@ -488,6 +488,8 @@ export class ConfigRepoGit implements RepoPort {
     return this.serial(async () => {
       const out = await this.run([
         'log',
+        // Parents before children, whatever the commits' dates say (a committer's clock).
+        '--topo-order',
         '--reverse',
         '--fixed-strings',
         `--grep=${needle}`,
