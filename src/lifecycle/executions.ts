@@ -31,11 +31,6 @@ export interface ExecutionRecord {
   distrust?: string;
   /** The commit that carries it (history records). */
   commit?: string;
-  /**
-   * Its place in main's history (history records; parents before children): the order records
-   * are read in, whatever clock signed them.
-   */
-  position?: number;
   /** The signed statement itself (ledger records), to put into main's history if it is missing there. */
   signed?: Signed;
 }
@@ -67,14 +62,13 @@ export interface MainDecisionInput {
   records: readonly ExecutionRecord[];
   /** This daemon's identity (persisted in its workdir), to recognise its own claims after a crash. */
   self: string;
-  now: Date;
   /**
-   * When this daemon first saw the latest record (latestRecord) as the latest, on its own clock:
-   * a claim is taken over once nobody renewed it for claimTimeoutMs as this daemon measured it.
-   * The claim's own time is the signer's clock; a replica whose clock ran ahead would take a live
-   * claim over early (Kubernetes' leader election measures a lease the same way, locally).
+   * How long this daemon has seen the request's records unchanged (recordsState), measured on its
+   * own clock: a claim is taken over once nobody renewed it for claimTimeoutMs as this daemon
+   * measured it. The claim's own time is its signer's clock: a replica whose clock ran ahead would
+   * take a live claim over early (Kubernetes' leader election measures a lease the same way).
    */
-  latestSeenAt: Date;
+  unchangedForMs: number;
   claimTimeoutMs: number;
 }
 
@@ -92,51 +86,95 @@ export type MainDecision =
   /** A record this daemon cannot verify: never execute over it, say why. */
   | { action: 'blocked'; record: ExecutionRecord; why: string };
 
-/**
- * A record's identity for "has it changed?": its statement (a renewal is a new one). The copy of a
- * record in main's history and in the ledger are one record.
- */
+/** A record's identity: its statement. A copy of it (in the ledger, or pushed again) is the same record. */
 export function recordKey(record: ExecutionRecord): string {
   return createHash('sha256').update(JSON.stringify(record.statement)).digest('base64url');
 }
 
+/** The daemon that signed a record: its workdir's identity, without the process. */
+const signerOf = (r: ExecutionRecord): string => (r.statement.by ?? '').split('/')[0]!;
+
+const byTime = (a: ExecutionRecord, b: ExecutionRecord): number =>
+  a.statement.at < b.statement.at ? -1 : a.statement.at > b.statement.at ? 1 : 0;
+
 /**
- * A request's records in the order they were made: main's history decides (its commits were
- * each made on the one before, compare-and-swap), not the time in a statement, which is the
- * signer's clock and may be minutes off another replica's. A record only in this daemon's ledger
- * (its push failed, or the daemon stopped before it) is placed among them by its time, the best
- * there is for it; a ledger copy of a history record takes the history record's place.
+ * The time to sign a request's next record with: now, or just after the latest record this daemon
+ * knows of when that is later. So a record made after another is later than it whatever the
+ * signers' clocks say (a replica whose clock runs behind still signs its takeover after the claim
+ * it takes over), while a copy of an old record, pushed again or merged from a side branch, keeps
+ * its old time and place: the time is signed, the place in main's history is not.
  */
-export function inRecordOrder(records: readonly ExecutionRecord[], request: string): ExecutionRecord[] {
-  const mine = records.filter((r) => r.statement.request === request);
-  const history = mine.filter((r) => r.position !== undefined).sort((a, b) => a.position! - b.position!);
-  const placed = new Map<string, ExecutionRecord[]>();
-  for (const r of history) placed.set(recordKey(r), []);
-  const unplaced: ExecutionRecord[] = [];
-  for (const r of mine) {
-    if (r.position !== undefined) continue;
-    const copies = placed.get(recordKey(r));
-    if (copies) copies.push(r);
-    else unplaced.push(r);
+export function nextRecordTime(
+  records: readonly ExecutionRecord[],
+  request: string,
+  now: Date,
+  after?: Date,
+): Date {
+  let latest = after?.getTime() ?? Number.NEGATIVE_INFINITY;
+  for (const r of records) {
+    if (r.statement.request !== request || !r.trusted) continue;
+    const t = Date.parse(r.statement.at);
+    if (t > latest) latest = t;
   }
-  unplaced.sort((a, b) => a.statement.at.localeCompare(b.statement.at));
-  const out: ExecutionRecord[] = [];
-  let next = 0;
-  for (const r of history) {
-    while (next < unplaced.length && unplaced[next]!.statement.at < r.statement.at)
-      out.push(unplaced[next++]!);
-    out.push(r, ...placed.get(recordKey(r))!);
-  }
-  out.push(...unplaced.slice(next));
-  return out;
+  return new Date(Math.max(now.getTime(), latest + 1));
 }
 
-/** The request's latest record (inRecordOrder), the one whose age decides a takeover. */
+/**
+ * A request's records in the order they were made: by their (signed, logical) times, see
+ * nextRecordTime. A record only in this daemon's ledger (its push failed, or the daemon stopped
+ * first) was seen by no other daemon: it comes after its signer's last record on main, by time,
+ * unless another daemon's record on main follows that one, made without knowing it; then it is
+ * superseded, placed before that record, never the latest. A ledger copy of a record on main is
+ * that record.
+ */
+export function inTimeOrder(records: readonly ExecutionRecord[], request: string): ExecutionRecord[] {
+  const mine = records.filter((r) => r.statement.request === request);
+  const history = mine.filter((r) => r.commit !== undefined).sort(byTime);
+  const onMain = new Set(history.map(recordKey));
+  const ledgerOnly = mine.filter((r) => r.commit === undefined && !onMain.has(recordKey(r)));
+  // Each record's place: after the history record at `anchor` (-1: before all), then by time.
+  const placed = history.map((record, anchor) => ({ record, anchor, tier: 0 }));
+  const lastIndex = (test: (r: ExecutionRecord) => boolean) => {
+    for (let i = history.length - 1; i >= 0; i--) if (test(history[i]!)) return i;
+    return -1;
+  };
+  for (const record of ledgerOnly) {
+    const signer = signerOf(record);
+    const last = lastIndex((r) => signerOf(r) === signer);
+    const superseded = history.slice(last + 1).some((r) => signerOf(r) !== signer);
+    const anchor = superseded
+      ? last
+      : Math.max(
+          last,
+          lastIndex((r) => byTime(r, record) <= 0),
+        );
+    placed.push({ record, anchor, tier: 1 });
+  }
+  placed.sort((a, b) => a.anchor - b.anchor || a.tier - b.tier || byTime(a.record, b.record));
+  return placed.map((p) => p.record);
+}
+
+/** The request's latest record (inTimeOrder). */
 export function latestRecord(
   records: readonly ExecutionRecord[],
   request: string,
 ): ExecutionRecord | undefined {
-  return inRecordOrder(records, request).at(-1);
+  return inTimeOrder(records, request).at(-1);
+}
+
+/**
+ * What a takeover waits on: the request's records as they stand, main's and the ledger's. Any
+ * change (a renewal, a record pushed again, one gone from main) starts the count again, so a
+ * hostile push can only delay a takeover, never bring it forward.
+ */
+export function recordsState(records: readonly ExecutionRecord[], request: string): string {
+  const hash = createHash('sha256');
+  const lines = records
+    .filter((r) => r.statement.request === request)
+    .map((r) => `${r.commit ?? 'ledger'} ${recordKey(r)}`)
+    .sort();
+  for (const line of lines) hash.update(`${line}\n`);
+  return hash.digest('base64url');
 }
 
 /**
@@ -163,7 +201,7 @@ export function claimLostBecause(
  * the once-only rule is unit-tested.
  */
 export function decideOnMain(input: MainDecisionInput): MainDecision {
-  const records = inRecordOrder(input.records, input.request);
+  const records = inTimeOrder(input.records, input.request);
   // Any record someone else signed stops execution: it may be a second daemon with another key,
   // and running twice is worse than not running. The status says how to resolve it.
   const untrusted = records.find((r) => !r.trusted);
@@ -207,7 +245,7 @@ export function decideOnMain(input: MainDecisionInput): MainDecision {
   }
   if (s.by === input.self)
     return { action: 'execute', resume: latest, why: 'continuing this daemon’s claim' };
-  const unrenewed = input.now.getTime() - input.latestSeenAt.getTime();
+  const unrenewed = input.unchangedForMs;
   if (unrenewed > input.claimTimeoutMs) {
     return {
       action: 'execute',

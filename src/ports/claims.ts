@@ -1,10 +1,10 @@
 /**
- * When this daemon first saw each request's latest execution record (adapters/fs/claim-watch.ts):
- * a claim's age is measured on this daemon's own clock, from then, never from the time the
- * claim's signer wrote into it.
+ * How long this daemon has seen each request's execution records unchanged
+ * (adapters/fs/claim-watch.ts): a claim's age is measured by this daemon, from when it first saw
+ * the records as they are, never from the time the claim's signer wrote into it.
  */
 export interface ClaimWatch {
-  /** When `record` (its recordKey) was first seen as the request's latest record; `now` if just now. */
-  seenSince(request: string, record: string, now: Date): Date;
+  /** Milliseconds since the request's records were first seen in `state` (recordsState); 0 if just now. */
+  unchangedFor(request: string, state: string, now: Date): number;
   save(): Promise<void>;
 }

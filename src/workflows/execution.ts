@@ -10,9 +10,10 @@ import {
   type ExecutionRecord,
   latestRecord,
   type MainDecision,
+  nextRecordTime,
   RECORD_TRAILER,
-  recordKey,
   recordsInMessage,
+  recordsState,
   recordTrailer,
 } from '../lifecycle/executions.js';
 import type { ClaimWatch } from '../ports/claims.js';
@@ -92,7 +93,7 @@ export async function readRecords(
     if (!known) memo.set(key, (known = trusted.map((k) => verifySigned(raw, k))));
     return known;
   };
-  const add = (raw: unknown, at?: { commit: string; position: number }) => {
+  const add = (raw: unknown, commit?: string) => {
     const verdictsOfRaw = verdictsOf(raw);
     const ok = verdictsOfRaw.find((v) => v.ok);
     let record: ExecutionRecord;
@@ -100,7 +101,7 @@ export async function readRecords(
       record = {
         statement: ok.statement,
         trusted: true,
-        ...(at ?? { signed: raw as Signed }),
+        ...(commit ? { commit } : { signed: raw as Signed }),
       };
     else {
       // Untrusted: the statement text is still readable (it is JSON); its claim is not believed.
@@ -113,15 +114,14 @@ export async function readRecords(
       }
       if (!statement || typeof statement.request !== 'string' || typeof statement.at !== 'string') return;
       const reason = verdictsOfRaw.map((v) => (v.ok ? '' : v.reason)).join('; ');
-      record = { statement, trusted: false, distrust: reason, ...at };
+      record = { statement, trusted: false, distrust: reason, ...(commit ? { commit } : {}) };
     }
     const list = out.get(record.statement.request) ?? [];
     list.push(record);
     out.set(record.statement.request, list);
   };
-  let position = 0;
   for (const { commit, message } of await ctx.repo.messagesWith(ctx.main, `${RECORD_TRAILER}: `)) {
-    for (const raw of recordsInMessage(message)) add(raw, { commit, position: position++ });
+    for (const raw of recordsInMessage(message)) add(raw, commit);
   }
   for (const raw of await ctx.ledger.records()) add(raw);
   return out;
@@ -145,9 +145,8 @@ export async function executeOnMain(
   const request = file?.value;
   const status = parseStatus(await readReportFile(checkout.repo.root, name, 'status.yaml'));
   const log = ctx.log.child({ request: name });
-  const decidedAt = now();
   const latest = latestRecord(records, name);
-  const latestSeenAt = latest ? ctx.claims.seenSince(name, recordKey(latest), decidedAt) : decidedAt;
+  const unchangedForMs = latest ? ctx.claims.unchangedFor(name, recordsState(records, name), now()) : 0;
   // Forgetting only delays a takeover (the claim is seen afresh), so a failed write is no failure.
   await ctx.claims.save().catch((err: unknown) => {
     log.warn({ err: describeError(err).message }, 'could not keep when claims were first seen');
@@ -158,8 +157,7 @@ export async function executeOnMain(
     requestDigest: request ? requestDigest(request) : '',
     records,
     self: ctx.self,
-    now: decidedAt,
-    latestSeenAt,
+    unchangedForMs,
     claimTimeoutMs: ctx.claimTimeoutMs,
   });
   switch (decision.action) {
@@ -172,11 +170,10 @@ export async function executeOnMain(
       // Most likely a second daemon with another key at work (the latest record is its claim, seen
       // renewed within the timeout by this daemon's clock): say so in the log, leave its status.
       const s = latest?.statement;
-      const unrenewed = decidedAt.getTime() - latestSeenAt.getTime();
       if (
         !latest?.trusted &&
         (s?.state === 'executing' || s?.state === 'partial') &&
-        unrenewed < ctx.claimTimeoutMs
+        unchangedForMs < ctx.claimTimeoutMs
       ) {
         log.warn({ claim: s.by }, decision.why);
         return { did: 'nothing', why: decision.why };
@@ -211,6 +208,8 @@ export async function executeOnMain(
   let ours: string | undefined;
   // Aborted when the claim is no longer ours: the execution stops writing.
   const lost = new AbortController();
+  // The time of the last record we signed: each next one is later (nextRecordTime).
+  let lastAt: Date | undefined;
   const claim = async (header: PlanHeader) => {
     // The claim and each renewal: the same statement, signed at another time.
     const signClaim = (at: Date) =>
@@ -220,7 +219,8 @@ export async function executeOnMain(
         { branch: ctx.main, commit: checkout.commit, by: ctx.self, at },
         ctx.keys.privateKey,
       );
-    const at = now();
+    const signedAt = performance.now();
+    const at = nextRecordTime(records, name, now());
     const signed = signClaim(at);
     const executing: RequestStatus = {
       request: name,
@@ -245,12 +245,23 @@ export async function executeOnMain(
     if ('moved' in res) throw new ClaimLost(`main moved before the claim of ${name}; deciding again`);
     await ctx.ledger.append(signed);
     claimed = true;
+    lastAt = at;
     ours = res.commit;
     log.info({ claim: res.commit, plan: header.digests.plan }, 'execution claimed');
-    renewal = renewClaim(ctx, name, at, signClaim, {
-      pushed: (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
-      lost: (why) => lost.abort(why),
-    });
+    renewal = renewClaim(
+      ctx,
+      name,
+      signedAt,
+      (fresh) => {
+        const renewedAt = nextRecordTime(fresh, name, now(), lastAt);
+        lastAt = renewedAt;
+        return signClaim(renewedAt);
+      },
+      {
+        pushed: (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
+        lost: (why) => lost.abort(why),
+      },
+    );
   };
 
   let result: ApplyResult;
@@ -292,7 +303,12 @@ export async function executeOnMain(
   const signed = signExecution(
     result.header!,
     state,
-    { branch: ctx.main, commit: checkout.commit, by: ctx.self, at: now() },
+    {
+      branch: ctx.main,
+      commit: checkout.commit,
+      by: ctx.self,
+      at: nextRecordTime(records, name, now(), lastAt),
+    },
     ctx.keys.privateKey,
   );
   const final = parseStatus(result.files['status.yaml'])!;
@@ -345,11 +361,11 @@ interface ClaimRenewal {
 function renewClaim(
   ctx: ExecutionContext,
   name: string,
-  claimedAt: Date,
-  sign: (at: Date) => Signed,
+  claimedAt: number,
+  /** A renewed claim, signed after every record in `records` (the request's, as just read). */
+  sign: (records: readonly ExecutionRecord[]) => Signed,
   events: { pushed(p: Pushed): void; lost(why: string): void },
 ): ClaimRenewal {
-  const now = ctx.now ?? (() => new Date());
   const log = ctx.log.child({ request: name });
   let stopped = false;
   let running: Promise<void> | undefined;
@@ -360,11 +376,12 @@ function renewClaim(
     log.warn(why);
     events.lost(why);
   };
-  // Armed from the time the claim, then each renewal, was signed: other daemons count the timeout
-  // from when they first saw it on main, which is later, on their own clocks, so this fence runs
-  // out first whatever the clocks say. A daemon paused past it finds it expired as it wakes,
-  // before its next write (timers run first in the event loop).
-  const arm = (at: Date) => {
+  // Armed from the moment the claim, then each renewal, was signed (performance.now(): no step of
+  // the wall clock moves it). Other daemons count the timeout from when they first saw it on main,
+  // which is later, on their own clocks, so this fence runs out first whatever the clocks say. A
+  // daemon paused past it finds it expired as it wakes, before its next write (timers run first
+  // in the event loop).
+  const arm = (signedAt: number) => {
     clearTimeout(fence);
     const ms = ctx.claimTimeoutMs * CLAIM_FENCE;
     fence = setTimeout(
@@ -372,7 +389,7 @@ function renewClaim(
         lose(
           `the claim could not be renewed for ${Math.round(ms / 1000)} s; stopping before another daemon takes it over`,
         ),
-      Math.min(2 ** 31 - 1, Math.max(0, at.getTime() + ms - now().getTime())),
+      Math.min(2 ** 31 - 1, Math.max(0, signedAt + ms - performance.now())),
     );
     fence.unref();
   };
@@ -381,21 +398,22 @@ function renewClaim(
       await ctx.repo.fetch();
       const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
       if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
-      const why = claimLostBecause((await readRecords(ctx)).get(name) ?? [], name, ctx.self);
+      const records = (await readRecords(ctx)).get(name) ?? [];
+      const why = claimLostBecause(records, name, ctx.self);
       if (why) {
         lose(`the claim is no longer ours (on ${ctx.main}, ${why}); stopping`);
         return;
       }
       if (stopped) return;
-      const at = now();
-      const signed = sign(at);
+      const signedAt = performance.now();
+      const signed = sign(records);
       const res = await ctx.repo.commitEmpty(
         ctx.main,
         onto,
         `reexport: executing ${name} (claim renewed)\n\n${recordTrailer(signed)}`,
       );
       if ('moved' in res) continue;
-      arm(at);
+      arm(signedAt);
       events.pushed({ commit: res.commit, onto });
       log.info({ claim: res.commit }, 'execution claim renewed');
       return;

@@ -4,8 +4,10 @@ import {
   claimLostBecause,
   decideOnMain,
   type ExecutionRecord,
-  inRecordOrder,
+  inTimeOrder,
   latestRecord,
+  nextRecordTime,
+  recordsState,
   recordsInMessage,
   recordTrailer,
 } from '../../src/lifecycle/executions.js';
@@ -35,8 +37,7 @@ const decide = (records: ExecutionRecord[], over: Partial<Parameters<typeof deci
     requestDigest: 'r1',
     records,
     self: 'host-a/200',
-    now: new Date('2026-11-30T00:05:00.000Z'),
-    latestSeenAt: new Date('2026-11-30T00:05:00.000Z'),
+    unchangedForMs: 0,
     claimTimeoutMs: 15 * 60_000,
     ...over,
   });
@@ -54,31 +55,22 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(decide(done, { requestDigest: 'r2' })).toMatchObject({ action: 'executed', edited: true });
   });
 
-  it('waits for another daemon’s claim, and resumes it once unrenewed for the timeout', () => {
+  it('waits for another daemon’s claim, and resumes it once seen unchanged for the timeout', () => {
     const other = [rec({ by: 'host-b/1' })];
     expect(decide(other).action).toBe('wait');
-    const later = new Date('2026-11-30T00:20:00.001Z');
-    // Just seen, however old its own time says it is.
-    expect(decide(other, { now: later, latestSeenAt: later })).toMatchObject({ action: 'wait' });
-    expect(decide(other, { now: later, latestSeenAt: new Date('2026-11-30T00:05:00.000Z') })).toMatchObject({
+    expect(decide(other, { unchangedForMs: 15 * 60_000 }).action).toBe('wait');
+    expect(decide(other, { unchangedForMs: 15 * 60_000 + 1 })).toMatchObject({
       action: 'execute',
       resume: other[0],
     });
   });
 
-  it("counts a claim's age on its own clock, from when it first saw it, not from the signer's time", () => {
-    // Signed an hour "before" by a replica whose clock runs behind (or read by one whose clock runs
-    // ahead): only just seen, so it is another daemon's live claim.
-    const skewed = [rec({ by: 'host-b/1', at: '2026-11-29T23:05:00.000Z' })];
-    expect(decide(skewed)).toMatchObject({ action: 'wait' });
-    // Signed "in the future" by a clock that runs ahead: still taken over once unrenewed long enough.
+  it("counts a claim's age as this daemon saw it, never from the signer's time", () => {
+    // Signed a day "before" (a clock behind, or this one ahead): only just seen, so a live claim.
+    expect(decide([rec({ by: 'host-b/1', at: '2026-11-29T00:00:00.000Z' })]).action).toBe('wait');
+    // Signed "in the future" by a clock that runs ahead: taken over once unchanged long enough.
     const ahead = [rec({ by: 'host-b/1', at: '2026-12-01T00:00:00.000Z' })];
-    expect(
-      decide(ahead, {
-        now: new Date('2026-11-30T00:21:00.000Z'),
-        latestSeenAt: new Date('2026-11-30T00:05:00.000Z'),
-      }),
-    ).toMatchObject({ action: 'execute', resume: ahead[0] });
+    expect(decide(ahead, { unchangedForMs: 16 * 60_000 })).toMatchObject({ action: 'execute' });
   });
 
   it('resumes its own claim at once after a restart (same workdir identity, another pid)', () => {
@@ -100,23 +92,64 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(r.action === 'blocked' && r.why).toMatch(/same signing key/);
   });
 
-  it("orders records by main's history, not by their signers' clocks", () => {
-    // host-b took over host-a's stale claim with a clock twenty minutes behind: its claim is the
-    // later one on main, so it is host-b's live claim that is waited for.
-    const a = { ...rec({ by: 'host-c/1', at: '2026-11-30T00:00:00.000Z' }), commit: 'c1', position: 0 };
-    const b = { ...rec({ by: 'host-b/1', at: '2026-11-29T23:50:00.000Z' }), commit: 'c2', position: 1 };
-    expect(decide([b, a])).toMatchObject({ action: 'wait', claim: b });
-    expect(latestRecord([b, a], 'req')).toBe(b);
-    // A record only in this daemon's ledger (its push failed) is placed by its time; a ledger copy
-    // of a history record sits where that record is.
-    const ledgerOnly = rec({
+  it('a copy of an old record, pushed again or merged later, keeps its place: its time is signed', () => {
+    const partial = {
+      ...rec({ by: 'host-b/1', kind: 'execution', state: 'partial', at: '2026-11-30T00:00:00.000Z' }),
+      commit: 'c1',
+    };
+    const claimA = { ...rec({ by: 'host-c/1', at: '2026-11-30T00:01:00.000Z' }), commit: 'c2' };
+    const replayed = { ...partial, commit: 'c3' };
+    // Not "finishing a partial execution" beside host-c's live claim.
+    expect(decide([partial, claimA, replayed])).toMatchObject({ action: 'wait', claim: claimA });
+    expect(latestRecord([replayed, claimA, partial], 'req')).toBe(claimA);
+  });
+
+  it("a record only in this daemon's ledger never comes after another daemon's later record on main", () => {
+    // host-a (clock an hour ahead) claimed, renewed, then signed its partial record, whose push
+    // failed; host-b took the claim over meanwhile, signing just after host-a's last renewal.
+    const claimA = { ...rec({ by: 'host-a/100', at: '2026-11-30T01:00:00.000Z' }), commit: 'c1' };
+    const renewA = { ...rec({ by: 'host-a/100', at: '2026-11-30T01:05:00.000Z' }), commit: 'c2' };
+    const claimB = { ...rec({ by: 'host-b/1', at: '2026-11-30T01:05:00.001Z' }), commit: 'c3' };
+    const partialA = rec({
       by: 'host-a/100',
       kind: 'execution',
       state: 'partial',
-      at: '2026-11-29T23:55:00.000Z',
+      at: '2026-11-30T01:06:00.000Z',
     });
-    const copyOfA = rec({ by: 'host-c/1', at: '2026-11-30T00:00:00.000Z' });
-    expect(inRecordOrder([copyOfA, b, ledgerOnly, a], 'req')).toEqual([ledgerOnly, a, copyOfA, b]);
+    expect(inTimeOrder([partialA, claimB, renewA, claimA], 'req')).toEqual([
+      claimA,
+      renewA,
+      partialA,
+      claimB,
+    ]);
+    expect(decide([claimA, renewA, claimB, partialA])).toMatchObject({ action: 'wait', claim: claimB });
+    // Nobody else acted: its own partial record is the latest, and it finishes the work.
+    expect(decide([claimA, renewA, partialA])).toMatchObject({ action: 'execute', resume: partialA });
+    // A ledger copy of a record on main is that record.
+    expect(inTimeOrder([claimA, rec({ by: 'host-a/100', at: '2026-11-30T01:00:00.000Z' })], 'req')).toEqual([
+      claimA,
+    ]);
+  });
+
+  it('signs the next record after every record it knows of, whatever its clock says', () => {
+    const now = new Date('2026-11-30T00:00:00.000Z');
+    expect(nextRecordTime([], 'req', now)).toEqual(now);
+    const ahead = [rec({ by: 'host-b/1', at: '2026-11-30T01:00:00.000Z' })];
+    expect(nextRecordTime(ahead, 'req', now).toISOString()).toBe('2026-11-30T01:00:00.001Z');
+    expect(nextRecordTime(ahead, 'other', now)).toEqual(now);
+    // An untrusted record's time is whatever its writer chose: it moves nothing.
+    expect(nextRecordTime([rec({ at: '2099-01-01T00:00:00.000Z' }, false)], 'req', now)).toEqual(now);
+    expect(nextRecordTime([], 'req', now, new Date('2026-11-30T00:00:05.000Z')).toISOString()).toBe(
+      '2026-11-30T00:00:05.001Z',
+    );
+  });
+
+  it("the records' state changes with any record added or gone, not with the order they are read in", () => {
+    const a = { ...rec({ by: 'host-b/1' }), commit: 'c1' };
+    const b = { ...rec({ by: 'host-b/1', at: '2026-11-30T00:05:00.000Z' }), commit: 'c2' };
+    expect(recordsState([a, b], 'req')).toBe(recordsState([b, a], 'req'));
+    expect(recordsState([a, b, { ...a, commit: 'c3' }], 'req')).not.toBe(recordsState([a, b], 'req'));
+    expect(recordsState([a], 'req')).not.toBe(recordsState([a, b], 'req'));
   });
 
   it('ignores records of other requests', () => {
