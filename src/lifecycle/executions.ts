@@ -63,8 +63,8 @@ export interface MainDecisionInput {
   /** This daemon's identity (persisted in its workdir), to recognise its own claims after a crash. */
   self: string;
   /**
-   * How long this daemon has seen the request's records unchanged (recordsState), measured on its
-   * own clock: a claim is taken over once nobody renewed it for claimTimeoutMs as this daemon
+   * How long this daemon has seen the request's records without a newer one (newestRecordTime),
+   * measured on its own clock: a claim is taken over once nobody renewed it for claimTimeoutMs as this daemon
    * measured it. The claim's own time is its signer's clock: a replica whose clock ran ahead would
    * take a live claim over early (Kubernetes' leader election measures a lease the same way).
    */
@@ -163,18 +163,33 @@ export function latestRecord(
 }
 
 /**
- * What a takeover waits on: the request's records as they stand, main's and the ledger's. Any
- * change (a renewal, a record pushed again, one gone from main) starts the count again, so a
- * hostile push can only delay a takeover, never bring it forward.
+ * What a takeover waits on: the newest time among the request's records (main's and the ledger's,
+ * any signer; times that are not times are left out), or '' when none has one. Only a record with
+ * a later time starts the count again: every renewal is one (nextRecordTime), while a copy of an
+ * old record pushed again, or a record gone from main, is not, so a hostile push can neither
+ * delay a takeover for ever nor bring one forward.
  */
-export function recordsState(records: readonly ExecutionRecord[], request: string): string {
-  const hash = createHash('sha256');
-  const lines = records
-    .filter((r) => r.statement.request === request)
-    .map((r) => `${r.commit ?? 'ledger'} ${recordKey(r)}`)
-    .sort();
-  for (const line of lines) hash.update(`${line}\n`);
-  return hash.digest('base64url');
+export function newestRecordTime(records: readonly ExecutionRecord[], request: string): string {
+  let newest = '';
+  let newestMs = Number.NEGATIVE_INFINITY;
+  for (const r of records) {
+    if (r.statement.request !== request) continue;
+    const t = Date.parse(r.statement.at);
+    if (t > newestMs) {
+      newestMs = t;
+      newest = new Date(t).toISOString();
+    }
+  }
+  return newest;
+}
+
+/** Whether a verified statement is an execution record: a claim, or a partial or final execution. */
+export function isExecutionRecord(s: Statement): boolean {
+  return (
+    typeof s.by === 'string' &&
+    ((s.kind === 'claim' && s.state === 'executing') ||
+      (s.kind === 'execution' && (s.state === 'partial' || s.state === 'executed')))
+  );
 }
 
 /**

@@ -1,10 +1,14 @@
 /**
- * How long this daemon has seen each request's execution records unchanged
+ * How long this daemon has seen each request's execution records without a newer one
  * (adapters/fs/claim-watch.ts): a claim's age is measured by this daemon, from when it first saw
- * the records as they are, never from the time the claim's signer wrote into it.
+ * the newest record, never from the time the claim's signer wrote into it.
  */
 export interface ClaimWatch {
-  /** Milliseconds since the request's records were first seen in `state` (recordsState); 0 if just now. */
-  unchangedFor(request: string, state: string, now: Date): number;
+  /**
+   * Milliseconds since this daemon first saw `newest` (newestRecordTime) as the newest time among
+   * the request's records; 0 when just now. The count starts again only when a record with a
+   * later time appears: a copy of an old record, or one gone from main, changes nothing.
+   */
+  unchangedFor(request: string, newest: string, now: Date): number;
   save(): Promise<void>;
 }

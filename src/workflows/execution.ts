@@ -12,8 +12,9 @@ import {
   type MainDecision,
   nextRecordTime,
   RECORD_TRAILER,
+  isExecutionRecord,
+  newestRecordTime,
   recordsInMessage,
-  recordsState,
   recordTrailer,
 } from '../lifecycle/executions.js';
 import type { ClaimWatch } from '../ports/claims.js';
@@ -97,6 +98,9 @@ export async function readRecords(
     const verdictsOfRaw = verdictsOf(raw);
     const ok = verdictsOfRaw.find((v) => v.ok);
     let record: ExecutionRecord;
+    // A statement the key signed that is no execution record (a preview's signature, public in
+    // its status.yaml, copied into a trailer) says nothing about execution.
+    if (ok?.ok && !isExecutionRecord(ok.statement)) return;
     if (ok?.ok)
       record = {
         statement: ok.statement,
@@ -146,7 +150,7 @@ export async function executeOnMain(
   const status = parseStatus(await readReportFile(checkout.repo.root, name, 'status.yaml'));
   const log = ctx.log.child({ request: name });
   const latest = latestRecord(records, name);
-  const unchangedForMs = latest ? ctx.claims.unchangedFor(name, recordsState(records, name), now()) : 0;
+  const unchangedForMs = latest ? ctx.claims.unchangedFor(name, newestRecordTime(records, name), now()) : 0;
   // Forgetting only delays a takeover (the claim is seen afresh), so a failed write is no failure.
   await ctx.claims.save().catch((err: unknown) => {
     log.warn({ err: describeError(err).message }, 'could not keep when claims were first seen');
@@ -220,7 +224,9 @@ export async function executeOnMain(
         ctx.keys.privateKey,
       );
     const signedAt = performance.now();
-    const at = nextRecordTime(records, name, now());
+    const startedAt = now();
+    // The record's time orders records (nextRecordTime); people are told this clock's.
+    const at = nextRecordTime(records, name, startedAt);
     const signed = signClaim(at);
     const executing: RequestStatus = {
       request: name,
@@ -228,8 +234,8 @@ export async function executeOnMain(
       digests: header.digests,
       executionStartedAt:
         status?.state === 'executing' || status?.state === 'partial'
-          ? (status.executionStartedAt ?? at.toISOString())
-          : at.toISOString(),
+          ? (status.executionStartedAt ?? startedAt.toISOString())
+          : startedAt.toISOString(),
       commit: checkout.commit,
       signature: signed,
       ...(status?.previewSignature || status?.signature
@@ -376,23 +382,30 @@ function renewClaim(
     log.warn(why);
     events.lost(why);
   };
-  // Armed from the moment the claim, then each renewal, was signed (performance.now(): no step of
-  // the wall clock moves it). Other daemons count the timeout from when they first saw it on main,
-  // which is later, on their own clocks, so this fence runs out first whatever the clocks say. A
-  // daemon paused past it finds it expired as it wakes, before its next write (timers run first
-  // in the event loop).
+  // Armed from the moment the claim, then each renewal, was signed. Other daemons count the
+  // timeout from when they first saw it on main, which is later, on their own clocks, so this
+  // fence runs out first whatever the clocks say. Its timer runs on the monotonic clock (no step of
+  // the wall clock moves it), which stops while the machine is suspended: a check each second of
+  // the wall clock (which does not stop) catches that on waking. Either stops the execution; a
+  // wall clock stepped ahead only stops it early. A daemon paused past it finds it expired as it
+  // wakes, before its next write (timers run first in the event loop).
+  let wallDeadline = Number.POSITIVE_INFINITY;
+  const fenceMs = ctx.claimTimeoutMs * CLAIM_FENCE;
+  const expired = () =>
+    lose(
+      `the claim could not be renewed for ${Math.round(fenceMs / 1000)} s; stopping before another daemon takes it over`,
+    );
   const arm = (signedAt: number) => {
     clearTimeout(fence);
-    const ms = ctx.claimTimeoutMs * CLAIM_FENCE;
-    fence = setTimeout(
-      () =>
-        lose(
-          `the claim could not be renewed for ${Math.round(ms / 1000)} s; stopping before another daemon takes it over`,
-        ),
-      Math.min(2 ** 31 - 1, Math.max(0, signedAt + ms - performance.now())),
-    );
+    const left = signedAt + fenceMs - performance.now();
+    wallDeadline = Date.now() + left;
+    fence = setTimeout(expired, Math.min(2 ** 31 - 1, Math.max(0, left)));
     fence.unref();
   };
+  const wall = setInterval(() => {
+    if (Date.now() > wallDeadline) expired();
+  }, 1000);
+  wall.unref();
   const renew = async () => {
     for (let attempt = 1; attempt <= CLAIM_RENEWAL_ATTEMPTS && !stopped; attempt++) {
       await ctx.repo.fetch();
@@ -435,6 +448,7 @@ function renewClaim(
     async stop() {
       stopped = true;
       clearInterval(timer);
+      clearInterval(wall);
       clearTimeout(fence);
       await running;
     },

@@ -6,8 +6,9 @@ import {
   type ExecutionRecord,
   inTimeOrder,
   latestRecord,
+  isExecutionRecord,
+  newestRecordTime,
   nextRecordTime,
-  recordsState,
   recordsInMessage,
   recordTrailer,
 } from '../../src/lifecycle/executions.js';
@@ -144,12 +145,24 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     );
   });
 
-  it("the records' state changes with any record added or gone, not with the order they are read in", () => {
+  it('a takeover waits on the newest record time: a copy of an old record, or one gone, changes nothing', () => {
     const a = { ...rec({ by: 'host-b/1' }), commit: 'c1' };
     const b = { ...rec({ by: 'host-b/1', at: '2026-11-30T00:05:00.000Z' }), commit: 'c2' };
-    expect(recordsState([a, b], 'req')).toBe(recordsState([b, a], 'req'));
-    expect(recordsState([a, b, { ...a, commit: 'c3' }], 'req')).not.toBe(recordsState([a, b], 'req'));
-    expect(recordsState([a], 'req')).not.toBe(recordsState([a, b], 'req'));
+    expect(newestRecordTime([a, b], 'req')).toBe('2026-11-30T00:05:00.000Z');
+    expect(newestRecordTime([b, a, { ...a, commit: 'c3' }], 'req')).toBe('2026-11-30T00:05:00.000Z');
+    expect(newestRecordTime([a], 'req')).toBe('2026-11-30T00:00:00.000Z');
+    // A time that is not one (an unverifiable record can hold anything) is left out.
+    expect(newestRecordTime([a, rec({ at: '~' }, false)], 'req')).toBe('2026-11-30T00:00:00.000Z');
+    expect(newestRecordTime([], 'req')).toBe('');
+  });
+
+  it('takes only claims and executions as execution records: a preview signature in a trailer is none', () => {
+    expect(isExecutionRecord(stmt({}))).toBe(true);
+    expect(isExecutionRecord(stmt({ kind: 'execution', state: 'partial' }))).toBe(true);
+    expect(isExecutionRecord(stmt({ kind: 'execution', state: 'executed' }))).toBe(true);
+    expect(isExecutionRecord(stmt({ kind: 'preview', state: 'previewed', by: undefined }))).toBe(false);
+    expect(isExecutionRecord(stmt({ kind: 'preview', state: 'executing' }))).toBe(false);
+    expect(isExecutionRecord(stmt({ by: undefined }))).toBe(false);
   });
 
   it('ignores records of other requests', () => {
