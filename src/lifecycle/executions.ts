@@ -64,9 +64,10 @@ export interface MainDecisionInput {
   self: string;
   /**
    * How long this daemon has seen the request's records without a newer one (newestRecordTime),
-   * measured on its own clock: a claim is taken over once nobody renewed it for claimTimeoutMs as this daemon
-   * measured it. The claim's own time is its signer's clock: a replica whose clock ran ahead would
-   * take a live claim over early (Kubernetes' leader election measures a lease the same way).
+   * on its own clock: a claim is taken over once nobody renewed it for claimTimeoutMs as this
+   * daemon measured it (Kubernetes' leader election measures a lease the same way). The time in
+   * the claim is its signer's clock: a replica whose clock ran ahead would take a live claim
+   * over early.
    */
   unchangedForMs: number;
   claimTimeoutMs: number;
@@ -94,8 +95,17 @@ export function recordKey(record: ExecutionRecord): string {
 /** The daemon that signed a record: its workdir's identity, without the process. */
 const signerOf = (r: ExecutionRecord): string => (r.statement.by ?? '').split('/')[0]!;
 
-const byTime = (a: ExecutionRecord, b: ExecutionRecord): number =>
-  a.statement.at < b.statement.at ? -1 : a.statement.at > b.statement.at ? 1 : 0;
+/** A record's time; one that is not a time (an unverifiable record may hold anything) is the earliest. */
+const timeOf = (r: ExecutionRecord): number => {
+  const t = Date.parse(r.statement.at);
+  return Number.isNaN(t) ? Number.NEGATIVE_INFINITY : t;
+};
+
+const byTime = (a: ExecutionRecord, b: ExecutionRecord): number => {
+  const ta = timeOf(a);
+  const tb = timeOf(b);
+  return ta < tb ? -1 : ta > tb ? 1 : 0;
+};
 
 /**
  * The time to sign a request's next record with: now, or just after the latest record this daemon

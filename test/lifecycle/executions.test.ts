@@ -154,6 +154,10 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     // A time that is not one (an unverifiable record can hold anything) is left out.
     expect(newestRecordTime([a, rec({ at: '~' }, false)], 'req')).toBe('2026-11-30T00:00:00.000Z');
     expect(newestRecordTime([], 'req')).toBe('');
+    // Nor is such a record ever the latest: it cannot stop a running execution.
+    const junk = { ...rec({ by: 'host-x/1', at: '~' }, false), commit: 'c9' };
+    expect(latestRecord([b, junk, a], 'req')).toBe(b);
+    expect(claimLostBecause([a, junk], 'req', 'host-b/1')).toBeUndefined();
   });
 
   it('takes only claims and executions as execution records: a preview signature in a trailer is none', () => {
