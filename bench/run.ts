@@ -307,9 +307,6 @@ async function cpuProfile(
   return { m, p: await summariseProfile(keepAt) };
 }
 
-const verdict = (ratio: number, goal: number, spec: number) =>
-  ratio <= goal ? 'meets goal' : ratio <= spec ? 'meets spec, misses goal' : 'MISSES SPEC';
-
 // ───────────────────────────── A. preview vs ldapsearch ─────────────────────────────
 
 async function benchPreview(clis: Cli[]) {
@@ -426,7 +423,7 @@ async function benchPreview(clis: Cli[]) {
     const ratio = pMed / sMed;
     const peak = Math.max(...ms.map((m) => m.maxRssMb));
     say(
-      `  ${pad(cli.name, 9)} median preview ${fmtS(pMed)} → RATIO ${ratio.toFixed(2)} (goal ≤ 2.0, spec ≤ 2.5: ${verdict(ratio, 2, 2.5)}; vs ldapsearch with names ${(pMed / snMed).toFixed(2)}); PEAK RSS ${fmtMb(peak)} (≤ 300 MB: ${peak <= 300 ? 'meets' : 'MISSES'}); start-up alone ${(startup[cli.name]! / sMed).toFixed(2)}× ldapsearch`,
+      `  ${pad(cli.name, 9)} median preview ${fmtS(pMed)} → RATIO ${ratio.toFixed(2)} (SPEC ≤ 2.0: ${ratio <= 2 ? 'meets' : 'MISSES'}; vs ldapsearch with names ${(pMed / snMed).toFixed(2)}); PEAK RSS ${fmtMb(peak)} (≤ 200 MB: ${peak <= 200 ? 'meets' : 'MISSES'}); start-up alone ${(startup[cli.name]! / sMed).toFixed(2)}× ldapsearch`,
     );
     perCli[cli.name] = {
       wallMs: ms.map((m) => Math.round(m.wallMs)),
@@ -997,14 +994,18 @@ try {
 }
 const verdicts = () => {
   const lines: string[] = [];
+  // SPEC §8's bars are for 100,000 users (about 80,000 changes); other sizes are reported.
+  const is = (ok: boolean) => (ok ? 'meets' : 'MISSES');
   for (const r of (summary.scale as ScaleRow[] | undefined) ?? []) {
+    const barred = r.users === 100_000;
+    const vs = (ok: boolean, bar: string) => (barred ? ` (${bar}: ${is(ok)})` : '');
     lines.push(
-      `${n(r.users).padStart(7)} users: preview ${r.previewRatio.toFixed(2)}× ldapsearch (SPEC ≤ 2.0: ${r.previewRatio <= 2 ? 'meets' : 'MISSES'}), ${r.previewRssMb} MB (≤ 200: ${r.previewRssMb <= 200 ? 'meets' : 'MISSES'}); apply ${r.applyRatio.toFixed(2)}× ldapmodify (≤ 1.0: ${r.applyRatio <= 1 ? 'meets' : 'MISSES'}), ${r.applyRssMb} MB (≤ 250: ${r.applyRssMb <= 250 ? 'meets' : 'MISSES'})`,
+      `${n(r.users).padStart(7)} users: preview ${r.previewRatio.toFixed(2)}× ldapsearch${vs(r.previewRatio <= 2, 'SPEC ≤ 2.0')}, ${r.previewRssMb} MB${vs(r.previewRssMb <= 200, '≤ 200')}; apply ${r.applyRatio.toFixed(2)}× ldapmodify${vs(r.applyRatio <= 1, '≤ 1.0')}, ${r.applyRssMb} MB${vs(r.applyRssMb <= 250, '≤ 250')}${barred ? '' : ' (reported; the bars are at 100,000 users)'}`,
     );
     const e = r.everyMapping;
     if (e)
       lines.push(
-        `${n(r.users).padStart(7)} users, every mapping stale: preview ${e.previewRatio.toFixed(2)}× ldapsearch (SPEC ≤ 2.0: ${e.previewRatio <= 2 ? 'meets' : 'MISSES'}), ${e.previewRssMb} MB (≤ 200: ${e.previewRssMb <= 200 ? 'meets' : 'MISSES'})`,
+        `${n(r.users).padStart(7)} users, every mapping stale: preview ${e.previewRatio.toFixed(2)}× ldapsearch${vs(e.previewRatio <= 2, 'SPEC ≤ 2.0')}, ${e.previewRssMb} MB${vs(e.previewRssMb <= 200, '≤ 200')}`,
       );
   }
   const p = summary.preview as
@@ -1016,7 +1017,7 @@ const verdicts = () => {
   if (p)
     for (const [name, c] of Object.entries(p.cli))
       lines.push(
-        `preview ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapsearch ${fmtS(p.medianLdapsearchMs)}: ratio ${c.ratio.toFixed(2)} (goal 2.0, spec 2.5: ${verdict(c.ratio, 2, 2.5)}); peak RSS ${c.peakRssMb} MB (300: ${c.peakRssMb <= 300 ? 'meets' : 'MISSES'})`,
+        `preview ${pad(name, 9)} ${fmtS(c.medianMs)} vs ldapsearch ${fmtS(p.medianLdapsearchMs)}: ratio ${c.ratio.toFixed(2)} (SPEC ≤ 2.0: ${c.ratio <= 2 ? 'meets' : 'MISSES'}); peak RSS ${c.peakRssMb} MB (≤ 200: ${c.peakRssMb <= 200 ? 'meets' : 'MISSES'})`,
       );
   return lines;
 };
