@@ -126,8 +126,12 @@ export function nextRecordTime(
     const t = Date.parse(r.statement.at);
     if (t > latest) latest = t;
   }
-  return new Date(Math.max(now.getTime(), latest + 1));
+  // Never past the last time a Date can hold (a record at that very time is no reason to fail).
+  return new Date(Math.min(MAX_TIME, Math.max(now.getTime(), latest + 1)));
 }
+
+/** The latest time a Date holds (ECMAScript's 8.64e15 ms after 1970). */
+const MAX_TIME = 8.64e15;
 
 /**
  * A request's records in the order they were made: by their (signed, logical) times, see

@@ -140,6 +140,8 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(nextRecordTime(ahead, 'other', now)).toEqual(now);
     // An untrusted record's time is whatever its writer chose: it moves nothing.
     expect(nextRecordTime([rec({ at: '2099-01-01T00:00:00.000Z' }, false)], 'req', now)).toEqual(now);
+    const last = [rec({ by: 'host-b/1', at: '+275760-09-13T00:00:00.000Z' })];
+    expect(nextRecordTime(last, 'req', now).toISOString()).toBe('+275760-09-13T00:00:00.000Z');
     expect(nextRecordTime([], 'req', now, new Date('2026-11-30T00:00:05.000Z')).toISOString()).toBe(
       '2026-11-30T00:00:05.001Z',
     );
