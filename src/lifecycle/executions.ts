@@ -40,17 +40,62 @@ export function recordTrailer(signed: Signed): string {
   return `${RECORD_TRAILER}: ${Buffer.from(JSON.stringify(signed)).toString('base64url')}`;
 }
 
-/** Every record trailer in a commit message, decoded but not verified. */
-export function recordsInMessage(message: string): unknown[] {
-  const out: unknown[] = [];
+/**
+ * The longest trailer read as a record: a signed statement is about 1 KB. Anyone who can push
+ * writes commit messages, and a huge or deeply nested value must not stop the daemon.
+ */
+const MAX_TRAILER_CHARS = 16 * 1024;
+
+/**
+ * Every record trailer in a commit message, decoded but not verified: only its three strings,
+ * `keyId`, `statement` and `signature`, so nothing else a writer put there is carried on.
+ */
+export function recordsInMessage(message: string): Signed[] {
+  const out: Signed[] = [];
   for (const m of message.matchAll(new RegExp(`^${RECORD_TRAILER}: ([A-Za-z0-9_-]+)\\s*$`, 'gm'))) {
+    if (m[1]!.length > MAX_TRAILER_CHARS) continue;
     try {
-      out.push(JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8')));
+      const raw: unknown = JSON.parse(Buffer.from(m[1]!, 'base64url').toString('utf8'));
+      const { keyId, statement, signature } = (raw ?? {}) as Record<string, unknown>;
+      if (typeof keyId === 'string' && typeof statement === 'string' && typeof signature === 'string')
+        out.push({ keyId, statement, signature });
     } catch {
       // A mangled trailer is no record; verification would refuse it anyway.
     }
   }
   return out;
+}
+
+/**
+ * The statement of a record that cannot be verified, as far as it can be read: only its fields
+ * that are text, so a hostile one (deeply nested, odd types) is shown and ordered, never obeyed.
+ */
+export function untrustedStatement(text: string): Statement | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
+  const o = parsed as Record<string, unknown>;
+  const field = (k: string) => (typeof o[k] === 'string' ? o[k] : undefined);
+  const request = field('request');
+  const at = field('at');
+  if (request === undefined || at === undefined) return undefined;
+  const kind = field('kind');
+  const by = field('by');
+  return {
+    v: 1,
+    kind: kind === 'preview' || kind === 'claim' || kind === 'execution' ? kind : 'execution',
+    request,
+    branch: field('branch') ?? '',
+    commit: field('commit') ?? '',
+    digests: { request: '', template: '', source: '', plan: '' },
+    state: field('state') ?? '',
+    at,
+    ...(by !== undefined ? { by } : {}),
+  };
 }
 
 export interface MainDecisionInput {
@@ -93,7 +138,8 @@ export function recordKey(record: ExecutionRecord): string {
 }
 
 /** The daemon that signed a record: its workdir's identity, without the process. */
-const signerOf = (r: ExecutionRecord): string => (r.statement.by ?? '').split('/')[0]!;
+const signerOf = (r: ExecutionRecord): string =>
+  typeof r.statement.by === 'string' ? r.statement.by.split('/')[0]! : '';
 
 /** A record's time; one that is not a time (an unverifiable record may hold anything) is the earliest. */
 const timeOf = (r: ExecutionRecord): number => {
@@ -177,17 +223,19 @@ export function latestRecord(
 }
 
 /**
- * What a takeover waits on: the newest time among the request's records (main's and the ledger's,
- * any signer; times that are not times are left out), or '' when none has one. Only a record with
- * a later time starts the count again: every renewal is one (nextRecordTime), while a copy of an
- * old record pushed again, or a record gone from main, is not, so a hostile push can neither
- * delay a takeover for ever nor bring one forward.
+ * What a takeover waits on: the newest time among the request's records on main (any signer;
+ * times that are not times are left out), or '' when none has one. Only a record with a later
+ * time starts the count again: every renewal is one (nextRecordTime), while a copy of an old
+ * record pushed again, or a record gone from main, is not, so a hostile push can neither delay a
+ * takeover for ever nor bring one forward. Records only in this daemon's ledger are left out:
+ * other daemons renew on main, and one of ours whose push failed must not hold the count still
+ * while another daemon's renewals come in.
  */
 export function newestRecordTime(records: readonly ExecutionRecord[], request: string): string {
   let newest = '';
   let newestMs = Number.NEGATIVE_INFINITY;
   for (const r of records) {
-    if (r.statement.request !== request) continue;
+    if (r.statement.request !== request || r.commit === undefined) continue;
     const t = Date.parse(r.statement.at);
     if (t > newestMs) {
       newestMs = t;

@@ -16,6 +16,7 @@ import {
   newestRecordTime,
   recordsInMessage,
   recordTrailer,
+  untrustedStatement,
 } from '../lifecycle/executions.js';
 import type { ClaimWatch } from '../ports/claims.js';
 import { type Signed, type Verified, verifySigned } from '../lifecycle/signing.js';
@@ -110,13 +111,8 @@ export async function readRecords(
     else {
       // Untrusted: the statement text is still readable (it is JSON); its claim is not believed.
       const text = (raw as { statement?: unknown } | null)?.statement;
-      let statement: ExecutionRecord['statement'] | undefined;
-      try {
-        statement = typeof text === 'string' ? (JSON.parse(text) as ExecutionRecord['statement']) : undefined;
-      } catch {
-        statement = undefined;
-      }
-      if (!statement || typeof statement.request !== 'string' || typeof statement.at !== 'string') return;
+      const statement = typeof text === 'string' ? untrustedStatement(text) : undefined;
+      if (!statement) return;
       const reason = verdictsOfRaw.map((v) => (v.ok ? '' : v.reason)).join('; ');
       record = { statement, trusted: false, distrust: reason, ...(commit ? { commit } : {}) };
     }

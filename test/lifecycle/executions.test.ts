@@ -9,8 +9,10 @@ import {
   isExecutionRecord,
   newestRecordTime,
   nextRecordTime,
+  RECORD_TRAILER,
   recordsInMessage,
   recordTrailer,
+  untrustedStatement,
 } from '../../src/lifecycle/executions.js';
 import { signStatement, type Statement, verifySigned } from '../../src/lifecycle/signing.js';
 
@@ -156,6 +158,15 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     // A time that is not one (an unverifiable record can hold anything) is left out.
     expect(newestRecordTime([a, rec({ at: '~' }, false)], 'req')).toBe('2026-11-30T00:00:00.000Z');
     expect(newestRecordTime([], 'req')).toBe('');
+    // A record only in this daemon's ledger (its push failed), however late, holds nothing still:
+    // another daemon's renewals on main must restart the count.
+    const ledgerOnly = rec({
+      by: 'host-a/1',
+      kind: 'execution',
+      state: 'partial',
+      at: '2026-11-30T09:00:00.000Z',
+    });
+    expect(newestRecordTime([a, b, ledgerOnly], 'req')).toBe('2026-11-30T00:05:00.000Z');
     // Nor is such a record ever the latest: it cannot stop a running execution.
     const junk = { ...rec({ by: 'host-x/1', at: '~' }, false), commit: 'c9' };
     expect(latestRecord([b, junk, a], 'req')).toBe(b);
@@ -177,6 +188,35 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
 });
 
 describe('execution records in commit messages', () => {
+  it('reads only the three strings of a record trailer, and skips one too large or not a record', () => {
+    const trailer = (value: unknown) =>
+      `${RECORD_TRAILER}: ${Buffer.from(JSON.stringify(value)).toString('base64url')}`;
+    const extra = { keyId: 'k', statement: '{}', signature: 's', more: { deep: [1, 2] } };
+    const nested = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const message = [
+      'subject',
+      '',
+      trailer(extra),
+      trailer({ keyId: 'k', statement: { not: 'text' }, signature: 's' }),
+      `${RECORD_TRAILER}: ${Buffer.from(nested).toString('base64url')}`,
+      trailer({ keyId: 'k', statement: 'x'.repeat(20_000), signature: 's' }),
+    ].join('\n');
+    expect(recordsInMessage(message)).toEqual([{ keyId: 'k', statement: '{}', signature: 's' }]);
+  });
+
+  it('reads an unverifiable statement as text fields only: nothing nested or odd is carried on', () => {
+    const deep = `${'['.repeat(5_000)}${']'.repeat(5_000)}`;
+    const s = untrustedStatement(
+      `{"request":"req","at":"2026-11-30T00:00:00.000Z","state":"executing","by":7,"digests":${deep}}`,
+    );
+    expect(s).toMatchObject({ request: 'req', at: '2026-11-30T00:00:00.000Z', state: 'executing' });
+    expect(s && 'by' in s).toBe(false);
+    expect(() => JSON.stringify(s)).not.toThrow();
+    expect(untrustedStatement('[1]')).toBeUndefined();
+    expect(untrustedStatement('{"request":"req"}')).toBeUndefined();
+    expect(untrustedStatement('not json')).toBeUndefined();
+  });
+
   it('round-trips a signed statement through a trailer, and only the key holder can make one', () => {
     const key = generateKeyPairSync('ed25519');
     const other = generateKeyPairSync('ed25519');

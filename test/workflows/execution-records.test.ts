@@ -46,4 +46,22 @@ describe('readRecords: the execution records on main', () => {
       ['claim', true, 'c0'],
     ]);
   });
+
+  it('is not stopped by a trailer made to crash it: deeply nested, huge, or with odd fields', async () => {
+    const claim = signStatement(statement({}), key.privateKey);
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const deep = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const records = await recordsFrom([
+      `A\n\nReexport-Record: ${b64(deep(12_000))}\n`,
+      `B\n\nReexport-Record: ${b64(JSON.stringify({ keyId: 'k', statement: 'x', signature: 's', extra: JSON.parse(deep(2_000)) as unknown }))}\n`,
+      `C\n\nReexport-Record: ${b64(JSON.stringify({ keyId: 'k', statement: JSON.stringify({ request: 'req', at: '2026-11-30T00:05:00.000Z', by: 7, digests: JSON.parse(deep(3_000)) as unknown }), signature: 's' }))}\n`,
+      `reexport: executing req\n\n${recordTrailer(claim)}\n`,
+    ]);
+    const list = records.get('req') ?? [];
+    expect(list.map((r) => [r.trusted, r.commit])).toEqual([
+      [false, 'c2'],
+      [true, 'c3'],
+    ]);
+    expect(list[0]!.statement.by).toBeUndefined();
+  });
 });
