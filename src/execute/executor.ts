@@ -63,6 +63,11 @@ export interface WriteOptions {
   rateLimit?: number;
   /** Aborting stops taking new entries; the entry in flight finishes and is journaled. */
   signal?: AbortSignal;
+  /**
+   * Asked right before each entry is written; it may abort `signal` (the claim's fence, whose
+   * timers may not have run yet when a machine wakes from suspend with answers waiting).
+   */
+  beforeWrite?: () => void;
   /** From the daemon config's execution.retry. */
   retry: { attempts: number; baseDelayMs: number };
   sleep?: (ms: number) => Promise<void>;
@@ -197,6 +202,7 @@ export async function executeChunks<C extends PreparedChunk>(
       let outcomes: ChangeOutcome[] = [];
       if (open.length && down === undefined) {
         await limiter();
+        opts.beforeWrite?.();
         // A stop asked for while this writer waited for its slot (the claim's fence, SIGTERM):
         // the entry is not written, and is left for the next run like those never taken.
         if (opts.signal?.aborted || failure) break;

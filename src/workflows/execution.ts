@@ -275,6 +275,8 @@ export async function executeOnMain(
       {
         ...ctx.apply,
         signal: ctx.apply.signal ? AbortSignal.any([ctx.apply.signal, lost.signal]) : lost.signal,
+        // Before each write: the fence by both clocks, even before its timers have run.
+        beforeWrite: () => renewal?.check(),
         trustedKeys: ctx.keys.trusted,
         claim,
       },
@@ -347,6 +349,8 @@ export async function executeOnMain(
 
 interface ClaimRenewal {
   stop(): Promise<void>;
+  /** Stops the execution (`lost`) now if the fence has run out by either clock. */
+  check(): void;
 }
 
 /**
@@ -383,9 +387,10 @@ function renewClaim(
   // fence runs out first whatever the clocks say. Its timer runs on the monotonic clock (no step of
   // the wall clock moves it), which stops while the machine is suspended: a check each second of
   // the wall clock (which does not stop) catches that on waking. Either stops the execution; a
-  // wall clock stepped ahead only stops it early. A daemon paused past it finds it expired as it
-  // wakes, before its next write (timers run first in the event loop).
+  // wall clock stepped ahead only stops it early. Each write asks first (check), so a daemon
+  // paused or suspended past it stops before its next write, whatever runs first as it wakes.
   let wallDeadline = Number.POSITIVE_INFINITY;
+  let monoDeadline = Number.POSITIVE_INFINITY;
   const fenceMs = ctx.claimTimeoutMs * CLAIM_FENCE;
   const expired = () =>
     lose(
@@ -393,14 +398,16 @@ function renewClaim(
     );
   const arm = (signedAt: number) => {
     clearTimeout(fence);
-    const left = signedAt + fenceMs - performance.now();
+    monoDeadline = signedAt + fenceMs;
+    const left = monoDeadline - performance.now();
     wallDeadline = Date.now() + left;
     fence = setTimeout(expired, Math.min(2 ** 31 - 1, Math.max(0, left)));
     fence.unref();
   };
-  const wall = setInterval(() => {
-    if (Date.now() > wallDeadline) expired();
-  }, 1000);
+  const check = () => {
+    if (!stopped && (performance.now() > monoDeadline || Date.now() > wallDeadline)) expired();
+  };
+  const wall = setInterval(check, 1000);
   wall.unref();
   const renew = async () => {
     for (let attempt = 1; attempt <= CLAIM_RENEWAL_ATTEMPTS && !stopped; attempt++) {
@@ -441,6 +448,7 @@ function renewClaim(
   timer.unref();
   arm(claimedAt);
   return {
+    check,
     async stop() {
       stopped = true;
       clearInterval(timer);

@@ -218,6 +218,24 @@ describe('executePlan: every outcome decided on the fresh read', () => {
     expect(result.outcomes.map((o) => o.outcome)).toEqual(dir.writes.map(() => 'applied'));
   });
 
+  it('asks beforeWrite right before each entry, and writes nothing once it stops the execution', async () => {
+    // The claim's fence, checked synchronously: its timers may not have run yet (a machine woken
+    // from suspend with answers waiting), but no write may go out after it ran out.
+    const dns = Array.from({ length: 40 }, (_, i) => `uid=u${i},ou=p`);
+    const dir = new FakeDirectory(Object.fromEntries(dns.map((dn) => [dn, { mail: ['a'] }])));
+    const abort = new AbortController();
+    let asked = 0;
+    const result = await executeOn(dir, mailChanges(dns), 4, {
+      signal: abort.signal,
+      beforeWrite: () => {
+        if (++asked > 10) abort.abort();
+      },
+    });
+    expect(result.interrupted).toBe(true);
+    expect(dir.writes.length).toBe(10);
+    expect(result.outcomes.map((o) => o.outcome)).toEqual(dir.writes.map(() => 'applied'));
+  });
+
   it('a stop ends the writers’ wait for their rate-limit slots at once', async () => {
     const dns = Array.from({ length: 64 }, (_, i) => `uid=u${i},ou=p`);
     const dir = new FakeDirectory(Object.fromEntries(dns.map((dn) => [dn, { mail: ['a'] }])));

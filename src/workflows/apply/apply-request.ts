@@ -46,6 +46,8 @@ export interface ApplyDeps extends PreviewDeps {
   /** Public keys whose preview signatures make a committed plan "reviewed". */
   trustedKeys: readonly KeyObject[];
   signal?: AbortSignal;
+  /** Asked before each entry is written (WriteOptions.beforeWrite). */
+  beforeWrite?: () => void;
   onEntry?: (done: number, total: number) => void;
   retry?: { attempts: number; baseDelayMs: number };
   /**
@@ -212,6 +214,7 @@ export async function applyValidated(
       writers: conns.writers,
       rateLimit: target.rateLimit,
       signal: deps.signal,
+      ...(deps.beforeWrite ? { beforeWrite: deps.beforeWrite } : {}),
       onEntry: (n) => deps.onEntry?.(n, total),
       onChunk: (chunk, outcomes) => {
         record(chunk.skipped);
