@@ -38,6 +38,11 @@ interface LockOwner {
  */
 const LOCK_REFRESH_MS = 10_000;
 export const LOCK_LEASE_MS = 60_000;
+/**
+ * A lock whose time is this far behind this machine's clock is taken over at once: only clocks
+ * more than an hour apart would make a live owner's lock look that old.
+ */
+const LOCK_ABANDONED_MS = 3_600_000;
 
 /** This process, as a lock names its owner. */
 function selfOwner(): LockOwner {
@@ -85,18 +90,23 @@ function certainlyGone(owner: LockOwner, self: LockOwner): boolean {
  * share one identity, so each would take the other's claims for its own. The lock is a file
  * naming its owner (pid, host, boot, pid namespace), whose time the owner refreshes while it runs.
  * It is taken over when its owner is certainly gone (the same machine and pid namespace, and the
- * pid not running, or our own pid: a restarted container), or when it has not been refreshed for
- * LOCK_LEASE_MS (a pod on another node, a killed container in another namespace). While a live
- * owner holds it, this waits up to `waitMs` for it, then refuses, naming the owner.
+ * pid not running, or our own pid: a restarted container); or when this process has watched it
+ * go unrefreshed for `leaseMs` on its own clock (a pod on another node, a killed container in
+ * another namespace: the lock's time is the owner's clock, which may be minutes off ours); or
+ * when its time is over an hour old. While a live owner holds it, this waits up to `waitMs`,
+ * then refuses, naming the owner.
  */
 export async function lockWorkdir(
   workdir: string,
-  opts: { waitMs?: number } = {},
+  opts: { waitMs?: number; leaseMs?: number } = {},
 ): Promise<{ release(): Promise<void> }> {
   await mkdir(workdir, { recursive: true });
   const file = path.join(workdir, 'lock');
   const self = selfOwner();
-  const until = Date.now() + (opts.waitMs ?? 0);
+  const leaseMs = opts.leaseMs ?? LOCK_LEASE_MS;
+  const until = performance.now() + (opts.waitMs ?? 0);
+  // The lock as last seen (its time and text), and since when, on this process's monotonic clock.
+  let watched: { seen: string; since: number } | undefined;
   for (;;) {
     try {
       const handle = await open(file, 'wx');
@@ -122,12 +132,16 @@ export async function lockWorkdir(
     ]);
     if (!st) continue;
     const owner = parseOwner(text.trim());
-    const stale = Date.now() - st.mtimeMs > LOCK_LEASE_MS;
-    if (!owner || stale || certainlyGone(owner, self)) {
+    const seen = `${st.mtimeMs} ${text}`;
+    if (watched?.seen !== seen) watched = { seen, since: performance.now() };
+    const unrefreshed = performance.now() - watched.since >= leaseMs;
+    const abandoned = Date.now() - st.mtimeMs > LOCK_ABANDONED_MS;
+    if (!owner || unrefreshed || abandoned || certainlyGone(owner, self)) {
       await rm(file, { force: true });
+      watched = undefined;
       continue;
     }
-    if (Date.now() >= until) {
+    if (performance.now() >= until) {
       const where = owner.host && owner.host !== self.host ? ` on ${owner.host}` : '';
       throw new UsageError(
         `the workdir ${workdir} is in use by process ${owner.pid}${where}; give each daemon its own repo.workdir`,

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { LOCK_LEASE_MS, lockWorkdir } from '../../../src/adapters/fs/workdir.js';
+import { lockWorkdir } from '../../../src/adapters/fs/workdir.js';
 
 /** Where a pid means what it means to this process (what the lock names as its owner's place). */
 const here = {
@@ -52,20 +52,33 @@ describe('lockWorkdir: one process per workdir, on one machine or across contain
     // Two pods on one volume (a rolling update) are both pid 1: the pid says nothing there.
     await held({ pid: process.pid, host: 'reexport-7d9f-abcde', boot: here.boot, pidns: 'pid:[1]' });
     await expect(lockWorkdir(dir)).rejects.toThrow(/in use by process \d+ on reexport-7d9f-abcde;/);
-    // Not refreshed for the lease (its pod gone with its node): taken over.
-    await held(
-      { pid: 1, host: 'reexport-7d9f-abcde', boot: 'other', pidns: 'pid:[1]' },
-      LOCK_LEASE_MS + 1000,
-    );
+    // Its time an hour and more behind this machine's clock (its pod long gone): taken over.
+    await held({ pid: 1, host: 'reexport-7d9f-abcde', boot: 'other', pidns: 'pid:[1]' }, 3_700_000);
     await (await lockWorkdir(dir)).release();
   });
 
-  it('waits for a lock whose lease runs out, when asked to wait', async () => {
-    await held({ pid: 1, host: 'elsewhere', boot: 'b', pidns: 'pid:[1]' }, LOCK_LEASE_MS - 1500);
-    await expect(lockWorkdir(dir)).rejects.toThrow(/in use by process 1 on elsewhere/);
+  it('takes over a lock it watched go unrefreshed for the lease on its own clock, when asked to wait', async () => {
+    // Its time looks fresh to this clock (another node's clock runs ahead), but nothing refreshes it.
+    await held({ pid: 1, host: 'elsewhere', boot: 'b', pidns: 'pid:[1]' }, -5 * 60_000);
+    await expect(lockWorkdir(dir, { leaseMs: 1500 })).rejects.toThrow(/in use by process 1 on elsewhere/);
     const started = Date.now();
-    await (await lockWorkdir(dir, { waitMs: 10_000 })).release();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    await (await lockWorkdir(dir, { waitMs: 10_000, leaseMs: 1500 })).release();
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1500);
+  });
+
+  it('waits while the owner refreshes its lock, then refuses, naming it', async () => {
+    await held({ pid: 1, host: 'elsewhere', boot: 'b', pidns: 'pid:[1]' });
+    const refresh = setInterval(() => {
+      const t = new Date();
+      void utimes(lock(), t, t);
+    }, 300);
+    try {
+      await expect(lockWorkdir(dir, { waitMs: 2500, leaseMs: 1500 })).rejects.toThrow(
+        /in use by process 1 on elsewhere/,
+      );
+    } finally {
+      clearInterval(refresh);
+    }
   });
 
   it('reads a lock written before owners were named (a pid alone)', async () => {
