@@ -211,7 +211,7 @@ export async function executeChunks<C extends PreparedChunk>(
       if (open.length && down !== undefined) {
         outcomes = open.map((c) => outcome(c, 'pending', down));
       } else if (open.length) {
-        const probe = answers(writer);
+        const probe = answers(writer, opts);
         outcomes = await applyEntry(probe.writer, open, a.ctx);
         const final = outcomes.filter(isFinal);
         if (final.length) await opts.journal.record(dn, final);
@@ -417,7 +417,10 @@ async function withRetry<T>(fn: () => Promise<T>, ctx: EntryContext): Promise<T>
  * `writer`, noting whether the directory answered any of its calls: a result, or a refusal that
  * is not a transient fault (a busy, unavailable or lost connection is no answer).
  */
-function answers(writer: EntryWriter): { writer: EntryWriter; answered: boolean } {
+function answers(
+  writer: EntryWriter,
+  opts: Pick<WriteOptions, 'beforeWrite' | 'signal'>,
+): { writer: EntryWriter; answered: boolean } {
   const probe = { writer, answered: false };
   const seen = <T>(call: Promise<T>): Promise<T> =>
     call.then(
@@ -431,7 +434,14 @@ function answers(writer: EntryWriter): { writer: EntryWriter; answered: boolean 
       },
     );
   probe.writer = {
-    modify: (dn, ops) => seen(writer.modify(dn, ops)),
+    // Every write asks first, retries and the per-change fallback included: a stop found here
+    // leaves the change pending (a transient failure is not retried once stopped).
+    modify: (dn, ops) => {
+      opts.beforeWrite?.();
+      if (opts.signal?.aborted)
+        return Promise.reject(new WriteFailure('the execution stopped before this write', undefined, true));
+      return seen(writer.modify(dn, ops));
+    },
     read: (dn, attributes) => seen(writer.read(dn, attributes)),
   };
   return probe;
