@@ -59,7 +59,22 @@ export async function reconcileContext(
   const cfg = daemon.config;
   const repoConfig = repoOf(daemon);
   const { workdir } = repoConfig;
-  const lock = await lockWorkdir(workdir, { waitMs: opts.waitForWorkdirMs ?? 0 });
+  // Another process took the workdir over (this one was paused past the lock's lease): it now
+  // acts as this daemon, so this one writes nothing more and stops.
+  const lockLost = new AbortController();
+  const stopWriting = (why: string) => {
+    if (lockLost.signal.aborted) return;
+    log.error(why);
+    lockLost.abort(why);
+  };
+  const lock = await lockWorkdir(workdir, {
+    waitMs: opts.waitForWorkdirMs ?? 0,
+    onLost: (why) => {
+      stopWriting(`${why}; stopping`);
+      process.exitCode = 1;
+      void lock.release().finally(() => process.kill(process.pid, 'SIGTERM'));
+    },
+  });
   try {
     const repo =
       opts.repo ??
@@ -107,7 +122,12 @@ export async function reconcileContext(
         ...preview,
         openWriters: opts.openWriters ?? ((t, n) => openLdapWriters(daemon, t, n, log)),
         journalDir: path.join(workdir, 'journal'),
-        signal,
+        signal: AbortSignal.any([signal, lockLost.signal]),
+        // Before each write: the lock still this process's (its refresh may be late after a pause).
+        beforeWrite: () => {
+          if (!lock.held())
+            stopWriting(`the workdir lock ${workdir}/lock was not refreshed in time; stopping writes`);
+        },
       },
       release: () => lock.release(),
     };

@@ -276,7 +276,10 @@ export async function executeOnMain(
         ...ctx.apply,
         signal: ctx.apply.signal ? AbortSignal.any([ctx.apply.signal, lost.signal]) : lost.signal,
         // Before each write: the fence by both clocks, even before its timers have run.
-        beforeWrite: () => renewal?.check(),
+        beforeWrite: () => {
+          ctx.apply.beforeWrite?.();
+          renewal?.check();
+        },
         trustedKeys: ctx.keys.trusted,
         claim,
       },

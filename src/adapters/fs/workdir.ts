@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { readFileSync, readlinkSync } from 'node:fs';
-import { mkdir, open, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
+import { link, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../../shared/errors.js';
 
@@ -29,10 +29,13 @@ interface LockOwner {
   host?: string;
   boot?: string;
   pidns?: string;
+  /** This holding of the lock, and how often its owner has refreshed it. */
+  nonce?: string;
+  beat?: number;
 }
 
 /**
- * The owner refreshes its lock's time this often, and a lock not refreshed for LOCK_LEASE_MS is
+ * The owner rewrites its lock this often, and a lock that does not change for LOCK_LEASE_MS is
  * taken over: the only sign of life across machines and containers, where a pid says nothing.
  * The lease leaves room for the longest stretch the daemon's event loop may be busy.
  */
@@ -43,6 +46,8 @@ export const LOCK_LEASE_MS = 60_000;
  * more than an hour apart would make a live owner's lock look that old.
  */
 const LOCK_ABANDONED_MS = 3_600_000;
+/** How long after creating its lock a process looks again whether it is still its own. */
+const LOCK_SETTLE_MS = 250;
 
 /** This process, as a lock names its owner. */
 function selfOwner(): LockOwner {
@@ -85,70 +90,165 @@ function certainlyGone(owner: LockOwner, self: LockOwner): boolean {
   return here && self.pidns !== undefined && (owner.pid === self.pid || !alive(owner.pid));
 }
 
+const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
+
+export interface WorkdirLock {
+  /**
+   * Whether the lock is still this process's, for a write about to go out: refreshed within half
+   * the lease by both clocks, or else (the refresh is late: a pause, a busy event loop) found ours
+   * in the file and refreshed right now, synchronously. False once it was taken over.
+   */
+  held(): boolean;
+  /** Lets go of the lock, if it is still this process's. */
+  release(): Promise<void>;
+}
+
 /**
  * One process per workdir: two daemons on one clone and journal would race on both, and would
  * share one identity, so each would take the other's claims for its own. The lock is a file
- * naming its owner (pid, host, boot, pid namespace), whose time the owner refreshes while it runs.
- * It is taken over when its owner is certainly gone (the same machine and pid namespace, and the
- * pid not running, or our own pid: a restarted container); or when this process has watched it
- * go unrefreshed for `leaseMs` on its own clock (a pod on another node, a killed container in
- * another namespace: the lock's time is the owner's clock, which may be minutes off ours); or
- * when its time is over an hour old. While a live owner holds it, this waits up to `waitMs`,
- * then refuses, naming the owner.
+ * naming its owner (pid, host, boot, pid namespace, a nonce), created whole (written aside, then
+ * linked into place) and rewritten by its owner every LOCK_REFRESH_MS. It is taken over when its
+ * owner is certainly gone (the same machine and pid namespace, and the pid not running, or our own
+ * pid: a restarted container); or when this process has watched it stay the same for `leaseMs` on
+ * its own clock (a pod on another node, a killed container in another namespace: the lock's time
+ * is the owner's clock, which may be off ours); or when its time is over an hour old. Taking over
+ * moves the lock aside and checks that what moved is what was judged gone (else puts it back).
+ * While a live owner holds it, this waits up to `waitMs`, then refuses, naming the owner. An owner
+ * that finds its lock taken (it was paused past the lease) calls `onLost`.
  */
 export async function lockWorkdir(
   workdir: string,
-  opts: { waitMs?: number; leaseMs?: number } = {},
-): Promise<{ release(): Promise<void> }> {
+  opts: { waitMs?: number; leaseMs?: number; refreshMs?: number; onLost?: (why: string) => void } = {},
+): Promise<WorkdirLock> {
   await mkdir(workdir, { recursive: true });
   const file = path.join(workdir, 'lock');
-  const self = selfOwner();
+  const me: LockOwner = { ...selfOwner(), nonce: randomBytes(8).toString('hex'), beat: 0 };
   const leaseMs = opts.leaseMs ?? LOCK_LEASE_MS;
   const until = performance.now() + (opts.waitMs ?? 0);
-  // The lock as last seen (its time and text), and since when, on this process's monotonic clock.
-  let watched: { seen: string; since: number } | undefined;
-  for (;;) {
+  /** Writes the lock's text aside, then puts it in place (`link`: only if none is there). */
+  const place = async (how: 'create' | 'replace'): Promise<boolean> => {
+    const tmp = `${file}.${me.nonce}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(me)}\n`);
     try {
-      const handle = await open(file, 'wx');
-      await handle.writeFile(`${JSON.stringify(self)}\n`);
-      await handle.close();
-      const refresh = setInterval(() => {
-        const now = new Date();
-        utimes(file, now, now).catch(() => {});
-      }, LOCK_REFRESH_MS);
-      refresh.unref();
-      return {
-        release: async () => {
-          clearInterval(refresh);
-          await rm(file, { force: true });
-        },
-      };
+      if (how === 'replace') await rename(tmp, file);
+      else await link(tmp, file);
+      return true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (how === 'create' && code(err) === 'EEXIST') return false;
+      throw err;
+    } finally {
+      await rm(tmp, { force: true });
     }
-    const [text, st] = await Promise.all([
-      readFile(file, 'utf8').catch(() => ''),
-      stat(file).catch(() => undefined),
-    ]);
+  };
+  // The lock as last seen (its time, inode and text), and since when, on this process's clock.
+  let watched: { seen: string; since: number } | undefined;
+  const ours = async () =>
+    parseOwner((await readFile(file, 'utf8').catch(() => '')).trim())?.nonce === me.nonce;
+  for (;;) {
+    if (await place('create')) {
+      // A process that judged the lock before ours gone may move ours aside in the moment after
+      // (takeOver puts it back only if nobody took the place): look again once that has passed.
+      await new Promise((resolve) => setTimeout(resolve, LOCK_SETTLE_MS));
+      if (await ours()) break;
+      continue;
+    }
+    const st = await lstat(file).catch((err: unknown) => {
+      if (code(err) === 'ENOENT') return undefined;
+      throw err;
+    });
     if (!st) continue;
+    if (!st.isFile()) throw new UsageError(`${file} is not a file; remove it`);
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text === undefined) continue;
     const owner = parseOwner(text.trim());
-    const seen = `${st.mtimeMs} ${text}`;
+    const seen = `${st.mtimeMs} ${st.ino} ${text}`;
     if (watched?.seen !== seen) watched = { seen, since: performance.now() };
     const unrefreshed = performance.now() - watched.since >= leaseMs;
     const abandoned = Date.now() - st.mtimeMs > LOCK_ABANDONED_MS;
-    if (!owner || unrefreshed || abandoned || certainlyGone(owner, self)) {
-      await rm(file, { force: true });
+    if (!owner || unrefreshed || abandoned || certainlyGone(owner, me)) {
+      await takeOver(file, text, me.nonce!);
       watched = undefined;
       continue;
     }
     if (performance.now() >= until) {
-      const where = owner.host && owner.host !== self.host ? ` on ${owner.host}` : '';
+      const where = owner.host && owner.host !== me.host ? ` on ${owner.host}` : '';
       throw new UsageError(
         `the workdir ${workdir} is in use by process ${owner.pid}${where}; give each daemon its own repo.workdir`,
       );
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+  let refreshed = { mono: performance.now(), wall: Date.now() };
+  let lost = false;
+  const loseLock = () => {
+    if (lost) return;
+    lost = true;
+    clearInterval(refresh);
+    opts.onLost?.(`the workdir lock ${file} was taken over by another process`);
+  };
+  const refresh = setInterval(() => {
+    void (async () => {
+      if (lost) return;
+      // After a pause the lock may be someone else's: the file says whose it is.
+      if (!(await ours())) return loseLock();
+      me.beat! += 1;
+      await place('replace');
+      refreshed = { mono: performance.now(), wall: Date.now() };
+    })().catch(() => {});
+  }, opts.refreshMs ?? LOCK_REFRESH_MS);
+  refresh.unref();
+  const refreshNow = (): boolean => {
+    let text = '';
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      // Gone: not ours any more.
+    }
+    if (parseOwner(text.trim())?.nonce !== me.nonce) return false;
+    me.beat! += 1;
+    const tmp = `${file}.${me.nonce}.now`;
+    writeFileSync(tmp, `${JSON.stringify(me)}\n`);
+    renameSync(tmp, file);
+    refreshed = { mono: performance.now(), wall: Date.now() };
+    return true;
+  };
+  return {
+    held: () => {
+      if (lost) return false;
+      const fresh =
+        performance.now() - refreshed.mono < leaseMs / 2 &&
+        Math.abs(Date.now() - refreshed.wall) < leaseMs / 2;
+      if (fresh) return true;
+      try {
+        if (refreshNow()) return true;
+      } catch {
+        // The lock cannot be refreshed: not known to be ours.
+      }
+      loseLock();
+      return false;
+    },
+    release: async () => {
+      clearInterval(refresh);
+      if (!lost && (await ours())) await rm(file, { force: true });
+    },
+  };
+}
+
+/**
+ * Takes a lock judged gone out of the way: moved aside, then removed if what moved is the text
+ * judged (else it was a newer lock, put back unless another took the place meanwhile).
+ */
+async function takeOver(file: string, judged: string, nonce: string): Promise<void> {
+  const aside = `${file}.stale.${nonce}`;
+  try {
+    await rename(file, aside);
+  } catch (err) {
+    if (code(err) === 'ENOENT') return;
+    throw err;
+  }
+  const moved = await readFile(aside, 'utf8').catch(() => undefined);
+  if (moved !== judged) await link(aside, file).catch(() => {});
+  await rm(aside, { force: true });
 }
 
 function alive(pid: number): boolean {

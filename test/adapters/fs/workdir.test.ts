@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readlinkSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { lockWorkdir } from '../../../src/adapters/fs/workdir.js';
 
@@ -26,11 +27,78 @@ describe('lockWorkdir: one process per workdir, on one machine or across contain
   });
   afterEach(() => rm(dir, { recursive: true, force: true }));
 
-  it('names its owner, and lets go on release', async () => {
-    const l = await lockWorkdir(dir);
-    expect(JSON.parse(await readFile(lock(), 'utf8'))).toEqual({ pid: process.pid, ...here });
+  it('names its owner, rewrites the lock while it holds it, and lets go on release', async () => {
+    const l = await lockWorkdir(dir, { refreshMs: 100 });
+    const first = JSON.parse(await readFile(lock(), 'utf8')) as Record<string, unknown>;
+    expect(first).toMatchObject({ pid: process.pid, ...here, beat: 0 });
+    expect(first.nonce).toMatch(/^[0-9a-f]{16}$/);
+    await new Promise((resolve) => setTimeout(resolve, 350));
+    expect(JSON.parse(await readFile(lock(), 'utf8'))).toMatchObject({
+      nonce: first.nonce,
+      beat: expect.any(Number),
+    });
+    expect((JSON.parse(await readFile(lock(), 'utf8')) as { beat: number }).beat).toBeGreaterThan(0);
+    expect(l.held()).toBe(true);
     await l.release();
     await expect(stat(lock())).rejects.toThrow();
+  });
+
+  it('of processes starting at once on a lock left behind, exactly one gets it', async () => {
+    await writeFile(lock(), '999999999\n');
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    // All start at the same moment, once each has loaded the code.
+    const at = Date.now() + 3000;
+    const script = `import('./src/adapters/fs/workdir.ts').then(async (m) => {
+      await new Promise((r) => setTimeout(r, ${at} - Date.now()));
+      try { const l = await m.lockWorkdir(${JSON.stringify(dir)}); console.log('got'); await new Promise((r) => setTimeout(r, 1500)); await l.release(); }
+      catch (e) { console.log('refused'); }
+    })`;
+    const run = () =>
+      new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { cwd: root });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.once('exit', () => resolve(out.trim()));
+      });
+    const results = await Promise.all(Array.from({ length: 8 }, run));
+    expect(results.filter((r) => r === 'got')).toHaveLength(1);
+    expect(results.filter((r) => r === 'refused')).toHaveLength(7);
+  }, 30_000);
+
+  it('an owner whose lock was taken over finds out, writes no more, and leaves the new lock alone', async () => {
+    let lostWhy = '';
+    const l = await lockWorkdir(dir, { refreshMs: 100, onLost: (why) => (lostWhy = why) });
+    // Paused past the lease, it comes back to another process's lock.
+    await writeFile(
+      lock(),
+      `${JSON.stringify({ pid: 1, host: 'other', nonce: 'ffffffffffffffff', beat: 0 })}\n`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(lostWhy).toMatch(/was taken over by another process/);
+    expect(l.held()).toBe(false);
+    await l.release();
+    expect(JSON.parse(await readFile(lock(), 'utf8'))).toMatchObject({ nonce: 'ffffffffffffffff' });
+  });
+
+  it('a late refresh is made up before a write: held() checks the file and refreshes it then', async () => {
+    let lost = false;
+    const l = await lockWorkdir(dir, { leaseMs: 400, refreshMs: 60_000, onLost: () => (lost = true) });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(l.held()).toBe(true);
+    expect((JSON.parse(await readFile(lock(), 'utf8')) as { beat: number }).beat).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await writeFile(
+      lock(),
+      `${JSON.stringify({ pid: 1, host: 'other', nonce: 'eeeeeeeeeeeeeeee', beat: 0 })}\n`,
+    );
+    expect(l.held()).toBe(false);
+    expect(lost).toBe(true);
+    await l.release();
+  });
+
+  it('refuses a lock that is not a file', async () => {
+    await mkdir(lock());
+    await expect(lockWorkdir(dir)).rejects.toThrow(`${lock()} is not a file; remove it`);
   });
 
   it('refuses a workdir a live process on this machine holds, and takes one whose process is gone', async () => {
