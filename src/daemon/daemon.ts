@@ -7,7 +7,7 @@ import { loadSigningKeys } from '../adapters/fs/signing-key.js';
 import { Ledger } from '../adapters/fs/ledger.js';
 import { openFreshnessMemory } from '../adapters/fs/freshness-memory.js';
 import { openClaimWatch } from '../adapters/fs/claim-watch.js';
-import { daemonIdentity, LOCK_LEASE_MS, lockWorkdir } from '../adapters/fs/workdir.js';
+import { daemonIdentity, lockWorkdir } from '../adapters/fs/workdir.js';
 import { openLdapWriters } from '../adapters/ldap/writer.js';
 import { ConfigRepoGit } from '../adapters/git/config-repo-git.js';
 import type { Logger } from '../shared/log.js';
@@ -32,11 +32,6 @@ export interface DaemonOptions {
   repo?: RepoPort;
   /** Served at /public-key.pem, so a forge's CI can verify the daemon's signatures. */
   publicKeyPem?: string;
-  /**
-   * How long to wait for a workdir another live process holds: the daemon waits out a lock its
-   * predecessor may have left on another node (LOCK_LEASE_MS); a one-off command refuses at once.
-   */
-  waitForWorkdirMs?: number;
 }
 
 export interface DaemonHandle {
@@ -68,7 +63,6 @@ export async function reconcileContext(
     lockLost.abort(why);
   };
   const lock = await lockWorkdir(workdir, {
-    waitMs: opts.waitForWorkdirMs ?? 0,
     onLost: (why) => {
       stopWriting(`${why}; stopping`);
       process.exitCode = 1;
@@ -202,12 +196,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   const board = new StatusBoard({ reportUrl: cfg.http.reportUrl });
   metrics.readLive(() => board.live());
   const abort = new AbortController();
-  const ctx = await reconcileContext(
-    { waitForWorkdirMs: LOCK_LEASE_MS + 5000, ...opts },
-    metrics,
-    abort.signal,
-    board,
-  );
+  const ctx = await reconcileContext(opts, metrics, abort.signal, board);
   let lastOk: boolean | undefined;
   // Refreshes asked for (POST /refresh) since the last pass began; that pass's idle checks yield.
   let asked: Set<string> | 'all' | undefined;

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { readFileSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
-import { link, lstat, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../../shared/errors.js';
 
@@ -41,10 +41,7 @@ interface LockOwner {
  */
 const LOCK_REFRESH_MS = 10_000;
 export const LOCK_LEASE_MS = 60_000;
-/**
- * A lock whose time is this far behind this machine's clock is taken over at once: only clocks
- * more than an hour apart would make a live owner's lock look that old.
- */
+/** Files a killed lock operation left beside the lock are removed once this old. */
 const LOCK_ABANDONED_MS = 3_600_000;
 /** How long after creating its lock a process looks again whether it is still its own. */
 const LOCK_SETTLE_MS = 250;
@@ -90,6 +87,17 @@ function certainlyGone(owner: LockOwner, self: LockOwner): boolean {
   return here && self.pidns !== undefined && (owner.pid === self.pid || !alive(owner.pid));
 }
 
+/** Whether an owner is certainly running: on this machine and pid namespace, another live pid. */
+function certainlyAlive(owner: LockOwner, self: LockOwner): boolean {
+  const here =
+    owner.host === undefined ||
+    (owner.host === self.host &&
+      owner.boot === self.boot &&
+      owner.pidns === self.pidns &&
+      self.pidns !== undefined);
+  return here && owner.pid !== self.pid && alive(owner.pid);
+}
+
 const code = (err: unknown) => (err as NodeJS.ErrnoException).code;
 
 export interface WorkdirLock {
@@ -109,12 +117,13 @@ export interface WorkdirLock {
  * naming its owner (pid, host, boot, pid namespace, a nonce), created whole (written aside, then
  * linked into place) and rewritten by its owner every LOCK_REFRESH_MS. It is taken over when its
  * owner is certainly gone (the same machine and pid namespace, and the pid not running, or our own
- * pid: a restarted container); or when this process has watched it stay the same for `leaseMs` on
+ * pid: a restarted container), or when this process has watched it stay the same for `leaseMs` on
  * its own clock (a pod on another node, a killed container in another namespace: the lock's time
- * is the owner's clock, which may be off ours); or when its time is over an hour old. Taking over
- * moves the lock aside and checks that what moved is what was judged gone (else puts it back).
- * While a live owner holds it, this waits up to `waitMs`, then refuses, naming the owner. An owner
- * that finds its lock taken (it was paused past the lease) calls `onLost`.
+ * is the owner's clock, which may be off ours). Taking over moves the lock aside and checks that
+ * what moved is what was judged gone (else puts it back). A live owner on this machine is refused
+ * at once; one whose liveness only the lease tells is waited for, up to `waitMs` (the lease and a
+ * little), then refused, named. An owner that finds its lock taken, or not refreshed for the
+ * lease (it was paused), calls `onLost`; held() asks the file before each write.
  */
 export async function lockWorkdir(
   workdir: string,
@@ -124,7 +133,7 @@ export async function lockWorkdir(
   const file = path.join(workdir, 'lock');
   const me: LockOwner = { ...selfOwner(), nonce: randomBytes(8).toString('hex'), beat: 0 };
   const leaseMs = opts.leaseMs ?? LOCK_LEASE_MS;
-  const until = performance.now() + (opts.waitMs ?? 0);
+  const until = performance.now() + (opts.waitMs ?? leaseMs + 5000);
   /** Writes the lock's text aside, then puts it in place (`link`: only if none is there). */
   const place = async (how: 'create' | 'replace'): Promise<boolean> => {
     const tmp = `${file}.${me.nonce}.tmp`;
@@ -140,16 +149,28 @@ export async function lockWorkdir(
       await rm(tmp, { force: true });
     }
   };
+  /** Whose the lock is now: ours, another's (or none), or unknown (it cannot be read). */
+  const whose = (read: () => string): 'ours' | 'theirs' | 'unknown' => {
+    try {
+      return parseOwner(read().trim())?.nonce === me.nonce ? 'ours' : 'theirs';
+    } catch (err) {
+      return code(err) === 'ENOENT' ? 'theirs' : 'unknown';
+    }
+  };
+  const ours = async () => {
+    const text = await readFile(file, 'utf8').catch((err: unknown) =>
+      code(err) === 'ENOENT' ? '' : undefined,
+    );
+    return text === undefined ? 'unknown' : whose(() => text);
+  };
   // The lock as last seen (its time, inode and text), and since when, on this process's clock.
   let watched: { seen: string; since: number } | undefined;
-  const ours = async () =>
-    parseOwner((await readFile(file, 'utf8').catch(() => '')).trim())?.nonce === me.nonce;
   for (;;) {
     if (await place('create')) {
       // A process that judged the lock before ours gone may move ours aside in the moment after
       // (takeOver puts it back only if nobody took the place): look again once that has passed.
       await new Promise((resolve) => setTimeout(resolve, LOCK_SETTLE_MS));
-      if (await ours()) break;
+      if ((await ours()) === 'ours') break;
       continue;
     }
     const st = await lstat(file).catch((err: unknown) => {
@@ -161,16 +182,18 @@ export async function lockWorkdir(
     const text = await readFile(file, 'utf8').catch(() => undefined);
     if (text === undefined) continue;
     const owner = parseOwner(text.trim());
+    // Our own (a link whose answer was lost, on a network volume, and was tried again).
+    if (owner?.nonce === me.nonce) break;
     const seen = `${st.mtimeMs} ${st.ino} ${text}`;
     if (watched?.seen !== seen) watched = { seen, since: performance.now() };
     const unrefreshed = performance.now() - watched.since >= leaseMs;
-    const abandoned = Date.now() - st.mtimeMs > LOCK_ABANDONED_MS;
-    if (!owner || unrefreshed || abandoned || certainlyGone(owner, me)) {
+    if (!owner || unrefreshed || certainlyGone(owner, me)) {
       await takeOver(file, text, me.nonce!);
       watched = undefined;
       continue;
     }
-    if (performance.now() >= until) {
+    // A live process on this machine: no use waiting for its lease.
+    if (certainlyAlive(owner, me) || performance.now() >= until) {
       const where = owner.host && owner.host !== me.host ? ` on ${owner.host}` : '';
       throw new UsageError(
         `the workdir ${workdir} is in use by process ${owner.pid}${where}; give each daemon its own repo.workdir`,
@@ -178,60 +201,76 @@ export async function lockWorkdir(
     }
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
+  void removeLeftovers(workdir);
   let refreshed = { mono: performance.now(), wall: Date.now() };
   let lost = false;
-  const loseLock = () => {
+  const loseLock = (why = `the workdir lock ${file} was taken over by another process`) => {
     if (lost) return;
     lost = true;
     clearInterval(refresh);
-    opts.onLost?.(`the workdir lock ${file} was taken over by another process`);
+    opts.onLost?.(why);
   };
+  /** Paused (or busy) past the lease, by either clock: another process may have taken over. */
+  const overdue = () =>
+    performance.now() - refreshed.mono >= leaseMs || Math.abs(Date.now() - refreshed.wall) >= leaseMs;
   const refresh = setInterval(() => {
     void (async () => {
       if (lost) return;
-      // After a pause the lock may be someone else's: the file says whose it is.
-      if (!(await ours())) return loseLock();
+      if (overdue()) return loseLock(`the workdir lock ${file} was not refreshed for ${leaseMs / 1000} s`);
+      // The file says whose the lock is; one that cannot be read now is tried again next time.
+      const now = await ours();
+      if (lost || now === 'unknown') return;
+      if (now === 'theirs') return loseLock();
       me.beat! += 1;
       await place('replace');
       refreshed = { mono: performance.now(), wall: Date.now() };
     })().catch(() => {});
   }, opts.refreshMs ?? LOCK_REFRESH_MS);
   refresh.unref();
-  const refreshNow = (): boolean => {
-    let text = '';
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      // Gone: not ours any more.
-    }
-    if (parseOwner(text.trim())?.nonce !== me.nonce) return false;
-    me.beat! += 1;
-    const tmp = `${file}.${me.nonce}.now`;
-    writeFileSync(tmp, `${JSON.stringify(me)}\n`);
-    renameSync(tmp, file);
-    refreshed = { mono: performance.now(), wall: Date.now() };
-    return true;
-  };
   return {
     held: () => {
       if (lost) return false;
-      const fresh =
-        performance.now() - refreshed.mono < leaseMs / 2 &&
-        Math.abs(Date.now() - refreshed.wall) < leaseMs / 2;
-      if (fresh) return true;
-      try {
-        if (refreshNow()) return true;
-      } catch {
-        // The lock cannot be refreshed: not known to be ours.
+      if (overdue()) {
+        loseLock(`the workdir lock ${file} was not refreshed for ${leaseMs / 1000} s`);
+        return false;
       }
-      loseLock();
+      // Asked before each write, the file itself: a lock taken over stops writes at once.
+      const now = whose(() => readFileSync(file, 'utf8'));
+      if (now === 'ours') {
+        const late =
+          performance.now() - refreshed.mono >= leaseMs / 2 ||
+          Math.abs(Date.now() - refreshed.wall) >= leaseMs / 2;
+        if (!late) return true;
+        try {
+          me.beat! += 1;
+          const tmp = `${file}.${me.nonce}.now`;
+          writeFileSync(tmp, `${JSON.stringify(me)}\n`);
+          renameSync(tmp, file);
+          refreshed = { mono: performance.now(), wall: Date.now() };
+          return true;
+        } catch {
+          // Not refreshed: not known to stay ours.
+        }
+      }
+      loseLock(now === 'theirs' ? undefined : `the workdir lock ${file} cannot be read or refreshed`);
       return false;
     },
     release: async () => {
       clearInterval(refresh);
-      if (!lost && (await ours())) await rm(file, { force: true });
+      if (!lost && (await ours()) === 'ours') await rm(file, { force: true });
     },
   };
+}
+
+/** Files a lock operation killed midway left beside the lock (`lock.<nonce>.tmp`, …), an hour old. */
+async function removeLeftovers(workdir: string): Promise<void> {
+  const names = await readdir(workdir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!name.startsWith('lock.')) continue;
+    const at = path.join(workdir, name);
+    const st = await lstat(at).catch(() => undefined);
+    if (st?.isFile() && Date.now() - st.mtimeMs > LOCK_ABANDONED_MS) await rm(at, { force: true });
+  }
 }
 
 /**
