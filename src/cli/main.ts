@@ -93,7 +93,7 @@ program
   .option('--force', 'also run a request with execute: false, or a fresh plan when none was reviewed')
   .action(async (request: string, opts: { config: string; force?: boolean }) => {
     const { applyCommand } = await import('./commands/apply.js');
-    process.exitCode = await applyCommand(request, opts);
+    process.exitCode = Math.max(await applyCommand(request, opts), Number(process.exitCode ?? 0));
   });
 
 program
@@ -102,7 +102,7 @@ program
   .requiredOption('-c, --config <file>', 'daemon config')
   .action(async (opts: { config: string }) => {
     const { daemonCommand } = await import('./commands/daemon.js');
-    process.exitCode = await daemonCommand(opts);
+    process.exitCode = Math.max(await daemonCommand(opts), Number(process.exitCode ?? 0));
   });
 
 program
@@ -111,7 +111,7 @@ program
   .requiredOption('-c, --config <file>', 'daemon config')
   .action(async (opts: { config: string }) => {
     const { onceCommand } = await import('./commands/daemon.js');
-    process.exitCode = await onceCommand(opts);
+    process.exitCode = Math.max(await onceCommand(opts), Number(process.exitCode ?? 0));
   });
 
 program

@@ -29,6 +29,7 @@ export async function playStory(out: NodeJS.WritableStream = process.stdout): Pr
     password: demoPassword(),
     entries: demoEntries(DEMO_SUFFIX),
   });
+  const releases: (() => Promise<void>)[] = [];
   try {
     const bare = await ensureDemoRepository(root);
     await writeFile(
@@ -47,6 +48,8 @@ export async function playStory(out: NodeJS.WritableStream = process.stdout): Pr
       new Metrics(),
       new AbortController().signal,
     );
+    // Let go of the workdir (its lock) before the folder is removed below.
+    releases.push(() => ctx.release());
     const human = path.join(root, 'kari');
     await git(root, 'clone', '-q', bare, human);
 
@@ -88,6 +91,7 @@ export async function playStory(out: NodeJS.WritableStream = process.stdout): Pr
     );
     say('Run it yourself against the embedded default: npm start');
   } finally {
+    for (const release of releases) await release();
     await directory.stop();
     await rm(root, { recursive: true, force: true });
   }

@@ -26,6 +26,7 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
   let work: Awaited<ReturnType<typeof makeDir>>;
   let ctx: ReconcileContext;
   let publicPem: string;
+  let release: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
     slapd = await startSlapd({ ldif: seedLdif() });
@@ -55,9 +56,11 @@ describeWithSlapd('the reconcile loop against a real repository and slapd', () =
     );
     // Two outcomes are about 190 bytes of result.jsonl: above this, the large-execution form.
     ctx = { ...made, apply: { ...made.apply, resultJsonlBytes: 100 } };
+    release = () => made.release();
     publicPem = made.publicPem;
   });
   afterAll(async () => {
+    await release?.();
     await human?.cleanup();
     await remote?.cleanup();
     await work?.cleanup();

@@ -119,7 +119,7 @@ export interface WorkdirLock {
  * naming its owner (pid, host, boot, pid namespace, a nonce), created whole (written aside, then
  * linked into place) and rewritten by its owner every LOCK_REFRESH_MS. It is taken over when its
  * owner is certainly gone (the same machine and pid namespace, and the pid not running, or our own
- * pid: a restarted container), or when this process has watched it stay the same for `leaseMs` on
+ * pid), or when this process has watched it stay the same for `leaseMs` on
  * its own clock (a pod on another node, a killed container in another namespace: the lock's time
  * is the owner's clock, which may be off ours). Taking over moves the lock aside and checks that
  * what moved is what was judged gone (else puts it back). A live owner on this machine is refused
@@ -204,55 +204,76 @@ export async function lockWorkdir(
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
   void removeLeftovers(workdir);
-  let refreshed = { mono: performance.now(), wall: Date.now() };
+  /** When the lock was last written: the monotonic clock, and the boot clock (it counts a suspend). */
+  const clocks = () => ({ mono: performance.now(), boot: bootClock() });
+  let refreshed = clocks();
+  /** Lost (taken, or not refreshed in time), or let go: either way no longer this process's. */
   let lost = false;
+  let released = false;
   let lastRead = Number.NEGATIVE_INFINITY;
   const loseLock = (why = `the workdir lock ${file} was taken over by another process`) => {
-    if (lost) return;
+    if (lost || released) return;
     lost = true;
     clearInterval(refresh);
     opts.onLost?.(why);
   };
-  /** Paused (or busy) past the lease, by either clock: another process may have taken over. */
-  const overdue = () =>
-    performance.now() - refreshed.mono >= leaseMs || Math.abs(Date.now() - refreshed.wall) >= leaseMs;
+  /**
+   * How long since the lock was last written, by the clocks that a pause or a suspend cannot
+   * stop together: the monotonic one, and where the machine has one, the boot clock. The wall
+   * clock is not one of them: an NTP step is no pause.
+   */
+  const sinceRefresh = (boot = false) => {
+    const mono = performance.now() - refreshed.mono;
+    const now = boot && refreshed.boot !== undefined ? bootClock() : undefined;
+    return now === undefined ? mono : Math.max(mono, now - refreshed.boot!);
+  };
+  const notRefreshed = `the workdir lock ${file} was not refreshed for ${leaseMs / 1000} s`;
+  let ticking: Promise<void> | undefined;
   const refresh = setInterval(() => {
-    void (async () => {
-      if (lost) return;
-      if (overdue()) return loseLock(`the workdir lock ${file} was not refreshed for ${leaseMs / 1000} s`);
+    if (ticking) return;
+    ticking = (async () => {
+      if (lost || released) return;
+      // Paused past the lease: another process may have taken over, whatever the file says now.
+      if (sinceRefresh(true) >= leaseMs) return loseLock(notRefreshed);
       // The file says whose the lock is; one that cannot be read now is tried again next time.
       const now = await ours();
-      if (lost || now === 'unknown') return;
+      if (lost || released || now === 'unknown') return;
       if (now === 'theirs') return loseLock();
       me.beat! += 1;
       await place('replace');
-      refreshed = { mono: performance.now(), wall: Date.now() };
-    })().catch(() => {});
+      refreshed = clocks();
+    })()
+      .catch(() => {})
+      .finally(() => (ticking = undefined));
   }, opts.refreshMs ?? LOCK_REFRESH_MS);
   refresh.unref();
   return {
     held: () => {
-      if (lost) return false;
-      if (overdue()) {
-        loseLock(`the workdir lock ${file} was not refreshed for ${leaseMs / 1000} s`);
+      if (lost || released) return false;
+      if (sinceRefresh() >= leaseMs) {
+        loseLock(notRefreshed);
         return false;
       }
-      // The file itself, at most once a second (a large execution writes thousands of entries a
-      // second): a lock taken over stops writes within a second, not at the next refresh. A
-      // takeover after a pause needs the lease to pass, which overdue() sees without reading.
+      // The file itself (and the boot clock), at most once a second: a large execution writes
+      // thousands of entries a second. A lock taken over stops writes within a second, not at the
+      // next refresh; a takeover after a pause needs the lease to pass, which the clocks show.
       const at = performance.now();
-      const late = at - refreshed.mono >= leaseMs / 2 || Math.abs(Date.now() - refreshed.wall) >= leaseMs / 2;
+      const late = at - refreshed.mono >= leaseMs / 2;
       if (!late && at - lastRead < LOCK_READ_EVERY_MS) return true;
       lastRead = at;
+      if (sinceRefresh(true) >= leaseMs) {
+        loseLock(notRefreshed);
+        return false;
+      }
       const now = whose(() => readFileSync(file, 'utf8'));
       if (now === 'ours') {
-        if (!late) return true;
+        if (!late && sinceRefresh(true) < leaseMs / 2) return true;
         try {
           me.beat! += 1;
           const tmp = `${file}.${me.nonce}.now`;
           writeFileSync(tmp, `${JSON.stringify(me)}\n`);
           renameSync(tmp, file);
-          refreshed = { mono: performance.now(), wall: Date.now() };
+          refreshed = clocks();
           return true;
         } catch {
           // Not refreshed: not known to stay ours.
@@ -263,9 +284,23 @@ export async function lockWorkdir(
     },
     release: async () => {
       clearInterval(refresh);
-      if (!lost && (await ours()) === 'ours') await rm(file, { force: true });
+      const wasOurs = !lost && !released;
+      released = true;
+      // A refresh under way would write the lock again after it is removed.
+      await ticking;
+      if (wasOurs && (await ours()) === 'ours') await rm(file, { force: true });
     },
   };
+}
+
+/** Milliseconds since boot, suspend included (Linux's /proc/uptime); undefined elsewhere. */
+function bootClock(): number | undefined {
+  try {
+    const ms = Number.parseFloat(readFileSync('/proc/uptime', 'utf8')) * 1000;
+    return Number.isFinite(ms) ? ms : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Files a lock operation killed midway left beside the lock (`lock.<nonce>.tmp`, …), an hour old. */

@@ -117,6 +117,31 @@ describe('lockWorkdir: one process per workdir, on one machine or across contain
     await l.release();
   });
 
+  it('a step of the wall clock, either way, is no pause: the lock stays held', async () => {
+    const l = await lockWorkdir(dir, { leaseMs: 1000, refreshMs: 100 });
+    const real = Date.now;
+    try {
+      for (const step of [-120_000, 120_000]) {
+        Date.now = () => real() + step;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        expect(l.held()).toBe(true);
+      }
+    } finally {
+      Date.now = real;
+    }
+    await l.release();
+  });
+
+  it('release lets go for good, even with a refresh under way', async () => {
+    for (let i = 0; i < 30; i++) {
+      const l = await lockWorkdir(dir, { refreshMs: 1 });
+      await new Promise((resolve) => setTimeout(resolve, i % 7));
+      await l.release();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await expect(stat(lock())).rejects.toThrow();
+    }
+  }, 30_000);
+
   it('refuses a lock that is not a file', async () => {
     await mkdir(lock());
     await expect(lockWorkdir(dir)).rejects.toThrow(`${lock()} is not a file; remove it`);
