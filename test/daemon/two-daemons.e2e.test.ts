@@ -26,6 +26,13 @@ const skewed = (offset: string): NodeJS.ProcessEnv => {
   return { LD_PRELOAD: FAKETIME_LIB, FAKETIME: offset };
 };
 
+/** Every one of `users` entries was modified exactly once, as slapd's audit log tells. */
+async function expectEachWrittenOnce(slapd: Slapd, users: number) {
+  const counts = auditedModifies(await slapd.audit());
+  expect(counts.size).toBe(users);
+  expect([...counts.values()].every((n) => n === 1)).toBe(true);
+}
+
 /** main's claim and execution records, oldest first in its history: [subject, by, state]. */
 async function recordsOnMain(bare: string) {
   return (await gitIn(bare, 'log', '--topo-order', '--reverse', '--format=%s%x00%B%x1e', 'main'))
@@ -99,10 +106,23 @@ ${opts.execution ? `execution: ${opts.execution}\n` : ''}targets:
       env: { ...env(), ...extraEnv },
       cwd: f.work.dir,
     });
+  /** `reexport once` of a.yaml or b.yaml as a child process, for a test to pause or kill. */
+  const spawnOnce = (cfg: string) => {
+    const child = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/${cfg}`], {
+      env: env(),
+      cwd: f.work.dir,
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    return { child, exit, output: () => output };
+  };
   return {
     f,
     env,
     cli,
+    spawnOnce,
     /** Request `bulk` previewed by daemon A on its branch, then merged with execute: true. */
     async mergeBulk() {
       const { human } = f;
@@ -127,9 +147,7 @@ describeWithSlapd('two daemons on one repository and one directory', () => {
 
     const [a, b] = await Promise.all([cli('a.yaml'), cli('b.yaml')]);
     // One executed; the other found the claim and left it alone (or lost the claim race).
-    const counts = auditedModifies(await f.slapd.audit());
-    expect(counts.size).toBe(USERS);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await expectEachWrittenOnce(f.slapd, USERS);
     expect(a.code + b.code).toBeLessThanOrEqual(1);
 
     // Whichever is still behind finishes nothing twice on later passes, and the result is true.
@@ -188,9 +206,7 @@ describeWithSlapd('an execution longer than the claim timeout', () => {
     expect(`${b.stdout}${b.stderr}`).not.toContain('"msg":"execution claimed"');
     expect((await a).code).toBe(0);
 
-    const counts = auditedModifies(await f.slapd.audit());
-    expect(counts.size).toBe(users);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await expectEachWrittenOnce(f.slapd, users);
     const all = await subjects();
     expect(all.filter((s) => s === 'reexport: executing bulk (claim renewed)').length).toBeGreaterThan(1);
     expect(all[0]).toBe('reexport: executed bulk');
@@ -203,7 +219,7 @@ describeWithSlapd('an execution longer than the claim timeout', () => {
 describeWithSlapd('a daemon paused past the claim timeout', () => {
   const users = 300;
   // 300 writes at 30 a second: ten seconds, with a claim timeout of three.
-  const { f, env, cli, mergeBulk } = twoDaemons({
+  const { f, cli, spawnOnce, mergeBulk } = twoDaemons({
     users,
     rateLimit: 30,
     execution: '{ claimTimeoutSeconds: 3 }',
@@ -213,14 +229,7 @@ describeWithSlapd('a daemon paused past the claim timeout', () => {
   it('stops writing when it wakes to find its claim taken over, and never claims it back', async () => {
     await mergeBulk();
 
-    let aOut = '';
-    const a = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/a.yaml`], {
-      env: env(),
-      cwd: f.work.dir,
-    });
-    a.stdout.on('data', (d: Buffer) => (aOut += d.toString()));
-    a.stderr.on('data', (d: Buffer) => (aOut += d.toString()));
-    const aExit = new Promise<number | null>((resolve) => a.once('exit', resolve));
+    const { child: a, exit: aExit, output: aOut } = spawnOnce('a.yaml');
     await expect
       .poll(async () => (await records()).some((r) => r.state === 'executing'), {
         timeout: 20_000,
@@ -249,34 +258,24 @@ describeWithSlapd('a daemon paused past the claim timeout', () => {
     expect((await b).code).toBe(0);
     expect(await aExit).toBe(0);
 
-    expect(aOut).toMatch(/stopping before another daemon takes it over|the claim is no longer ours/);
+    expect(aOut()).toMatch(/stopping before another daemon takes it over|the claim is no longer ours/);
     const all = await records();
     const takeover = all.findIndex((r) => r.by !== holder);
     expect(all.slice(takeover).every((r) => r.by !== holder)).toBe(true);
     expect(all.filter((r) => r.state === 'executed')).toHaveLength(1);
-    const counts = auditedModifies(await f.slapd.audit());
-    expect(counts.size).toBe(users);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await expectEachWrittenOnce(f.slapd, users);
   }, 90_000);
 });
 
 describeWithSlapd('replicas whose clocks disagree', () => {
   const users = 300;
   // 300 writes at 30 a second: ten seconds, with a claim timeout of three (renewed every second).
-  const { f, env, cli, mergeBulk } = twoDaemons({
+  const { f, cli, spawnOnce, mergeBulk } = twoDaemons({
     users,
     rateLimit: 30,
     execution: '{ claimTimeoutSeconds: 3 }',
   });
   const records = () => recordsOnMain(f.remote.bare);
-  const startA = () => {
-    const child = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/a.yaml`], {
-      env: env(),
-      cwd: f.work.dir,
-    });
-    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    return { child, exit };
-  };
   const claimed = () =>
     expect
       .poll(async () => (await records()).some((r) => r.state === 'executing'), {
@@ -287,7 +286,7 @@ describeWithSlapd('replicas whose clocks disagree', () => {
 
   it('one whose clock runs an hour ahead never takes over a claim that is being renewed', async () => {
     await mergeBulk();
-    const a = startA();
+    const a = spawnOnce('a.yaml');
     await claimed();
     const holder = (await records()).find((r) => r.state === 'executing')!.by;
     // By its clock A's claim is an hour old, far past the timeout; A renews it every second.
@@ -301,15 +300,13 @@ describeWithSlapd('replicas whose clocks disagree', () => {
     const all = await records();
     expect(all.every((r) => r.by === holder)).toBe(true);
     expect(all.filter((r) => r.state === 'executed')).toHaveLength(1);
-    const counts = auditedModifies(await f.slapd.audit());
-    expect(counts.size).toBe(users);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await expectEachWrittenOnce(f.slapd, users);
   }, 90_000);
 });
 
 describeWithSlapd('replicas whose clocks disagree, when one stops', () => {
   const users = 300;
-  const { f, env, cli, mergeBulk } = twoDaemons({
+  const { f, cli, spawnOnce, mergeBulk } = twoDaemons({
     users,
     rateLimit: 30,
     execution: '{ claimTimeoutSeconds: 3 }',
@@ -318,11 +315,7 @@ describeWithSlapd('replicas whose clocks disagree, when one stops', () => {
 
   it('one whose clock runs an hour behind takes over a stopped claim once unrenewed, and finishes it', async () => {
     await mergeBulk();
-    const a = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/a.yaml`], {
-      env: env(),
-      cwd: f.work.dir,
-    });
-    const aExit = new Promise<unknown>((resolve) => a.once('exit', resolve));
+    const { child: a, exit: aExit } = spawnOnce('a.yaml');
     await expect
       .poll(async () => auditedModifies(await f.slapd.audit()).size, { timeout: 20_000, interval: 100 })
       .toBeGreaterThan(30);
@@ -349,8 +342,6 @@ describeWithSlapd('replicas whose clocks disagree, when one stops', () => {
     expect(all.slice(takeover).every((r) => r.by !== holder)).toBe(true);
     expect(all.at(-1)).toMatchObject({ state: 'executed' });
     expect(await gitIn(f.remote.bare, 'show', 'main:reports/bulk/status.yaml')).toMatch(/state: executed/);
-    const counts = auditedModifies(await f.slapd.audit());
-    expect(counts.size).toBe(users);
-    expect([...counts.values()].every((n) => n === 1)).toBe(true);
+    await expectEachWrittenOnce(f.slapd, users);
   }, 90_000);
 });
