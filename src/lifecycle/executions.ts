@@ -116,6 +116,12 @@ export interface MainDecisionInput {
    */
   unchangedForMs: number;
   claimTimeoutMs: number;
+  /**
+   * The newest record time this daemon has seen on main for the request (ClaimWatch.newestSeen).
+   * When no record on main or in the ledger is that new, main's history lost records: the
+   * request is not executed again.
+   */
+  newestSeen?: string;
 }
 
 export type MainDecision =
@@ -129,8 +135,11 @@ export type MainDecision =
   | { action: 'executed'; record: ExecutionRecord; edited: boolean }
   /** Partly executed, but the request no longer says execute: true: stop here, say so. */
   | { action: 'halted'; record: ExecutionRecord; why: string }
-  /** A record this daemon cannot verify: never execute over it, say why. */
-  | { action: 'blocked'; record: ExecutionRecord; why: string };
+  /**
+   * A record this daemon cannot verify, or records it saw gone from main: never execute, say why.
+   * `record`: the record that blocks, when one does.
+   */
+  | { action: 'blocked'; record?: ExecutionRecord; why: string };
 
 /** A record's identity: its statement. A copy of it (in the ledger, or pushed again) is the same record. */
 export function recordKey(record: ExecutionRecord): string {
@@ -245,6 +254,20 @@ export function newestRecordTime(records: readonly ExecutionRecord[], request: s
   return newest;
 }
 
+/**
+ * `seen` (the newest record time this daemon saw on main) when no record of the request, on
+ * main or in the ledger, is that new: records it saw are gone. Undefined while they are there.
+ */
+export function recordsLostSince(
+  records: readonly ExecutionRecord[],
+  seen: string | undefined,
+): string | undefined {
+  if (seen === undefined) return undefined;
+  const seenMs = Date.parse(seen);
+  if (!Number.isFinite(seenMs)) return undefined;
+  return records.some((r) => Date.parse(r.statement.at) >= seenMs) ? undefined : seen;
+}
+
 /** Whether a verified statement is an execution record: a claim, or a partial or final execution. */
 export function isExecutionRecord(s: Statement): boolean {
   return (
@@ -290,6 +313,17 @@ export function decideOnMain(input: MainDecisionInput): MainDecision {
         `main's history has an execution record for this request that this daemon cannot verify ` +
         `(${untrusted.distrust ?? 'unknown key'}${untrusted.commit ? `, commit ${untrusted.commit.slice(0, 12)}` : ''}); ` +
         'if another daemon executed it, give both daemons the same signing key',
+    };
+  }
+  const lost = recordsLostSince(records, input.newestSeen);
+  if (lost) {
+    return {
+      action: 'blocked',
+      why:
+        `this daemon saw an execution record of this request on main signed at ${lost}, and ` +
+        `neither main nor its ledger holds it any more: main's history was rewritten (a force-push?). ` +
+        'Nothing is executed, so that nothing is written twice: push the lost commits back to main, ' +
+        'or add the change again as a new request with another name',
     };
   }
   const latest = records.at(-1);

@@ -10,5 +10,11 @@ export interface ClaimWatch {
    * later time appears: a copy of an old record, or one gone from main, changes nothing.
    */
   unchangedFor(request: string, newest: string, now: Date): number;
+  /**
+   * The newest record time this daemon has ever seen on main for the request (kept across
+   * restarts), or undefined. When main no longer holds a record that new, its history was
+   * rewritten: decideOnMain refuses to execute rather than run the request a second time.
+   */
+  newestSeen(request: string): string | undefined;
   save(): Promise<void>;
 }

@@ -159,6 +159,7 @@ export async function executeOnMain(
     self: ctx.self,
     unchangedForMs,
     claimTimeoutMs: ctx.claimTimeoutMs,
+    newestSeen: ctx.claims.newestSeen(name),
   });
   switch (decision.action) {
     case 'preview':

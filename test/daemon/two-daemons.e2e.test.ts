@@ -345,3 +345,42 @@ describeWithSlapd('replicas whose clocks disagree, when one stops', () => {
     await expectEachWrittenOnce(f.slapd, users);
   }, 90_000);
 });
+
+describeWithSlapd('a force-push of main that takes a claim away', () => {
+  const users = 300;
+  const { f, cli, spawnOnce, mergeBulk } = twoDaemons({
+    users,
+    rateLimit: 30,
+    execution: '{ claimTimeoutSeconds: 3 }',
+  });
+  const records = () => recordsOnMain(f.remote.bare);
+
+  it('never lets a daemon that saw the claim execute the request again: it refuses, and says why', async () => {
+    await mergeBulk();
+    const merged = (await gitIn(f.remote.bare, 'rev-parse', 'main')).trim();
+    const { child: a, exit: aExit } = spawnOnce('a.yaml');
+    await expect
+      .poll(async () => auditedModifies(await f.slapd.audit()).size, { timeout: 20_000, interval: 100 })
+      .toBeGreaterThan(30);
+    a.kill('SIGKILL');
+    await aExit;
+    // B sees A's claim on main and waits for it.
+    const first = await cli('b.yaml');
+    expect(`${first.stdout}${first.stderr}`).toContain('execution claimed elsewhere');
+    // Someone force-pushes main back to the merge: the claim and its renewals are gone.
+    await gitIn(f.human.dir, 'push', '--force', 'origin', `${merged}:refs/heads/main`);
+    expect(await records()).toEqual([]);
+    const written = auditedModifies(await f.slapd.audit());
+    await new Promise((resolve) => setTimeout(resolve, 3500));
+
+    const b = await cli('b.yaml');
+    expect(b.code, `${b.stdout}${b.stderr}`).toBe(0);
+    // Not a single write more: without the claim it had seen, B would have run the request again.
+    expect(auditedModifies(await f.slapd.audit())).toEqual(written);
+    expect(await records()).toEqual([]);
+    const status = await gitIn(f.remote.bare, 'show', 'main:reports/bulk/status.yaml');
+    expect(status).toMatch(/state: refused/);
+    expect(status).toMatch(/force-push/);
+    expect(status).toMatch(/new request/);
+  }, 90_000);
+});

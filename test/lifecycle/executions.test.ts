@@ -95,6 +95,25 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(r.action === 'blocked' && r.why).toMatch(/same signing key/);
   });
 
+  it('never executes a request whose records it saw on main are gone (main rewritten), and says how to resolve it', () => {
+    const seen = '2026-11-30T00:05:00.000Z';
+    // Another daemon's claim was on main; a force-push took it away before this daemon's pass.
+    const gone = decide([], { newestSeen: seen });
+    expect(gone.action).toBe('blocked');
+    expect(gone.action === 'blocked' && gone.why).toMatch(
+      /2026-11-30T00:05:00.000Z.*force-push.*new request/,
+    );
+    // Its renewal gone, its first claim left: blocked as well, not a claim seen afresh.
+    const older = [{ ...rec({ by: 'host-b/1' }), commit: 'c1' }];
+    expect(decide(older, { newestSeen: seen }).action).toBe('blocked');
+    expect(decide(older, { newestSeen: seen, execute: false }).action).toBe('blocked');
+    // Everything seen is there (or in the ledger): decided as before.
+    const there = [{ ...rec({ by: 'host-b/1', at: seen }), commit: 'c2' }];
+    expect(decide(there, { newestSeen: seen }).action).toBe('wait');
+    expect(decide([rec({ by: 'host-a/100', at: seen })], { newestSeen: seen }).action).toBe('execute');
+    expect(decide([], { newestSeen: undefined }).action).toBe('execute');
+  });
+
   it('a copy of an old record, pushed again or merged later, keeps its place: its time is signed', () => {
     const partial = {
       ...rec({ by: 'host-b/1', kind: 'execution', state: 'partial', at: '2026-11-30T00:00:00.000Z' }),

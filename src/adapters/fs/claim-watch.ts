@@ -35,6 +35,10 @@ const systemClocks: WatchClocks = { monotonic: () => performance.now(), boot: li
 
 const later = (a: string, b: string) => Date.parse(a) > Date.parse(b);
 
+/** A kept time as a string, if it is one (the file may have been edited or torn). */
+const timeOrUndefined = (t: unknown): string | undefined =>
+  typeof t === 'string' && Number.isFinite(Date.parse(t)) ? t : undefined;
+
 /**
  * ClaimWatch as one JSON file in the workdir, so `reexport once` run from a scheduler counts
  * across runs. Within a process the count is on the monotonic clock; between processes on the
@@ -75,13 +79,23 @@ export async function openClaimWatch(
         return age;
       }
       const boot = clocks.boot();
+      // Seen afresh (another boot, a torn file) but never forgotten: a newer time seen before
+      // stays the newest seen, the evidence newestSeen keeps of records gone from main.
+      const prior = timeOrUndefined(seen?.newest);
+      const kept = prior !== undefined && later(prior, newest) ? prior : newest;
       memory.set(request, {
-        newest,
+        newest: kept,
         since: now.toISOString(),
         ...(boot ? { boot: boot.id, uptimeMs: boot.uptimeMs } : {}),
       });
-      local.set(request, { newest, at: clocks.monotonic() });
+      local.set(request, { newest: kept, at: clocks.monotonic() });
       return 0;
+    },
+    newestSeen(request) {
+      const mine = timeOrUndefined(local.get(request)?.newest);
+      const stored = timeOrUndefined(memory.get(request)?.newest);
+      if (mine === undefined || stored === undefined) return mine ?? stored;
+      return later(stored, mine) ? stored : mine;
     },
     save: () => memory.save(),
   };

@@ -97,6 +97,26 @@ describe('ClaimWatch: how long this daemon has seen a request’s records withou
     expect((await openClaimWatch(dir, clocks)).unchangedFor('req', t(0), at(30))).toBe(0);
   });
 
+  it('remembers the newest record it saw, across restarts and reboots, never lowered', async () => {
+    const first = await openClaimWatch(dir, clocks);
+    expect(first.newestSeen('req')).toBeUndefined();
+    first.unchangedFor('req', t(0), at(0));
+    first.unchangedFor('req', t(5), at(5));
+    // Main rewritten to before the renewal: still the renewal's time.
+    first.unchangedFor('req', t(0), at(6));
+    expect(first.newestSeen('req')).toBe(t(5));
+    await first.save();
+    bootId = 'boot-2';
+    uptime = 1000;
+    const rebooted = await openClaimWatch(dir, clocks);
+    expect(rebooted.newestSeen('req')).toBe(t(5));
+    // Seen afresh on another boot, from main without the renewal: the renewal stays the newest.
+    expect(rebooted.unchangedFor('req', t(0), at(30))).toBe(0);
+    expect(rebooted.newestSeen('req')).toBe(t(5));
+    await rebooted.save();
+    expect((await openClaimWatch(dir, clocks)).newestSeen('req')).toBe(t(5));
+  });
+
   it('takes any request name as a key, __proto__ included', async () => {
     const watch = await openClaimWatch(dir, clocks);
     expect(watch.unchangedFor('__proto__', t(0), at(0))).toBe(0);
