@@ -2,6 +2,7 @@ import type { ErrorObject } from 'ajv/dist/2020.js';
 import type { Diagnostic } from '../shared/diagnostics.js';
 import { locate, type PathSegment, type YamlFile } from './yaml-file.js';
 import { closest } from '../shared/closest.js';
+import { visibleControls } from '../shared/text.js';
 
 export { closest };
 
@@ -222,7 +223,8 @@ function typeName(v: unknown): string {
   return typeof v;
 }
 
+/** A value quoted in a message: short, and on one line whatever it holds. */
 function show(v: unknown): string {
-  const s = typeof v === 'string' ? v : JSON.stringify(v);
+  const s = visibleControls(typeof v === 'string' ? v : JSON.stringify(v));
   return s.length > 60 ? `${s.slice(0, 60)}…` : s;
 }

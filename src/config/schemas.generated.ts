@@ -338,7 +338,9 @@ export const reexportRequestSchema = {
                   "items": {
                     "type": "string",
                     "minLength": 1,
-                    "maxLength": 256
+                    "maxLength": 256,
+                    "pattern": "^[^\\u0000-\\u001f\\u007f]+$",
+                    "x-hint": "a user ID holds no line break, tab or other control character"
                   }
                 }
               }

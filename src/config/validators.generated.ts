@@ -1241,7 +1241,7 @@ return errors === 0;
 validate20.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
 export const reexportRequest = validate27;
-const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/reexport-request.schema.json","title":"ReexportRequest","description":"One re-export: which template's mappings, for which users, preview or execute. Lives in requests/<name>.yaml of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"ReexportRequest","description":"What this file is. Always ReexportRequest for files under requests/."},"metadata":{"$ref":"#/$defs/metadata"},"spec":{"type":"object","description":"What to re-export.","additionalProperties":false,"required":["template","mappings","users"],"properties":{"template":{"$ref":"#/$defs/name","description":"Name of the SyncTemplate (templates/<name>.yaml) whose mappings are re-exported."},"mappings":{"description":"Which of the template's mappings to re-export, by target attribute: a list, or all.","x-hint":"mappings must be all or a list of target attributes of the template, e.g. [mail]","oneOf":[{"const":"all"},{"type":"array","minItems":1,"maxItems":200,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9-]*$"}}]},"users":{"description":"Which users: all, a list of user IDs, or those whose source fields equal given values.","x-hint":"users must be all, { ids: [\"1001\", \"1002\"] } or { where: { department: IT } }","oneOf":[{"const":"all"},{"type":"object","additionalProperties":false,"required":["ids"],"properties":{"ids":{"type":"array","minItems":1,"maxItems":100000,"uniqueItems":true,"description":"User IDs (values of the template's match.sourceField).","items":{"type":"string","minLength":1,"maxLength":256}}}},{"type":"object","additionalProperties":false,"required":["where"],"properties":{"where":{"type":"object","minProperties":1,"maxProperties":20,"description":"Source field → value (or list of accepted values); a record must match all of them. Values compare exactly.","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","maxLength":128},"additionalProperties":{"oneOf":[{"type":"string","maxLength":1024},{"type":"array","minItems":1,"maxItems":1000,"items":{"type":"string","maxLength":1024}}]}}}}]},"execute":{"type":"boolean","default":false,"description":"true: apply the reviewed plan once this request is on the main branch. Never applied from a preview branch."},"maxChanges":{"type":"integer","minimum":1,"maximum":10000000,"description":"Confirms a plan larger than the daemon's safety threshold: the number of entries this request may change."}}}},"$defs":{"metadata":{"type":"object","description":"Name and description of this file.","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"Lower-case letters, digits and '-'; must equal the file's base name."},"description":{"type":"string","maxLength":1000,"description":"Free text for humans; shown in reports."}}},"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only (no leading or trailing '-')","description":"A name: lower-case letters, digits and '-'."}}};
+const schema42 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/reexport-request.schema.json","title":"ReexportRequest","description":"One re-export: which template's mappings, for which users, preview or execute. Lives in requests/<name>.yaml of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","metadata","spec"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"ReexportRequest","description":"What this file is. Always ReexportRequest for files under requests/."},"metadata":{"$ref":"#/$defs/metadata"},"spec":{"type":"object","description":"What to re-export.","additionalProperties":false,"required":["template","mappings","users"],"properties":{"template":{"$ref":"#/$defs/name","description":"Name of the SyncTemplate (templates/<name>.yaml) whose mappings are re-exported."},"mappings":{"description":"Which of the template's mappings to re-export, by target attribute: a list, or all.","x-hint":"mappings must be all or a list of target attributes of the template, e.g. [mail]","oneOf":[{"const":"all"},{"type":"array","minItems":1,"maxItems":200,"uniqueItems":true,"items":{"type":"string","minLength":1,"maxLength":128,"pattern":"^[A-Za-z][A-Za-z0-9-]*$"}}]},"users":{"description":"Which users: all, a list of user IDs, or those whose source fields equal given values.","x-hint":"users must be all, { ids: [\"1001\", \"1002\"] } or { where: { department: IT } }","oneOf":[{"const":"all"},{"type":"object","additionalProperties":false,"required":["ids"],"properties":{"ids":{"type":"array","minItems":1,"maxItems":100000,"uniqueItems":true,"description":"User IDs (values of the template's match.sourceField).","items":{"type":"string","minLength":1,"maxLength":256,"pattern":"^[^\\u0000-\\u001f\\u007f]+$","x-hint":"a user ID holds no line break, tab or other control character"}}}},{"type":"object","additionalProperties":false,"required":["where"],"properties":{"where":{"type":"object","minProperties":1,"maxProperties":20,"description":"Source field → value (or list of accepted values); a record must match all of them. Values compare exactly.","propertyNames":{"pattern":"^[A-Za-z_][A-Za-z0-9_-]*$","maxLength":128},"additionalProperties":{"oneOf":[{"type":"string","maxLength":1024},{"type":"array","minItems":1,"maxItems":1000,"items":{"type":"string","maxLength":1024}}]}}}}]},"execute":{"type":"boolean","default":false,"description":"true: apply the reviewed plan once this request is on the main branch. Never applied from a preview branch."},"maxChanges":{"type":"integer","minimum":1,"maximum":10000000,"description":"Confirms a plan larger than the daemon's safety threshold: the number of entries this request may change."}}}},"$defs":{"metadata":{"type":"object","description":"Name and description of this file.","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"Lower-case letters, digits and '-'; must equal the file's base name."},"description":{"type":"string","maxLength":1000,"description":"Free text for humans; shown in reports."}}},"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only (no leading or trailing '-')","description":"A name: lower-case letters, digits and '-'."}}};
 const schema44 = {"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only (no leading or trailing '-')","description":"A name: lower-case letters, digits and '-'."};
 const schema43 = {"type":"object","description":"Name and description of this file.","additionalProperties":false,"required":["name"],"properties":{"name":{"$ref":"#/$defs/name","description":"Lower-case letters, digits and '-'; must equal the file's base name."},"description":{"type":"string","maxLength":1000,"description":"Free text for humans; shown in reports."}}};
 
@@ -1364,6 +1364,7 @@ return errors === 0;
 }
 validate28.evaluated = {"props":true,"dynamicProps":false,"dynamicItems":false};
 
+const pattern15 = new RegExp("^[^\\u0000-\\u001f\\u007f]+$", "u");
 
 function validate27(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 /*# sourceURL="https://reexport.dev/schemas/reexport-request.schema.json" */;
@@ -1800,14 +1801,24 @@ vErrors.push(err31);
 }
 errors++;
 }
-}
-else {
-const err32 = {instancePath:instancePath+"/spec/users/ids/" + i2,schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.items.type,parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.items,data:data9};
+if(!pattern15.test(data9)){
+const err32 = {instancePath:instancePath+"/spec/users/ids/" + i2,schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/items/pattern",keyword:"pattern",params:{pattern: "^[^\\u0000-\\u001f\\u007f]+$"},message:"must match pattern \""+"^[^\\u0000-\\u001f\\u007f]+$"+"\"",schema:"^[^\\u0000-\\u001f\\u007f]+$",parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.items,data:data9};
 if(vErrors === null){
 vErrors = [err32];
 }
 else {
 vErrors.push(err32);
+}
+errors++;
+}
+}
+else {
+const err33 = {instancePath:instancePath+"/spec/users/ids/" + i2,schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.items.type,parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.items,data:data9};
+if(vErrors === null){
+vErrors = [err33];
+}
+else {
+vErrors.push(err33);
 }
 errors++;
 }
@@ -1823,12 +1834,12 @@ continue;
 }
 if(typeof indices1[item1] == "number"){
 j1 = indices1[item1];
-const err33 = {instancePath:instancePath+"/spec/users/ids",schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)",schema:true,parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids,data:data8};
+const err34 = {instancePath:instancePath+"/spec/users/ids",schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/uniqueItems",keyword:"uniqueItems",params:{i: i3, j: j1},message:"must NOT have duplicate items (items ## "+j1+" and "+i3+" are identical)",schema:true,parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids,data:data8};
 if(vErrors === null){
-vErrors = [err33];
+vErrors = [err34];
 }
 else {
-vErrors.push(err33);
+vErrors.push(err34);
 }
 errors++;
 break;
@@ -1838,24 +1849,24 @@ indices1[item1] = i3;
 }
 }
 else {
-const err34 = {instancePath:instancePath+"/spec/users/ids",schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.type,parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids,data:data8};
+const err35 = {instancePath:instancePath+"/spec/users/ids",schemaPath:"#/properties/spec/properties/users/oneOf/1/properties/ids/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.properties.spec.properties.users.oneOf[1].properties.ids.type,parentSchema:schema42.properties.spec.properties.users.oneOf[1].properties.ids,data:data8};
 if(vErrors === null){
-vErrors = [err34];
+vErrors = [err35];
 }
 else {
-vErrors.push(err34);
+vErrors.push(err35);
 }
 errors++;
 }
 }
 }
 else {
-const err35 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.properties.users.oneOf[1].type,parentSchema:schema42.properties.spec.properties.users.oneOf[1],data:data7};
+const err36 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/1/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.properties.users.oneOf[1].type,parentSchema:schema42.properties.spec.properties.users.oneOf[1],data:data7};
 if(vErrors === null){
-vErrors = [err35];
+vErrors = [err36];
 }
 else {
-vErrors.push(err35);
+vErrors.push(err36);
 }
 errors++;
 }
@@ -1873,18 +1884,7 @@ var props0 = true;
 const _errs28 = errors;
 if(data7 && typeof data7 == "object" && !Array.isArray(data7)){
 if(data7.where === undefined){
-const err36 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/2/required",keyword:"required",params:{missingProperty: "where"},message:"must have required property '"+"where"+"'",schema:schema42.properties.spec.properties.users.oneOf[2].required,parentSchema:schema42.properties.spec.properties.users.oneOf[2],data:data7};
-if(vErrors === null){
-vErrors = [err36];
-}
-else {
-vErrors.push(err36);
-}
-errors++;
-}
-for(const key3 in data7){
-if(!(key3 === "where")){
-const err37 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema42.properties.spec.properties.users.oneOf[2],data:data7};
+const err37 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/2/required",keyword:"required",params:{missingProperty: "where"},message:"must have required property '"+"where"+"'",schema:schema42.properties.spec.properties.users.oneOf[2].required,parentSchema:schema42.properties.spec.properties.users.oneOf[2],data:data7};
 if(vErrors === null){
 vErrors = [err37];
 }
@@ -1893,12 +1893,9 @@ vErrors.push(err37);
 }
 errors++;
 }
-}
-if(data7.where !== undefined){
-let data10 = data7.where;
-if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
-if(Object.keys(data10).length > 20){
-const err38 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/maxProperties",keyword:"maxProperties",params:{limit: 20},message:"must NOT have more than 20 properties",schema:20,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
+for(const key3 in data7){
+if(!(key3 === "where")){
+const err38 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/2/additionalProperties",keyword:"additionalProperties",params:{additionalProperty: key3},message:"must NOT have additional properties",schema:false,parentSchema:schema42.properties.spec.properties.users.oneOf[2],data:data7};
 if(vErrors === null){
 vErrors = [err38];
 }
@@ -1907,8 +1904,12 @@ vErrors.push(err38);
 }
 errors++;
 }
-if(Object.keys(data10).length < 1){
-const err39 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
+}
+if(data7.where !== undefined){
+let data10 = data7.where;
+if(data10 && typeof data10 == "object" && !Array.isArray(data10)){
+if(Object.keys(data10).length > 20){
+const err39 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/maxProperties",keyword:"maxProperties",params:{limit: 20},message:"must NOT have more than 20 properties",schema:20,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
 if(vErrors === null){
 vErrors = [err39];
 }
@@ -1917,11 +1918,8 @@ vErrors.push(err39);
 }
 errors++;
 }
-for(const key4 in data10){
-const _errs33 = errors;
-if(typeof key4 === "string"){
-if(func1(key4) > 128){
-const err40 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/propertyNames/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.propertyNames,data:key4,propertyName:key4};
+if(Object.keys(data10).length < 1){
+const err40 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/minProperties",keyword:"minProperties",params:{limit: 1},message:"must NOT have fewer than 1 properties",schema:1,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
 if(vErrors === null){
 vErrors = [err40];
 }
@@ -1930,8 +1928,11 @@ vErrors.push(err40);
 }
 errors++;
 }
-if(!pattern7.test(key4)){
-const err41 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.propertyNames,data:key4,propertyName:key4};
+for(const key4 in data10){
+const _errs33 = errors;
+if(typeof key4 === "string"){
+if(func1(key4) > 128){
+const err41 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/propertyNames/maxLength",keyword:"maxLength",params:{limit: 128},message:"must NOT have more than 128 characters",schema:128,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.propertyNames,data:key4,propertyName:key4};
 if(vErrors === null){
 vErrors = [err41];
 }
@@ -1940,15 +1941,25 @@ vErrors.push(err41);
 }
 errors++;
 }
-}
-var valid13 = _errs33 === errors;
-if(!valid13){
-const err42 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/propertyNames",keyword:"propertyNames",params:{propertyName: key4},message:"property name must be valid",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.propertyNames,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
+if(!pattern7.test(key4)){
+const err42 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/propertyNames/pattern",keyword:"pattern",params:{pattern: "^[A-Za-z_][A-Za-z0-9_-]*$"},message:"must match pattern \""+"^[A-Za-z_][A-Za-z0-9_-]*$"+"\"",schema:"^[A-Za-z_][A-Za-z0-9_-]*$",parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.propertyNames,data:key4,propertyName:key4};
 if(vErrors === null){
 vErrors = [err42];
 }
 else {
 vErrors.push(err42);
+}
+errors++;
+}
+}
+var valid13 = _errs33 === errors;
+if(!valid13){
+const err43 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/propertyNames",keyword:"propertyNames",params:{propertyName: key4},message:"property name must be valid",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.propertyNames,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
+if(vErrors === null){
+vErrors = [err43];
+}
+else {
+vErrors.push(err43);
 }
 errors++;
 }
@@ -1961,23 +1972,23 @@ let passing2 = null;
 const _errs37 = errors;
 if(typeof data11 === "string"){
 if(func1(data11) > 1024){
-const err43 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/0/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[0],data:data11};
-if(vErrors === null){
-vErrors = [err43];
-}
-else {
-vErrors.push(err43);
-}
-errors++;
-}
-}
-else {
-const err44 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[0].type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[0],data:data11};
+const err44 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/0/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[0],data:data11};
 if(vErrors === null){
 vErrors = [err44];
 }
 else {
 vErrors.push(err44);
+}
+errors++;
+}
+}
+else {
+const err45 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/0/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[0].type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[0],data:data11};
+if(vErrors === null){
+vErrors = [err45];
+}
+else {
+vErrors.push(err45);
 }
 errors++;
 }
@@ -1989,17 +2000,7 @@ passing2 = 0;
 const _errs39 = errors;
 if(Array.isArray(data11)){
 if(data11.length > 1000){
-const err45 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1],data:data11};
-if(vErrors === null){
-vErrors = [err45];
-}
-else {
-vErrors.push(err45);
-}
-errors++;
-}
-if(data11.length < 1){
-const err46 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1],data:data11};
+const err46 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/maxItems",keyword:"maxItems",params:{limit: 1000},message:"must NOT have more than 1000 items",schema:1000,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1],data:data11};
 if(vErrors === null){
 vErrors = [err46];
 }
@@ -2008,12 +2009,8 @@ vErrors.push(err46);
 }
 errors++;
 }
-const len2 = data11.length;
-for(let i4=0; i4<len2; i4++){
-let data12 = data11[i4];
-if(typeof data12 === "string"){
-if(func1(data12) > 1024){
-const err47 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].items,data:data12};
+if(data11.length < 1){
+const err47 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/minItems",keyword:"minItems",params:{limit: 1},message:"must NOT have fewer than 1 items",schema:1,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1],data:data11};
 if(vErrors === null){
 vErrors = [err47];
 }
@@ -2022,9 +2019,12 @@ vErrors.push(err47);
 }
 errors++;
 }
-}
-else {
-const err48 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].items.type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].items,data:data12};
+const len2 = data11.length;
+for(let i4=0; i4<len2; i4++){
+let data12 = data11[i4];
+if(typeof data12 === "string"){
+if(func1(data12) > 1024){
+const err48 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/items/maxLength",keyword:"maxLength",params:{limit: 1024},message:"must NOT have more than 1024 characters",schema:1024,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].items,data:data12};
 if(vErrors === null){
 vErrors = [err48];
 }
@@ -2034,14 +2034,25 @@ vErrors.push(err48);
 errors++;
 }
 }
-}
 else {
-const err49 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1],data:data11};
+const err49 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1")+"/" + i4,schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/items/type",keyword:"type",params:{type: "string"},message:"must be string",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].items.type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].items,data:data12};
 if(vErrors === null){
 vErrors = [err49];
 }
 else {
 vErrors.push(err49);
+}
+errors++;
+}
+}
+}
+else {
+const err50 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf/1/type",keyword:"type",params:{type: "array"},message:"must be array",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1].type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf[1],data:data11};
+if(vErrors === null){
+vErrors = [err50];
+}
+else {
+vErrors.push(err50);
 }
 errors++;
 }
@@ -2057,12 +2068,12 @@ passing2 = 1;
 }
 }
 if(!valid15){
-const err50 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties,data:data11};
+const err51 = {instancePath:instancePath+"/spec/users/where/" + key5.replace(/~/g, "~0").replace(/\//g, "~1"),schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/additionalProperties/oneOf",keyword:"oneOf",params:{passingSchemas: passing2},message:"must match exactly one schema in oneOf",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties.oneOf,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where.additionalProperties,data:data11};
 if(vErrors === null){
-vErrors = [err50];
+vErrors = [err51];
 }
 else {
-vErrors.push(err50);
+vErrors.push(err51);
 }
 errors++;
 }
@@ -2080,24 +2091,24 @@ vErrors = null;
 }
 }
 else {
-const err51 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
+const err52 = {instancePath:instancePath+"/spec/users/where",schemaPath:"#/properties/spec/properties/users/oneOf/2/properties/where/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.properties.users.oneOf[2].properties.where.type,parentSchema:schema42.properties.spec.properties.users.oneOf[2].properties.where,data:data10};
 if(vErrors === null){
-vErrors = [err51];
+vErrors = [err52];
 }
 else {
-vErrors.push(err51);
+vErrors.push(err52);
 }
 errors++;
 }
 }
 }
 else {
-const err52 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.properties.users.oneOf[2].type,parentSchema:schema42.properties.spec.properties.users.oneOf[2],data:data7};
+const err53 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf/2/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.properties.users.oneOf[2].type,parentSchema:schema42.properties.spec.properties.users.oneOf[2],data:data7};
 if(vErrors === null){
-vErrors = [err52];
+vErrors = [err53];
 }
 else {
-vErrors.push(err52);
+vErrors.push(err53);
 }
 errors++;
 }
@@ -2117,12 +2128,12 @@ props0 = true;
 }
 }
 if(!valid7){
-const err53 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema42.properties.spec.properties.users.oneOf,parentSchema:schema42.properties.spec.properties.users,data:data7};
+const err54 = {instancePath:instancePath+"/spec/users",schemaPath:"#/properties/spec/properties/users/oneOf",keyword:"oneOf",params:{passingSchemas: passing1},message:"must match exactly one schema in oneOf",schema:schema42.properties.spec.properties.users.oneOf,parentSchema:schema42.properties.spec.properties.users,data:data7};
 if(vErrors === null){
-vErrors = [err53];
+vErrors = [err54];
 }
 else {
-vErrors.push(err53);
+vErrors.push(err54);
 }
 errors++;
 }
@@ -2141,20 +2152,7 @@ vErrors = null;
 if(data3.execute !== undefined){
 let data13 = data3.execute;
 if(typeof data13 !== "boolean"){
-const err54 = {instancePath:instancePath+"/spec/execute",schemaPath:"#/properties/spec/properties/execute/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema42.properties.spec.properties.execute.type,parentSchema:schema42.properties.spec.properties.execute,data:data13};
-if(vErrors === null){
-vErrors = [err54];
-}
-else {
-vErrors.push(err54);
-}
-errors++;
-}
-}
-if(data3.maxChanges !== undefined){
-let data14 = data3.maxChanges;
-if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
-const err55 = {instancePath:instancePath+"/spec/maxChanges",schemaPath:"#/properties/spec/properties/maxChanges/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema42.properties.spec.properties.maxChanges.type,parentSchema:schema42.properties.spec.properties.maxChanges,data:data14};
+const err55 = {instancePath:instancePath+"/spec/execute",schemaPath:"#/properties/spec/properties/execute/type",keyword:"type",params:{type: "boolean"},message:"must be boolean",schema:schema42.properties.spec.properties.execute.type,parentSchema:schema42.properties.spec.properties.execute,data:data13};
 if(vErrors === null){
 vErrors = [err55];
 }
@@ -2163,9 +2161,11 @@ vErrors.push(err55);
 }
 errors++;
 }
-if((typeof data14 == "number") && (isFinite(data14))){
-if(data14 > 10000000 || isNaN(data14)){
-const err56 = {instancePath:instancePath+"/spec/maxChanges",schemaPath:"#/properties/spec/properties/maxChanges/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema42.properties.spec.properties.maxChanges,data:data14};
+}
+if(data3.maxChanges !== undefined){
+let data14 = data3.maxChanges;
+if(!(((typeof data14 == "number") && (!(data14 % 1) && !isNaN(data14))) && (isFinite(data14)))){
+const err56 = {instancePath:instancePath+"/spec/maxChanges",schemaPath:"#/properties/spec/properties/maxChanges/type",keyword:"type",params:{type: "integer"},message:"must be integer",schema:schema42.properties.spec.properties.maxChanges.type,parentSchema:schema42.properties.spec.properties.maxChanges,data:data14};
 if(vErrors === null){
 vErrors = [err56];
 }
@@ -2174,8 +2174,9 @@ vErrors.push(err56);
 }
 errors++;
 }
-if(data14 < 1 || isNaN(data14)){
-const err57 = {instancePath:instancePath+"/spec/maxChanges",schemaPath:"#/properties/spec/properties/maxChanges/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema42.properties.spec.properties.maxChanges,data:data14};
+if((typeof data14 == "number") && (isFinite(data14))){
+if(data14 > 10000000 || isNaN(data14)){
+const err57 = {instancePath:instancePath+"/spec/maxChanges",schemaPath:"#/properties/spec/properties/maxChanges/maximum",keyword:"maximum",params:{comparison: "<=", limit: 10000000},message:"must be <= 10000000",schema:10000000,parentSchema:schema42.properties.spec.properties.maxChanges,data:data14};
 if(vErrors === null){
 vErrors = [err57];
 }
@@ -2184,11 +2185,8 @@ vErrors.push(err57);
 }
 errors++;
 }
-}
-}
-}
-else {
-const err58 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.type,parentSchema:schema42.properties.spec,data:data3};
+if(data14 < 1 || isNaN(data14)){
+const err58 = {instancePath:instancePath+"/spec/maxChanges",schemaPath:"#/properties/spec/properties/maxChanges/minimum",keyword:"minimum",params:{comparison: ">=", limit: 1},message:"must be >= 1",schema:1,parentSchema:schema42.properties.spec.properties.maxChanges,data:data14};
 if(vErrors === null){
 vErrors = [err58];
 }
@@ -2199,13 +2197,26 @@ errors++;
 }
 }
 }
+}
 else {
-const err59 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data};
+const err59 = {instancePath:instancePath+"/spec",schemaPath:"#/properties/spec/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.properties.spec.type,parentSchema:schema42.properties.spec,data:data3};
 if(vErrors === null){
 vErrors = [err59];
 }
 else {
 vErrors.push(err59);
+}
+errors++;
+}
+}
+}
+else {
+const err60 = {instancePath,schemaPath:"#/type",keyword:"type",params:{type: "object"},message:"must be object",schema:schema42.type,parentSchema:schema42,data};
+if(vErrors === null){
+vErrors = [err60];
+}
+else {
+vErrors.push(err60);
 }
 errors++;
 }
@@ -2218,7 +2229,7 @@ export const daemonConfig = validate30;
 const schema46 = {"$schema":"https://json-schema.org/draft/2020-12/schema","$id":"https://reexport.dev/schemas/daemon-config.schema.json","title":"DaemonConfig","description":"Operator-controlled daemon configuration: repository, schedule, safety limits, directory connections and sources. Never part of the config repository.","type":"object","additionalProperties":false,"required":["apiVersion","kind","targets"],"properties":{"apiVersion":{"const":"reexport/v1","description":"Format version of this file. Always reexport/v1."},"kind":{"const":"DaemonConfig","description":"What this file is. Always DaemonConfig."},"repo":{"type":"object","description":"The config repository the daemon watches.","additionalProperties":false,"required":["url"],"properties":{"url":{"type":"string","minLength":1,"description":"Any URL git understands. Credentials come from the environment (SSH agent, GIT_ASKPASS, credential helper), never from this file."},"branch":{"type":"string","minLength":1,"default":"main","description":"The main branch: requests merged here are executed."},"previewBranches":{"type":"array","items":{"type":"string","minLength":1},"default":["*"],"description":"Glob patterns of branches that get previews (the main branch never counts as one)."},"workdir":{"type":"string","minLength":1,"default":"./var/reexport","description":"Folder for the daemon's clone, journal and state; relative to this file.","x-path":true},"author":{"type":"object","description":"Author of the daemon's commits.","additionalProperties":false,"required":["name","email"],"properties":{"name":{"type":"string","minLength":1,"description":"Commit author name."},"email":{"type":"string","minLength":3,"description":"Commit author e-mail."}},"default":{"name":"reexport","email":"reexport@localhost"}}}},"schedule":{"type":"string","minLength":9,"default":"*/1 * * * *","description":"Cron expression for reconcile passes (a webhook call triggers one at once)."},"timeZone":{"type":"string","description":"Time zone for the schedule, e.g. Europe/Oslo. Default: the machine's."},"safety":{"type":"object","description":"Limits that stop a large mistake.","additionalProperties":false,"properties":{"maxChanges":{"type":"integer","minimum":0,"default":500,"description":"A plan changing more entries than this is refused unless the request's maxChanges covers it."},"maxClears":{"type":"integer","minimum":0,"default":100,"description":"A plan clearing more attribute values than this is refused unless the request's maxChanges covers the plan."},"requireReviewedPreview":{"type":"boolean","default":true,"description":"true (default): execute only a plan the daemon previewed and signed (reports/<request>/plan.jsonl); a request with no reviewed preview is refused. false: a fresh plan is executed and marked unreviewed."}},"default":{}},"signing":{"type":"object","description":"The daemon's signing key: it signs every preview it commits and every execution it records, so a plan edited by anyone else is refused.","additionalProperties":false,"default":{},"properties":{"keyFile":{"type":"string","minLength":1,"x-path":true,"description":"PEM file with the daemon's Ed25519 private key (e.g. a mounted Secret); relative to this file. Without it the daemon creates <workdir>/signing-key.pem on first start, keeps it and logs its public key."},"trustedPublicKeyFiles":{"type":"array","items":{"type":"string","minLength":1,"x-path":true},"default":[],"description":"PEM files with further public keys whose execution records this daemon trusts (e.g. a replaced key, or a replica's); relative to this file. Its own key is always trusted."}}},"execution":{"type":"object","description":"How merged requests are executed.","additionalProperties":false,"default":{},"properties":{"claimTimeoutSeconds":{"type":"integer","minimum":1,"default":900,"description":"A claim on an execution without a result that nobody renewed for this long is taken over by another daemon and resumed from a fresh read. Each daemon measures this on its own clock, from when it first saw the claim on main (never from the time in the claim, which is its signer's clock). A running execution renews its claim every third of this time (an empty commit on main), so only a daemon that stopped (crashed, or cut off from the repository) loses its claim."},"retry":{"type":"object","description":"Retries of transient directory faults (connection loss, timeouts, busy, unavailable) during a pass.","additionalProperties":false,"default":{},"properties":{"attempts":{"type":"integer","minimum":1,"default":5,"description":"Tries per change, the first included."},"baseDelayMs":{"type":"integer","minimum":0,"default":200,"description":"Delay before the first retry; it doubles with each further one (with jitter)."}}}}},"targets":{"type":"object","description":"Directories the daemon may write to, by name.","minProperties":1,"propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/target"}},"sources":{"type":"object","description":"Sources of truth defined by the operator, by name. Templates may also use in-repo files.","propertyNames":{"$ref":"#/$defs/name"},"additionalProperties":{"$ref":"#/$defs/source"},"default":{}},"http":{"type":"object","description":"HTTP endpoints: the status page /, /api/status, /healthz, /readyz, /metrics, /public-key.pem and POST /hooks/git.","additionalProperties":false,"properties":{"port":{"type":"integer","minimum":0,"maximum":65535,"default":9464,"description":"Port to listen on; 0 picks a free one."},"host":{"type":"string","default":"0.0.0.0","description":"Address to listen on."},"webhookSecretEnv":{"type":"string","description":"Environment variable holding the webhook secret (HMAC-SHA256 for GitHub, token for GitLab)."},"webhookSecretFile":{"type":"string","description":"File holding the webhook secret; relative to this file.","x-path":true},"reportUrl":{"type":"string","pattern":"^https?://","description":"Link to a request's reports on the forge, for the status page at /. {branch}, {request} and {commit} are filled in, e.g. https://git.example/iam/config/src/branch/{branch}/reports/{request}/preview.md (Gitea/Forgejo) or https://github.com/iam/config/blob/{branch}/reports/{request}/preview.md."}},"default":{}},"preview":{"type":"object","description":"How previews are rendered.","additionalProperties":false,"properties":{"maxUsersInMarkdown":{"type":"integer","minimum":1,"default":200,"description":"preview.md shows this many users' diffs; the rest are in plan.jsonl and changes.ldif."},"refreshIntervalMinutes":{"type":"integer","minimum":1,"default":60,"description":"An open preview is recomputed at least this often, even when nothing it depends on is known to have changed."}},"default":{}},"log":{"type":"object","description":"Logging.","additionalProperties":false,"properties":{"level":{"enum":["trace","debug","info","warn","error","fatal","silent"],"default":"info","description":"Minimum level of the JSON logs."}},"default":{}}},"$defs":{"name":{"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."},"tls":{"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate; relative to this file.","x-path":true},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}},"default":{}},"connection":{"type":"object","properties":{"url":{"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."},"bindDN":{"type":"string","description":"DN of the service account to bind as."},"passwordFile":{"type":"string","description":"File holding the bind password (e.g. a mounted Kubernetes Secret); relative to this file.","x-path":true},"passwordEnv":{"type":"string","description":"Environment variable holding the bind password."},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."},"pageSize":{"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."}}},"target":{"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":32,"description":"Modify operations in flight at once during execution, carried by one connection per 8 (LDAP lets a connection carry several). A directory kept busy writes faster; lower it, or set rateLimit, to spare a busy domain controller."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}},"source":{"description":"A source of truth: a file (csv, json, yaml) or another LDAP directory.","oneOf":[{"type":"object","additionalProperties":false,"required":["type","path","id"],"properties":{"type":{"enum":["csv","json","yaml"],"description":"File format."},"path":{"type":"string","minLength":1,"description":"File path; relative to this config file.","x-path":true},"id":{"type":"string","minLength":1,"description":"Field that identifies each record."},"delimiter":{"type":"string","minLength":1,"maxLength":1,"description":"CSV field delimiter. Default ','."}}},{"type":"object","additionalProperties":false,"required":["type","url","baseDN","id"],"properties":{"type":{"const":"ldap","description":"Read records from another LDAP directory with a paged search."},"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"baseDN":{"type":"string","minLength":1,"description":"Search base."},"filter":{"type":"string","pattern":"^\\(.*\\)$","default":"(objectClass=*)","description":"Search filter."},"id":{"type":"string","minLength":1,"description":"Attribute that identifies each record."},"attributes":{"type":"array","items":{"type":"string"},"description":"Attributes to read; default * (all user attributes).","default":["*"]}}}]}}};
 const schema47 = {"type":"string","minLength":1,"maxLength":100,"pattern":"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$","x-hint":"use lower-case letters, digits and '-' only","description":"A name: lower-case letters, digits and '-'."};
 const func39 = Object.prototype.hasOwnProperty;
-const pattern22 = new RegExp("^https?://", "u");
+const pattern23 = new RegExp("^https?://", "u");
 const schema48 = {"type":"object","description":"A directory to re-export to.","additionalProperties":false,"required":["url","allowedAttributes"],"properties":{"url":{"$ref":"#/$defs/connection/properties/url"},"bindDN":{"$ref":"#/$defs/connection/properties/bindDN"},"passwordFile":{"$ref":"#/$defs/connection/properties/passwordFile"},"passwordEnv":{"$ref":"#/$defs/connection/properties/passwordEnv"},"tls":{"$ref":"#/$defs/tls"},"timeoutMs":{"$ref":"#/$defs/connection/properties/timeoutMs"},"pageSize":{"$ref":"#/$defs/connection/properties/pageSize"},"allowedAttributes":{"type":"array","minItems":1,"items":{"type":"string","pattern":"^[A-Za-z][A-Za-z0-9-]*$"},"description":"The only attributes templates may write to this target."},"concurrency":{"type":"integer","minimum":1,"maximum":64,"default":32,"description":"Modify operations in flight at once during execution, carried by one connection per 8 (LDAP lets a connection carry several). A directory kept busy writes faster; lower it, or set rateLimit, to spare a busy domain controller."},"rateLimit":{"type":"number","exclusiveMinimum":0,"description":"Maximum modify operations per second. Default: unlimited."},"directoryType":{"enum":["ad","ldap"],"description":"ad enables Active Directory specifics (range retrieval); default: detected from the root DSE."},"baseDNs":{"type":"array","minItems":1,"items":{"type":"string","minLength":1},"description":"Optional: templates for this target may only manage entries at or under one of these DNs (e.g. OU=Ansatte,DC=kommune,DC=test). Keeps a pull request away from service and admin accounts."}}};
 const schema49 = {"type":"string","pattern":"^ldaps?://","description":"ldaps://host:636, or ldap://host:389 with tls.startTLS."};
 const schema50 = {"type":"string","description":"DN of the service account to bind as."};
@@ -2227,7 +2238,7 @@ const schema52 = {"type":"string","description":"Environment variable holding th
 const schema53 = {"type":"object","description":"TLS settings. Certificates are verified unless rejectUnauthorized is false.","additionalProperties":false,"properties":{"caFile":{"type":"string","description":"PEM file with the CA that issued the directory's certificate; relative to this file.","x-path":true},"servername":{"type":"string","description":"Host name the certificate must be issued to; default the URL's host."},"startTLS":{"type":"boolean","default":false,"description":"Upgrade an ldap:// connection with StartTLS."},"rejectUnauthorized":{"type":"boolean","default":true,"description":"false turns certificate checks off. Only for tests."}},"default":{}};
 const schema54 = {"type":"integer","minimum":1000,"default":120000,"description":"Timeout per LDAP operation."};
 const schema55 = {"type":"integer","minimum":1,"maximum":10000,"default":1000,"description":"Entries per page of a paged search."};
-const pattern17 = new RegExp("^ldaps?://", "u");
+const pattern18 = new RegExp("^ldaps?://", "u");
 
 function validate31(data, {instancePath="", parentData, parentDataProperty, rootData=data, dynamicAnchors={}}={}){
 let vErrors = null;
@@ -2275,7 +2286,7 @@ errors++;
 if(data.url !== undefined){
 let data0 = data.url;
 if(typeof data0 === "string"){
-if(!pattern17.test(data0)){
+if(!pattern18.test(data0)){
 const err3 = {instancePath:instancePath+"/url",schemaPath:"#/$defs/connection/properties/url/pattern",keyword:"pattern",params:{pattern: "^ldaps?://"},message:"must match pattern \""+"^ldaps?://"+"\"",schema:"^ldaps?://",parentSchema:schema49,data:data0};
 if(vErrors === null){
 vErrors = [err3];
@@ -2910,7 +2921,7 @@ errors++;
 if(data.url !== undefined){
 let data5 = data.url;
 if(typeof data5 === "string"){
-if(!pattern17.test(data5)){
+if(!pattern18.test(data5)){
 const err19 = {instancePath:instancePath+"/url",schemaPath:"#/$defs/connection/properties/url/pattern",keyword:"pattern",params:{pattern: "^ldaps?://"},message:"must match pattern \""+"^ldaps?://"+"\"",schema:"^ldaps?://",parentSchema:schema49,data:data5};
 if(vErrors === null){
 vErrors = [err19];
@@ -4203,7 +4214,7 @@ errors++;
 if(data30.reportUrl !== undefined){
 let data35 = data30.reportUrl;
 if(typeof data35 === "string"){
-if(!pattern22.test(data35)){
+if(!pattern23.test(data35)){
 const err73 = {instancePath:instancePath+"/http/reportUrl",schemaPath:"#/properties/http/properties/reportUrl/pattern",keyword:"pattern",params:{pattern: "^https?://"},message:"must match pattern \""+"^https?://"+"\"",schema:"^https?://",parentSchema:schema46.properties.http.properties.reportUrl,data:data35};
 if(vErrors === null){
 vErrors = [err73];

@@ -38,7 +38,7 @@ function createLiquid(): Liquid {
     ownPropertyOnly: true,
     jsTruthy: false,
     parseLimit: PARSE_LIMIT,
-    renderLimit: 1000,
+    renderLimit: RENDER_LIMIT_MS,
     memoryLimit: MEMORY_LIMIT,
     cache: false,
   });
@@ -77,6 +77,30 @@ export interface CompiledExpression {
   names?: string[];
   /** The same render without Liquid's machinery, for the simple shapes (fast-path.ts). */
   fast?: FastRender;
+  /** The time its Liquid renders may take, shared with the plan's other expressions. */
+  budget?: RenderBudget;
+}
+
+/**
+ * What a plan's Liquid renders took, in all. Each render stops after RENDER_LIMIT_MS, but a
+ * template may hold a hundred expressions per mapping and a plan a hundred thousand users: a
+ * loop over a long range in each (a quarter of a second, within every limit) blocked the
+ * daemon for minutes, long enough to lose its workdir lock. Once the renders have taken
+ * BUDGET_MS at more than AVERAGE_MS each, the plan's remaining renders fail (evaluation errors,
+ * located by user and attribute) instead. Real expressions take microseconds.
+ */
+export interface RenderBudget {
+  spentMs: number;
+  renders: number;
+  /** BUDGET_MS but in tests. */
+  limitMs: number;
+}
+const RENDER_LIMIT_MS = 100;
+const BUDGET_MS = 10_000;
+const AVERAGE_MS = 1;
+
+export function renderBudget(limitMs = BUDGET_MS): RenderBudget {
+  return { spentMs: 0, renders: 0, limitMs };
 }
 
 export function isStatic(text: string): boolean {
@@ -140,5 +164,18 @@ export function renderExpression(expr: CompiledExpression, record: Record<string
   const fast = expr.fast?.(record);
   if (fast !== undefined) return fast.trim();
   expr.template ??= engine().parse(expr.text);
-  return str(engine().renderSync(expr.template, record)).trim();
+  const budget = expr.budget;
+  if (!budget) return str(engine().renderSync(expr.template, record)).trim();
+  if (budget.spentMs > budget.limitMs && budget.spentMs > budget.renders * AVERAGE_MS) {
+    throw new Error(
+      `the template's expressions took ${Math.round(budget.spentMs / 1000)} s for ${budget.renders} evaluations, more than ${AVERAGE_MS} ms each; the rest are not evaluated: simplify them (a loop over a long range?)`,
+    );
+  }
+  const started = performance.now();
+  try {
+    return str(engine().renderSync(expr.template, record)).trim();
+  } finally {
+    budget.spentMs += performance.now() - started;
+    budget.renders++;
+  }
 }

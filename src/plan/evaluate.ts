@@ -1,5 +1,10 @@
 import type { Mapping, SyncTemplate } from '../config/types.generated.js';
-import { type CompiledExpression, compileExpression, renderExpression } from '../expr/engine.js';
+import {
+  type CompiledExpression,
+  compileExpression,
+  renderBudget,
+  renderExpression,
+} from '../expr/engine.js';
 import { normalizeValues } from './values.js';
 
 export interface CompiledMapping {
@@ -14,9 +19,11 @@ export function compileMappings(
   template: SyncTemplate,
   selected: 'all' | readonly string[],
 ): CompiledMapping[] {
+  // One budget for the whole plan's Liquid renders (see RenderBudget).
+  const budget = renderBudget();
   return selectedMappings(template, selected).map((mapping) => {
     const sources = Array.isArray(mapping.source) ? mapping.source : [mapping.source];
-    const expressions = sources.map(compileExpression);
+    const expressions = sources.map((text) => ({ ...compileExpression(text), budget }));
     return {
       mapping,
       attribute: mapping.target,

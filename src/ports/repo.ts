@@ -30,7 +30,7 @@ export interface RepoPort {
   commitOnto(
     branch: string,
     onto: string,
-    files: Record<string, string | null>,
+    files: Record<string, string | Uint8Array | null>,
     message: string,
   ): Promise<{ commit: string } | { moved: true }>;
   /**

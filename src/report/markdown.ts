@@ -11,3 +11,13 @@ export function code(s: string): string {
   const pad = text.startsWith('`') || text.endsWith('`') || text.startsWith(' ') ? ' ' : '';
   return `${fence}${pad}${text}${pad}${fence}`;
 }
+
+/**
+ * Text (an ID, a message that quotes a value) as plain Markdown: line breaks and other control
+ * characters made visible, and the characters that start HTML, links, emphasis or table cells
+ * escaped, so whatever a source or a request holds stays inside its line, as written. Backticks
+ * are left: a message's `code` spans stay code, and a stray one can only pair within its line.
+ */
+export function plain(s: string): string {
+  return visibleControls(s).replace(/[\\<>&[\]*_|~]/g, '\\$&');
+}

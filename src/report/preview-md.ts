@@ -10,7 +10,7 @@ import {
   type PlanExplanations,
 } from '../plan/plan-types.js';
 import { formatCount as n, plural, visibleControls } from '../shared/text.js';
-import { code } from './markdown.js';
+import { code, plain } from './markdown.js';
 
 export interface PreviewOptions {
   /** Users shown with a diff; the rest are in plan.jsonl and changes.ldif. */
@@ -80,27 +80,29 @@ export function renderPreviewMd(plan: Plan, opts: PreviewOptions): string {
   list(
     'Duplicate matches: more than one entry has the ID; nothing is written to them',
     s.duplicateMatches,
-    (d) => `${d.id}: ${d.dns.map(code).join(', ')}`,
+    (d) => `${code(d.id)}: ${d.dns.map(code).join(', ')}`,
   );
-  list('Evaluation errors', s.evaluationErrors, (e) => `${e.id} ${e.attribute}: ${e.message}`);
-  list('Source records with no directory entry', s.noEntry, (r) => `${r.id} (${r.origin})`);
-  list('IDs in the request that are not in the source', s.unknownIds, (id) => id);
+  // Every ID, origin and message is the source's or the request's text: code or escaped, so that
+  // no line break or HTML in one can add Markdown of its own (a heading, a comment hiding the rest).
+  list('Evaluation errors', s.evaluationErrors, (e) => `${code(e.id)} ${e.attribute}: ${plain(e.message)}`);
+  list('Source records with no directory entry', s.noEntry, (r) => `${code(r.id)} (${code(r.origin)})`);
+  list('IDs in the request that are not in the source', s.unknownIds, code);
   list(
     'Directory entries in scope that no source record matches; left as they are',
     s.unmatchedEntries.first,
     (e) => `${code(e.id)}: ${code(e.dn)}`,
     s.unmatchedEntries.count,
   );
-  list('Source records left out', s.sourceIssues, (i) => `${i.origin}: ${i.message}`);
+  list('Source records left out', s.sourceIssues, (i) => `${code(i.origin)}: ${plain(i.message)}`);
   list(
     'The same value computed for several users',
     s.collisions,
-    (c) => `${c.attribute} ${code(c.value)}: ${c.ids.join(', ')}`,
+    (c) => `${c.attribute} ${code(c.value)}: ${c.ids.map(code).join(', ')}`,
   );
   list(
     'Attributes left alone because the directory holds a non-text value',
     s.binarySkipped,
-    (b) => `${b.id} ${b.attribute}`,
+    (b) => `${code(b.id)} ${b.attribute}`,
   );
   if (warnings.length) out.push('## Warnings', '', ...warnings);
 
@@ -148,7 +150,8 @@ export function renderInvalidMd(request: string, diagnostics: readonly Diagnosti
     '⛔ **Invalid**: this request cannot be previewed or executed until these problems are fixed.',
     '',
     '```',
-    ...diagnostics.map(formatDiagnostic),
+    // One line each, whatever a quoted value holds: no line may close the fence.
+    ...diagnostics.map((d) => visibleControls(formatDiagnostic(d))),
     '```',
     '',
   ].join('\n');
@@ -192,7 +195,7 @@ function sortedDiff(before: readonly string[], after: readonly string[]): DiffPa
 
 function userDiff(changes: PlanChange[]): string[] {
   const first = changes[0]!;
-  const out = [`### ${visibleControls(first.id)}`, '', code(first.dn), '', '```diff'];
+  const out = [`### ${plain(first.id)}`, '', code(first.dn), '', '```diff'];
   for (const c of changes) {
     const before = [...c.before].sort();
     const after = c.after;

@@ -2,8 +2,8 @@ import { sortByIds } from '../plan/canonical.js';
 import type { PlanHeader } from '../plan/plan-types.js';
 import { type ChangeOutcome, OUTCOME_KINDS, type OutcomeKind, OutcomeTally } from '../execute/outcomes.js';
 import { committedJsonlText } from './jsonl-file.js';
-import { formatCount as n, plural, visibleControls, wasWere } from '../shared/text.js';
-import { code } from './markdown.js';
+import { formatCount as n, plural, wasWere } from '../shared/text.js';
+import { code, plain } from './markdown.js';
 
 const KINDS: readonly OutcomeKind[] = OUTCOME_KINDS;
 
@@ -88,7 +88,7 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[] | OutcomeTally
     'failed',
     'Failed: refused by the directory',
     "The LDAP result code and the server's message say why; fix the value or the template in a new request.",
-    (o) => `LDAP result code ${o.code ?? 'unknown'}: ${visibleControls(o.reason ?? 'no message')}`,
+    (o) => `LDAP result code ${o.code ?? 'unknown'}: ${plain(o.reason ?? 'no message')}`,
   );
   section(
     out,
@@ -98,11 +98,11 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[] | OutcomeTally
     'Someone or something changed these values after the preview. Nothing was written to them; a new preview shows what the mapping would do now.',
     (o) =>
       o.found === undefined
-        ? visibleControls(o.reason ?? '')
-        : `found ${o.found.length ? o.found.map(code).join(', ') : 'no value'}${o.reason ? ` (${visibleControls(o.reason)})` : ''}`,
+        ? plain(o.reason ?? '')
+        : `found ${o.found.length ? o.found.map(code).join(', ') : 'no value'}${o.reason ? ` (${plain(o.reason)})` : ''}`,
   );
   section(out, notApplied, 'skipped', 'Skipped', 'These changes were not attempted:', (o) =>
-    visibleControls(o.reason ?? 'no reason given'),
+    plain(o.reason ?? 'no reason given'),
   );
   section(
     out,
@@ -110,7 +110,7 @@ export function renderResultMd(outcomes: readonly ChangeOutcome[] | OutcomeTally
     'pending',
     'Pending: not written yet',
     'The directory did not answer (connection lost, busy or unavailable). The request stays partial; the next pass writes these, deciding each on a fresh read.',
-    (o) => visibleControls(o.reason ?? ''),
+    (o) => plain(o.reason ?? ''),
   );
   if (info.file === RESULT_GZ_FILE)
     out.push(
@@ -136,8 +136,7 @@ function section(
   );
   if (!these.length) return;
   out.push(`## ${title} (${plural(these.length, 'change')})`, '', intro, '');
-  for (const o of these)
-    out.push(`- **${visibleControls(o.id)}** \`${o.attribute}\` of ${code(o.dn)}: ${detail(o)}`);
+  for (const o of these) out.push(`- **${plain(o.id)}** \`${o.attribute}\` of ${code(o.dn)}: ${detail(o)}`);
   out.push('');
 }
 

@@ -2,6 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { readReportBytes, readReportFile } from '../adapters/fs/report-files.js';
 import type { ConfigRepo } from '../config/config-repo.js';
 import type { LoadedDaemonConfig } from '../config/daemon-config.js';
+import { checkYamlText } from '../config/load-file.js';
+import type { ReexportRequest } from '../config/types.generated.js';
 import { requestDigest } from '../config/digests.js';
 import {
   claimLostBecause,
@@ -14,12 +16,13 @@ import {
   RECORD_TRAILER,
   isExecutionRecord,
   newestRecordTime,
+  recordKey,
   recordsInMessage,
   recordTrailer,
   untrustedStatement,
 } from '../lifecycle/executions.js';
 import type { ClaimWatch } from '../ports/claims.js';
-import { type Signed, type Verified, verifySigned } from '../lifecycle/signing.js';
+import { type Signed, type Statement, type Verified, verifySigned } from '../lifecycle/signing.js';
 import { signExecution } from '../lifecycle/statements.js';
 import { parseStatus, renderStatus, type RequestStatus } from '../lifecycle/status.js';
 import type { PlanHeader } from '../plan/plan-types.js';
@@ -203,6 +206,7 @@ export async function executeOnMain(
   }
   if (!request) return { did: 'nothing', why: 'the request file is gone' };
 
+  const requestFile = file?.file ?? `requests/${name}.yaml`;
   let claimed = false;
   let renewal: ClaimRenewal | undefined;
   // Our last commit on main while every commit since the decision's is ours, else undefined.
@@ -263,6 +267,7 @@ export async function executeOnMain(
       {
         pushed: (pushed) => (ours = pushed.onto === ours ? pushed.commit : undefined),
         lost: (why) => lost.abort(why),
+        withdrawn: (onto) => (ctx.force ? Promise.resolve(undefined) : withdrawnAt(ctx, onto, requestFile)),
       },
     );
   };
@@ -337,18 +342,75 @@ export async function executeOnMain(
   };
   // The ledger first: if the push fails, the next pass still knows, and pushes these files.
   await ctx.ledger.append(signed, committed);
-  const res = await ctx.repo.commitAndPush(
-    ctx.main,
+  const res = await pushFinalRecord(
+    ctx,
+    name,
     underReports(name, committed),
     `reexport: ${state} ${name}\n\n${result.message}\n\n${recordTrailer(signed)}`,
   );
+  if ('lost' in res) {
+    // Another daemon took the claim over while this one finished (a stalled push, a pause): its
+    // record is the last word; ours stays in the ledger, superseded.
+    log.warn(res.lost);
+    return { did: 'nothing', why: res.lost, wrote: true };
+  }
+  if ('moved' in res) {
+    log.warn('main kept moving; the result is in the ledger and the next pass pushes it');
+    return { did: 'executed', result: { ...result, files } };
+  }
   // Only our commits since the decision's: main differs from it in this request's reports only.
-  const linear = 'commit' in res && ours !== undefined && res.onto === ours;
+  const linear = ours !== undefined && res.onto === ours;
   return {
     did: 'executed',
     result: { ...result, files },
     ...(linear ? { pushed: { commit: res.commit, onto: checkout.commit } } : {}),
   };
+}
+
+/** How many times the final record's push finds main moved before leaving it to the next pass. */
+const FINAL_PUSH_ATTEMPTS = 5;
+
+/**
+ * Why a running execution must stop because of its request as it is now at `onto` on main: it
+ * says execute: false (the documented way to withdraw an approval), or it is gone or unreadable.
+ * The next pass decides what follows (halted, or resumed from a fresh read).
+ */
+async function withdrawnAt(ctx: ExecutionContext, onto: string, file: string): Promise<string | undefined> {
+  const text = await ctx.repo.readFileAt(onto, file);
+  if (text === undefined) return `${file} is gone from ${ctx.main}; stopping: nothing more is written`;
+  const checked = checkYamlText<ReexportRequest>(text, file, 'reexport-request');
+  if (!checked.value)
+    return `${file} on ${ctx.main} is no longer a valid request; stopping: nothing more is written`;
+  if (checked.value.spec.execute !== true)
+    return `${file} on ${ctx.main} now says execute: false; stopping: nothing more is written`;
+  return undefined;
+}
+
+/**
+ * Pushes an execution's final record and files as a compare-and-swap, as a renewal is pushed:
+ * fetch, check that the latest record of the request on main is still our claim, then commit
+ * onto exactly that commit. A plain push rebased onto main would land after another daemon's
+ * takeover when this one stalled past its fence between its last write and this push, and
+ * main would end with two final records. `lost` when the claim went elsewhere; `moved` when main
+ * kept moving (humans pushing): the ledger keeps the record and the next pass pushes it.
+ */
+async function pushFinalRecord(
+  ctx: ExecutionContext,
+  name: string,
+  files: Record<string, string | Uint8Array | null>,
+  message: string,
+): Promise<Pushed | { lost: string } | { moved: true }> {
+  for (let attempt = 0; attempt < FINAL_PUSH_ATTEMPTS; attempt++) {
+    await ctx.repo.fetch();
+    const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
+    if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
+    const why = claimLostBecause((await readRecords(ctx)).get(name) ?? [], name, ctx.self);
+    if (why)
+      return { lost: `the claim is no longer ours (on ${ctx.main}, ${why}); its result is not recorded` };
+    const res = await ctx.repo.commitOnto(ctx.main, onto, files, message);
+    if (!('moved' in res)) return { commit: res.commit, onto };
+  }
+  return { moved: true };
 }
 
 interface ClaimRenewal {
@@ -374,7 +436,12 @@ function renewClaim(
   claimedAt: number,
   /** A renewed claim, signed after every record in `records` (the request's, as just read). */
   sign: (records: readonly ExecutionRecord[]) => Signed,
-  events: { pushed(p: Pushed): void; lost(why: string): void },
+  events: {
+    pushed(p: Pushed): void;
+    lost(why: string): void;
+    /** Why the request at this commit of main no longer asks to execute, if it does not. */
+    withdrawn(onto: string): Promise<string | undefined>;
+  },
 ): ClaimRenewal {
   const log = ctx.log.child({ request: name });
   let stopped = false;
@@ -413,6 +480,8 @@ function renewClaim(
   };
   const wall = setInterval(check, 1000);
   wall.unref();
+  const renewEveryMs = ctx.claimTimeoutMs / 3;
+  let renewedAt = claimedAt;
   const renew = async () => {
     for (let attempt = 1; attempt <= CLAIM_RENEWAL_ATTEMPTS && !stopped; attempt++) {
       await ctx.repo.fetch();
@@ -424,7 +493,13 @@ function renewClaim(
         lose(`the claim is no longer ours (on ${ctx.main}, ${why}); stopping`);
         return;
       }
-      if (stopped) return;
+      const withdrawn = await events.withdrawn(onto);
+      if (withdrawn) {
+        lose(withdrawn);
+        return;
+      }
+      // Main is watched more often than the claim is renewed: withdrawing stops an execution soon.
+      if (stopped || performance.now() - renewedAt < renewEveryMs * 0.9) return;
       const signedAt = performance.now();
       const signed = sign(records);
       const res = await ctx.repo.commitEmpty(
@@ -433,6 +508,7 @@ function renewClaim(
         `reexport: executing ${name} (claim renewed)\n\n${recordTrailer(signed)}`,
       );
       if ('moved' in res) continue;
+      renewedAt = signedAt;
       arm(signedAt);
       events.pushed({ commit: res.commit, onto });
       log.info({ claim: res.commit }, 'execution claim renewed');
@@ -447,7 +523,7 @@ function renewClaim(
         .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not renew the claim'))
         .finally(() => (running = undefined));
     },
-    timerMs(ctx.claimTimeoutMs / 3),
+    timerMs(Math.min(renewEveryMs, WITHDRAWAL_CHECK_MS)),
   );
   timer.unref();
   arm(claimedAt);
@@ -462,6 +538,12 @@ function renewClaim(
     },
   };
 }
+
+/**
+ * How often a running execution looks at main for its request (besides renewing its claim every
+ * third of the timeout): `execute: false` pushed to main stops it within about this long.
+ */
+const WITHDRAWAL_CHECK_MS = 30_000;
 
 /** Of the claim timeout: without a renewal for this long, an execution stops writing. */
 const CLAIM_FENCE = 0.75;
@@ -485,16 +567,13 @@ async function restoreExecuted(
   record: ExecutionRecord,
   edited: boolean,
 ): Promise<MainOutcome> {
-  let owned = await ctx.ledger.files(name, RESULT_FILES);
-  if (!owned['status.yaml'] && record.commit) {
-    owned = {};
-    for (const f of RESULT_FILES) {
-      const bytes = await ctx.repo.readBytesAt(record.commit, `reports/${name}/${f}`);
-      if (bytes !== undefined) owned[f] = bytes;
-    }
-  }
+  const owned = await filesOfRecord(ctx, name, record);
   const recorded = parseStatus(owned['status.yaml'] && Buffer.from(owned['status.yaml']).toString('utf8'));
-  if (edited) {
+  // A record only in the ledger (the results push failed) goes into main's history first, with
+  // its files: a replica, or this daemon after losing its workdir, must find it there, whatever
+  // else happens to the request (an edit), or it would execute the request again.
+  const missing = record.commit === undefined && record.signed ? `\n\n${recordTrailer(record.signed)}` : '';
+  if (edited && !(missing && recorded)) {
     const file = checkout.repo.requests.get(name)?.file ?? `requests/${name}.yaml`;
     const next: RequestStatus = {
       ...(recorded ?? { request: name, state: 'executed' }),
@@ -518,28 +597,72 @@ async function restoreExecuted(
   const stray = OUTCOME_FORMS.some((f) => owned[f] !== undefined)
     ? OUTCOME_FORMS.filter((f) => owned[f] === undefined && current[f] !== undefined)
     : [];
-  if (changed.length === 0 && stray.length === 0) return { did: 'nothing', why: 'already executed' };
+  if (changed.length === 0 && stray.length === 0 && !missing)
+    return { did: 'nothing', why: 'already executed' };
   const files: Record<string, Uint8Array | null> = {
     ...Object.fromEntries(changed.map((f) => [f, owned[f]!])),
     ...Object.fromEntries(stray.map((f) => [f, null])),
   };
-  const what = [
-    ...(changed.length ? [`restored ${changed.join(', ')}`] : []),
-    ...(stray.length ? [`removed ${stray.join(', ')}`] : []),
-  ].join('; ');
-  // A record only in the ledger (the results push failed) goes into main's history with the files:
-  // a replica, or this daemon after losing its workdir, must find it there too.
-  const missing = record.commit === undefined && record.signed ? `\n\n${recordTrailer(record.signed)}` : '';
-  const res = await ctx.repo.commitAndPush(
-    ctx.main,
-    underReports(name, files),
-    `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; ${what}.${missing}`,
-  );
+  const what =
+    [
+      ...(changed.length ? [`restored ${changed.join(', ')}`] : []),
+      ...(stray.length ? [`removed ${stray.join(', ')}`] : []),
+    ].join('; ') || 'its execution record';
+  const message = `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; ${what}.${missing}`;
+  const res =
+    changed.length || stray.length
+      ? await ctx.repo.commitAndPush(ctx.main, underReports(name, files), message)
+      : await pushRecordOnly(ctx, message);
   ctx.log.warn(
     { request: name, files: [...changed, ...stray] },
     'restored result files someone deleted or edited',
   );
   return { did: 'committed', state: 'executed', why: what, ...('commit' in res ? { pushed: res } : {}) };
+}
+
+/**
+ * The result files of the execution `record` stands for: the ledger's when they are this record's
+ * (the ledger keeps this daemon's last final files of each request, which may be of another run
+ * than the record main's history decides by, such as our partial run that another daemon
+ * finished), else those of the commit that carries the record.
+ */
+async function filesOfRecord(
+  ctx: ExecutionContext,
+  name: string,
+  record: ExecutionRecord,
+): Promise<Record<string, Uint8Array>> {
+  const kept = await ctx.ledger.files(name, RESULT_FILES);
+  const keptStatus = parseStatus(kept['status.yaml'] && Buffer.from(kept['status.yaml']).toString('utf8'));
+  if (keptStatus?.signature?.statement !== undefined && sameStatement(keptStatus.signature.statement, record))
+    return kept;
+  const owned: Record<string, Uint8Array> = {};
+  if (!record.commit) return owned;
+  for (const f of RESULT_FILES) {
+    const bytes = await ctx.repo.readBytesAt(record.commit, `reports/${name}/${f}`);
+    if (bytes !== undefined) owned[f] = bytes;
+  }
+  return owned;
+}
+
+/** Whether a signed statement's text is the statement of `record`. */
+function sameStatement(statement: string, record: ExecutionRecord): boolean {
+  if (record.signed) return record.signed.statement === statement;
+  try {
+    return recordKey({ statement: JSON.parse(statement) as Statement, trusted: true }) === recordKey(record);
+  } catch {
+    return false;
+  }
+}
+
+/** A ledger-only record whose files main already has: an empty commit carrying its trailer. */
+async function pushRecordOnly(ctx: ExecutionContext, message: string): Promise<Pushed | { unchanged: true }> {
+  for (let attempt = 0; attempt < FINAL_PUSH_ATTEMPTS; attempt++) {
+    const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
+    if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
+    const res = await ctx.repo.commitEmpty(ctx.main, onto, message);
+    if (!('moved' in res)) return { commit: res.commit, onto };
+  }
+  throw new RepoError(`push to ${ctx.main} still refused: the branch keeps moving`);
 }
 
 async function commitStatusIfChanged(

@@ -28,6 +28,21 @@ export function sourceMemoryBudget(): number {
   return Math.floor((getHeapStatistics().heap_size_limit - YOUNG_GENERATION_MAX) * SOURCE_HEAP_SHARE);
 }
 
+/**
+ * Why a source file of `size` bytes is not read, if it is not: over MAX_SOURCE_BYTES, or over the
+ * sources' memory budget. The file's bytes are held (outside V8's heap, so its limit does not
+ * stop them) while they are parsed: a 450 MB file of one record, of which a column nothing reads
+ * took all but a few bytes, was read whole and took a 512 MiB container over its limit.
+ */
+export function sourceFileTooLarge(size: number): string | undefined {
+  if (size > MAX_SOURCE_BYTES)
+    return `is ${formatBytes(size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`;
+  const budget = sourceMemoryBudget();
+  if (size > budget)
+    return `is ${formatBytes(size)}, more than the ${formatBytes(budget)} this daemon has for source files (its memory); give the daemon more memory, or export only the columns the templates read`;
+  return undefined;
+}
+
 export interface LdapSourceReader {
   (
     source: Extract<NonNullable<LoadedDaemonConfig['config']['sources']>[string], { type: 'ldap' }>,
@@ -94,10 +109,8 @@ async function loadFile(
 ): Promise<SourceData> {
   const st = await stat(abs).catch(() => undefined);
   if (!st?.isFile()) throw new SourceError(`${name}: cannot be read (no such file)`);
-  if (st.size > MAX_SOURCE_BYTES)
-    throw new SourceError(
-      `${name}: is ${formatBytes(st.size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`,
-    );
+  const tooLarge = sourceFileTooLarge(st.size);
+  if (tooLarge) throw new SourceError(`${name}: ${tooLarge}`);
   const bytes = await readFile(abs);
   if (!isUtf8(bytes)) throw new SourceError(`${name}: is not valid UTF-8; export it as UTF-8`);
   const { rows, columns } = withoutProblems(

@@ -1,4 +1,10 @@
-import { readReportFile, readReportPlanText } from '../adapters/fs/report-files.js';
+import {
+  readReportFile,
+  reportFileExists,
+  reportPlanHash,
+  reportPlanLines,
+} from '../adapters/fs/report-files.js';
+import { scanPlanFile } from './apply/plan-stream.js';
 import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
@@ -8,8 +14,7 @@ import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, statusHolds, textDigest } from '../lifecycle/statements.js';
 import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
-import { planDigest, plannedAttributes } from '../plan/build-plan.js';
-import { parsePlanJsonl } from '../report/plan-jsonl.js';
+import { plannedAttributes } from '../plan/build-plan.js';
 import {
   previewStatus,
   renderCommittedPreviewFiles,
@@ -29,7 +34,6 @@ import {
 } from '../ports/directory.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import type { FreshnessMemory, ReadMark } from '../ports/freshness.js';
-import { sha256 } from '../source/records.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { Pushed, RepoPort } from '../ports/repo.js';
@@ -577,17 +581,25 @@ async function committedPlanHolds(
   // preview.md is what reviewers read: an edited one (or one no digest covers) is written again.
   const md = await readReportFile(dir, name, 'preview.md').catch(() => undefined);
   if (md === undefined || textDigest(md) !== signed.previewMd) return false;
-  const text = await readReportPlanText(dir, name).catch(() => undefined);
-  if (text === undefined) return false;
-  const hash = sha256(text);
+  const hash = await reportPlanHash(dir, name).catch(() => undefined);
+  if (hash === undefined) return false;
   if (known?.planText === hash) return true;
-  try {
-    if (planDigest(parsePlanJsonl(text).changes) !== digests.plan) return false;
-  } catch {
-    return false;
-  }
+  if ((await committedPlanDigest(dir, name)) !== digests.plan) return false;
   if (known) ctx.freshness?.set(key, { ...known, planText: hash });
   return true;
+}
+
+/**
+ * The committed plan's digest, read line by line as an execution reads it (never the whole plan
+ * in memory, whatever a branch committed), or undefined when there is none or it is no plan.
+ */
+async function committedPlanDigest(dir: string, name: string): Promise<string | undefined> {
+  try {
+    const lines = await reportPlanLines(dir, name);
+    return lines && (await scanPlanFile(lines, () => undefined)).scan.digest;
+  } catch {
+    return undefined;
+  }
 }
 
 const NO_PLAN = { [PLAN_FILE]: null, [PLAN_GZ_FILE]: null, 'changes.ldif': null } as const;
@@ -655,20 +667,14 @@ async function sameReport(
   // The layout (plan.jsonl, or plan.jsonl.gz without changes.ldif) must be the one it would write.
   for (const [f, content] of Object.entries(files)) {
     if (f.startsWith('plan.jsonl') || f === 'changes.ldif') {
-      const present = (await read(f).catch(() => undefined)) !== undefined;
+      const present = await reportFileExists(dir, name, f).catch(() => false);
       if (present !== (content !== null)) return false;
     }
   }
   // A preview.md someone edited is written again.
   const md = await read('preview.md').catch(() => undefined);
   if (md === undefined || textDigest(md) !== verified.statement.previewMd) return false;
-  const plan = await readReportPlanText(dir, name).catch(() => undefined);
-  if (plan === undefined) return false;
-  try {
-    return planDigest(parsePlanJsonl(plan).changes) === verified.statement.digests.plan;
-  } catch {
-    return false;
-  }
+  return (await committedPlanDigest(dir, name)) === verified.statement.digests.plan;
 }
 
 function textOf(content: ReportContent | null | undefined): string | undefined {

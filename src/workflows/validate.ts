@@ -9,14 +9,14 @@ import { resolveRepoPath } from '../config/repo-path.js';
 import { collectDiagnostics } from '../config/rules.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { validateRepo } from '../config/validate-repo.js';
-import { formatBytes, locate } from '../config/yaml-file.js';
+import { locate } from '../config/yaml-file.js';
 import { checkRequestFields, checkTemplateFields, dryRun } from '../plan/check-fields.js';
 import { usedFields } from '../plan/used-fields.js';
 import { type Diagnostic, type Severity, formatDiagnostic, sortDiagnostics } from '../shared/diagnostics.js';
 import { type CheckedSource, checkSourceBytes } from '../source/check-source.js';
 import { formatOf, type SourceFormat } from '../source/parse-file.js';
 import { type SourceData, sha256 } from '../source/records.js';
-import { MAX_SOURCE_BYTES, sourceMemoryBudget } from './load-source.js';
+import { sourceFileTooLarge, sourceMemoryBudget } from './load-source.js';
 
 export interface CheckoutValidation {
   repo: ConfigRepo;
@@ -184,8 +184,8 @@ async function readChecked(
 ): Promise<CheckedSource> {
   const st = await stat(abs).catch(() => undefined);
   if (!st?.isFile()) return cannot('cannot be read here (no such file)');
-  if (st.size > MAX_SOURCE_BYTES)
-    return cannot(`is ${formatBytes(st.size)}, over the limit of ${formatBytes(MAX_SOURCE_BYTES)}`);
+  const tooLarge = sourceFileTooLarge(st.size);
+  if (tooLarge) return cannot(tooLarge);
   const bytes = await readFile(abs);
   if (!cache) return checkSourceBytes(bytes, opts);
   const digest = sha256(bytes);

@@ -1,4 +1,5 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, truncate } from 'node:fs/promises';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { baseRepo, DAEMON, REQUEST, TEMPLATE } from '../config/fixtures.js';
 import { runCli } from '../harness/cli.js';
@@ -61,6 +62,17 @@ describe('reexport validate', () => {
       '',
     ]);
     expect(await readdir(dir, { recursive: true })).toEqual(before);
+  });
+
+  it('refuses a source file larger than the memory it has for sources, before reading it', async () => {
+    const dir = await repoWith({});
+    // A sparse file: 300 MB to stat, no disk. Under a 512 MiB container's heap, that is too much.
+    await truncate(path.join(dir, 'data/people.csv'), 300 * 1024 * 1024);
+    const res = await runCli(['validate', dir], { env: { NODE_OPTIONS: '--max-old-space-size=200' } });
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /templates\/ad-employees.yaml:7:19: source file is 300.0 MiB, more than the \d+\.\d MiB this daemon has for source files \(its memory\); give the daemon more memory/,
+    );
   });
 
   it('exits 0 when there are only warnings', async () => {

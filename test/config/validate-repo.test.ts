@@ -71,6 +71,12 @@ describe('validateRepo', () => {
       /ids\[0\] must be a string.*quotes/,
     ],
     [
+      'a line break in a user ID (it would reach preview.md)',
+      req('users: all', 'users: { ids: ["1001", "x\\n## Changes"] }'),
+      'requests/new-mail.yaml:8:26',
+      /ids\[1\].*no line break, tab or other control character/,
+    ],
+    [
       'unknown users form',
       req('users: all', 'users: everyone'),
       'requests/new-mail.yaml:8:10',

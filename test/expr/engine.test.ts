@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkExpression, compileExpression, renderExpression } from '../../src/expr/engine.js';
+import { checkExpression, compileExpression, renderBudget, renderExpression } from '../../src/expr/engine.js';
 
 const render = (text: string, record: Record<string, unknown>) =>
   renderExpression(compileExpression(text), record);
@@ -64,6 +64,35 @@ describe('expressions', () => {
 
   it('stop a render that would run away', () => {
     expect(() => render('{% for i in (1..100000000) %}{{ i }}{% endfor %}', {})).toThrow(/limit/);
+  });
+
+  it('stop a render after a tenth of a second, and a plan’s renders once slow ones took their budget', () => {
+    const slow = '{% for i in (1..10000000) %}{% endfor %}x';
+    const started = performance.now();
+    expect(() => render(slow, {})).toThrow(/limit/);
+    expect(performance.now() - started).toBeLessThan(1000);
+    // Loops that each stay under the render limit: the budget (here 300 ms) stops the rest.
+    const budget = renderBudget(300);
+    const loop = { ...compileExpression('{% for i in (1..20000) %}{% endfor %}{{ id }}'), budget };
+    const results: string[] = [];
+    const t0 = performance.now();
+    for (let id = 0; id < 1000; id++) {
+      try {
+        results.push(renderExpression(loop, { id }));
+      } catch (err) {
+        results.push((err as Error).message);
+      }
+    }
+    expect(performance.now() - t0).toBeLessThan(3000);
+    expect(results[0]).toBe('0');
+    expect(results.at(-1)).toMatch(
+      /the template's expressions took 0 s for \d+ evaluations, more than 1 ms each; the rest are not evaluated/,
+    );
+    // Liquid expressions that take microseconds never run out of it.
+    const quick = { ...compileExpression('{% assign x = id | upcase %}{{ x }}'), budget: renderBudget(300) };
+    expect(quick.fast).toBeUndefined();
+    for (let id = 0; id < 20000; id++) expect(renderExpression(quick, { id: `a${id}` })).toBe(`A${id}`);
+    expect(quick.budget.renders).toBe(20000);
   });
 
   it('report unknown filters and syntax errors with their offset', () => {

@@ -103,8 +103,13 @@ targets:
       return orig(...a);
     };
   };
-  const files = (a: unknown[]) => Object.keys((a[1] ?? {}) as object);
-  if (point === 'result') wrap('commitAndPush', (...a) => files(a).includes('reports/a/result.md'));
+  // The files a commit is given: commitAndPush(branch, files, …), commitOnto(branch, onto, files, …).
+  const files = (a: unknown[]) => Object.keys((a.find((x) => typeof x === 'object' && x) ?? {}) as object);
+  if (point === 'result') {
+    // The final record goes as a compare-and-swap (commitOnto); a restore would go with commitAndPush.
+    wrap('commitOnto', (...a) => files(a).includes('reports/a/result.md'));
+    wrap('commitAndPush', (...a) => files(a).includes('reports/a/result.md'));
+  }
   if (point === 'status') wrap('commitAndPush', (...a) => files(a).includes('reports/a/status.yaml'));
   if (point === 'preview') wrap('commitAndPush', (...a) => files(a).includes('reports/a/preview.md'));
   if (point === 'renewal') {

@@ -261,8 +261,8 @@ describeWithSamba('preview against Samba AD', () => {
     );
     expect(md).toContain('+displayName: Máret Sárá Ŋuođđa');
     expect(md).toContain('-telephoneNumber: +47 99999999\n# telephoneNumber is cleared');
-    expect(md).toContain('- 1004: `CN=José Martínez Haugen');
-    expect(md).toContain('- 1005 (data/ansatte.csv:6)');
+    expect(md).toContain('- `1004`: `CN=José Martínez Haugen');
+    expect(md).toContain('- `1005` (`data/ansatte.csv:6`)');
     // Non-ASCII goes into the LDIF base64-encoded, DN included.
     const ldif = files['changes.ldif']!;
     expect(ldif).toContain(`dn:: ${Buffer.from(dn('Máret Sárá Ŋuođđa')).toString('base64')}`);

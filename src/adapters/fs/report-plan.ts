@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { PLAN_FILE, PLAN_GZ_FILE, planText } from '../../report/plan-jsonl.js';
+import { PlanFileError } from '../../shared/errors.js';
 
 type PlanFile = typeof PLAN_FILE | typeof PLAN_GZ_FILE;
 
@@ -41,6 +42,19 @@ export async function readReportPlan(
   return { file, text: planText(file, content) };
 }
 
+/**
+ * The longest plan line read: one change, its values before and after (a group of 100,000 members
+ * of 100 characters is 20 MB).
+ */
+export const MAX_PLAN_LINE = 64 * 1024 * 1024;
+/**
+ * How much a committed plan.jsonl.gz may inflate: past 16 MiB (a plan of 100,000 changes), no
+ * more than 100 times its size. The daemon's large plans compress 5 to 20 times; a file made to
+ * inflate (2 MB of gzip is 2 GB of newlines) is refused after a fraction of a second.
+ */
+const MAX_INFLATION = 100;
+const MAX_INFLATED_FLOOR = 16 * 1024 * 1024;
+
 /** readline's line breaks: `\r\n`, `\n` or a lone `\r`. */
 const LINE_BREAK = /\r\n|\n|\r/;
 
@@ -55,6 +69,10 @@ export async function* readReportPlanLines(reportDir: string): AsyncGenerator<st
   const file = await reportPlanFile(reportDir);
   if (!file) throw new Error(`${reportDir} has no ${PLAN_FILE}`);
   const raw = createReadStream(path.join(reportDir, file));
+  // A branch may commit any plan file: a line without end, or a small gzip that inflates to
+  // gigabytes (2 MB of zeros is 2 GB of newlines), is refused as it is read, never held.
+  let inflated = 0;
+  const tooLarge = (why: string) => new PlanFileError(`${file}: ${why}; it is not a plan the daemon wrote`);
   let input: Readable = raw;
   if (file === PLAN_GZ_FILE) {
     const gunzip = createGunzip();
@@ -69,10 +87,15 @@ export async function* readReportPlanLines(reportDir: string): AsyncGenerator<st
     for await (const piece of input) {
       // Only the new text is split: splitting carry + text made a line of many pieces cost the
       // square of its length (carry never holds a break, so nothing can join across it).
-      const text = decoder.write(piece as Buffer);
+      const bytes = piece as Buffer;
+      inflated += bytes.length;
+      if (file === PLAN_GZ_FILE && inflated > MAX_INFLATED_FLOOR && inflated > MAX_INFLATION * raw.bytesRead)
+        throw tooLarge(`it inflates to more than 16 MiB, over ${MAX_INFLATION} times its size`);
+      const text = decoder.write(bytes);
       const lines = text.split(LINE_BREAK);
       if (lines.length === 1) {
         carry += text;
+        if (carry.length > MAX_PLAN_LINE) throw tooLarge(`a line is longer than ${MAX_PLAN_LINE} characters`);
         continue;
       }
       lines[0] = carry + lines[0]!;

@@ -442,7 +442,7 @@ export class ConfigRepoGit implements RepoPort {
   async commitOnto(
     branch: string,
     onto: string,
-    files: Record<string, string | null>,
+    files: Record<string, string | Uint8Array | null>,
     message: string,
   ): Promise<{ commit: string } | { moved: true }> {
     assertBranch(branch);

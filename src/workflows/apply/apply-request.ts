@@ -130,6 +130,7 @@ export async function applyValidated(
     committedStatus: status,
     trustedKeys: deps.trustedKeys,
     requireReviewedPreview: !opts.force && safety.requireReviewedPreview,
+    ...(daemon.config.repo ? { mainBranch: daemon.config.repo.branch } : {}),
   });
   if ('refused' in choice) return refusal(name, 'refused', choice.refused, status);
   let plan: PlanSource;

@@ -32,6 +32,11 @@ export interface ChoosePlanInput {
   committedStatus?: RequestStatus;
   trustedKeys: readonly KeyObject[];
   requireReviewedPreview: boolean;
+  /**
+   * The branch executions run on: a preview the daemon made there (of a request pushed straight
+   * to it with execute: false) is no review, so it does not count as one.
+   */
+  mainBranch?: string;
 }
 
 const AGAIN = 'reports/ is written by the daemon only: let it preview the request again in a pull request';
@@ -100,6 +105,9 @@ export async function choosePlan(input: ChoosePlanInput): Promise<PlanChoice> {
     return {
       refused: `the committed plan.jsonl's header is not the one the daemon signed (request, template or digests differ); ${AGAIN}`,
     };
+  }
+  if (input.mainBranch !== undefined && s.branch === input.mainBranch) {
+    return noReview(`the preview was made on ${input.mainBranch}, not in a pull request`);
   }
   if (s.digests.request !== requestDigest(request) || s.digests.template !== templateDigest(template)) {
     return noReview('the reviewed plan was made for another version of the request or template');

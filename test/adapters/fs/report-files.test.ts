@@ -22,4 +22,16 @@ describe('readReportFile', () => {
     await symlink(path.join(dir, 'elsewhere'), path.join(dir, 'reports/b'));
     await expect(readReportFile(dir, 'b', 'status.yaml')).rejects.toThrow(/reports\/b is a symbolic link/);
   });
+
+  it('refuses a report larger than the daemon ever writes, before reading it', async () => {
+    const { dir, cleanup } = await makeDir({
+      'reports/a/status.yaml': `message: "${'a'.repeat(2 * 1024 * 1024)}"\n`,
+      'reports/a/preview.md': '# Preview: a\n',
+    });
+    cleanups.push(cleanup);
+    await expect(readReportFile(dir, 'a', 'status.yaml')).rejects.toThrow(
+      /reports\/a\/status.yaml is 2.0 MiB, larger than the daemon ever writes it \(1.0 MiB\).*let the daemon write the reports again/,
+    );
+    expect(await readReportFile(dir, 'a', 'preview.md')).toBe('# Preview: a\n');
+  });
 });

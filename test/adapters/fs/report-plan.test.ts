@@ -49,4 +49,27 @@ describe('a committed plan read line by line', () => {
     };
     await expect(read()).rejects.toThrow();
   });
+
+  it('refuses a gzip made to inflate to gigabytes, before reading it all', async () => {
+    const made = await makeDir({});
+    cleanup = made.cleanup;
+    const read = async () => {
+      let n = 0;
+      for await (const batch of readReportPlanLines(made.dir)) n += batch.length;
+      return n;
+    };
+    // 1 GB of newlines is 1 MB compressed: refused after 16 MiB, in a fraction of a second.
+    // Gzip members one after the other inflate one after the other: 16 of 64 MiB each.
+    const member = gzipSync(Buffer.alloc(64 * 1024 * 1024, '\n'), { level: 9 });
+    const bomb = Buffer.concat(Array.from({ length: 16 }, () => member));
+    await writeFile(path.join(made.dir, 'plan.jsonl.gz'), bomb);
+    const before = process.memoryUsage().rss;
+    await expect(read()).rejects.toThrow(
+      /plan.jsonl.gz: it inflates to more than 16 MiB, over 100 times its size/,
+    );
+    expect(process.memoryUsage().rss - before).toBeLessThan(200 * 1024 * 1024);
+    // A real plan compresses far less: read to the end.
+    await writeFile(path.join(made.dir, 'plan.jsonl.gz'), gzipSync(Buffer.from(lines.join('\n'))));
+    expect(await read()).toBe(lines.length);
+  });
 });
