@@ -682,8 +682,8 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
   await slapd.stop();
 
   // The apply runs as an operator would: on main of a config repository, a preview the daemon
-  // made and signed (`reexport once` with execute: false), then execute: true merged and
-  // `reexport apply`. The LDIF of the same plan (above) is what ldapmodify applies to an identical
+  // made and signed on a pull request's branch (`reexport once` with execute: false), then
+  // execute: true merged and `reexport apply`. The LDIF of the same plan (above) is what ldapmodify applies to an identical
   // slapd. Each round starts from a new repository and freshly seeded servers, in alternating
   // order: slapd's one writer sets the pace of both, and this machine moves it by a quarter from
   // run to run, so one pair says little.
@@ -693,9 +693,13 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
   const applyOnce = async (r: number) => {
     const git = await makeRepo({
       [`templates/${TEMPLATE_NAME}.yaml`]: templateYaml(),
-      [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, false),
       'data/people.csv': sourceCsv(persons),
     });
+    // The request on a pull request's branch: a preview made on main is nobody's review.
+    const branch = `add-${REQUEST}`;
+    await gitIn(git.dir, 'checkout', '--quiet', '-b', branch);
+    await commitAndPush(git.dir, { [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, false) }, 'Add');
+    await gitIn(git.dir, 'push', '--quiet', '--set-upstream', 'origin', branch);
     cleanups.push(() => git.cleanup());
     const daemonFile = path.join(work, `daemon-git-${r}.yaml`);
     slapd = await startSlapd({ ldif });
@@ -711,8 +715,11 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
         }),
       ),
     );
-    await gitIn(git.dir, 'pull', '--quiet', 'origin', 'main');
+    await gitIn(git.dir, 'pull', '--quiet', '--rebase', 'origin', branch);
     await commitAndPush(git.dir, { [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, true) }, 'Execute');
+    await gitIn(git.dir, 'checkout', '--quiet', 'main');
+    await gitIn(git.dir, 'merge', '--quiet', '--no-ff', '-m', 'Merge', branch);
+    await gitIn(git.dir, 'push', '--quiet', 'origin', 'main');
     const outFile = path.join(work, `apply-${r}.out`);
     const apply = check(
       await measure(
@@ -900,7 +907,7 @@ async function benchScale(cli: Cli) {
   );
   say('  preview: median of 3 rounds alternating with ldapsearch (1 round above 100,000 users);');
   say(
-    '  apply: `reexport apply` of the signed preview `reexport once` committed to main of a config repository,',
+    '  apply: `reexport apply` of the signed preview `reexport once` committed to a pull request, merged to main,',
   );
   say(
     '  on a fresh slapd, vs ldapmodify of the same changes.ldif on another, same seed: median of 3 rounds in',
