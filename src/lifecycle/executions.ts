@@ -286,13 +286,16 @@ export function claimLostBecause(
   records: readonly ExecutionRecord[],
   request: string,
   self: string,
+  /** Any process of this daemon (its workdir identity): a record left by an earlier process. */
+  anyProcess = false,
 ): string | undefined {
   const latest = latestRecord(
     records.filter((r) => r.commit !== undefined),
     request,
   );
   const s = latest?.statement;
-  if (latest?.trusted && s?.by === self && s.state === 'executing') return undefined;
+  const ours = anyProcess ? latest !== undefined && signerOf(latest) === self.split('/')[0] : s?.by === self;
+  if (latest?.trusted && ours && s?.state === 'executing') return undefined;
   return `the latest record is ${s ? `${s.state} by ${s.by ?? 'another daemon'} at ${s.at}` : 'none'}`;
 }
 
@@ -332,7 +335,11 @@ export function decideOnMain(input: MainDecisionInput): MainDecision {
   const s = latest.statement;
   // The copy in main's history when there is one: a record only in the ledger is pushed on restore.
   const executed = records.filter((r) => r.statement.state === 'executed');
-  const done = executed.find((r) => r.commit !== undefined) ?? executed[0];
+  // One only in our ledger counts while it is the latest: superseded (another daemon took the
+  // claim over before it reached main), it is not the last word, the other daemon's run is.
+  const done =
+    executed.find((r) => r.commit !== undefined) ??
+    (latest.statement.state === 'executed' ? latest : undefined);
   if (done) {
     return {
       action: 'executed',

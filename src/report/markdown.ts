@@ -14,10 +14,17 @@ export function code(s: string): string {
 
 /**
  * Text (an ID, a message that quotes a value) as plain Markdown: line breaks and other control
- * characters made visible, and the characters that start HTML, links, emphasis or table cells
- * escaped, so whatever a source or a request holds stays inside its line, as written. Backticks
- * are left: a message's `code` spans stay code, and a stray one can only pair within its line.
+ * characters made visible, and the characters that start HTML, links (autolinks too), emphasis
+ * or table cells escaped, so whatever a source or a request holds stays inside its line, as
+ * written. Backticks are left: a message's `code` spans stay code, and a stray one can only pair
+ * within its line.
  */
 export function plain(s: string): string {
-  return visibleControls(s).replace(/[\\<>&[\]*_|~]/g, '\\$&');
+  return (
+    visibleControls(s)
+      .replace(/[\\<>&[\]*_|~@]/g, '\\$&')
+      // GFM makes links of `https://…`, `www.…` and `a@b.c` (escaped above) by themselves.
+      .replace(/:(?=\/\/)/g, '\\:')
+      .replace(/(www)\./gi, '$1\\.')
+  );
 }

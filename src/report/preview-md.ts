@@ -142,6 +142,9 @@ function filesNote(request: string, files: ReportFiles): string[] {
   return out;
 }
 
+/** The problems an invalid request's preview.md lists (the rest: `reexport validate`). */
+const INVALID_LISTED_MAX = 1000;
+
 /** preview.md for a request that cannot be planned: every located problem, and what to do. */
 export function renderInvalidMd(request: string, diagnostics: readonly Diagnostic[]): string {
   return [
@@ -151,7 +154,10 @@ export function renderInvalidMd(request: string, diagnostics: readonly Diagnosti
     '',
     '```',
     // One line each, whatever a quoted value holds: no line may close the fence.
-    ...diagnostics.map((d) => visibleControls(formatDiagnostic(d))),
+    ...diagnostics.slice(0, INVALID_LISTED_MAX).map((d) => visibleControls(formatDiagnostic(d))),
+    ...(diagnostics.length > INVALID_LISTED_MAX
+      ? [`… and ${diagnostics.length - INVALID_LISTED_MAX} more: \`reexport validate\` lists them all`]
+      : []),
     '```',
     '',
   ].join('\n');

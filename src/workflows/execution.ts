@@ -399,12 +399,16 @@ async function pushFinalRecord(
   name: string,
   files: Record<string, string | Uint8Array | null>,
   message: string,
+  opts: { anyProcess?: boolean } = {},
 ): Promise<Pushed | { lost: string } | { moved: true }> {
   for (let attempt = 0; attempt < FINAL_PUSH_ATTEMPTS; attempt++) {
     await ctx.repo.fetch();
     const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
     if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
-    const why = claimLostBecause((await readRecords(ctx)).get(name) ?? [], name, ctx.self);
+    const onMain = ((await readRecords(ctx)).get(name) ?? []).filter((r) => r.commit !== undefined);
+    // Our claim the latest on main, or no record there at all (main rewritten: ours heal it). A
+    // restore pushes a record an earlier process of this daemon left in the ledger.
+    const why = onMain.length ? claimLostBecause(onMain, name, ctx.self, opts.anyProcess) : undefined;
     if (why)
       return { lost: `the claim is no longer ours (on ${ctx.main}, ${why}); its result is not recorded` };
     const res = await ctx.repo.commitOnto(ctx.main, onto, files, message);
@@ -481,6 +485,7 @@ function renewClaim(
   const wall = setInterval(check, 1000);
   wall.unref();
   const renewEveryMs = ctx.claimTimeoutMs / 3;
+  const tickMs = timerMs(Math.min(renewEveryMs, WITHDRAWAL_CHECK_MS));
   let renewedAt = claimedAt;
   const renew = async () => {
     for (let attempt = 1; attempt <= CLAIM_RENEWAL_ATTEMPTS && !stopped; attempt++) {
@@ -499,7 +504,9 @@ function renewClaim(
         return;
       }
       // Main is watched more often than the claim is renewed: withdrawing stops an execution soon.
-      if (stopped || performance.now() - renewedAt < renewEveryMs * 0.9) return;
+      // Renewed at the tick nearest to a third of the timeout since the last one (a slow fetch
+      // never makes it skip a tick and wait a whole one more).
+      if (stopped || performance.now() - renewedAt < renewEveryMs - tickMs / 2) return;
       const signedAt = performance.now();
       const signed = sign(records);
       const res = await ctx.repo.commitEmpty(
@@ -515,16 +522,13 @@ function renewClaim(
       return;
     }
   };
-  const timer = setInterval(
-    () => {
-      // One at a time: ticks while a renewal waits on a slow remote are skipped, not queued.
-      if (stopped || running) return;
-      running = renew()
-        .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not renew the claim'))
-        .finally(() => (running = undefined));
-    },
-    timerMs(Math.min(renewEveryMs, WITHDRAWAL_CHECK_MS)),
-  );
+  const timer = setInterval(() => {
+    // One at a time: ticks while a renewal waits on a slow remote are skipped, not queued.
+    if (stopped || running) return;
+    running = renew()
+      .catch((err: unknown) => log.warn({ err: describeError(err).message }, 'could not renew the claim'))
+      .finally(() => (running = undefined));
+  }, tickMs);
   timer.unref();
   arm(claimedAt);
   return {
@@ -609,10 +613,16 @@ async function restoreExecuted(
       ...(stray.length ? [`removed ${stray.join(', ')}`] : []),
     ].join('; ') || 'its execution record';
   const message = `reexport: restore ${name} (executed)\n\nreports/${name}/ is written by the daemon only; ${what}.${missing}`;
-  const res =
-    changed.length || stray.length
-      ? await ctx.repo.commitAndPush(ctx.main, underReports(name, files), message)
-      : await pushRecordOnly(ctx, message);
+  // A record only in the ledger goes as a final record does: only while no other daemon's
+  // record is the latest on main (its claim may have come since this pass decided).
+  const res = missing
+    ? await pushFinalRecord(ctx, name, underReports(name, files), message, { anyProcess: true })
+    : await ctx.repo.commitAndPush(ctx.main, underReports(name, files), message);
+  if ('lost' in res || 'moved' in res) {
+    const why = 'lost' in res ? res.lost : 'main kept moving; the next pass pushes the record';
+    ctx.log.warn({ request: name }, why);
+    return { did: 'nothing', why };
+  }
   ctx.log.warn(
     { request: name, files: [...changed, ...stray] },
     'restored result files someone deleted or edited',
@@ -652,17 +662,6 @@ function sameStatement(statement: string, record: ExecutionRecord): boolean {
   } catch {
     return false;
   }
-}
-
-/** A ledger-only record whose files main already has: an empty commit carrying its trailer. */
-async function pushRecordOnly(ctx: ExecutionContext, message: string): Promise<Pushed | { unchanged: true }> {
-  for (let attempt = 0; attempt < FINAL_PUSH_ATTEMPTS; attempt++) {
-    const onto = (await ctx.repo.branches()).find((b) => b.name === ctx.main)?.commit;
-    if (!onto) throw new RepoError(`${ctx.main} is not on origin`);
-    const res = await ctx.repo.commitEmpty(ctx.main, onto, message);
-    if (!('moved' in res)) return { commit: res.commit, onto };
-  }
-  throw new RepoError(`push to ${ctx.main} still refused: the branch keeps moving`);
 }
 
 async function commitStatusIfChanged(

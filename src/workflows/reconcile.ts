@@ -214,7 +214,7 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
     // Told once the reports are on the branch, so a watcher never sees a state Git does not have.
     const observed = () =>
       ctx.observer.requestState({ branch, request: name, state: stateOf(files), commit: co.commit });
-    if (await sameReport(ctx, co.dir, name, files)) {
+    if (await sameReport(ctx, co.dir, name, files, branch)) {
       log.debug('preview unchanged');
       observed();
       continue;
@@ -362,7 +362,7 @@ async function previewOnMain(
   const files = fresh;
   const observed = () =>
     ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
-  if (await sameReport(ctx, co.dir, name, files)) {
+  if (await sameReport(ctx, co.dir, name, files, main)) {
     observed();
     return undefined;
   }
@@ -406,7 +406,13 @@ async function previewFiles(
   // signature (or its own memory), never from status.yaml's fields alone, which anyone with push
   // access to the branch can edit. A preview whose status.yaml is not the signed text (its counts
   // or safety message edited, say) is made and committed again.
-  const signed = prior?.state === 'previewed' ? signedPreview(ctx, prior) : undefined;
+  // A preview signed on main, carried to a pull request's branch (a request previewed on main,
+  // then changed in a pull request that leaves the plan as it was), is not this branch's: signed
+  // again here, or executing after the merge would refuse it as made on main, never reviewed.
+  const mainBranch = repoOf(ctx.daemon).branch;
+  const fromMain = (s: Statement | undefined) => s && branch !== mainBranch && s.branch === mainBranch;
+  const previewed = prior?.state === 'previewed' ? signedPreview(ctx, prior) : undefined;
+  const signed = fromMain(previewed) ? undefined : previewed;
   const mark = ctx.freshness?.get(key);
   const known = mark && signed && mark.plan === signed.digests.plan ? mark : undefined;
   const watermark = known?.watermark ?? prior?.watermark;
@@ -653,15 +659,20 @@ async function sameReport(
   dir: string,
   name: string,
   files: Record<string, ReportContent | null>,
+  branch: string,
 ): Promise<boolean> {
   const next = parseStatus(textOf(files['status.yaml']));
   const read = (f: string) => readReportFile(dir, name, f);
-  const priorText = await read('status.yaml');
+  // One that cannot be read as the daemon's (too large, a link) is not the same: written again.
+  const priorText = await read('status.yaml').catch(() => undefined);
   const prior = parseStatus(priorText);
   if (!sameStatus(prior, next)) return false;
   if (!next?.signature) return true;
   const verified = ctx.keys.trusted.map((k) => verifySigned(prior?.signature, k)).find((v) => v.ok);
   if (!verified?.ok || verified.statement.digests.plan !== next.digests?.plan) return false;
+  // Main's preview carried to a pull request's branch: this branch's own is committed.
+  const mainBranch = repoOf(ctx.daemon).branch;
+  if (branch !== mainBranch && verified.statement.branch === mainBranch) return false;
   // A status.yaml someone edited (a count, a time, a comment) is written again.
   if (!statusHolds(verified.statement, priorText)) return false;
   // The layout (plan.jsonl, or plan.jsonl.gz without changes.ldif) must be the one it would write.

@@ -114,6 +114,27 @@ describe('decideOnMain: the once-only rule from execution records alone', () => 
     expect(decide([], { newestSeen: undefined }).action).toBe('execute');
   });
 
+  it('does not take its own final record, only in its ledger, as the last word once another daemon took over', () => {
+    const claimA = { ...rec({ by: 'host-a/1', at: '2026-11-30T00:00:00.000Z' }), commit: 'c1' };
+    const claimB = { ...rec({ by: 'host-b/1', at: '2026-11-30T00:10:00.000Z' }), commit: 'c2' };
+    const doneA = rec({
+      by: 'host-a/1',
+      kind: 'execution',
+      state: 'executed',
+      at: '2026-11-30T00:05:00.000Z',
+    });
+    // Its push failed, or was refused as B had taken the claim: B's run is the last word.
+    expect(decide([claimA, doneA, claimB], { self: 'host-a/2' })).toMatchObject({
+      action: 'wait',
+      claim: claimB,
+    });
+    // Not superseded (no other record after our claim): ours, pushed by the restore.
+    expect(decide([claimA, doneA], { self: 'host-a/2' })).toMatchObject({
+      action: 'executed',
+      record: doneA,
+    });
+  });
+
   it('a copy of an old record, pushed again or merged later, keeps its place: its time is signed', () => {
     const partial = {
       ...rec({ by: 'host-b/1', kind: 'execution', state: 'partial', at: '2026-11-30T00:00:00.000Z' }),

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { renderStatus, type RequestStatus, unsignedStatusText } from '../../src/lifecycle/status.js';
+import {
+  renderStatus,
+  type RequestStatus,
+  statusForInvalid,
+  unsignedStatusText,
+} from '../../src/lifecycle/status.js';
 
 const signature = { keyId: 'ed25519:0123456789abcdef', statement: '{"v":1}', signature: 'c2ln' };
 
@@ -41,5 +46,21 @@ describe('unsignedStatusText', () => {
   it('changes with any value, so a changed count does not match the signed digest', () => {
     const edited = { ...status, counts: { ...status.counts, usersToChange: 1 } };
     expect(unsignedStatusText(renderStatus({ ...edited, signature }))).not.toBe(renderStatus(status));
+  });
+});
+
+describe('statusForInvalid', () => {
+  it('lists the first 100 problems, and says where the rest are: status.yaml stays small', () => {
+    const problems = Array.from({ length: 15_000 }, (_, i) => ({
+      file: 'templates/t.yaml',
+      line: i + 1,
+      col: 5,
+      message: 'unknown filter `lowercase`; did you mean `downcase`?',
+    }));
+    const s = statusForInvalid('r', problems);
+    expect(s.errors).toHaveLength(101);
+    expect(s.errors?.[0]).toBe('templates/t.yaml:1:5: unknown filter `lowercase`; did you mean `downcase`?');
+    expect(s.errors?.at(-1)).toBe('… and 14900 more in preview.md');
+    expect(renderStatus(s).length).toBeLessThan(16 * 1024);
   });
 });

@@ -1,6 +1,7 @@
 import { marked } from 'marked';
 import { describe, expect, it } from 'vitest';
 import { Planner } from '../../src/plan/build-plan.js';
+import { plain as plainOf } from '../../src/report/markdown.js';
 import { renderInvalidMd, renderPreviewMd } from '../../src/report/preview-md.js';
 import { entry, request, source, template } from '../plan/helpers.js';
 
@@ -15,6 +16,9 @@ const HOSTILE = [
   '<img src=x onerror=alert(1)>',
   '[click](javascript:alert(1))',
   '**bold** | cell | _em_',
+  'https://evil.example/reset',
+  'www.evil.example/login',
+  'admin@evil.example',
 ];
 
 function preview(ids: string[]) {
@@ -48,11 +52,21 @@ describe('preview.md: IDs and messages from the source and the request', () => {
       '1001',
     ]);
     expect(html).not.toMatch(/<!--|<img|<a /);
+    // The heading of a user whose ID is a link is no link either.
+    const linked = marked.parse(preview([]).replace('### 1001', `### ${plainOf('https://evil.example')}`), {
+      async: false,
+    });
+    expect(linked).not.toMatch(/<a /);
     // One diff, the real one, and it is visible.
     expect(html.match(/<pre>/g)).toHaveLength(1);
     expect(html).toContain('-title: Sjef for alt\n+title: Rådgiver');
     // Every hostile ID is there to read, as written (line breaks shown as \n).
-    for (const id of HOSTILE) expect(md).toContain(id.replaceAll('\n', '\\n').slice(0, 12));
+    const text = html
+      .replace(/<[^>]+>/g, '')
+      .replaceAll('&lt;', '<')
+      .replaceAll('&gt;', '>')
+      .replaceAll('&amp;', '&');
+    for (const id of HOSTILE) expect(text).toContain(id.replaceAll('\n', '\\n').slice(0, 12));
   });
 
   it('renders a plain ID as before, only as code', () => {

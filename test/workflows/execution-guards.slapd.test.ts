@@ -72,6 +72,26 @@ describeWithSlapd('a request pushed straight to main', () => {
     expect(after).toMatch(/the preview was made on main, not in a pull request/);
     expect(after).toMatch(/open a pull request/);
     expect(await written()).toBe(0);
+
+    // As the message says: a pull request (that changes nothing but execute) is previewed anew,
+    // signed for its branch, and runs once merged.
+    await gitIn(f.human.dir, 'pull', '--rebase', 'origin', 'main');
+    await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(false) }, 'back to execute: false');
+    expect((await once()).code).toBe(0);
+    await gitIn(f.human.dir, 'pull', '--rebase', 'origin', 'main');
+    await gitIn(f.human.dir, 'checkout', '-q', '-b', 'approve-r');
+    await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(true) }, 'approve r');
+    await gitIn(f.human.dir, 'push', '-q', '--set-upstream', 'origin', 'approve-r');
+    expect((await once()).code).toBe(0);
+    const onBranch = await gitIn(f.remote.bare, 'show', 'approve-r:reports/r/status.yaml');
+    expect(onBranch).toContain(`"branch":"approve-r"`);
+    await gitIn(f.human.dir, 'pull', '-q', '--rebase', 'origin', 'approve-r');
+    await gitIn(f.human.dir, 'checkout', '-q', 'main');
+    await gitIn(f.human.dir, 'merge', '-q', '--no-ff', '-m', 'Merge approve-r', 'approve-r');
+    await gitIn(f.human.dir, 'push', '-q', 'origin', 'main');
+    expect((await once()).code).toBe(0);
+    expect(await status()).toMatch(/state: executed/);
+    expect(await written()).toBe(20);
   });
 });
 

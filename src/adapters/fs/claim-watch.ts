@@ -82,7 +82,11 @@ export async function openClaimWatch(
       // Seen afresh (another boot, a torn file) but never forgotten: a newer time seen before
       // stays the newest seen, the evidence newestSeen keeps of records gone from main.
       const prior = timeOrUndefined(seen?.newest);
-      const kept = prior !== undefined && later(prior, newest) ? prior : newest;
+      // Main without any record ('' ) is no newer time: it must not wipe out the one seen.
+      const kept =
+        prior !== undefined && (timeOrUndefined(newest) === undefined || later(prior, newest))
+          ? prior
+          : newest;
       memory.set(request, {
         newest: kept,
         since: now.toISOString(),

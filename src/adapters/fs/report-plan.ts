@@ -48,12 +48,16 @@ export async function readReportPlan(
  */
 export const MAX_PLAN_LINE = 64 * 1024 * 1024;
 /**
- * How much a committed plan.jsonl.gz may inflate: past 16 MiB (a plan of 100,000 changes), no
- * more than 100 times its size. The daemon's large plans compress 5 to 20 times; a file made to
- * inflate (2 MB of gzip is 2 GB of newlines) is refused after a fraction of a second.
+ * The most a committed plan is read to: 2 GiB, the plan of some three million users. No ratio to
+ * the compressed size: the daemon's plans of one value repeated for many users compress over a
+ * hundred times, as deflate allows up to a thousand.
  */
-const MAX_INFLATION = 100;
-const MAX_INFLATED_FLOOR = 16 * 1024 * 1024;
+const MAX_PLAN_TEXT = 2 * 1024 * 1024 * 1024;
+/**
+ * The blank lines a plan may hold: the daemon writes none. 2 MB of gzip is 2 GB of newlines,
+ * which would take minutes to split into nothing.
+ */
+const MAX_BLANK_LINES = 10_000;
 
 /** readline's line breaks: `\r\n`, `\n` or a lone `\r`. */
 const LINE_BREAK = /\r\n|\n|\r/;
@@ -82,15 +86,20 @@ export async function* readReportPlanLines(reportDir: string): AsyncGenerator<st
   }
   const decoder = new StringDecoder('utf8');
   let carry = '';
-  const batch = (lines: string[]) => lines.filter((l) => l.trim() !== '');
+  let blank = 0;
+  const batch = (lines: string[]) => {
+    const out = lines.filter((l) => l.trim() !== '');
+    blank += lines.length - out.length;
+    if (blank > MAX_BLANK_LINES) throw tooLarge(`it holds more than ${MAX_BLANK_LINES} blank lines`);
+    return out;
+  };
   try {
     for await (const piece of input) {
       // Only the new text is split: splitting carry + text made a line of many pieces cost the
       // square of its length (carry never holds a break, so nothing can join across it).
       const bytes = piece as Buffer;
       inflated += bytes.length;
-      if (file === PLAN_GZ_FILE && inflated > MAX_INFLATED_FLOOR && inflated > MAX_INFLATION * raw.bytesRead)
-        throw tooLarge(`it inflates to more than 16 MiB, over ${MAX_INFLATION} times its size`);
+      if (inflated > MAX_PLAN_TEXT) throw tooLarge('it is longer than 2 GiB');
       const text = decoder.write(bytes);
       const lines = text.split(LINE_BREAK);
       if (lines.length === 1) {

@@ -115,6 +115,13 @@ describe('ClaimWatch: how long this daemon has seen a request’s records withou
     expect(rebooted.newestSeen('req')).toBe(t(5));
     await rebooted.save();
     expect((await openClaimWatch(dir, clocks)).newestSeen('req')).toBe(t(5));
+    // Another boot, and main without any record of it (''): still what was seen.
+    bootId = 'boot-3';
+    const again = await openClaimWatch(dir, clocks);
+    again.unchangedFor('req', '', at(40));
+    expect(again.newestSeen('req')).toBe(t(5));
+    await again.save();
+    expect((await openClaimWatch(dir, clocks)).newestSeen('req')).toBe(t(5));
   });
 
   it('takes any request name as a key, __proto__ included', async () => {
