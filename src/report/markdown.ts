@@ -13,18 +13,31 @@ export function code(s: string): string {
 }
 
 /**
- * Text (an ID, a message that quotes a value) as plain Markdown: line breaks and other control
- * characters made visible, and the characters that start HTML, links (autolinks too), emphasis
- * or table cells escaped, so whatever a source or a request holds stays inside its line, as
- * written. Backticks are left: a message's `code` spans stay code, and a stray one can only pair
- * within its line.
+ * Text (a message that quotes values) as plain Markdown, whatever a source or a request put into
+ * it: the characters that start HTML, links (autolinks too), emphasis or table cells are escaped
+ * outside its `code` spans (inside one they are text already, and a backslash would show), then
+ * line breaks and other control characters are made visible, so it stays on its line. Code spans
+ * are found as CommonMark finds them: a run of backticks up to the next run of the same length.
  */
 export function plain(s: string): string {
-  return (
-    visibleControls(s)
+  let out = '';
+  let at = 0;
+  const text = (t: string) =>
+    t
       .replace(/[\\<>&[\]*_|~@]/g, '\\$&')
       // GFM makes links of `https://…`, `www.…` and `a@b.c` (escaped above) by themselves.
       .replace(/:(?=\/\/)/g, '\\:')
-      .replace(/(www)\./gi, '$1\\.')
-  );
+      .replace(/(www)\./gi, '$1\\.');
+  const runs = /`+/g;
+  for (let open = runs.exec(s); open; open = runs.exec(s)) {
+    const fence = open[0];
+    const close = new RegExp(`(?<!\`)${fence}(?!\`)`, 'g');
+    close.lastIndex = open.index + fence.length;
+    const end = close.exec(s);
+    if (!end) continue;
+    out += text(s.slice(at, open.index)) + s.slice(open.index, end.index + fence.length);
+    at = end.index + fence.length;
+    runs.lastIndex = at;
+  }
+  return visibleControls(out + text(s.slice(at)));
 }

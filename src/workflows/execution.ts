@@ -191,11 +191,16 @@ export async function executeOnMain(
       return commitStatusIfChanged(ctx, name, status, next, 'refused');
     }
     case 'halted': {
+      // An invalid request says no execute: true either; say what is wrong with it.
+      const why =
+        file && !request
+          ? `${file.file} is no longer a valid request, so the rest of its execution is not written; fix it to finish the execution`
+          : decision.why;
       const next: RequestStatus = {
         ...(status ?? { request: name }),
         request: name,
         state: 'partial',
-        message: decision.why,
+        message: why,
       };
       return commitStatusIfChanged(ctx, name, status, next, 'partial');
     }
@@ -288,6 +293,11 @@ export async function executeOnMain(
         },
         trustedKeys: ctx.keys.trusted,
         claim,
+        claimedPlans: new Set(
+          records
+            .filter((r) => r.trusted && r.statement.request === name && r.statement.state !== 'executed')
+            .map((r) => r.statement.digests.plan),
+        ),
       },
       { commit: checkout.commit, now, ...(opts.source ? { source: opts.source } : {}), force: ctx.force },
     );

@@ -48,6 +48,8 @@ export function verifyBranch(input: {
   requests: readonly VerifyRequest[];
   reportCommits: readonly VerifyCommit[];
   publicKey: KeyObject;
+  /** The branch the pull request targets (main): a preview signed there is no review of this one. */
+  baseBranch?: string;
 }): VerifyResult {
   const diagnostics: Diagnostic[] = [];
   const notes: string[] = [];
@@ -64,14 +66,19 @@ export function verifyBranch(input: {
     });
   }
   for (const r of input.requests) {
-    const problems = checkRequest(r, input.publicKey, notes);
+    const problems = checkRequest(r, input.publicKey, notes, input.baseBranch);
     if (problems.length === 0) current.push(r.name);
     for (const message of problems) diagnostics.push({ file: r.file, line: 1, col: 1, message });
   }
   return { diagnostics, notes, current };
 }
 
-function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): string[] {
+function checkRequest(
+  r: VerifyRequest,
+  publicKey: KeyObject,
+  notes: string[],
+  baseBranch?: string,
+): string[] {
   const where = `reports/${r.name}`;
   if (r.reports.status === undefined) return [`${where}/status.yaml is missing: ${WAIT}`];
   let status: { state?: unknown; errors?: unknown; signature?: unknown; safety?: { message?: unknown } };
@@ -99,6 +106,10 @@ function checkRequest(r: VerifyRequest, publicKey: KeyObject, notes: string[]): 
   if (st.state === 'invalid')
     return [`the daemon found errors in this request: ${listErrors(status.errors)}`];
   if (st.state !== 'previewed') return [`the daemon's preview is ${st.state}, not previewed`];
+  // Main's preview, come with the branch: the daemon signs this branch's own on its next pass,
+  // and executes only that one after the merge.
+  if (baseBranch !== undefined && st.branch === baseBranch)
+    return [`the preview in ${where} was made on ${baseBranch}, not for this pull request: ${WAIT}`];
 
   const out: string[] = [];
   if (!r.request || !r.template) {

@@ -29,6 +29,8 @@ async function daemonReports(
   safety?: { ok: boolean; message: string },
   /** As a daemon signed before preview.md and status.yaml were signed. */
   legacy = false,
+  /** The branch the daemon previewed it on. */
+  branch = 'feature',
 ): Promise<Record<string, string>> {
   const request = parse(await readFile(path.join(dir, 'requests/new-mail.yaml'), 'utf8')) as ReexportRequest;
   const template = parse(
@@ -61,7 +63,7 @@ async function daemonReports(
     v: 1,
     kind: 'preview',
     request: 'new-mail',
-    branch: 'feature',
+    branch,
     commit: (await gitIn(dir, 'rev-parse', 'HEAD')).trim(),
     digests,
     state: 'previewed',
@@ -131,6 +133,19 @@ describe('reexport verify', () => {
     const res = await verify();
     expect(res).toMatchObject({ code: 0, stdout: '' });
     expect(res.stderr).toBe("ok: 1 request has the daemon's current, signed preview\n");
+  });
+
+  it("fails on main's preview come with the branch: the daemon executes only this branch's own", async () => {
+    await startCase('from-main');
+    await commit(
+      await daemonReports(repo.dir, daemonKey.privateKey, CHANGES, undefined, false, 'main'),
+      DAEMON_MESSAGE,
+    );
+    const res = await verify();
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(
+      /^requests\/new-mail\.yaml:1:1: the preview in reports\/new-mail was made on main, not for this pull request: wait for the daemon's preview/,
+    );
   });
 
   it('fails while the daemon has not previewed the request yet', async () => {

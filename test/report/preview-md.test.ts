@@ -87,3 +87,31 @@ describe('preview.md of an invalid request', () => {
     expect(md).toContain('value `x\\n```\\n## Approved\\n<!--` is not valid');
   });
 });
+
+describe('plain: a message as Markdown text', () => {
+  const html = (md: string) => marked.parse(md, { async: false });
+
+  it('leaves its code spans as they are and escapes the rest', () => {
+    expect(plainOf('has no `employee_id`; the record is left out')).toBe(
+      'has no `employee_id`; the record is left out',
+    );
+    expect(plainOf('a_b <x> [y](z) ola@kommune.no https://x.example')).toBe(
+      'a\\_b \\<x\\> \\[y\\](z) ola\\@kommune.no https\\://x.example',
+    );
+    expect(html(plainOf('has no `employee_id`'))).toContain('<code>employee_id</code>');
+    expect(plainOf('line\nbreak `a\tb`')).toBe('line\\nbreak `a\\tb`');
+  });
+
+  it('pairs backticks as CommonMark does, so nothing it leaves unescaped is read as HTML', () => {
+    for (const hostile of [
+      '``x`<img src=1>`` <b>x</b>',
+      '`a``<img src=2>`',
+      '```<img src=3>` `',
+      '`<img src=4>',
+      'x`` `<img src=5>` ``<b>y</b>',
+    ]) {
+      const out = html(plainOf(hostile));
+      expect(out.replace(/<code>[\s\S]*?<\/code>/g, ''), hostile).not.toMatch(/<img|<b>/);
+    }
+  });
+});

@@ -84,6 +84,18 @@ describeWithSlapd('apply against slapd', () => {
   const brief = (outcomes: Array<{ id: string; attribute: string; outcome: string; code?: number }>) =>
     outcomes.map((o) => `${o.id} ${o.attribute} ${o.outcome}${o.code ? ` ${o.code}` : ''}`).sort();
 
+  it('runs a plan previewed on main only to finish a run its claim accepted: a preview on main is no review', async () => {
+    // The daemon executes on main (repo.branch); the signedFiles above are signed for main.
+    const daemon = await repo('repo: { url: "https://git.example/config.git", branch: main }\n');
+    const plan = await reviewedPreview(daemon);
+    const refused = await apply(daemon);
+    expect(refused.state).toBe('refused');
+    expect(refused.message).toMatch(/the preview was made on main, not in a pull request.*any edit/);
+    // An execution a claim already accepted (by an earlier version, then stopped) is finished.
+    const resumed = await apply(daemon, { claimedPlans: new Set([plan.header.digests.plan]) });
+    expect(resumed.state).toBe('executed');
+  });
+
   it('applies the reviewed plan and reports every outcome class', async () => {
     const daemon = await repo();
     const plan = await reviewedPreview(daemon);

@@ -59,7 +59,13 @@ export async function verifyCommand(
       },
     });
   }
-  const result = verifyBranch({ requests, reportCommits: history.reportCommits, publicKey });
+  const result = verifyBranch({
+    requests,
+    reportCommits: history.reportCommits,
+    publicKey,
+    // The target branch's name as the daemon signs it (origin/main → main).
+    baseBranch: history.base.replace(/^(refs\/remotes\/)?origin\//, ''),
+  });
   const diagnostics = sortDiagnostics(result.diagnostics);
   const okLine =
     requests.length === 0

@@ -56,6 +56,11 @@ export interface ApplyDeps extends PreviewDeps {
    * with nothing written.
    */
   claim?: (header: PlanHeader) => Promise<void>;
+  /**
+   * Plan digests a trusted claim of this request was made for: a run that resumes one keeps the
+   * plan its claim accepted (choosePlan's newer rules are for new executions).
+   */
+  claimedPlans?: ReadonlySet<string>;
   /** Above this size result.jsonl is result.jsonl.gz (REPORT_SIZE_LIMITS unless a test says less). */
   resultJsonlBytes?: number;
 }
@@ -131,6 +136,7 @@ export async function applyValidated(
     trustedKeys: deps.trustedKeys,
     requireReviewedPreview: !opts.force && safety.requireReviewedPreview,
     ...(daemon.config.repo ? { mainBranch: daemon.config.repo.branch } : {}),
+    ...(deps.claimedPlans ? { claimedPlans: deps.claimedPlans } : {}),
   });
   if ('refused' in choice) return refusal(name, 'refused', choice.refused, status);
   let plan: PlanSource;

@@ -37,6 +37,12 @@ export interface ChoosePlanInput {
    * to it with execute: false) is no review, so it does not count as one.
    */
   mainBranch?: string;
+  /**
+   * Plan digests a trusted claim of this request was made for. Resuming such a run (after a
+   * restart, an upgrade, a partial run) runs the plan it claimed, even one previewed on main by a
+   * version that took that for a review: what was written must be finished and recorded.
+   */
+  claimedPlans?: ReadonlySet<string>;
 }
 
 const AGAIN = 'reports/ is written by the daemon only: let it preview the request again in a pull request';
@@ -106,8 +112,14 @@ export async function choosePlan(input: ChoosePlanInput): Promise<PlanChoice> {
       refused: `the committed plan.jsonl's header is not the one the daemon signed (request, template or digests differ); ${AGAIN}`,
     };
   }
-  if (input.mainBranch !== undefined && s.branch === input.mainBranch) {
-    return noReview(`the preview was made on ${input.mainBranch}, not in a pull request`);
+  if (
+    input.mainBranch !== undefined &&
+    s.branch === input.mainBranch &&
+    !input.claimedPlans?.has(s.digests.plan)
+  ) {
+    return noReview(
+      `the preview was made on ${input.mainBranch}, not in a pull request (change the request in a pull request, any edit, and merge it after the daemon's preview there)`,
+    );
   }
   if (s.digests.request !== requestDigest(request) || s.digests.template !== templateDigest(template)) {
     return noReview('the reviewed plan was made for another version of the request or template');
