@@ -31,7 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { parse as parseYaml } from 'yaml';
 import { LDAPMODIFY, LDAPSEARCH, ldapToolEnv, SLAPD, type Slapd, startSlapd } from '../test/harness/slapd.js';
-import { commitAndPush, gitEnv, gitIn, makeRepo } from '../test/harness/git.js';
+import { gitEnv, makeRepo, mergeThroughPullRequest } from '../test/harness/git.js';
 import {
   changesOf,
   differs80,
@@ -695,11 +695,6 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
       [`templates/${TEMPLATE_NAME}.yaml`]: templateYaml(),
       'data/people.csv': sourceCsv(persons),
     });
-    // The request on a pull request's branch: a preview made on main is nobody's review.
-    const branch = `add-${REQUEST}`;
-    await gitIn(git.dir, 'checkout', '--quiet', '-b', branch);
-    await commitAndPush(git.dir, { [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, false) }, 'Add');
-    await gitIn(git.dir, 'push', '--quiet', '--set-upstream', 'origin', branch);
     cleanups.push(() => git.cleanup());
     const daemonFile = path.join(work, `daemon-git-${r}.yaml`);
     slapd = await startSlapd({ ldif });
@@ -708,18 +703,25 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
       daemonYaml(slapd.url, slapd.bindDN, { url: git.bare, workdir: path.join(work, `daemon-${r}`) }),
     );
     const env = { ...cliEnv(slapd), ...(await gitEnv()) };
-    onces.push(
-      check(
-        await measure(`once ${users}`, process.execPath, launch(cli, 'once', '--config', daemonFile), {
-          env,
-        }),
-      ),
+    // The request through a pull request (a preview made on main is nobody's review): `once`
+    // previews the branch, then execute: true is merged.
+    await mergeThroughPullRequest(
+      git.dir,
+      {
+        branch: `add-${REQUEST}`,
+        file: `requests/${REQUEST}.yaml`,
+        proposed: requestYaml(REQUEST, false),
+        approved: requestYaml(REQUEST, true),
+      },
+      async () =>
+        onces.push(
+          check(
+            await measure(`once ${users}`, process.execPath, launch(cli, 'once', '--config', daemonFile), {
+              env,
+            }),
+          ),
+        ),
     );
-    await gitIn(git.dir, 'pull', '--quiet', '--rebase', 'origin', branch);
-    await commitAndPush(git.dir, { [`requests/${REQUEST}.yaml`]: requestYaml(REQUEST, true) }, 'Execute');
-    await gitIn(git.dir, 'checkout', '--quiet', 'main');
-    await gitIn(git.dir, 'merge', '--quiet', '--no-ff', '-m', 'Merge', branch);
-    await gitIn(git.dir, 'push', '--quiet', 'origin', 'main');
     const outFile = path.join(work, `apply-${r}.out`);
     const apply = check(
       await measure(

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
-import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { cloneRepo, gitIn, makeRepo, mergeThroughPullRequest } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
@@ -124,18 +124,12 @@ ${opts.execution ? `execution: ${opts.execution}\n` : ''}targets:
     cli,
     spawnOnce,
     /** Request `bulk` previewed by daemon A on its branch, then merged with execute: true. */
-    async mergeBulk() {
-      const { human } = f;
-      await gitIn(human.dir, 'checkout', '-b', 'bulk');
-      await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(false) }, 'Bulk mail re-export');
-      await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'bulk');
-      expect((await cli('a.yaml')).code).toBe(0);
-      await gitIn(human.dir, 'pull', '--rebase', 'origin', 'bulk');
-      await commitAndPush(human.dir, { 'requests/bulk.yaml': REQUEST(true) }, 'Execute');
-      await gitIn(human.dir, 'checkout', 'main');
-      await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge bulk', 'bulk');
-      await gitIn(human.dir, 'push', 'origin', 'main');
-    },
+    mergeBulk: () =>
+      mergeThroughPullRequest(
+        f.human.dir,
+        { branch: 'bulk', file: 'requests/bulk.yaml', proposed: REQUEST(false), approved: REQUEST(true) },
+        async () => expect((await cli('a.yaml')).code).toBe(0),
+      ),
   };
 }
 

@@ -153,3 +153,24 @@ export async function commitAndPush(
   await gitIn(dir, 'push', 'origin', 'HEAD');
   return (await gitIn(dir, 'rev-parse', 'HEAD')).trim();
 }
+
+/**
+ * A pull request's life in a working clone: `file` committed as `proposed` on a new branch
+ * `branch`, `preview()` (the daemon's pass that previews it), then `approved` committed on top
+ * of the daemon's preview and merged into main with a merge commit, pushed.
+ */
+export async function mergeThroughPullRequest(
+  dir: string,
+  pr: { branch: string; file: string; proposed: string; approved: string },
+  preview: () => Promise<unknown>,
+): Promise<void> {
+  await gitIn(dir, 'checkout', '-q', '-b', pr.branch);
+  await commitAndPush(dir, { [pr.file]: pr.proposed }, `Add ${pr.file}`);
+  await gitIn(dir, 'push', '-q', '--set-upstream', 'origin', pr.branch);
+  await preview();
+  await gitIn(dir, 'pull', '-q', '--rebase', 'origin', pr.branch);
+  await commitAndPush(dir, { [pr.file]: pr.approved }, 'Execute');
+  await gitIn(dir, 'checkout', '-q', 'main');
+  await gitIn(dir, 'merge', '-q', '--no-ff', '-m', `Merge ${pr.branch}`, pr.branch);
+  await gitIn(dir, 'push', '-q', 'origin', 'main');
+}

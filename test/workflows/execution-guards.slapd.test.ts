@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
-import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { cloneRepo, commitAndPush, gitIn, makeRepo, mergeThroughPullRequest } from '../harness/git.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
@@ -100,15 +100,11 @@ describeWithSlapd('withdrawing the approval while the execution runs', () => {
   const { f, env, once, status, written } = oneDaemon(100, 'execution: { claimTimeoutSeconds: 6 }\n', 10);
 
   it('stops writing soon after execute: false lands on main, and the request stays partial', async () => {
-    await gitIn(f.human.dir, 'checkout', '-b', 'r');
-    await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(false) }, 'Add r');
-    await gitIn(f.human.dir, 'push', '--set-upstream', 'origin', 'r');
-    expect((await once()).code).toBe(0);
-    await gitIn(f.human.dir, 'pull', '--rebase', 'origin', 'r');
-    await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(true) }, 'Execute');
-    await gitIn(f.human.dir, 'checkout', 'main');
-    await gitIn(f.human.dir, 'merge', '--no-ff', '-m', 'Merge r', 'r');
-    await gitIn(f.human.dir, 'push', 'origin', 'main');
+    await mergeThroughPullRequest(
+      f.human.dir,
+      { branch: 'r', file: 'requests/r.yaml', proposed: REQUEST(false), approved: REQUEST(true) },
+      async () => expect((await once()).code).toBe(0),
+    );
 
     const child = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/d.yaml`], {
       env: env(),

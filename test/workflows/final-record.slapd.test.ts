@@ -6,7 +6,7 @@ import { reconcileContext, runPass } from '../../src/daemon/daemon.js';
 import type { RepoPort } from '../../src/ports/repo.js';
 import { createLogger } from '../../src/shared/log.js';
 import { makeDir } from '../harness/files.js';
-import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { cloneRepo, commitAndPush, gitIn, makeRepo, mergeThroughPullRequest } from '../harness/git.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
@@ -62,17 +62,12 @@ targets:
       new AbortController().signal,
     );
   /** Request r previewed by `a` on its branch, then merged with execute: true. */
-  const mergeRequest = async (a: Awaited<ReturnType<typeof context>>) => {
-    await gitIn(f.human.dir, 'checkout', '-b', 'r');
-    await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(false) }, 'Add r');
-    await gitIn(f.human.dir, 'push', '--set-upstream', 'origin', 'r');
-    expect((await runPass(a)).ok).toBe(true);
-    await gitIn(f.human.dir, 'pull', '--rebase', 'origin', 'r');
-    await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(true) }, 'Execute');
-    await gitIn(f.human.dir, 'checkout', 'main');
-    await gitIn(f.human.dir, 'merge', '--no-ff', '-m', 'Merge r', 'r');
-    await gitIn(f.human.dir, 'push', 'origin', 'main');
-  };
+  const mergeRequest = (a: Awaited<ReturnType<typeof context>>) =>
+    mergeThroughPullRequest(
+      f.human.dir,
+      { branch: 'r', file: 'requests/r.yaml', proposed: REQUEST(false), approved: REQUEST(true) },
+      async () => expect((await runPass(a)).ok).toBe(true),
+    );
   /** main's commits, oldest first, with the state and signer of the record each carries. */
   const history = async () =>
     (await gitIn(f.remote.bare, 'log', '--topo-order', '--reverse', '--format=%s%x00%B%x1e', 'main'))

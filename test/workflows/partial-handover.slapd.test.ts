@@ -3,7 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { runCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
-import { cloneRepo, commitAndPush, gitIn, makeRepo } from '../harness/git.js';
+import { cloneRepo, gitIn, makeRepo, mergeThroughPullRequest } from '../harness/git.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
 import { waitUntil } from '../harness/ports.js';
 import { describeWithSlapd } from '../harness/require.js';
@@ -66,15 +66,11 @@ targets:
   });
 
   it('stays executed: neither replica puts its own result files back over the other’s', async () => {
-    await gitIn(human.dir, 'checkout', '-b', 'r');
-    await commitAndPush(human.dir, { 'requests/r.yaml': REQUEST(false) }, 'Add r');
-    await gitIn(human.dir, 'push', '--set-upstream', 'origin', 'r');
-    expect((await once('a.yaml')).code).toBe(0);
-    await gitIn(human.dir, 'pull', '--rebase', 'origin', 'r');
-    await commitAndPush(human.dir, { 'requests/r.yaml': REQUEST(true) }, 'Execute');
-    await gitIn(human.dir, 'checkout', 'main');
-    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge r', 'r');
-    await gitIn(human.dir, 'push', 'origin', 'main');
+    await mergeThroughPullRequest(
+      human.dir,
+      { branch: 'r', file: 'requests/r.yaml', proposed: REQUEST(false), approved: REQUEST(true) },
+      async () => expect((await once('a.yaml')).code).toBe(0),
+    );
 
     const pass = once('a.yaml');
     await waitUntil('A to write', async () => auditedModifies(await slapd.audit()).size >= 40, {
