@@ -22,9 +22,11 @@ export function code(s: string): string {
 export function plain(s: string): string {
   let out = '';
   let at = 0;
+  // Text between code spans, unpaired backticks included: escaped, one could pair with a code
+  // span after it on the line (result.md's `attribute` and DN) and turn that inside out.
   const text = (t: string) =>
     t
-      .replace(/[\\<>&[\]*_|~@]/g, '\\$&')
+      .replace(/[\\<>&[\]*_|~@`]/g, '\\$&')
       // GFM makes links of `https://…`, `www.…` and `a@b.c` (escaped above) by themselves.
       .replace(/:(?=\/\/)/g, '\\:')
       .replace(/(www)\./gi, '$1\\.');

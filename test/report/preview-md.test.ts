@@ -1,7 +1,7 @@
 import { marked } from 'marked';
 import { describe, expect, it } from 'vitest';
 import { Planner } from '../../src/plan/build-plan.js';
-import { plain as plainOf } from '../../src/report/markdown.js';
+import { code, plain as plainOf } from '../../src/report/markdown.js';
 import { renderInvalidMd, renderPreviewMd } from '../../src/report/preview-md.js';
 import { entry, request, source, template } from '../plan/helpers.js';
 
@@ -113,5 +113,8 @@ describe('plain: a message as Markdown text', () => {
       const out = html(plainOf(hostile));
       expect(out.replace(/<code>[\s\S]*?<\/code>/g, ''), hostile).not.toMatch(/<img|<b>/);
     }
+    // A stray backtick in an ID must not pair with the code spans after it on its line.
+    const line = `- **${plainOf('x`')}** \`mail\` of ${code('cn=[login](https://evil.example/)')}: found ${code('<img src=x>')}`;
+    expect(html(line)).not.toMatch(/<a |<img/);
   });
 });
