@@ -405,14 +405,10 @@ async function previewFiles(
   // What the last preview was made from, and when it read the directory, come from the daemon's
   // signature (or its own memory), never from status.yaml's fields alone, which anyone with push
   // access to the branch can edit. A preview whose status.yaml is not the signed text (its counts
-  // or safety message edited, say) is made and committed again.
-  // A preview signed on main, carried to a pull request's branch (a request previewed on main,
-  // then changed in a pull request that leaves the plan as it was), is not this branch's: signed
-  // again here, or executing after the merge would refuse it as made on main, never reviewed.
-  const mainBranch = repoOf(ctx.daemon).branch;
-  const fromMain = (s: Statement | undefined) => s && branch !== mainBranch && s.branch === mainBranch;
+  // or safety message edited, say) is made and committed again, and so is main's preview come
+  // with a pull request's branch (carriedFromMain).
   const previewed = prior?.state === 'previewed' ? signedPreview(ctx, prior) : undefined;
-  const signed = fromMain(previewed) ? undefined : previewed;
+  const signed = previewed && carriedFromMain(ctx, branch, previewed) ? undefined : previewed;
   const mark = ctx.freshness?.get(key);
   const known = mark && signed && mark.plan === signed.digests.plan ? mark : undefined;
   const watermark = known?.watermark ?? prior?.watermark;
@@ -565,6 +561,16 @@ function readsVia(
   };
 }
 
+/**
+ * Whether a preview signed on main is on another branch: carried to a pull request's branch with
+ * main's history, it is no review of that branch (choose-plan refuses it), so the branch is
+ * previewed and signed again.
+ */
+function carriedFromMain(ctx: ReconcileContext, branch: string, signed: Statement): boolean {
+  const main = repoOf(ctx.daemon).branch;
+  return branch !== main && signed.branch === main;
+}
+
 /** The statement of the daemon's valid signature on a committed preview, if it has one. */
 function signedPreview(ctx: ReconcileContext, status: RequestStatus): Statement | undefined {
   const verified = ctx.keys.trusted.map((k) => verifySigned(status.signature, k)).find((v) => v.ok);
@@ -671,8 +677,7 @@ async function sameReport(
   const verified = ctx.keys.trusted.map((k) => verifySigned(prior?.signature, k)).find((v) => v.ok);
   if (!verified?.ok || verified.statement.digests.plan !== next.digests?.plan) return false;
   // Main's preview carried to a pull request's branch: this branch's own is committed.
-  const mainBranch = repoOf(ctx.daemon).branch;
-  if (branch !== mainBranch && verified.statement.branch === mainBranch) return false;
+  if (carriedFromMain(ctx, branch, verified.statement)) return false;
   // A status.yaml someone edited (a count, a time, a comment) is written again.
   if (!statusHolds(verified.statement, priorText)) return false;
   // The layout (plan.jsonl, or plan.jsonl.gz without changes.ldif) must be the one it would write.

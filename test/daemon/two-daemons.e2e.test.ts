@@ -1,17 +1,13 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runCli } from '../harness/cli.js';
+import { runCli, spawnCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, gitIn, makeRepo, mergeThroughPullRequest } from '../harness/git.js';
 import { describeWithSlapd } from '../harness/require.js';
 import { auditedModifies } from '../harness/slapd-audit.js';
 import { type Slapd, startSlapd } from '../harness/slapd.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
-
-const bin = fileURLToPath(new URL('../../bin/reexport.js', import.meta.url));
 
 /**
  * libfaketime (Debian's libfaketime, which .ci/run installs): a process started with it reads a
@@ -107,17 +103,8 @@ ${opts.execution ? `execution: ${opts.execution}\n` : ''}targets:
       cwd: f.work.dir,
     });
   /** `reexport once` of a.yaml or b.yaml as a child process, for a test to pause or kill. */
-  const spawnOnce = (cfg: string) => {
-    const child = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/${cfg}`], {
-      env: env(),
-      cwd: f.work.dir,
-    });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    return { child, exit, output: () => output };
-  };
+  const spawnOnce = (cfg: string) =>
+    spawnCli(['once', '--config', `${f.work.dir}/${cfg}`], { env: env(), cwd: f.work.dir });
   return {
     f,
     env,

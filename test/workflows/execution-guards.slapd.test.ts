@@ -1,7 +1,5 @@
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { runCli } from '../harness/cli.js';
+import { runCli, spawnCli } from '../harness/cli.js';
 import { makeDir } from '../harness/files.js';
 import { cloneRepo, commitAndPush, gitIn, makeRepo, mergeThroughPullRequest } from '../harness/git.js';
 import { PEOPLE_TEMPLATE, peopleCsv, peopleLdif } from '../harness/people-fixtures.js';
@@ -14,7 +12,6 @@ import { type Slapd, startSlapd } from '../harness/slapd.js';
  * What a human on main can and cannot make an execution do: withdraw it while it runs
  * (execute: false), and not skip the review by pushing a request straight to main.
  */
-const bin = fileURLToPath(new URL('../../bin/reexport.js', import.meta.url));
 const REQUEST = (execute: boolean) =>
   `apiVersion: reexport/v1\nkind: ReexportRequest\nmetadata: { name: r }\nspec: { template: t, mappings: all, users: all, execute: ${execute}, maxChanges: 1000 }\n`;
 
@@ -106,14 +103,10 @@ describeWithSlapd('withdrawing the approval while the execution runs', () => {
       async () => expect((await once()).code).toBe(0),
     );
 
-    const child = spawn(process.execPath, [bin, 'once', '--config', `${f.work.dir}/d.yaml`], {
+    const { exit, output } = spawnCli(['once', '--config', `${f.work.dir}/d.yaml`], {
       env: env(),
       cwd: f.work.dir,
     });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    const exit = new Promise<number | null>((resolve) => child.once('exit', resolve));
     await waitUntil('the first writes', async () => (await written()) >= 10, {
       timeoutMs: 30_000,
       intervalMs: 20,
@@ -122,7 +115,7 @@ describeWithSlapd('withdrawing the approval while the execution runs', () => {
     await commitAndPush(f.human.dir, { 'requests/r.yaml': REQUEST(false) }, 'Stop r!');
     const atWithdrawal = await written();
     expect(await exit).toBe(0);
-    expect(output).toMatch(/now says execute: false; stopping/);
+    expect(output()).toMatch(/now says execute: false; stopping/);
     // At most a check interval (2 s) and a fetch of writes after it, far from the 100.
     const total = await written();
     expect(total).toBeLessThan(Math.min(100, atWithdrawal + 35));
