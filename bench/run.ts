@@ -220,6 +220,24 @@ function launch(cli: Cli, ...args: string[]): string[] {
 const previewArgs = (cli: Cli, repo: string, out: string) =>
   launch(cli, 'preview', REQUEST, '--repo', repo, '--config', path.join(repo, 'daemon.yaml'), '--out', out);
 
+/**
+ * bench/read-floor.mjs on the CLI's compiled sources, with the launcher's Node flags: only the
+ * preview's read of the scope (config, paged search, decoding), for what the read alone costs.
+ */
+function readFloorArgs(cli: Cli, repo: string): string[] {
+  const flags = launch(cli).slice(0, -1);
+  return [
+    ...flags,
+    path.join(ROOT, 'bench', 'read-floor.mjs'),
+    path.join(path.dirname(cli.bin), '..', 'dist'),
+    path.join(repo, 'daemon.yaml'),
+    'ldap',
+    PEOPLE_DN,
+    PREVIEW_ATTRIBUTES[0]!,
+    PREVIEW_ATTRIBUTES.join(','),
+  ];
+}
+
 /** ldapsearch paging like the product: same base, scope, filter and page size. */
 function ldapsearchArgs(slapd: Slapd, attributes: string[], extra: string[] = []): string[] {
   return [
@@ -524,6 +542,12 @@ interface ScaleRow {
   previewRatio: number;
   previewRssMb: number;
   previewRounds: number;
+  /**
+   * bench/read-floor.mjs beside the same ldapsearch: a Node process that only reads the scope as
+   * the preview does (config, paged search, decoding). The part of the preview's ratio the read
+   * alone takes; source, planning and reports must fit in the rest.
+   */
+  readFloor: { ms: number; ratio: number; cpu: number };
   /** The same preview from a 30-column export whose 25 extra columns nothing reads. */
   wideExport: { columns: number; previewMs: number; previewRatio: number; previewRssMb: number };
   /** The same plan from a JSON export, with mappings written with if/else, default and strip. */
@@ -587,9 +611,10 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
   const seedS = (performance.now() - t0) / 1000;
   await writeRepo(repo, persons, slapd);
   const toolEnv = await ldapToolEnv(work);
-  const { previews, searches } = await previewsBesideLdapsearch(cli, slapd, work, repo, rounds, {
+  const { previews, searches, floors } = await previewsBesideLdapsearch(cli, slapd, work, repo, rounds, {
     label: `${users}`,
     changes,
+    entries: users,
   });
 
   // The same users from an export of 30 columns, 25 of which no mapping reads (HR exports carry
@@ -785,6 +810,11 @@ async function scaleOne(cli: Cli, users: number, rounds: number): Promise<ScaleR
     previewRatio: r2(previewMs / ldapsearchMs),
     previewRssMb: Math.round(Math.max(...previews.map((m) => m.maxRssMb))),
     previewRounds: rounds,
+    readFloor: {
+      ms: Math.round(median(floors.map((m) => m.wallMs))),
+      ratio: r2(median(floors.map((m) => m.wallMs)) / ldapsearchMs),
+      cpu: r2(median(floors.map(cpuOf))),
+    },
     wideExport: {
       columns: 30,
       previewMs: Math.round(wideMs),
@@ -831,13 +861,14 @@ async function previewsBesideLdapsearch(
   work: string,
   repo: string,
   rounds: number,
-  what: { label: string; changes: number },
-): Promise<{ previews: Measured[]; searches: Measured[] }> {
+  what: { label: string; changes: number; entries: number },
+): Promise<{ previews: Measured[]; searches: Measured[]; floors: Measured[] }> {
   const reports = path.join(repo, 'reports', REQUEST);
   const toolEnv = await ldapToolEnv(work);
   check(await measure('warm-up', LDAPSEARCH, ldapsearchArgs(slapd, PREVIEW_ATTRIBUTES), { env: toolEnv }));
   const previews: Measured[] = [];
   const searches: Measured[] = [];
+  const floors: Measured[] = [];
   for (let r = 0; r < rounds; r++) {
     const preview = async () => {
       await rm(reports, { recursive: true, force: true });
@@ -860,7 +891,22 @@ async function previewsBesideLdapsearch(
         ),
       );
     };
-    for (const step of r % 2 === 0 ? [preview, search] : [search, preview]) await step();
+    const floor = async () => {
+      const said = path.join(work, 'read-floor.out');
+      floors.push(
+        check(
+          await measure(`read floor ${what.label}`, process.execPath, readFloorArgs(cli, repo), {
+            env: cliEnv(slapd),
+            serverPid: slapd.pid,
+            stdoutFile: said,
+          }),
+        ),
+      );
+      const read = Number((await readFile(said, 'utf8')).trim());
+      if (read !== what.entries)
+        throw new Error(`read floor ${what.label}: read ${read} entries, expected ${what.entries}`);
+    };
+    for (const step of r % 2 === 0 ? [preview, search, floor] : [floor, search, preview]) await step();
   }
   const status = parseYaml(await readFile(path.join(reports, 'status.yaml'), 'utf8')) as {
     counts: Record<string, number>;
@@ -869,7 +915,7 @@ async function previewsBesideLdapsearch(
     throw new Error(
       `preview of ${what.label}: ${JSON.stringify(status.counts)}; expected ${what.changes} changes`,
     );
-  return { previews, searches };
+  return { previews, searches, floors };
 }
 
 /** scaleOne's preview of a directory stale in every mapped attribute (ScaleRow.everyMapping). */
@@ -888,6 +934,7 @@ async function everyMappingStale(
     const { previews, searches } = await previewsBesideLdapsearch(cli, slapd, work, repo, rounds, {
       label: `${persons.length} (every mapping)`,
       changes,
+      entries: persons.length,
     });
     const previewMs = median(previews.map((m) => m.wallMs));
     const ldapsearchMs = median(searches.map((m) => m.wallMs));
@@ -922,6 +969,10 @@ async function benchScale(cli: Cli) {
     rows.push(row);
     say(
       `  ${n(users).padStart(7)} users, ${n(row.changes).padStart(7)} changes: preview ${fmtS(row.previewMs)} vs ldapsearch ${fmtS(row.ldapsearchMs)} = ${row.previewRatio.toFixed(2)}×, rss ${row.previewRssMb} MB; daemon pass with preview ${fmtS(row.daemonPreviewMs)}, rss ${row.daemonPreviewRssMb} MB; apply ${fmtS(row.applyMs)}${rounds(row.applyWallMs)} vs ldapmodify ${fmtS(row.ldapmodifyMs)}${rounds(row.ldapmodifyWallMs)} = ${row.applyRatio.toFixed(2)}×, rss ${row.applyRssMb} MB${row.idle ? `; idle check (${row.idle.kind}) ${row.idle.checkMs} ms = ${(row.idle.checkVsPreview * 100).toFixed(2)}% of the preview` : ''}`,
+    );
+    const f = row.readFloor;
+    say(
+      `    the read alone (bench/read-floor.mjs: Node, the config, the paged read, decoding; no source, no plan): ${fmtS(f.ms)} = ${f.ratio.toFixed(2)}× ldapsearch, cpu ${f.cpu.toFixed(2)} s`,
     );
     const w = row.wideExport;
     say(
@@ -1011,6 +1062,10 @@ const verdicts = () => {
     lines.push(
       `${n(r.users).padStart(7)} users: preview ${r.previewRatio.toFixed(2)}× ldapsearch${vs(r.previewRatio <= 2, 'SPEC ≤ 2.0')}, ${r.previewRssMb} MB${vs(r.previewRssMb <= 200, '≤ 200')}; apply ${r.applyRatio.toFixed(2)}× ldapmodify${vs(r.applyRatio <= 1, '≤ 1.0')}, ${r.applyRssMb} MB${vs(r.applyRssMb <= 250, '≤ 250')}${barred ? '' : ' (reported; the bars are at 100,000 users)'}`,
     );
+    if (barred)
+      lines.push(
+        `${n(r.users).padStart(7)} users: of the preview's ${r.previewRatio.toFixed(2)}×, the read alone in Node (bench/read-floor.mjs) takes ${r.readFloor.ratio.toFixed(2)}×`,
+      );
     const e = r.everyMapping;
     if (e)
       lines.push(
