@@ -5,6 +5,7 @@ import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { describeError } from '../shared/errors.js';
 import { loadSigningKeys } from '../adapters/fs/signing-key.js';
 import { Ledger } from '../adapters/fs/ledger.js';
+import { openSourceCheckMemory } from '../adapters/fs/source-check-memory.js';
 import { openFreshnessMemory } from '../adapters/fs/freshness-memory.js';
 import { openClaimWatch } from '../adapters/fs/claim-watch.js';
 import { daemonIdentity, lockWorkdir } from '../adapters/fs/workdir.js';
@@ -108,6 +109,7 @@ export async function reconcileContext(
       publicPem: keys.publicPem,
       ledger: await Ledger.open(workdir),
       freshness: await openFreshnessMemory(workdir),
+      sourceChecks: await openSourceCheckMemory(workdir),
       snapshots: await openScopeSnapshots(path.join(workdir, 'pass-reads')),
       self: await daemonIdentity(workdir),
       claimTimeoutMs: cfg.execution.claimTimeoutSeconds * 1000,

@@ -142,12 +142,8 @@ export class Planner {
     const only = input.onlyIds && new Set(input.onlyIds.map(idKey));
     // Records are looked up in the source's own index, not in a second map of 100,000 keys.
     this.positions = new Int32Array(source.records.length).fill(-1);
-    this.selected = [];
-    for (const r of selectRecords(source, request.spec.users, this.summary.unknownIds)) {
-      // A user named twice (`ids: [a, A]`) is planned once.
-      if ((!only || only.has(r.key)) && this.positions[r.index]! < 0)
-        this.positions[r.index] = this.selected.push(r) - 1;
-    }
+    this.selected = selectedRecords(source, request.spec.users, this.summary.unknownIds, only);
+    this.selected.forEach((r, at) => (this.positions[r.index] = at));
     const n = this.selected.length;
     this.found = {
       dns: new Array<string | undefined>(n).fill(undefined),
@@ -475,6 +471,26 @@ export function planDigester(): {
     addText: (id, dn, attribute, before, after) => list.add(json.itemOf(id, dn, attribute, before, after)),
     digest: () => list.digest(),
   };
+}
+
+/**
+ * The records a plan of the request covers: those `users` selects, each once (`ids: [a, A]`
+ * names one user), and of those only the ones whose ID key `only` has, when given.
+ */
+export function selectedRecords(
+  source: SourceData,
+  users: ReexportRequest['spec']['users'],
+  unknownIds: string[],
+  only?: ReadonlySet<string>,
+): SourceRecord[] {
+  const seen = new Uint8Array(source.records.length);
+  const out: SourceRecord[] = [];
+  for (const r of selectRecords(source, users, unknownIds)) {
+    if ((only && !only.has(r.key)) || seen[r.index]) continue;
+    seen[r.index] = 1;
+    out.push(r);
+  }
+  return out;
 }
 
 /** The records a request's `users` selects; IDs it names that the source lacks go to unknownIds. */

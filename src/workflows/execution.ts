@@ -141,7 +141,8 @@ export async function executeOnMain(
   checkout: { repo: ConfigRepo; commit: string },
   name: string,
   records: readonly ExecutionRecord[],
-  opts: { source?: SourceData } = {},
+  /** The template's source, read only if the request is executed (most passes decide otherwise). */
+  opts: { source?: () => Promise<SourceData | undefined> } = {},
 ): Promise<MainOutcome> {
   const now = ctx.now ?? (() => new Date());
   const file = checkout.repo.requests.get(name);
@@ -210,6 +211,7 @@ export async function executeOnMain(
       break;
   }
   if (!request) return { did: 'nothing', why: 'the request file is gone' };
+  const source = await opts.source?.();
 
   const requestFile = file?.file ?? `requests/${name}.yaml`;
   let claimed = false;
@@ -299,7 +301,7 @@ export async function executeOnMain(
             .map((r) => r.statement.digests.plan),
         ),
       },
-      { commit: checkout.commit, now, ...(opts.source ? { source: opts.source } : {}), force: ctx.force },
+      { commit: checkout.commit, now, ...(source ? { source } : {}), force: ctx.force },
     );
   } catch (err) {
     if (err instanceof ClaimLost) return { did: 'retry', why: err.message };

@@ -6,6 +6,7 @@ import { diagnosticsForRequest } from '../config/rules.js';
 import { Planner, type PlanEntry } from '../plan/build-plan.js';
 import type { Plan } from '../plan/plan-types.js';
 import type { DirectorySchema } from '../syntax/ldap-schema.js';
+import type { ReexportRequest } from '../config/types.generated.js';
 import { type EntryQuery, entryQuery } from '../ports/directory.js';
 import type { SourceData } from '../source/records.js';
 import { checkSourceFields } from '../plan/check-fields.js';
@@ -29,6 +30,22 @@ export type PlanResult = { plan: Plan } | { invalid: Diagnostic[] };
 
 /** Few IDs are cheaper to look up one by one than to page through the whole scope. */
 const TARGETED_SEARCH_MAX_IDS = 200;
+
+/**
+ * The IDs a plan's directory read looks up one by one, or undefined when it reads the whole
+ * scope: a request of all users, or of more users than are cheaper to look up one by one. A
+ * pass shares a whole scope's read between its requests (reconcile.ts), whatever selects them.
+ */
+export function targetedIds(
+  users: ReexportRequest['spec']['users'],
+  selectedIds: () => string[],
+  onlyIds?: readonly string[],
+): string[] | undefined {
+  // Only a request naming its users can be read user by user: all users is a whole scope.
+  if (users === 'all' && !onlyIds) return undefined;
+  const ids = selectedIds();
+  return ids.length <= TARGETED_SEARCH_MAX_IDS ? ids : undefined;
+}
 
 /** Computes the plan for one request of a validated checkout. I/O only through the ports. */
 export async function makePlan(
@@ -65,10 +82,8 @@ export async function makePlan(
     // "Because" lines for exactly the users preview.md shows.
     explainUsers: daemon.config.preview.maxUsersInMarkdown,
   });
-  // Only a request naming its users can be read user by user: all users is a whole scope.
-  const ids = request.spec.users !== 'all' || opts.onlyIds ? planner.selectedIds : undefined;
-  const targeted = ids !== undefined && ids.length <= TARGETED_SEARCH_MAX_IDS;
-  const query = entryQuery(template, planner.attributes, targeted ? ids : undefined);
+  const ids = targetedIds(request.spec.users, () => planner.selectedIds, opts.onlyIds);
+  const query = entryQuery(template, planner.attributes, ids);
   let read = 0;
   if (!(query.ids && query.ids.length === 0)) {
     try {

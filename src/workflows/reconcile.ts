@@ -14,7 +14,8 @@ import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, statusHolds, textDigest } from '../lifecycle/statements.js';
 import { parseStatus, type RequestStatus, sameStatus } from '../lifecycle/status.js';
-import { plannedAttributes } from '../plan/build-plan.js';
+import { plannedAttributes, selectedRecords } from '../plan/build-plan.js';
+import { targetedIds } from './make-plan.js';
 import {
   previewStatus,
   renderCommittedPreviewFiles,
@@ -34,6 +35,7 @@ import {
 } from '../ports/directory.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import type { FreshnessMemory, ReadMark } from '../ports/freshness.js';
+import type { SourceCheckMemory } from '../ports/source-checks.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { Pushed, RepoPort } from '../ports/repo.js';
@@ -65,6 +67,8 @@ export interface ReconcileContext extends Omit<ExecutionContext, 'repo' | 'daemo
   onDemand?: (request: string) => boolean;
   /** Where a pass keeps the scopes it read, so each is read once per pass whatever requests need it. */
   snapshots?: ScopeSnapshots;
+  /** What checking each source file found, across passes: an unchanged file is not parsed to be validated. */
+  sourceChecks?: SourceCheckMemory;
   /** Set by reconcilePass for the pass's duration. */
   pass?: PassState;
 }
@@ -101,7 +105,10 @@ export async function reconcilePass(outer: ReconcileContext): Promise<PassSummar
   const pass: PassState = {
     targets: new Map(),
     answers: new Map(),
-    sources: new SourceCache(),
+    sources: new SourceCache({
+      ...(outer.sourceChecks ? { memory: outer.sourceChecks } : {}),
+      onCheck: (how) => outer.metrics.sourceChecks.inc({ how }),
+    }),
     ...(outer.snapshots ? { snapshots: outer.snapshots } : {}),
   };
   const ctx: ReconcileContext = { ...outer, pass };
@@ -114,6 +121,9 @@ export async function reconcilePass(outer: ReconcileContext): Promise<PassSummar
     for (const t of pass.targets.values()) await t.then((d) => d.close()).catch(() => undefined);
     await ctx.freshness?.save().catch((err: unknown) => {
       ctx.log.warn({ err: describeError(err).message }, 'could not save what the daemon read when');
+    });
+    await ctx.sourceChecks?.save().catch((err: unknown) => {
+      ctx.log.warn({ err: describeError(err).message }, 'could not save what the source checks found');
     });
   }
 }
@@ -155,23 +165,36 @@ interface Checkout {
   commit: string;
   repo: ConfigRepo;
   sources: Map<string, Promise<SourceData>>;
-  /** The sources validation read (files): what `sources` starts from again after a write. */
-  files: ReadonlyMap<string, Promise<SourceData>>;
+  /**
+   * The sources validation read or remembered (files): their digests, and their records, read
+   * when first asked for. What `sources` starts from again after a write.
+   */
+  files: ReadonlyMap<string, { digest: string; load(): Promise<SourceData> }>;
 }
 
 async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise<Checkout> {
   const { dir, commit } = await ctx.repo.checkout(branch);
   // Every check short of the directory, once per checkout: a data file's problems become the
   // requests' located diagnostics (an invalid report), and the sources it read serve the plans.
-  const { repo, sources } = await validateCheckout(dir, ctx.daemon, {
+  const { repo, sources, deferred } = await validateCheckout(dir, ctx.daemon, {
     ...(ctx.pass ? { sourceCache: ctx.pass.sources } : {}),
   });
-  const loaded = new Map<string, Promise<SourceData>>();
-  for (const [name, data] of sources) {
+  const files = new Map<string, { digest: string; load(): Promise<SourceData> }>();
+  const keyOf = (name: string) => {
     const source = repo.templates.get(name)?.value?.spec.source;
-    if (source !== undefined) loaded.set(JSON.stringify(source), Promise.resolve(data));
+    return source === undefined ? undefined : JSON.stringify(source);
+  };
+  for (const [name, data] of sources) {
+    const key = keyOf(name);
+    if (key !== undefined) files.set(key, { digest: data.digest, load: () => Promise.resolve(data) });
   }
-  return { dir, commit, repo, sources: new Map(loaded), files: loaded };
+  for (const [name, later] of deferred) {
+    const key = keyOf(name);
+    // Read once per checkout, and only if a plan asks for it.
+    let reading: Promise<SourceData> | undefined;
+    if (key !== undefined) files.set(key, { digest: later.digest, load: () => (reading ??= later.load()) });
+  }
+  return { dir, commit, repo, sources: new Map(), files };
 }
 
 /**
@@ -181,7 +204,7 @@ async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise
  */
 async function afterWrites(ctx: ReconcileContext, co: Checkout): Promise<Checkout> {
   await ctx.pass?.snapshots?.clear();
-  return { ...co, sources: new Map(co.files) };
+  return { ...co, sources: new Map() };
 }
 
 /** A template's source, loaded once per checkout whichever requests use it. */
@@ -191,12 +214,29 @@ function sourceFor(ctx: ReconcileContext, co: Checkout, name: string): Promise<S
   const key = JSON.stringify(template.spec.source);
   let loaded = co.sources.get(key);
   if (!loaded) {
-    loaded = loadTemplateSource(template, co.repo, ctx.daemon, ctx.preview.readLdapSource);
+    loaded =
+      co.files.get(key)?.load() ??
+      loadTemplateSource(template, co.repo, ctx.daemon, ctx.preview.readLdapSource);
     // A failed load is reported by each request that needs it, not as an unhandled rejection.
     loaded.catch(() => undefined);
     co.sources.set(key, loaded);
   }
   return loaded;
+}
+
+/**
+ * The digest of a template's source (SourceData.digest) without reading its records when
+ * validation read or remembered the file; a directory source is read for it.
+ */
+async function sourceDigestFor(
+  ctx: ReconcileContext,
+  co: Checkout,
+  name: string,
+): Promise<string | undefined> {
+  const template = co.repo.templates.get(co.repo.requests.get(name)?.value?.spec.template ?? '')?.value;
+  const file = template && co.files.get(JSON.stringify(template.spec.source));
+  if (file) return file.digest;
+  return (await sourceFor(ctx, co, name)?.catch(() => undefined))?.digest;
 }
 
 async function previewBranch(ctx: ReconcileContext, branch: string, main: string): Promise<number> {
@@ -262,9 +302,10 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
     };
     try {
       for (let attempt = 1; ; attempt++) {
-        const source = await sourceFor(ctx, co, name)?.catch(() => undefined);
+        const checkout = co;
+        const source = async () => sourceFor(ctx, checkout, name)?.catch(() => undefined);
         const outcome = await withLogFields({ branch: main, request: name }, () =>
-          executeOnMain(exec, co, name, records.get(name) ?? [], source ? { source } : {}),
+          executeOnMain(exec, co, name, records.get(name) ?? [], { source }),
         );
         if (outcome.did === 'retry') {
           if (attempt >= CLAIM_ATTEMPTS) throw new RepoError(`${outcome.why}; main keeps moving`);
@@ -395,7 +436,8 @@ async function previewFiles(
   const problems = diagnosticsForRequest(co.repo, name);
   // An invalid request leaves no plan behind that someone could mistake for the current one.
   if (problems.length) return { ...renderInvalidFiles(name, problems, co.commit), ...NO_PLAN };
-  const source = await sourceFor(ctx, co, name)?.catch(() => undefined);
+  // The source's digest says whether it changed; its records are read only for a new plan.
+  const digest = await sourceDigestFor(ctx, co, name);
   const request = co.repo.requests.get(name)!.value!;
   const template = co.repo.templates.get(request.spec.template)!.value!;
   const scope = entryQuery(template, []);
@@ -414,7 +456,7 @@ async function previewFiles(
   const watermark = known?.watermark ?? prior?.watermark;
   const target = ctx.pass ? await detectorFor(ctx, template.spec.target) : undefined;
   if (
-    source &&
+    digest !== undefined &&
     signed &&
     statusHolds(signed, priorText) &&
     (await committedPlanHolds(ctx, co.dir, name, signed, key, known))
@@ -425,7 +467,7 @@ async function previewFiles(
         request: requestDigest(request),
         template: templateDigest(template),
         // As the plan header spells it (build-plan.ts).
-        source: `sha256:${source.digest}`,
+        source: `sha256:${digest}`,
       },
       ...(watermark && target?.changes
         ? { directoryChanged: await changedSince(ctx, template.spec.target, target, scope, watermark) }
@@ -440,8 +482,9 @@ async function previewFiles(
     }
     ctx.log.info({ branch, request: name, why: decision.why }, `preview recomputed: ${decision.message}`);
   }
+  const source = await sourceFor(ctx, co, name)?.catch(() => undefined);
   // One read of a scope per pass: another request of this pass may have read it already.
-  const shared = sharedRead(ctx, template, request);
+  const shared = sharedRead(ctx, template, request, source);
   // Where the directory stands, taken before the read: an edit during the read shows next pass.
   // Only the daemon's own mark moves forward from the last one: status.yaml's could be forged.
   // A preview made from another request's read keeps that read's mark.
@@ -513,9 +556,15 @@ function sharedRead(
   ctx: ReconcileContext,
   template: SyncTemplate,
   request: ReexportRequest,
+  source: SourceData | undefined,
 ): SharedRead | undefined {
   const snapshots = ctx.pass?.snapshots;
-  if (!snapshots || request.spec.users !== 'all') return undefined;
+  if (!snapshots) return undefined;
+  // A plan that looks its users up one by one reads no scope to share; one of a `where` or of
+  // many IDs reads the whole scope, as `users: all` does (make-plan.ts).
+  const selected = () => (source ? selectedRecords(source, request.spec.users, []).map((r) => r.id) : []);
+  if (request.spec.users !== 'all' && (!source || targetedIds(request.spec.users, selected) !== undefined))
+    return undefined;
   const query = entryQuery(template, plannedAttributes(template, request));
   const key = JSON.stringify({ ...query, attributes: undefined });
   const found = snapshots.find(key);

@@ -10,13 +10,15 @@ import { collectDiagnostics } from '../config/rules.js';
 import type { ReexportRequest, SyncTemplate } from '../config/types.generated.js';
 import { validateRepo } from '../config/validate-repo.js';
 import { locate } from '../config/yaml-file.js';
-import { checkRequestFields, checkTemplateFields, dryRun } from '../plan/check-fields.js';
+import { checkRequestFields, checkTemplateFields, dryRun, type SourceFacts } from '../plan/check-fields.js';
 import { usedFields } from '../plan/used-fields.js';
 import { type Diagnostic, type Severity, formatDiagnostic, sortDiagnostics } from '../shared/diagnostics.js';
 import { type CheckedSource, checkSourceBytes } from '../source/check-source.js';
 import { formatOf, type SourceFormat } from '../source/parse-file.js';
-import { type SourceData, sha256 } from '../source/records.js';
+import { idKey, type SourceData, sha256 } from '../source/records.js';
 import { sourceFileTooLarge, sourceMemoryBudget } from './load-source.js';
+import type { SourceCheckMark, SourceCheckMemory } from '../ports/source-checks.js';
+import { SourceError } from '../shared/errors.js';
 
 export interface CheckoutValidation {
   repo: ConfigRepo;
@@ -26,6 +28,18 @@ export interface CheckoutValidation {
   notes: string[];
   /** The sources read, by template name (LDAP sources are not read here). */
   sources: Map<string, SourceData>;
+  /**
+   * Sources whose check a SourceCache remembered instead of reading them (their bytes unchanged
+   * since), by template name: read when a plan needs their records.
+   */
+  deferred: Map<string, DeferredSource>;
+}
+
+/** A source whose check was remembered: its digest now, its records when asked for. */
+export interface DeferredSource {
+  /** sha256 of the file's bytes (hex), as SourceData.digest. */
+  digest: string;
+  load(): Promise<SourceData>;
 }
 
 /**
@@ -49,36 +63,92 @@ export async function validateCheckout(
   opts.onRepo?.(repo);
   const notes: string[] = [];
   const sources = new Map<string, SourceData>();
-  const read = new Map<string, Promise<CheckedSource | undefined>>();
+  const deferred = new Map<string, DeferredSource>();
+  const read = new Map<string, Promise<ValidatedSource | undefined>>();
   const templates = [...repo.templates.values()].flatMap((file) => {
     const t = usable(file, usableTemplate);
     return t ? [{ file, t }] : [];
   });
+  const requests = [...repo.requests.values()].flatMap((file) => {
+    const r = usable(file, usableRequest);
+    return r ? [r] : [];
+  });
+  // The ID keys the requests of each source name: what a remembered check must answer.
+  const asked = new Map<string, string[]>();
+  for (const { t } of templates) {
+    const key = JSON.stringify(t.value.spec.source);
+    for (const r of requests) {
+      const users = r.value.spec.users;
+      if (r.value.spec.template !== t.name || typeof users !== 'object' || !('ids' in users)) continue;
+      let keys = asked.get(key);
+      if (!keys) asked.set(key, (keys = []));
+      for (const id of users.ids) keys.push(idKey(id));
+    }
+  }
   // The sources are held together: each may take what those read before it left.
   let budget = sourceMemoryBudget();
   for (const { file, t } of templates) {
     const key = JSON.stringify(t.value.spec.source);
     const first = !read.has(key);
-    if (first) read.set(key, readSource(repo, t, daemon, notes, opts.sourceCache, budget));
+    if (first)
+      read.set(
+        key,
+        readSource(repo, t, daemon, notes, { cache: opts.sourceCache, budget, asked: asked.get(key) }),
+      );
     const checked = await read.get(key)!;
     if (!checked) continue;
-    if (first && checked.data) budget = Math.max(0, budget - (checked.memory ?? 0));
+    // Counted whether read or remembered, so that a remembered check leaves the next one as it was.
+    if (first && checked.facts) budget = Math.max(0, budget - (checked.memory ?? 0));
     // A loop, not push(...): a broken file may give hundreds of thousands of diagnostics.
     for (const d of checked.diagnostics) t.diagnostics.push(d);
-    const data = checked.data;
-    if (!data) continue;
-    if (file.value) sources.set(t.name, data);
-    t.diagnostics.push(...checkTemplateFields(t, data));
-    if (opts.dryRun) t.diagnostics.push(...dryRun(t, data));
-    for (const requestFile of repo.requests.values()) {
-      const r = usable(requestFile, usableRequest);
-      if (r?.value.spec.template === t.name)
-        r.diagnostics.push(...checkRequestFields(r, { ...data, ids: checked.ids }));
+    const facts = checked.facts;
+    if (!facts) continue;
+    if (file.value) {
+      if (checked.data) sources.set(t.name, checked.data);
+      else if (checked.later) deferred.set(t.name, checked.later);
     }
+    t.diagnostics.push(...checkTemplateFields(t, facts));
+    if (opts.dryRun) t.diagnostics.push(...dryRun(t, checked.data ?? (await checked.later!.load())));
+    for (const r of requests)
+      if (r.value.spec.template === t.name) r.diagnostics.push(...checkRequestFields(r, facts));
   }
   await executedEditRule(repo);
   const unique = new Map(collectDiagnostics(repo).map((d) => [`${formatDiagnostic(d)}`, d]));
-  return { repo, diagnostics: sortDiagnostics([...unique.values()]), notes, sources };
+  return { repo, diagnostics: sortDiagnostics([...unique.values()]), notes, sources, deferred };
+}
+
+/**
+ * A source as validation found it: its problems and, when it reads as records, what the checks
+ * of templates and requests need; its records when they were read, or how to read them when a
+ * remembered check stood in for reading them.
+ */
+interface ValidatedSource {
+  diagnostics: Diagnostic[];
+  facts?: SourceFacts;
+  memory?: number;
+  data?: SourceData;
+  later?: DeferredSource;
+}
+
+function validated(checked: CheckedSource): ValidatedSource {
+  const { data } = checked;
+  return {
+    diagnostics: checked.diagnostics,
+    ...(data
+      ? {
+          data,
+          facts: { name: data.name, fields: data.fields, ...(checked.ids ? { ids: checked.ids } : {}) },
+        }
+      : {}),
+    ...(checked.memory !== undefined ? { memory: checked.memory } : {}),
+  };
+}
+
+interface ReadOptions {
+  cache: SourceCache | undefined;
+  budget: number;
+  /** The ID keys requests name (idKey): what a remembered check must answer. */
+  asked: readonly string[] | undefined;
 }
 
 /** A template's source, read-only; undefined when it cannot be read here (said in a note or a diagnostic). */
@@ -87,11 +157,11 @@ async function readSource(
   t: Usable<SyncTemplate>,
   daemon: LoadedDaemonConfig | undefined,
   notes: string[],
-  cache: SourceCache | undefined,
-  budget: number,
-): Promise<CheckedSource | undefined> {
+  how: ReadOptions,
+): Promise<ValidatedSource | undefined> {
+  const { budget } = how;
   const source = t.value.spec.source;
-  const at = (path: string[], message: string, severity?: Severity): CheckedSource => ({
+  const at = (path: string[], message: string, severity?: Severity): ValidatedSource => ({
     diagnostics: [{ file: t.file, ...locate(t.yaml, path), message, ...(severity ? { severity } : {}) }],
   });
   if (typeof source !== 'string') {
@@ -115,7 +185,7 @@ async function readSource(
         budget,
       },
       (m) => at(['spec', 'source', 'file'], `source file ${m}`),
-      cache,
+      how,
     );
   }
   const def = daemon?.config.sources?.[source];
@@ -147,9 +217,12 @@ async function readSource(
       budget,
     },
     (m) => at(['spec', 'source'], `source \`${source}\` (${def.path}) ${m}`, 'warning'),
-    cache,
+    how,
   );
 }
+
+/** ID answers a remembered check keeps at most; a request naming more is checked by reading. */
+const IDS_REMEMBERED = 10_000;
 
 /**
  * Sources read and checked, by their bytes' digest and how they are read. A daemon's pass checks
@@ -157,44 +230,108 @@ async function readSource(
  * branch (100,000 records are a quarter of a second each time, at every pass). Held weakly: a
  * reading no checkout holds any more costs no memory (a pass's branches may each change the file;
  * at 1,000,000 users a reading is some 250 MB), and is read again if it was collected.
+ *
+ * With a SourceCheckMemory, what a check found (not the records) is also kept across passes and
+ * restarts: a file whose bytes did not change is not parsed again to be validated, only when a
+ * plan needs its records (an idle pass plans nothing). The check is a function of the bytes and
+ * how they are read, so remembering it changes no finding.
  */
 export class SourceCache {
   private readonly readings = new Map<string, WeakRef<SourceData>>();
   /** A reading's whole result, alive exactly as long as its records are. */
   private readonly checked = new WeakMap<SourceData, CheckedSource>();
 
+  constructor(
+    private readonly opts: {
+      memory?: SourceCheckMemory;
+      /** Told of each file checked: parsed, or its check remembered. */
+      onCheck?: (how: 'parsed' | 'remembered') => void;
+    } = {},
+  ) {}
+
   get(key: string): CheckedSource | undefined {
     const data = this.readings.get(key)?.deref();
     return data && this.checked.get(data);
   }
 
-  set(key: string, checked: CheckedSource): void {
+  /** A check remembered under `key` that answers every ID key asked and fits the budget. */
+  remembered(key: string, asked: readonly string[], budget: number): SourceCheckMark | undefined {
+    const mark = this.opts.memory?.get(key);
+    if (!mark || (mark.memory ?? 0) > budget) return undefined;
+    if (!asked.every((k) => Object.hasOwn(mark.ids, k))) return undefined;
+    this.opts.onCheck?.('remembered');
+    return mark;
+  }
+
+  set(key: string, markKey: string, checked: CheckedSource, asked: readonly string[]): void {
+    this.opts.onCheck?.('parsed');
     // A file that could not be read as records is refused before the costly part.
     if (!checked.data) return;
     this.readings.set(key, new WeakRef(checked.data));
     this.checked.set(checked.data, checked);
+    const memory = this.opts.memory;
+    if (!memory) return;
+    const ids = Object.create(null) as Record<string, boolean>;
+    const prior = memory.get(markKey)?.ids ?? {};
+    if (Object.keys(prior).length + asked.length <= IDS_REMEMBERED) Object.assign(ids, prior);
+    if (asked.length <= IDS_REMEMBERED) for (const k of asked) ids[k] = checked.ids?.has(k) ?? false;
+    memory.set(markKey, {
+      diagnostics: checked.diagnostics,
+      fields: [...checked.data.fields],
+      ...(checked.memory !== undefined ? { memory: checked.memory } : {}),
+      ids,
+    });
   }
 }
 
 async function readChecked(
   abs: string,
-  opts: Parameters<typeof checkSourceBytes>[1],
-  cannot: (message: string) => CheckedSource,
-  cache?: SourceCache,
-): Promise<CheckedSource> {
+  opts: Parameters<typeof checkSourceBytes>[1] & { budget: number },
+  cannot: (message: string) => ValidatedSource,
+  how: ReadOptions,
+  remember = true,
+): Promise<ValidatedSource> {
   const st = await stat(abs).catch(() => undefined);
   if (!st?.isFile()) return cannot('cannot be read here (no such file)');
   const tooLarge = sourceFileTooLarge(st.size);
   if (tooLarge) return cannot(tooLarge);
   const bytes = await readFile(abs);
-  if (!cache) return checkSourceBytes(bytes, opts);
+  const { cache } = how;
+  if (!cache) return validated(checkSourceBytes(bytes, opts));
   const digest = sha256(bytes);
-  const key = JSON.stringify([digest, { ...opts, keep: opts.keep && [...opts.keep].sort() }]);
+  const { budget, keep, ...lasting } = opts;
+  const kept = keep && [...keep].sort();
+  const key = JSON.stringify([digest, { ...lasting, keep: kept, budget }]);
   const hit = cache.get(key);
-  if (hit) return hit;
+  if (hit) return validated(hit);
+  // The budget is not part of what a check found: a remembered check says what the records take.
+  const markKey = JSON.stringify([digest, { ...lasting, keep: kept }]);
+  const asked = how.asked ?? [];
+  const mark = remember ? cache.remembered(markKey, asked, budget) : undefined;
+  if (mark)
+    return {
+      diagnostics: mark.diagnostics.map((d) => ({ ...d })),
+      facts: {
+        name: opts.name,
+        fields: new Set(mark.fields),
+        ids: { has: (k) => Object.hasOwn(mark.ids, k) && mark.ids[k] === true },
+      },
+      ...(mark.memory !== undefined ? { memory: mark.memory } : {}),
+      later: {
+        digest,
+        load: async () => {
+          const again = await readChecked(abs, opts, cannot, how, false);
+          if (again.data) return again.data;
+          // Only an operator's file can change under a checkout: it no longer reads as records.
+          throw new SourceError(
+            `${opts.name}: ${again.diagnostics[0]?.message ?? 'cannot be read as records'}`,
+          );
+        },
+      },
+    };
   const checked = checkSourceBytes(bytes, { ...opts, digest });
-  cache.set(key, checked);
-  return checked;
+  cache.set(key, markKey, checked, asked);
+  return validated(checked);
 }
 
 type Usable<T> = RepoFile<T> & { value: T; yaml: NonNullable<RepoFile<T>['yaml']> };

@@ -51,11 +51,17 @@ for (const syncprov of [false, true]) {
           /The directory was read at/,
         );
 
-        // Nothing changed: the pass asks the directory one question and commits nothing.
+        // Nothing changed: the pass asks the directory one question and commits nothing, and
+        // parses no source file: the checks of main's and the branch's unchanged people.csv are
+        // remembered (reexport_source_checks_total).
+        const checks = daemon.ctx.metrics.sourceChecks;
+        const parsed = checks.get({ how: 'parsed' });
         const from = slapd.output().length;
         expect((await runPass(daemon.ctx)).ok).toBe(true);
         expect(await commits()).toBe(previewed);
         expect(entriesSent(slapd.output(), from)).toBeLessThan(USERS / 100);
+        expect(checks.get({ how: 'parsed' })).toBe(parsed);
+        expect(checks.get({ how: 'remembered' })).toBeGreaterThanOrEqual(2);
 
         // Asked for (`reexport refresh bulk`): the pass reads the scope again though nothing
         // changed (a deleted user leaves no watermark), and commits nothing new.
@@ -73,6 +79,16 @@ for (const syncprov of [false, true]) {
         expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/preview.md')).toContain(
           '-mail: hand7@kommune.no',
         );
+
+        // A source edited on the branch is parsed again, its new problem found and shown: a
+        // remembered check is one of the same bytes only.
+        const before = checks.get({ how: 'parsed' });
+        await gitIn(human.dir, 'pull', '--quiet', '--rebase');
+        await commitAndPush(human.dir, { 'data/people.csv': `${peopleCsv(USERS)}7\n` }, 'Repeat u7');
+        expect((await runPass(daemon.ctx)).ok).toBe(true);
+        expect(checks.get({ how: 'parsed' })).toBe(before + 1);
+        expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/status.yaml')).toMatch(/state: invalid/);
+        expect(await gitIn(remote.bare, 'show', 'bulk:reports/bulk/preview.md')).toMatch(/repeats/);
       });
     },
   );

@@ -8,6 +8,7 @@ import { parseDn } from '../../src/syntax/dn.js';
 import { SourceCache, validateCheckout } from '../../src/workflows/validate.js';
 import { baseRepo, DAEMON, REQUEST, TEMPLATE } from '../config/fixtures.js';
 import { makeDir } from '../harness/files.js';
+import { openSourceCheckMemory } from '../../src/adapters/fs/source-check-memory.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -351,5 +352,70 @@ describe('validate: the records a plan gets', () => {
     const first = await checkout(csv, three);
     const again = await checkout(csv, three);
     for (const n of ['a', 'b', 'c']) expect(again.sources.get(`t-${n}`)).toBe(first.sources.get(`t-${n}`));
+  });
+
+  it("with a memory, a later pass's cache remembers the checks of unchanged bytes: the same findings, records read only when asked for", async () => {
+    const memoryDir = await makeDir({});
+    cleanups.push(memoryDir.cleanup);
+    const memory = await openSourceCheckMemory(memoryDir.dir);
+    const said: string[] = [];
+    // Each pass has a cache of its own; the memory is the daemon's, across passes.
+    const pass = () => new SourceCache({ memory, onCheck: (how) => said.push(how) });
+    const checkout = async (cache: SourceCache, csv: string, files: Record<string, string> = {}) => {
+      const { dir, cleanup } = await makeDir({ ...baseRepo(), ...files, 'data/people.csv': csv });
+      cleanups.push(cleanup);
+      const v = await validateCheckout(dir, undefined, { sourceCache: cache });
+      return { ...v, lines: v.diagnostics.map(formatDiagnostic) };
+    };
+    const csv = 'employeeId,givenName,sn\n1001,Åse,Ødegård\n1002,Per,Berg\n1002,Per,Again\n';
+    const ids = (list: string[]) => req('users: all', `users: { ids: ${JSON.stringify(list)} }`);
+    const first = await checkout(pass(), csv, ids(['1001', '4242']));
+    expect(said).toEqual(['parsed']);
+    expect(first.lines).toEqual([
+      expect.stringMatching(/^data\/people\.csv:3:1: record repeats `employeeId` 1002/),
+      expect.stringMatching(/^data\/people\.csv:4:1: record repeats `employeeId` 1002/),
+      'requests/new-mail.yaml:8:25: warning: user ID `4242` is not in data/people.csv; the preview will list it as not found',
+    ]);
+
+    // The next pass: the same bytes, the same request. Nothing is parsed, the same is said.
+    const second = await checkout(pass(), csv, ids(['1001', '4242']));
+    expect(said).toEqual(['parsed', 'remembered']);
+    expect(second.lines).toEqual(first.lines);
+    expect(second.sources.size).toBe(0);
+    // A plan's records, read when asked for: the same as a reading.
+    const later = second.deferred.get('ad-employees')!;
+    expect(later.digest).toBe(first.sources.get('ad-employees')!.digest);
+    expect((await later.load()).records).toEqual(first.sources.get('ad-employees')!.records);
+
+    // A request naming an ID the memory has no answer for is checked by reading: 1002 is in
+    // the file (repeated), 77 is not.
+    const third = await checkout(pass(), csv, ids(['1001', '1002', '77']));
+    expect(said.at(-1)).toBe('parsed');
+    expect(third.lines.filter((l) => l.includes('warning'))).toEqual([
+      expect.stringMatching(/user ID `77` is not in data\/people\.csv/),
+    ]);
+    // Then remembered, with the answers of both requests.
+    const fourth = await checkout(pass(), csv, ids(['4242', '77', '1002']));
+    expect(said.at(-1)).toBe('remembered');
+    expect(fourth.lines.filter((l) => l.includes('warning')).length).toBe(2);
+
+    // Other bytes: parsed, their own findings.
+    const fixed = await checkout(pass(), 'employeeId,givenName,sn\n1001,Åse,Ødegård\n', ids(['1001']));
+    expect(said.at(-1)).toBe('parsed');
+    expect(fixed.lines).toEqual([]);
+    // A template that reads other fields: another check (the records keep other fields).
+    await checkout(pass(), csv, tpl('{{ givenName | ascii | downcase }}@', '{{ sn | ascii | downcase }}@'));
+    expect(said.at(-1)).toBe('parsed');
+
+    // After a restart (the memory read back from its file), still remembered.
+    await memory.save();
+    const reopened = await openSourceCheckMemory(memoryDir.dir);
+    const restarted = await checkout(
+      new SourceCache({ memory: reopened, onCheck: (how) => said.push(how) }),
+      csv,
+      ids(['1001', '4242']),
+    );
+    expect(said.at(-1)).toBe('remembered');
+    expect(restarted.lines).toEqual(first.lines);
   });
 });

@@ -486,6 +486,9 @@ export class ConfigRepoGit implements RepoPort {
   async messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>> {
     assertBranch(branch);
     return this.serial(async () => {
+      const grep = ['--fixed-strings', `--grep=${needle}`, `refs/remotes/origin/${branch}`, '--'];
+      // Counted first: a log that finds nothing prints nothing, which costs run()'s wait.
+      if ((await this.run(['rev-list', '--count', ...grep])).trim() === '0') return [];
       const out = await this.run([
         'log',
         // Parents before children, whatever the commits' dates say (a committer's clock).
@@ -572,7 +575,8 @@ export class ConfigRepoGit implements RepoPort {
   private async fetchNow(): Promise<void> {
     await this.run([
       'fetch',
-      '--quiet',
+      // Not --quiet, as run() explains: an idle fetch would print nothing at all.
+      '--verbose',
       '--prune',
       '--no-tags',
       'origin',
@@ -582,7 +586,7 @@ export class ConfigRepoGit implements RepoPort {
 
   private async resetTo(branch: string): Promise<string> {
     const ref = `refs/remotes/origin/${branch}`;
-    const commit = (await this.tryRun(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`]))?.trim();
+    const commit = (await this.tryRun(['rev-parse', '--verify', `${ref}^{commit}`]))?.trim();
     if (!commit) {
       throw new BranchGoneError(
         `branch ${branch} is not on origin (deleted since the last fetch); its reports are dropped`,
@@ -590,7 +594,19 @@ export class ConfigRepoGit implements RepoPort {
     }
     // The commit itself, not the ref: the tree checked out is the one returned, whatever moves.
     await this.run(['checkout', '--force', '--no-track', '-B', branch, commit, '--']);
-    await this.run(['clean', '--quiet', '-ffdx']);
+    // Untracked and ignored files (the daemon's own, left by a failed commit) are removed. Asked
+    // first, since a clean that removes nothing prints nothing (run() explains the cost); the
+    // status always prints its branch header.
+    const status = await this.run([
+      'status',
+      '--porcelain=v2',
+      '--branch',
+      '--untracked-files=all',
+      '--ignored=matching',
+      '-z',
+    ]);
+    if (status.split('\0').some((entry) => entry.startsWith('? ') || entry.startsWith('! ')))
+      await this.run(['clean', '-ffdx']);
     return commit;
   }
 
@@ -641,7 +657,7 @@ export class ConfigRepoGit implements RepoPort {
   private async resolveCommit(rev: string): Promise<string> {
     const candidates = isSafeBranchName(rev) ? [`refs/remotes/origin/${rev}`, rev] : [rev];
     for (const c of candidates) {
-      const id = await this.tryRun(['rev-parse', '--verify', '--quiet', `${c}^{commit}`]);
+      const id = await this.tryRun(['rev-parse', '--verify', `${c}^{commit}`]);
       if (id !== undefined) return id.trim();
     }
     throw new RepoError(`unknown revision ${JSON.stringify(rev)}`);
@@ -668,8 +684,9 @@ export class ConfigRepoGit implements RepoPort {
 
   /**
    * Commands whose output nobody reads still run without --quiet (commit, checkout, add
-   * --verbose): simple-git waits 50 ms after a command that printed nothing at all, which was
-   * some 0.7 s of every execution and of every pass that commits.
+   * --verbose, fetch --verbose, probes like `rev-parse --verify`, whose failure prints why):
+   * simple-git waits 50 ms after a command that printed nothing at all, which was some 0.7 s of
+   * every execution and of every pass that commits, and half of an idle pass.
    */
   private async run(args: string[]): Promise<string> {
     try {
@@ -679,7 +696,7 @@ export class ConfigRepoGit implements RepoPort {
     }
   }
 
-  /** Output, or undefined when git failed (for probes like `rev-parse --verify --quiet`). */
+  /** Output, or undefined when git failed (for probes like `rev-parse --verify`). */
   private async tryRun(args: string[]): Promise<string | undefined> {
     try {
       return await this.git.raw(args);

@@ -115,6 +115,10 @@ export class Metrics {
     'Attribute changes executed, by outcome (applied, already-applied, stale, failed, skipped).',
   );
   readonly errors = new Counter('reexport_errors_total', 'Errors, by kind (pass, branch, request).');
+  readonly sourceChecks = new Counter(
+    'reexport_source_checks_total',
+    "Source files validated in passes, by how: parsed, or remembered (the file's bytes unchanged since this daemon checked them).",
+  );
   readonly lastPassOk = new Gauge(
     'reexport_last_pass_success',
     '1 when the last reconcile pass succeeded, 0 when it failed.',

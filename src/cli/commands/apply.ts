@@ -53,7 +53,9 @@ export async function applyCommand(
       if (!repo.requests.has(request)) throw new UsageError(`no request \`${request}\` on ${main}`);
       const records = (await readRecords(exec)).get(request) ?? [];
       const source = sources.get(repo.requests.get(request)?.value?.spec.template ?? '');
-      const outcome = await executeOnMain(exec, { repo, commit }, request, records, source ? { source } : {});
+      const outcome = await executeOnMain(exec, { repo, commit }, request, records, {
+        source: () => Promise.resolve(source),
+      });
       bar.done();
       switch (outcome.did) {
         case 'retry':

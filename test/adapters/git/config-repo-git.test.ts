@@ -313,9 +313,20 @@ describe('ConfigRepoGit reading', () => {
     expect(commit).toBe(await remoteHead(remote, 'main'));
     await writeFile(path.join(dir, 'requests/a.yaml'), 'edited\n');
     await writeFile(path.join(dir, 'stray.txt'), 'x');
+    // Ignored files and untracked folders go too (a clean that is asked for first, see resetTo).
+    await writeFile(path.join(dir, '.git', 'info', 'exclude'), '*.log\n');
+    await writeFile(path.join(dir, 'ignored.log'), 'x');
+    await mkdir(path.join(dir, 'left', 'deep'), { recursive: true });
+    await writeFile(path.join(dir, 'left', 'deep', 'f.txt'), 'x');
     const again = await repo.checkout('main');
     expect(await readFile(path.join(dir, 'requests/a.yaml'), 'utf8')).toBe('a: 1\n');
     expect(existsSync(path.join(dir, 'stray.txt'))).toBe(false);
+    expect(existsSync(path.join(dir, 'ignored.log'))).toBe(false);
+    expect(existsSync(path.join(dir, 'left'))).toBe(false);
+    // Only ignored files left: still cleaned.
+    await writeFile(path.join(dir, 'only.log'), 'x');
+    await repo.checkout('main');
+    expect(existsSync(path.join(dir, 'only.log'))).toBe(false);
     expect(again.commit).toBe(commit);
     await expect(repo.checkout('--upload-pack=evil')).rejects.toThrow(/refusing branch name/);
     await expect(repo.checkout('nope')).rejects.toThrow(/not on origin/);
