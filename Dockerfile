@@ -34,6 +34,10 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY bin ./bin
 COPY schemas ./schemas
+# `reexport init` copies this starter repository.
+COPY scaffold ./scaffold
+# `reexport` on the PATH, as docs/ write it (kubectl exec deploy/reexport -- reexport refresh …).
+RUN ln -s /app/bin/reexport.js /usr/local/bin/reexport
 # Numeric, so Kubernetes' runAsNonRoot can verify it (deploy/base runs as the same uid).
 USER 10001:10001
 ENV NODE_ENV=production

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import './v8-flags.js';
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
-import { describeError } from '../shared/errors.js';
+import { Command, CommanderError, Option } from 'commander';
+import { describeError, UsageError } from '../shared/errors.js';
 import type { PreviewCommandOptions } from './commands/preview.js';
 import type { ValidateOptions } from './commands/validate.js';
 import type { VerifyOptions } from './commands/verify.js';
 import type { InitOptions } from './commands/init.js';
+import type * as StartModule from './commands/start.js';
 
 /** src/cli/main.ts and dist/cli/main.js are both two levels below the package's package.json. */
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -24,6 +25,29 @@ const program = new Command()
   .version(version, '-V, --version', 'print the version')
   .exitOverride()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+/**
+ * The daemon config option of commands that need one: REEXPORT_CONFIG gives it too (the image sets
+ * it to where deploy/ mounts the config), so `reexport refresh` in the container needs no flag.
+ */
+const configOption = (what: string) =>
+  new Option('-c, --config <file>', `daemon config (${what})`).env('REEXPORT_CONFIG').makeOptionMandatory();
+
+/**
+ * The demo's in-process directory (ldapjs) is a development dependency: the installed package and
+ * the image leave it out. Said as what it is, not as a crash.
+ */
+async function demoModule(): Promise<typeof StartModule> {
+  try {
+    return await import('./commands/start.js');
+  } catch (err) {
+    if (/Cannot find (module|package) '(ldapjs|@ldapjs\/[^']+)'/.test(String((err as Error)?.message)))
+      throw new UsageError(
+        'the demo and `npm start` run from a source checkout (git clone, then npm ci): the installed package and the image leave out their embedded directory',
+      );
+    throw err;
+  }
+}
 
 const FORMAT_HELP =
   'text (file:line:col on stderr) | json | github (workflow commands) | gitlab (Code Quality)';
@@ -69,7 +93,7 @@ program
   .command('preview')
   .description("compute a request's plan locally and print it (never writes to the directory)")
   .argument('<request>', 'request name, or path to requests/<name>.yaml')
-  .requiredOption('-c, --config <file>', 'daemon config (connections and sources)')
+  .addOption(configOption('connections and sources'))
   .option('-r, --repo <dir>', "config repository checkout (default: the request path's repository, or .)")
   .option('--id <id...>', 'only these user IDs')
   .option('-f, --format <format>', 'md | jsonl | ldif', 'md')
@@ -89,7 +113,7 @@ program
     "execute a merged request now, under the daemon's rules (reviewed plan, once, recorded in Git)",
   )
   .argument('<request>', 'request name (requests/<name>.yaml on the main branch)')
-  .requiredOption('-c, --config <file>', 'daemon config (repository, connections, safety limits)')
+  .addOption(configOption('repository, connections, safety limits'))
   .option('--force', 'also run a request with execute: false, or a fresh plan when none was reviewed')
   .action(async (request: string, opts: { config: string; force?: boolean }) => {
     const { applyCommand } = await import('./commands/apply.js');
@@ -99,7 +123,7 @@ program
 program
   .command('daemon')
   .description('the long-running reconciler: previews pull requests, executes merged requests')
-  .requiredOption('-c, --config <file>', 'daemon config')
+  .addOption(configOption('repository, connections, schedule'))
   .action(async (opts: { config: string }) => {
     const { daemonCommand } = await import('./commands/daemon.js');
     process.exitCode = Math.max(await daemonCommand(opts), Number(process.exitCode ?? 0));
@@ -108,7 +132,7 @@ program
 program
   .command('once')
   .description('one reconcile pass (for a Kubernetes CronJob)')
-  .requiredOption('-c, --config <file>', 'daemon config')
+  .addOption(configOption('repository, connections'))
   .action(async (opts: { config: string }) => {
     const { onceCommand } = await import('./commands/daemon.js');
     process.exitCode = Math.max(await onceCommand(opts), Number(process.exitCode ?? 0));
@@ -120,7 +144,7 @@ program
     'ask the running daemon to recompute these previews (or all) now, whatever its idle checks say',
   )
   .argument('[requests...]', 'request names; none: every request')
-  .requiredOption('-c, --config <file>', 'daemon config (for the webhook secret and the HTTP port)')
+  .addOption(configOption('for the webhook secret and the HTTP port'))
   .option('--url <url>', "the daemon's HTTP address (default: http://127.0.0.1:<http.port>)")
   .action(async (requests: string[], opts: { config: string; url?: string }) => {
     const { refreshCommand } = await import('./commands/daemon.js');
@@ -134,7 +158,7 @@ program
   )
   .action(async () => {
     // Loaded only here: the in-process directory never enters the product's real paths.
-    const { demoCommand } = await import('./commands/start.js');
+    const { demoCommand } = await demoModule();
     process.exitCode = await demoCommand();
   });
 
@@ -142,7 +166,7 @@ program
   .command('start', { hidden: true })
   .description('the embedded default behind `npm start`')
   .action(async () => {
-    const { startCommand } = await import('./commands/start.js');
+    const { startCommand } = await demoModule();
     process.exitCode = await startCommand();
   });
 

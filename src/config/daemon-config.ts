@@ -77,6 +77,21 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
     if (!check.valid)
       at(['schedule'], `schedule \`${config.schedule}\` is not a valid cron expression (e.g. "*/5 * * * *")`);
   }
+  if (config.timeZone !== undefined && !isTimeZone(config.timeZone))
+    at(['timeZone'], `timeZone \`${config.timeZone}\` is not an IANA time zone (e.g. Europe/Oslo)`);
+  // Files the daemon reads when it starts or connects: missing, they would stop it half-way.
+  const files: Array<[(string | number)[], string | undefined, string]> = [
+    [['http', 'webhookSecretFile'], config.http?.webhookSecretFile, 'the webhook secret'],
+    [['signing', 'keyFile'], config.signing?.keyFile, "the daemon's Ed25519 private key (PEM)"],
+    ...(config.signing?.trustedPublicKeyFiles ?? []).map(
+      (f, i) =>
+        [['signing', 'trustedPublicKeyFiles', i], f, 'a trusted public key (PEM)'] as [
+          (string | number)[],
+          string,
+          string,
+        ],
+    ),
+  ];
   const connections: Array<
     [string[], { bindDN?: string; passwordFile?: string; passwordEnv?: string; tls?: { caFile?: string } }]
   > = [
@@ -85,6 +100,10 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
       s.type === 'ldap' ? [[['sources', n], s] as [string[], typeof s]] : [],
     ),
   ];
+  for (const [p, c] of connections) files.push([[...p, 'passwordFile'], c.passwordFile, 'the bind password']);
+  for (const [p, f, what] of files)
+    if (f !== undefined && !(await readable(resolveFromConfig(file, f))))
+      at(p, `${f} cannot be read; it should hold ${what} (a mounted Secret?)`);
   for (const [p, c] of connections) {
     if (c.passwordFile && c.passwordEnv)
       at([...p, 'passwordFile'], 'give passwordFile or passwordEnv, not both');
@@ -106,6 +125,16 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
     });
   }
   return out;
+}
+
+/** Whether the schedule's time zone is one the runtime (and so cron) knows. */
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function readable(p: string): Promise<boolean> {

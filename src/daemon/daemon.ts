@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CronJob } from 'cron';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
-import { describeError } from '../shared/errors.js';
+import { ConfigError, describeError } from '../shared/errors.js';
+import { locate } from '../config/yaml-file.js';
 import { loadSigningKeys } from '../adapters/fs/signing-key.js';
 import { Ledger } from '../adapters/fs/ledger.js';
 import { openSourceCheckMemory } from '../adapters/fs/source-check-memory.js';
@@ -211,39 +212,51 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
     },
     (err) => opts.log.error({ err: String(err) }, 'pass crashed'),
   );
+  // Created stopped: nothing runs on schedule until every part of the daemon has started.
   const job = CronJob.from({
     cronTime: cfg.schedule,
     onTick: () => runner.trigger(),
     waitForCompletion: true,
-    start: true,
+    start: false,
     ...(cfg.timeZone ? { timeZone: cfg.timeZone } : {}),
     errorHandler: (err) => opts.log.error({ err: String(err) }, 'scheduled pass failed'),
   });
-  const http = await startHttp(
-    {
-      metrics,
-      log: opts.log,
-      ready: () =>
-        lastOk === undefined
-          ? { ok: false, reason: 'first pass not finished' }
-          : lastOk
-            ? { ok: true }
-            : { ok: false, reason: 'last pass failed (see logs)' },
-      trigger: (why) => {
-        opts.log.info({ why }, 'pass requested');
-        void runner.trigger();
+  let http: Awaited<ReturnType<typeof startHttp>>;
+  try {
+    const secret = await webhookSecret(opts.daemon);
+    http = await startHttp(
+      {
+        metrics,
+        log: opts.log,
+        ready: () =>
+          lastOk === undefined
+            ? { ok: false, reason: 'first pass not finished' }
+            : lastOk
+              ? { ok: true }
+              : { ok: false, reason: 'last pass failed (see logs)' },
+        trigger: (why) => {
+          opts.log.info({ why }, 'pass requested');
+          void runner.trigger();
+        },
+        refresh: (requests) => {
+          asked = requests === 'all' || asked === 'all' ? 'all' : new Set([...(asked ?? []), ...requests]);
+          opts.log.info({ requests }, 'refresh asked');
+        },
+        webhookSecret: secret,
+        status: () => board.snapshot(),
+        publicKeyPem: opts.publicKeyPem ?? ctx.publicPem,
       },
-      refresh: (requests) => {
-        asked = requests === 'all' || asked === 'all' ? 'all' : new Set([...(asked ?? []), ...requests]);
-        opts.log.info({ requests }, 'refresh asked');
-      },
-      webhookSecret: await webhookSecret(opts.daemon),
-      status: () => board.snapshot(),
-      publicKeyPem: opts.publicKeyPem ?? ctx.publicPem,
-    },
-    cfg.http.port,
-    cfg.http.host,
-  );
+      cfg.http.port,
+      cfg.http.host,
+    ).catch((err: unknown) => {
+      throw listenFailure(err, opts.daemon);
+    });
+  } catch (err) {
+    // A daemon without its health, metrics and webhook endpoints must not go on executing.
+    await ctx.release();
+    throw err;
+  }
+  job.start();
   void runner.trigger();
   return {
     runner,
@@ -261,6 +274,28 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
 }
 
 /** The webhook secret from the daemon config (also what `reexport refresh` signs with). */
+/** Why the HTTP endpoints could not start, said of the config's http.port and http.host. */
+function listenFailure(err: unknown, daemon: LoadedDaemonConfig): unknown {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  const { port, host } = daemon.config.http;
+  const why =
+    code === 'EADDRINUSE'
+      ? `http.port ${port} on ${host} is in use by another process; stop it, or give this daemon another port`
+      : code === 'EACCES'
+        ? `this process may not listen on http.port ${port} on ${host} (ports below 1024 need privileges); choose a port above 1023`
+        : code === 'EADDRNOTAVAIL'
+          ? `http.host ${host} is not an address of this machine; use 0.0.0.0, or one of its addresses`
+          : undefined;
+  if (!why) return err;
+  return new ConfigError([
+    {
+      file: daemon.yaml.file,
+      ...locate(daemon.yaml, ['http', code === 'EADDRNOTAVAIL' ? 'host' : 'port']),
+      message: why,
+    },
+  ]);
+}
+
 export async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
   const h = daemon.config.http;
   if (h.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;

@@ -1,4 +1,6 @@
-import { chmod, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { loadDaemonConfig } from '../../src/config/daemon-config.js';
@@ -47,9 +49,10 @@ describeWithSlapd('exit codes and health tell the truth', () => {
     });
     cleanups.push(work.cleanup);
     const config = `${work.dir}/daemon.yaml`;
-    const cli = (args: string[], password = slapd.password) =>
+    const cli = (args: string[], password = slapd.password, timeoutMs?: number) =>
       runCli([...args, '--config', config], {
         env: { REEXPORT_TEST_LDAP_PASSWORD: password, REEXPORT_LOG_FORMAT: 'json' },
+        ...(timeoutMs ? { timeoutMs } : {}),
       });
     /** A pull request that adds requests/<name>.yaml. */
     const propose = async (name: string, spec: string, files: Record<string, string | Buffer> = {}) => {
@@ -83,6 +86,25 @@ describeWithSlapd('exit codes and health tell the truth', () => {
     expect(run.stderr).not.toContain(WRONG_PASSWORD);
     expect(run.stderr).not.toContain(slapd.password);
     // Nothing was committed in its name: the pull request shows no preview made without the directory.
+    expect(await s.show('mail', 'reports/mail/preview.md')).toBeUndefined();
+  });
+
+  it('a daemon whose HTTP port is taken stops at once, names the port, and runs no pass', async () => {
+    const s = await setup();
+    await s.propose('mail', '  mappings: [mail]\n  users: all\n');
+    const busy = createServer();
+    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => busy.close(resolve)));
+    const { port } = busy.address() as AddressInfo;
+    await writeFile(s.config, (await readFile(s.config, 'utf8')).replace('port: 0', `port: ${port}`));
+    // Without its health, metrics and webhook endpoints it must not run on (and execute) unseen.
+    const run = await s.cli(['daemon'], slapd.password, 20_000);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(
+      new RegExp(
+        `daemon\\.yaml:\\d+:\\d+: http\\.port ${port} on 127\\.0\\.0\\.1 is in use by another process`,
+      ),
+    );
     expect(await s.show('mail', 'reports/mail/preview.md')).toBeUndefined();
   });
 

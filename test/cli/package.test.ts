@@ -59,6 +59,10 @@ describe('the packed package', () => {
       const invalid = await npx('validate', '.', '--format', 'json');
       expect(invalid.code).toBe(1);
       expect(JSON.parse(invalid.stdout)).toMatchObject({ ok: false, counts: { errors: 1 } });
+      // The demo's directory is a development dependency: said so, not an "internal error".
+      const demo = await npx('demo');
+      expect(demo.code).toBe(2);
+      expect(demo.stderr).toMatch(/^usage: the demo and `npm start` run from a source checkout/);
     },
   );
 });

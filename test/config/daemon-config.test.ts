@@ -40,10 +40,24 @@ describe('loadDaemonConfig', () => {
       ),
     );
     expect(errors).toEqual([
+      'daemon.yaml:7:19: /run/secrets/pw cannot be read; it should hold the bind password (a mounted Secret?)',
       'daemon.yaml:7:19: give passwordFile or passwordEnv, not both',
       "daemon.yaml:9:20: caFile ./missing-ca.pem cannot be read; give the PEM file of the CA that issued the directory's certificate",
       'daemon.yaml:13:11: schedule `every minute please` is not a valid cron expression (e.g. "*/5 * * * *")',
     ]);
+  });
+
+  it('reports a time zone cron does not know and secret files that cannot be read, each located', async () => {
+    const { errors } = await load(
+      `${DAEMON}timeZone: Europe/Osloo\nhttp: { webhookSecretFile: secrets/nope }\nsigning: { keyFile: ./no-key.pem, trustedPublicKeyFiles: [./gone.pem] }\n`,
+    );
+    expect(errors).toEqual([
+      'daemon.yaml:9:11: timeZone `Europe/Osloo` is not an IANA time zone (e.g. Europe/Oslo)',
+      'daemon.yaml:10:28: secrets/nope cannot be read; it should hold the webhook secret (a mounted Secret?)',
+      "daemon.yaml:11:21: ./no-key.pem cannot be read; it should hold the daemon's Ed25519 private key (PEM) (a mounted Secret?)",
+      'daemon.yaml:11:59: ./gone.pem cannot be read; it should hold a trusted public key (PEM) (a mounted Secret?)',
+    ]);
+    expect((await load(`${DAEMON}timeZone: Europe/Oslo\n`)).errors).toEqual([]);
   });
 
   it('refuses a plain-text connection URL scheme it does not know', async () => {

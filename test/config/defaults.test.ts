@@ -89,6 +89,11 @@ describe('the daemon config resolved once, defaults from the schema', () => {
   it('keeps what the operator wrote, and resolves every file path against the config file', async () => {
     const { dir, loaded } = await load({
       'etc/ca.pem': '-----BEGIN CERTIFICATE-----\n',
+      // The files the config names must be readable (daemonConfigRules).
+      'etc/secrets/hook': 'hook\n',
+      'etc/keys/signing.pem': 'key\n',
+      'etc/keys/old.pub.pem': 'key\n',
+      'etc/secrets/pw': 'pw\n',
       'etc/daemon.yaml': `apiVersion: reexport/v1
 kind: DaemonConfig
 repo: { url: /srv/git/iam-config.git, branch: trunk, workdir: ../state }
@@ -102,7 +107,7 @@ targets:
     tls: { caFile: ca.pem, rejectUnauthorized: false }
     allowedAttributes: [mail]
     concurrency: 8
-http: { port: 0, webhookSecretFile: /run/secrets/hook }
+http: { port: 0, webhookSecretFile: secrets/hook }
 `,
     });
     const etc = path.join(dir, 'etc');
@@ -118,7 +123,11 @@ http: { port: 0, webhookSecretFile: /run/secrets/hook }
       tls: { caFile: path.join(etc, 'ca.pem'), rejectUnauthorized: false, startTLS: false },
       concurrency: 8,
     });
-    expect(config.http).toEqual({ port: 0, host: '0.0.0.0', webhookSecretFile: '/run/secrets/hook' });
+    expect(config.http).toEqual({
+      port: 0,
+      host: '0.0.0.0',
+      webhookSecretFile: path.join(dir, 'etc/secrets/hook'),
+    });
   });
 
   it('the workdir of a config without a repo section is the schema default next to the config file', async () => {

@@ -111,7 +111,10 @@ describeWithSlapd('reexport once against config-example and slapd', () => {
 
     await gitIn(human.dir, 'checkout', 'main');
     await gitIn(human.dir, 'pull', '-q', 'origin', 'main');
-    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge company', 'company');
+    // The pull request as the forge merges it: with the daemon's signed preview on the branch
+    // (the example keeps requireReviewedPreview on; a merge without it is refused).
+    await gitIn(human.dir, 'fetch', '-q', 'origin');
+    await gitIn(human.dir, 'merge', '--no-ff', '-m', 'Merge company', 'origin/company');
     await gitIn(human.dir, 'push', 'origin', 'main');
     expect((await once()).code).toBe(0);
     expect(await gitIn(bare, 'show', 'main:reports/2026-11-26-company/result.md')).toMatch(

@@ -171,6 +171,15 @@ describe('the image, built as the Dockerfile says without a container engine', (
     expect(r.stdout).toMatch(/daemon/);
   });
 
+  it('makes a starter config repository (`init`) that validates', async () => {
+    const repo = path.join(path.dirname(image.root), 'init-repo');
+    const made = await run([...entrypoint.slice(-1), 'init', repo]);
+    expect(made.stderr).toMatch(/created .*templates\/employees\.yaml/);
+    expect(made.code).toBe(0);
+    const r = await run([...entrypoint.slice(-1), 'validate', repo]);
+    expect(r.code).toBe(0);
+  });
+
   it('validates a config repository (a copy of config-example)', async () => {
     const repo = path.join(path.dirname(image.root), 'config-repo');
     await cp(path.join(project, 'config-example'), repo, { recursive: true });
