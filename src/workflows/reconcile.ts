@@ -1,6 +1,7 @@
 import {
   readReportFile,
   reportFileExists,
+  planContentHash,
   reportPlanHash,
   reportPlanLines,
 } from '../adapters/fs/report-files.js';
@@ -518,17 +519,21 @@ async function previewFiles(
   }
   if ('invalid' in result) return { ...renderInvalidFiles(name, result.invalid, co.commit), ...NO_PLAN };
   const readAt = result.plan.header.createdAt;
-  ctx.freshness?.set(key, {
-    plan: result.plan.header.digests.plan,
-    readAt,
-    ...(next ? { watermark: next } : {}),
-  });
   const meta = { branch, directoryReadAt: readAt, ...(next ? { watermark: next } : {}) };
   const files = await renderCommittedPreviewFiles(
     result.plan,
     ctx.daemon.config.preview.maxUsersInMarkdown,
     meta,
   );
+  // The plan file as rendered here holds the plan: the next pass need not read it back to know.
+  const planFile = [PLAN_GZ_FILE, PLAN_FILE].find((f) => files[f] != null);
+  const planContent = planFile ? files[planFile] : undefined;
+  ctx.freshness?.set(key, {
+    plan: result.plan.header.digests.plan,
+    readAt,
+    ...(next ? { watermark: next } : {}),
+    ...(planFile && planContent ? { planText: planContentHash(planFile, planContent) } : {}),
+  });
   // The signature covers preview.md too: what reviewers read is what the daemon wrote.
   // So does status.yaml, as rendered without the signature (its counts are shown in the forge).
   const md = textOf(files['preview.md']) ?? '';

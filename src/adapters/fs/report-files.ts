@@ -102,6 +102,11 @@ export async function reportPlanHash(root: string, request: string): Promise<str
   return hash.digest('hex');
 }
 
+/** reportPlanHash of a plan file as the daemon writes it, from its content. */
+export function planContentHash(file: string, content: string | Uint8Array): string {
+  return createHash('sha256').update(`${file}\0`).update(content).digest('hex');
+}
+
 /**
  * Whether the file exists; throws when any part of its path under the checkout is a link, or
  * the file is larger than `maxBytes`.
