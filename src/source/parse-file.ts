@@ -102,28 +102,56 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
     rows: [],
     problems: [{ file: name, line, col, message }],
   });
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (err) {
+  const isRecord = (r: unknown): r is Record<string, unknown> =>
+    !!r && typeof r === 'object' && !Array.isArray(r);
+  // Every field any record has, kept or not: validation names them ("did you mean …?").
+  const columns = new Set<string>();
+  // Record by record: each parsed alone and let go once its kept fields are copied, so that an
+  // export of 40 fields is never held whole as objects (120 MB of JSON was 565 MB of them). A
+  // text that is not one array is parsed whole, which says where it is not.
+  const spans = jsonArraySpans(text);
+  /** JSON.parse's error, at its position in the text (`from`: where the parsed part starts). */
+  const broken = (err: unknown, from: number) => {
     const message = (err as Error).message;
     const pos = /position (\d+)/.exec(message);
-    const { line, col } = pos ? positionOf(text, Number(pos[1])) : { line: 1, col: 1 };
+    const { line, col } = positionOf(text, from + (pos ? Number(pos[1]) : 0));
     return fail(line, col, `not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+  };
+  let data: unknown[] | undefined;
+  if (spans) {
+    data = [];
+    for (let i = 0; i < spans.length; i += 2) {
+      let r: unknown;
+      try {
+        r = JSON.parse(text.slice(spans[i], spans[i + 1]));
+      } catch (err) {
+        // Located in its record, at least (Node's message does not always say the position).
+        return broken(err, spans[i]!);
+      }
+      data.push(isRecord(r) ? keepFields(r, keep, columns) : r);
+    }
   }
-  if (!Array.isArray(data)) return fail(1, 1, 'must be a JSON array of records');
-  const starts = jsonRecordStarts(text);
+  const kept = data !== undefined;
+  if (!data) {
+    let whole: unknown;
+    try {
+      whole = JSON.parse(text);
+    } catch (err) {
+      return broken(err, 0);
+    }
+    if (!Array.isArray(whole)) return fail(1, 1, 'must be a JSON array of records');
+    data = whole as unknown[];
+  }
+  const starts = spans ? spans.filter((_, i) => i % 2 === 0) : jsonRecordStarts(text);
   const rows: RawRow[] = [];
   const problems = new ListedProblems();
   // The records start in order, so one walk through the text finds every record's line (from the
   // start for each, 100,000 records took minutes).
   const walk = startOfText();
-  const columns = new Set<string>();
   data.forEach((r, i) => {
     const { line, col } = advancePosition(text, walk, starts[i] ?? 0);
-    if (!r || typeof r !== 'object' || Array.isArray(r))
-      problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
-    else rows.push({ fields: keepFields(r as Record<string, unknown>, keep, columns), origin: line });
+    if (!isRecord(r)) problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
+    else rows.push({ fields: kept ? r : keepFields(r, keep, columns), origin: line });
   });
   return { rows, problems: problems.all(), columns: [...columns] };
 }
@@ -183,6 +211,43 @@ function jsonRecordStarts(text: string): number[] {
     else if (c === ',' && depth === 1) expectValue = true;
   }
   return starts;
+}
+
+/**
+ * Where each record of a top-level JSON array starts and ends (pairs of offsets, flat), or
+ * undefined when the text is not one array with only whitespace around it. Strings are skipped
+ * with their escapes; the records themselves are checked by JSON.parse.
+ */
+function jsonArraySpans(text: string): number[] | undefined {
+  const white = (c: string) => c === ' ' || c === '\n' || c === '\r' || c === '\t';
+  const spans: number[] = [];
+  let i = 0;
+  while (i < text.length && white(text[i]!)) i++;
+  if (text[i] !== '[') return undefined;
+  // Nesting inside the current record; the record's first offset, or -1 between records.
+  let depth = 0;
+  let open = -1;
+  let closed = false;
+  for (i++; i < text.length && !closed; i++) {
+    const c = text[i]!;
+    if (depth === 0 && (c === ',' || c === ']')) {
+      // `[]` is an empty array; a comma with no record before it, or a trailing one, is not JSON.
+      if (open < 0 && !(c === ']' && spans.length === 0)) return undefined;
+      if (open >= 0) spans.push(open, i);
+      open = -1;
+      closed = c === ']';
+      continue;
+    }
+    if (depth === 0 && white(c)) continue;
+    if (open < 0) open = i;
+    if (c === '"') {
+      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
+    } else if (c === '[' || c === '{') depth++;
+    else if ((c === ']' || c === '}') && --depth < 0) return undefined;
+  }
+  if (!closed) return undefined;
+  for (; i < text.length; i++) if (!white(text[i]!)) return undefined;
+  return spans;
 }
 
 function positionOf(text: string, offset: number): { line: number; col: number } {

@@ -114,6 +114,46 @@ describe('source files', () => {
     expect(Object.getPrototypeOf(proto.rows[0]!.fields)).toBe(Object.prototype);
   });
 
+  it('read JSON record by record as a whole parse would, and say where broken JSON is broken', () => {
+    const keep = new Set(['id']);
+    const read = (text: string) => parseSourceRows(text, 'a.json', 'json', ',', keep);
+    // What a whole JSON.parse gives, record for record (the reference).
+    const whole = (text: string) =>
+      (JSON.parse(text) as unknown[]).map((r) =>
+        r && typeof r === 'object' && !Array.isArray(r) ? { id: (r as { id?: unknown }).id } : r,
+      );
+    for (const text of [
+      '[]',
+      ' \n[ ] \n',
+      '[{"id":"1","x":"]},{["},{"id":"2","q":"\\"]\\\\"}]',
+      '[\n {"id": "3", "n": [1, {"a": [2]}]} ,\n\t{"id": 4, "s": "\\u005d"}\n]\n',
+      '[{"id":"5"}, 6, "seven", [8], null]',
+    ]) {
+      const parsed = read(text);
+      const expected = whole(text);
+      expect(parsed.rows.map((r) => r.fields)).toEqual(
+        expected
+          .filter((r) => r && typeof r === 'object' && !Array.isArray(r))
+          .map((r) => ((r as { id?: unknown }).id === undefined ? {} : r)),
+      );
+      expect(parsed.problems.length).toBe(
+        expected.filter((r) => !r || typeof r !== 'object' || Array.isArray(r)).length,
+      );
+    }
+    // Every field a record has is still named, read or not.
+    expect(read('[{"id":"1","x":1},{"id":"2","y":[{"z":1}]}]').columns).toEqual(['id', 'x', 'y']);
+    // Broken: the place JSON.parse names, as before.
+    for (const [text, at] of [
+      ['[{"id":"1"},]', /^a\.json:1:\d+: not valid JSON/],
+      ['[,{"id":"1"}]', /^a\.json:1:\d+: not valid JSON/],
+      ['[{"id":"1"} {"id":"2"}]', /^a\.json:1:\d+: not valid JSON/],
+      ['[{"id":"1"}] x', /^a\.json:1:\d+: not valid JSON/],
+      ['[{"id":"1"}', /^a\.json:1:\d+: not valid JSON/],
+      ['[\n{"id": "1"},\n{"id": tru}\n]', /^a\.json:3:\d+: not valid JSON/],
+    ] as const)
+      expect(() => parseSourceText(text, 'a.json', 'json'), text).toThrow(at);
+  });
+
   it('name at most five places of a repeated ID, however many records share it', () => {
     const rows = Array.from({ length: 40_000 }, (_, i) => ({ fields: { id: '0' }, origin: i + 2 }));
     const data = collectRecords('a.csv', rows, 'id', 'd');
