@@ -241,7 +241,7 @@ async function sourceDigestFor(
 }
 
 async function previewBranch(ctx: ReconcileContext, branch: string, main: string): Promise<number> {
-  const co = await checkoutValidated(ctx, branch);
+  let co = await checkoutValidated(ctx, branch);
   const changed = await ctx.repo.changedFiles(`origin/${main}`, `origin/${branch}`);
   let committed = 0;
   for (const name of requestsTouched(co.repo, changed)) {
@@ -266,6 +266,9 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
       commitMessage('preview', name, files),
     );
     observed();
+    // Someone pushed to the branch during the pass: the tree is theirs now, so the branch's
+    // other requests are planned from it validated again, never from bytes nobody checked.
+    if ('commit' in res && res.onto !== co.commit) co = await checkoutValidated(ctx, branch);
     if ('commit' in res) {
       committed++;
       ctx.metrics.previews.inc({ state: stateOf(files) });

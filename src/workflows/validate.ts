@@ -223,6 +223,14 @@ async function readSource(
 
 /** ID answers a remembered check keeps at most; a request naming more is checked by reading. */
 const IDS_REMEMBERED = 10_000;
+/** The findings a remembered check keeps at most, as text: 64 marks stay under 4 MB. */
+const FINDINGS_REMEMBERED_BYTES = 64 * 1024;
+
+function findingsSize(diagnostics: readonly Diagnostic[]): number {
+  let size = 0;
+  for (const d of diagnostics) size += d.file.length + d.message.length + 32;
+  return size;
+}
 
 /**
  * Sources read and checked, by their bytes' digest and how they are read. A daemon's pass checks
@@ -270,7 +278,9 @@ export class SourceCache {
     this.readings.set(key, new WeakRef(checked.data));
     this.checked.set(checked.data, checked);
     const memory = this.opts.memory;
-    if (!memory) return;
+    // Findings quote values (IDs of any length): a file whose findings are long is parsed again
+    // next pass rather than held for the daemon's life and written to the workdir.
+    if (!memory || findingsSize(checked.diagnostics) > FINDINGS_REMEMBERED_BYTES) return;
     const ids = Object.create(null) as Record<string, boolean>;
     const prior = memory.get(markKey)?.ids ?? {};
     if (Object.keys(prior).length + asked.length <= IDS_REMEMBERED) Object.assign(ids, prior);
@@ -321,10 +331,11 @@ async function readChecked(
         digest,
         load: async () => {
           const again = await readChecked(abs, opts, cannot, how, false);
-          if (again.data) return again.data;
-          // Only an operator's file can change under a checkout: it no longer reads as records.
+          // Only the bytes validated may be planned from: a file changed since (an operator's
+          // file rewritten, a checkout moved by a push during the pass) is checked next pass.
+          if (again.data?.digest === digest) return again.data;
           throw new SourceError(
-            `${opts.name}: ${again.diagnostics[0]?.message ?? 'cannot be read as records'}`,
+            `${opts.name} changed after it was checked in this pass; the next pass checks it again`,
           );
         },
       },

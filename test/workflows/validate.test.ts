@@ -8,6 +8,7 @@ import { parseDn } from '../../src/syntax/dn.js';
 import { SourceCache, validateCheckout } from '../../src/workflows/validate.js';
 import { baseRepo, DAEMON, REQUEST, TEMPLATE } from '../config/fixtures.js';
 import { makeDir } from '../harness/files.js';
+import { writeFile } from 'node:fs/promises';
 import { openSourceCheckMemory } from '../../src/adapters/fs/source-check-memory.js';
 
 const cleanups: Array<() => Promise<void>> = [];
@@ -417,5 +418,42 @@ describe('validate: the records a plan gets', () => {
     );
     expect(said.at(-1)).toBe('remembered');
     expect(restarted.lines).toEqual(first.lines);
+  });
+
+  it('a remembered check never stands in for other bytes, nor holds long findings', async () => {
+    const memoryDir = await makeDir({});
+    cleanups.push(memoryDir.cleanup);
+    const memory = await openSourceCheckMemory(memoryDir.dir);
+    const said: string[] = [];
+    const pass = () => new SourceCache({ memory, onCheck: (how) => said.push(how) });
+    // The operator's file (daemon config `sources:`), rewritten between the check and the plan.
+    const { dir, cleanup } = await makeDir({
+      ...baseRepo(),
+      ...tpl('source: { file: data/people.csv, id: employeeId }', 'source: hr'),
+      'hr.csv': 'employeeId,givenName,sn\n1001,Åse,Ødegård\n',
+      'daemon.yaml': DAEMON.replace('/var/lib/hr.csv', 'hr.csv'),
+    });
+    cleanups.push(cleanup);
+    const daemon = await loadDaemonConfig(`${dir}/daemon.yaml`);
+    await validateCheckout(dir, daemon, { sourceCache: pass() });
+    const second = await validateCheckout(dir, daemon, { sourceCache: pass() });
+    expect(said).toEqual(['parsed', 'remembered']);
+    await writeFile(`${dir}/hr.csv`, 'employeeId,givenName,sn\n1001,Åse,Ødegård\n1001,Per,Berg\n');
+    await expect(second.deferred.get('ad-employees')!.load()).rejects.toThrow(
+      /hr\.csv changed after it was checked in this pass; the next pass checks it again/,
+    );
+
+    // Findings that quote a long ID are not remembered: such a file is parsed every pass.
+    const long = 'x'.repeat(70_000);
+    const repeated = `employeeId,givenName,sn\n${long},A,B\n${long},C,D\n`;
+    const checkout = async () => {
+      const made = await makeDir({ ...baseRepo(), 'data/people.csv': repeated });
+      cleanups.push(made.cleanup);
+      return validateCheckout(made.dir, undefined, { sourceCache: pass() });
+    };
+    const first = await checkout();
+    expect(first.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/repeats `employeeId` x{100}/);
+    await checkout();
+    expect(said.slice(-2)).toEqual(['parsed', 'parsed']);
   });
 });
