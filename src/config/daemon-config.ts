@@ -1,4 +1,4 @@
-import { access, constants } from 'node:fs/promises';
+import { access, constants, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { type Diagnostic, sortDiagnostics } from '../shared/diagnostics.js';
@@ -109,11 +109,19 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
       at([...p, 'passwordFile'], 'give passwordFile or passwordEnv, not both');
     if (c.bindDN && !c.passwordFile && !c.passwordEnv)
       at([...p, 'bindDN'], 'bindDN needs passwordFile or passwordEnv');
-    if (c.tls?.caFile && !(await readable(resolveFromConfig(file, c.tls.caFile)))) {
-      at(
-        [...p, 'tls', 'caFile'],
-        `caFile ${c.tls.caFile} cannot be read; give the PEM file of the CA that issued the directory's certificate`,
-      );
+    if (c.tls?.caFile) {
+      const pem = await readFile(resolveFromConfig(file, c.tls.caFile), 'utf8').catch(() => undefined);
+      if (pem === undefined)
+        at(
+          [...p, 'tls', 'caFile'],
+          `caFile ${c.tls.caFile} cannot be read; give the PEM file of the CA that issued the directory's certificate`,
+        );
+      // A placeholder or a DER file would fail only at the first connection.
+      else if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+        at(
+          [...p, 'tls', 'caFile'],
+          `caFile ${c.tls.caFile} holds no PEM certificate; give the PEM file of the CA that issued the directory's certificate (openssl x509 -inform der -in ca.cer -out ca.pem converts a DER one)`,
+        );
     }
   }
   for (const [name, t] of Object.entries(config.targets)) {

@@ -60,6 +60,20 @@ describe('loadDaemonConfig', () => {
     expect((await load(`${DAEMON}timeZone: Europe/Oslo\n`)).errors).toEqual([]);
   });
 
+  it('reports a caFile that holds no PEM certificate (a placeholder, a DER file) before any connection', async () => {
+    const { dir, cleanup } = await makeDir({
+      'daemon.yaml': DAEMON.replace(
+        '    allowedAttributes',
+        '    tls: { caFile: ./ca.pem }\n    allowedAttributes',
+      ),
+      'ca.pem': 'PLACEHOLDER: replace this file with the CA certificate\n',
+    });
+    cleanups.push(cleanup);
+    await expect(loadDaemonConfig(`${dir}/daemon.yaml`)).rejects.toThrow(
+      /daemon\.yaml:\d+:\d+: caFile \.\/ca\.pem holds no PEM certificate/,
+    );
+  });
+
   it('refuses a plain-text connection URL scheme it does not know', async () => {
     const { errors } = await load(DAEMON.replace('ldaps://', 'http://'));
     expect(errors).toEqual([

@@ -290,7 +290,7 @@ export function explainError(
   if (err instanceof ResultCodeError) {
     if (err.code === 49) {
       return new DirectoryError(
-        `bind as ${settings.bindDN ?? '(anonymous)'} failed: invalid credentials; check passwordFile/passwordEnv`,
+        `bind as ${settings.bindDN ?? '(anonymous)'} on ${settings.url} failed: invalid credentials; check passwordFile/passwordEnv`,
         49,
         options,
       );

@@ -283,7 +283,7 @@ describeWithSamba('Directory against Samba AD', () => {
     );
     expect(err.code).toBe(49);
     expect(err.message).toBe(
-      `bind as ${samba.adminDN} failed: invalid credentials; check passwordFile/passwordEnv`,
+      `bind as ${samba.adminDN} on ${samba.ldapsUrl} failed: invalid credentials; check passwordFile/passwordEnv`,
     );
     expect(err.message).not.toContain(wrong);
   });

@@ -407,7 +407,7 @@ describeWithSlapd('Directory against OpenLDAP slapd', () => {
     const err = await openFails({ passwordFile: undefined, passwordEnv: 'SLAPD_PW' }, { SLAPD_PW: wrong });
     expect(err.code).toBe(49);
     expect(err.message).toBe(
-      `bind as ${slapd.bindDN} failed: invalid credentials; check passwordFile/passwordEnv`,
+      `bind as ${slapd.bindDN} on ${slapd.url} failed: invalid credentials; check passwordFile/passwordEnv`,
     );
     expect(err.message).not.toContain(wrong);
     expect(String(err.stack)).not.toContain(wrong);
