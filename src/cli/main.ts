@@ -49,6 +49,12 @@ async function demoModule(): Promise<typeof StartModule> {
   }
 }
 
+// REEXPORT_CONFIG set but empty is no config at all, not a file named "".
+program.hook('preAction', (_, action) => {
+  if (action.getOptionValueSource('config') === 'env' && !action.opts<{ config?: string }>().config)
+    throw new UsageError('REEXPORT_CONFIG is empty; give the daemon config with -c FILE');
+});
+
 const FORMAT_HELP =
   'text (file:line:col on stderr) | json | github (workflow commands) | gitlab (Code Quality)';
 

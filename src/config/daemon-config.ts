@@ -1,4 +1,4 @@
-import { access, constants, readFile } from 'node:fs/promises';
+import { access, constants, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, UsageError } from '../shared/errors.js';
 import { type Diagnostic, sortDiagnostics } from '../shared/diagnostics.js';
@@ -77,33 +77,9 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
     if (!check.valid)
       at(['schedule'], `schedule \`${config.schedule}\` is not a valid cron expression (e.g. "*/5 * * * *")`);
   }
-  if (config.timeZone !== undefined && !isTimeZone(config.timeZone))
-    at(['timeZone'], `timeZone \`${config.timeZone}\` is not an IANA time zone (e.g. Europe/Oslo)`);
-  // Files the daemon reads when it starts or connects: missing, they would stop it half-way.
-  const files: Array<[(string | number)[], string | undefined, string]> = [
-    [['http', 'webhookSecretFile'], config.http?.webhookSecretFile, 'the webhook secret'],
-    [['signing', 'keyFile'], config.signing?.keyFile, "the daemon's Ed25519 private key (PEM)"],
-    ...(config.signing?.trustedPublicKeyFiles ?? []).map(
-      (f, i) =>
-        [['signing', 'trustedPublicKeyFiles', i], f, 'a trusted public key (PEM)'] as [
-          (string | number)[],
-          string,
-          string,
-        ],
-    ),
-  ];
-  const connections: Array<
-    [string[], { bindDN?: string; passwordFile?: string; passwordEnv?: string; tls?: { caFile?: string } }]
-  > = [
-    ...Object.entries(config.targets).map(([n, t]) => [['targets', n], t] as [string[], typeof t]),
-    ...Object.entries(config.sources ?? {}).flatMap(([n, s]) =>
-      s.type === 'ldap' ? [[['sources', n], s] as [string[], typeof s]] : [],
-    ),
-  ];
-  for (const [p, c] of connections) files.push([[...p, 'passwordFile'], c.passwordFile, 'the bind password']);
-  for (const [p, f, what] of files)
-    if (f !== undefined && !(await readable(resolveFromConfig(file, f))))
-      at(p, `${f} cannot be read; it should hold ${what} (a mounted Secret?)`);
+  if (config.timeZone !== undefined && !(await isTimeZone(config.timeZone)))
+    at(['timeZone'], `timeZone \`${config.timeZone}\` is not a time zone cron knows (e.g. Europe/Oslo)`);
+  const connections = connectionsOf(config);
   for (const [p, c] of connections) {
     if (c.passwordFile && c.passwordEnv)
       at([...p, 'passwordFile'], 'give passwordFile or passwordEnv, not both');
@@ -117,7 +93,7 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
           `caFile ${c.tls.caFile} cannot be read; give the PEM file of the CA that issued the directory's certificate`,
         );
       // A placeholder or a DER file would fail only at the first connection.
-      else if (!pem.includes('-----BEGIN CERTIFICATE-----'))
+      else if (!PEM_CERTIFICATE.test(pem))
         at(
           [...p, 'tls', 'caFile'],
           `caFile ${c.tls.caFile} holds no PEM certificate; give the PEM file of the CA that issued the directory's certificate (openssl x509 -inform der -in ca.cer -out ca.pem converts a DER one)`,
@@ -135,14 +111,79 @@ async function daemonConfigRules(file: string, config: DaemonConfig, yaml: YamlF
   return out;
 }
 
-/** Whether the schedule's time zone is one the runtime (and so cron) knows. */
-function isTimeZone(zone: string): boolean {
+/** Whether cron takes the schedule's time zone (IANA names, and luxon's `UTC+1`, `local`, `system`). */
+async function isTimeZone(zone: string): Promise<boolean> {
+  const { CronTime } = await import('cron');
   try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
+    new CronTime('* * * * *', zone);
     return true;
   } catch {
     return false;
   }
+}
+
+/** A PEM certificate, as Node's TLS takes it (OpenSSL's trusted form too). */
+export const PEM_CERTIFICATE = /-----BEGIN (TRUSTED )?CERTIFICATE-----/;
+
+type Connection = { bindDN?: string; passwordFile?: string; passwordEnv?: string; tls?: { caFile?: string } };
+
+/** The config's directory connections (targets, LDAP sources), each with its path in the file. */
+function connectionsOf(config: DaemonConfig): Array<[string[], Connection]> {
+  return [
+    ...Object.entries(config.targets).map(([n, t]) => [['targets', n], t] as [string[], Connection]),
+    ...Object.entries(config.sources ?? {}).flatMap(([n, s]) =>
+      s.type === 'ldap' ? [[['sources', n], s] as [string[], Connection]] : [],
+    ),
+  ];
+}
+
+/**
+ * The files a running daemon reads (secrets and keys), located where the config names them when
+ * one is not a readable file: for the commands that read them (`daemon`, `once`, `apply`), not for
+ * `validate` or `preview` on a workstation without the mounted secrets.
+ */
+export async function daemonFileRules(loaded: LoadedDaemonConfig): Promise<Diagnostic[]> {
+  const { yaml } = loaded;
+  const config = yaml.value as DaemonConfig;
+  const out: Diagnostic[] = [];
+  const files: Array<[(string | number)[], string | undefined, string]> = [
+    [['http', 'webhookSecretFile'], config.http?.webhookSecretFile, 'the webhook secret'],
+    [['signing', 'keyFile'], config.signing?.keyFile, "the daemon's Ed25519 private key (PEM)"],
+    ...(config.signing?.trustedPublicKeyFiles ?? []).map(
+      (f, i) =>
+        [['signing', 'trustedPublicKeyFiles', i], f, 'a trusted public key (PEM)'] as [
+          (string | number)[],
+          string,
+          string,
+        ],
+    ),
+    ...connectionsOf(config).map(
+      ([p, c]) =>
+        [[...p, 'passwordFile'], c.passwordFile, 'the bind password'] as [
+          string[],
+          string | undefined,
+          string,
+        ],
+    ),
+  ];
+  for (const [p, f, what] of files) {
+    if (f === undefined) continue;
+    const st = await stat(resolveFromConfig(loaded.path, f)).catch(() => undefined);
+    const why = !st
+      ? 'cannot be read'
+      : st.isDirectory()
+        ? 'is a folder; give the file in it'
+        : (await readable(resolveFromConfig(loaded.path, f)))
+          ? undefined
+          : 'cannot be read';
+    if (why)
+      out.push({
+        file: yaml.file,
+        ...locate(yaml, p),
+        message: `${f} ${why}; it should hold ${what} (a mounted Secret?)`,
+      });
+  }
+  return sortDiagnostics(out);
 }
 
 async function readable(p: string): Promise<boolean> {

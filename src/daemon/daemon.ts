@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CronJob } from 'cron';
-import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
+import { daemonFileRules, type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { ConfigError, describeError } from '../shared/errors.js';
 import { locate } from '../config/yaml-file.js';
 import { loadSigningKeys } from '../adapters/fs/signing-key.js';
@@ -53,6 +53,9 @@ export async function reconcileContext(
   observer: Observer = noopObserver,
 ): Promise<ReconcileContext & { release(): Promise<void>; publicPem: string }> {
   const { daemon, log } = opts;
+  // The secrets and keys this daemon reads: all there before it takes its workdir.
+  const missing = await daemonFileRules(daemon);
+  if (missing.length) throw new ConfigError(missing);
   const cfg = daemon.config;
   const repoConfig = repoOf(daemon);
   const { workdir } = repoConfig;
@@ -273,7 +276,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
   };
 }
 
-/** The webhook secret from the daemon config (also what `reexport refresh` signs with). */
 /** Why the HTTP endpoints could not start, said of the config's http.port and http.host. */
 function listenFailure(err: unknown, daemon: LoadedDaemonConfig): unknown {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -283,19 +285,20 @@ function listenFailure(err: unknown, daemon: LoadedDaemonConfig): unknown {
       ? `http.port ${port} on ${host} is in use by another process; stop it, or give this daemon another port`
       : code === 'EACCES'
         ? `this process may not listen on http.port ${port} on ${host} (ports below 1024 need privileges); choose a port above 1023`
-        : code === 'EADDRNOTAVAIL'
+        : code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN'
           ? `http.host ${host} is not an address of this machine; use 0.0.0.0, or one of its addresses`
           : undefined;
   if (!why) return err;
   return new ConfigError([
     {
       file: daemon.yaml.file,
-      ...locate(daemon.yaml, ['http', code === 'EADDRNOTAVAIL' ? 'host' : 'port']),
+      ...locate(daemon.yaml, ['http', code === 'EADDRINUSE' || code === 'EACCES' ? 'port' : 'host']),
       message: why,
     },
   ]);
 }
 
+/** The webhook secret from the daemon config (also what `reexport refresh` signs with). */
 export async function webhookSecret(daemon: LoadedDaemonConfig): Promise<string | undefined> {
   const h = daemon.config.http;
   if (h.webhookSecretEnv) return process.env[h.webhookSecretEnv] || undefined;

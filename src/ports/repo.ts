@@ -15,13 +15,15 @@ export interface RepoPort {
   /**
    * Commits the files (paths under reports/ only; bytes for plan.jsonl.gz; null deletes) and pushes; retried on top of the
    * branch after a fetch when it moved (reports only: nobody else's work is touched). `onto`:
-   * the commit it was made on (the branch as checked out, or as it had moved to).
+   * the commit it was made on (the branch as checked out, or as it had moved to); for an
+   * unchanged report, the commit the checkout was reset to before finding nothing to commit.
+   * Either way the checkout's tree is now that commit's.
    */
   commitAndPush(
     branch: string,
     files: Record<string, string | Uint8Array | null>,
     message: string,
-  ): Promise<Pushed | { unchanged: true }>;
+  ): Promise<Pushed | { unchanged: true; onto?: string }>;
   /**
    * Compare-and-swap on the branch: commits the files as a child of exactly `onto` and pushes
    * only if the branch still points at `onto`. `moved` when it does not (someone pushed, maybe a

@@ -62,6 +62,12 @@ export class SourceError extends ReexportError {
   readonly kind = 'source';
 }
 
+/**
+ * A source file whose bytes are no longer the ones validated in this pass (an operator's file
+ * rewritten, a checkout moved by a push): not planned from now, checked again next pass.
+ */
+export class SourceChangedError extends SourceError {}
+
 /** A git operation failed. */
 export class RepoError extends ReexportError {
   readonly kind = 'repo';

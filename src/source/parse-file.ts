@@ -106,30 +106,41 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
     !!r && typeof r === 'object' && !Array.isArray(r);
   // Every field any record has, kept or not: validation names them ("did you mean …?").
   const columns = new Set<string>();
-  // Record by record: each parsed alone and let go once its kept fields are copied, so that an
-  // export of 40 fields is never held whole as objects (120 MB of JSON was 565 MB of them). A
-  // text that is not one array is parsed whole, which says where it is not.
-  const spans = jsonArraySpans(text);
   /** JSON.parse's error, at its position in the text (`from`: where the parsed part starts). */
   const broken = (err: unknown, from: number) => {
     const message = (err as Error).message;
     const pos = /position (\d+)/.exec(message);
     const { line, col } = positionOf(text, from + (pos ? Number(pos[1]) : 0));
-    return fail(line, col, `not valid JSON: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+    return fail(line, col, `not valid JSON: ${message.replace(/ (?:in|after) JSON at position \d+.*$/, '')}`);
   };
-  let data: unknown[] | undefined;
-  if (spans) {
-    data = [];
-    for (let i = 0; i < spans.length; i += 2) {
-      let r: unknown;
-      try {
-        r = JSON.parse(text.slice(spans[i], spans[i + 1]));
-      } catch (err) {
-        // Located in its record, at least (Node's message does not always say the position).
-        return broken(err, spans[i]!);
-      }
-      data.push(isRecord(r) ? keepFields(r, keep, columns) : r);
+  // Record by record: each parsed alone and let go once its kept fields are copied, so that an
+  // export of 40 fields is never held whole as objects (120 MB of JSON was 565 MB of them). A
+  // text that is not one array is parsed whole, which says where it is not.
+  let data: unknown[] | undefined = [];
+  const starts: number[] = [];
+  let failed: ParsedRows | undefined;
+  const array = eachJsonArrayElement(text, (start, end) => {
+    let r: unknown;
+    try {
+      r = JSON.parse(text.slice(start, end));
+    } catch (err) {
+      // Located in its record, at least (Node's message does not always say the position). More
+      // after a whole record is, in the array, a missing comma or bracket.
+      const after = /after JSON at position (\d+)/.exec((err as Error).message);
+      failed = after
+        ? broken(new Error(`Expected ',' or ']' after array element in JSON at position ${after[1]}`), start)
+        : broken(err, start);
+      return false;
     }
+    starts.push(start);
+    data!.push(isRecord(r) ? keepFields(r, keep, columns) : r);
+    return true;
+  });
+  if (failed) return failed;
+  if (!array) {
+    data = undefined;
+    starts.length = 0;
+    columns.clear();
   }
   const kept = data !== undefined;
   if (!data) {
@@ -142,14 +153,14 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
     if (!Array.isArray(whole)) return fail(1, 1, 'must be a JSON array of records');
     data = whole as unknown[];
   }
-  const starts = spans ? spans.filter((_, i) => i % 2 === 0) : jsonRecordStarts(text);
+  const recordStarts = kept ? starts : jsonRecordStarts(text);
   const rows: RawRow[] = [];
   const problems = new ListedProblems();
   // The records start in order, so one walk through the text finds every record's line (from the
   // start for each, 100,000 records took minutes).
   const walk = startOfText();
   data.forEach((r, i) => {
-    const { line, col } = advancePosition(text, walk, starts[i] ?? 0);
+    const { line, col } = advancePosition(text, walk, recordStarts[i] ?? 0);
     if (!isRecord(r)) problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
     else rows.push({ fields: kept ? r : keepFields(r, keep, columns), origin: line });
   });
@@ -214,26 +225,29 @@ function jsonRecordStarts(text: string): number[] {
 }
 
 /**
- * Where each record of a top-level JSON array starts and ends (pairs of offsets, flat), or
- * undefined when the text is not one array with only whitespace around it. Strings are skipped
- * with their escapes; the records themselves are checked by JSON.parse.
+ * Calls `visit` with where each element of a top-level JSON array starts and ends, in order, as
+ * it finds them; false when the text is not one array with only whitespace around it (or `visit`
+ * stopped). Strings are skipped with their escapes; the elements themselves are JSON.parse's.
  */
-function jsonArraySpans(text: string): number[] | undefined {
+function eachJsonArrayElement(text: string, visit: (start: number, end: number) => boolean): boolean {
   const white = (c: string) => c === ' ' || c === '\n' || c === '\r' || c === '\t';
-  const spans: number[] = [];
   let i = 0;
   while (i < text.length && white(text[i]!)) i++;
-  if (text[i] !== '[') return undefined;
-  // Nesting inside the current record; the record's first offset, or -1 between records.
+  if (text[i] !== '[') return false;
+  // Nesting inside the current element; the element's first offset, or -1 between elements.
   let depth = 0;
   let open = -1;
+  let elements = 0;
   let closed = false;
   for (i++; i < text.length && !closed; i++) {
     const c = text[i]!;
     if (depth === 0 && (c === ',' || c === ']')) {
-      // `[]` is an empty array; a comma with no record before it, or a trailing one, is not JSON.
-      if (open < 0 && !(c === ']' && spans.length === 0)) return undefined;
-      if (open >= 0) spans.push(open, i);
+      // `[]` is an empty array; a comma with no element before it, or a trailing one, is not JSON.
+      if (open < 0 && !(c === ']' && elements === 0)) return false;
+      if (open >= 0) {
+        elements++;
+        if (!visit(open, i)) return false;
+      }
       open = -1;
       closed = c === ']';
       continue;
@@ -243,11 +257,11 @@ function jsonArraySpans(text: string): number[] | undefined {
     if (c === '"') {
       for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
     } else if (c === '[' || c === '{') depth++;
-    else if ((c === ']' || c === '}') && --depth < 0) return undefined;
+    else if ((c === ']' || c === '}') && --depth < 0) return false;
   }
-  if (!closed) return undefined;
-  for (; i < text.length; i++) if (!white(text[i]!)) return undefined;
-  return spans;
+  if (!closed) return false;
+  for (; i < text.length; i++) if (!white(text[i]!)) return false;
+  return true;
 }
 
 function positionOf(text: string, offset: number): { line: number; col: number } {

@@ -40,7 +40,7 @@ import type { SourceCheckMemory } from '../ports/source-checks.js';
 import { requestDigest, templateDigest } from '../config/digests.js';
 import type { Metrics } from '../adapters/http/metrics.js';
 import type { Pushed, RepoPort } from '../ports/repo.js';
-import { describeError, RepoError } from '../shared/errors.js';
+import { describeError, RepoError, SourceChangedError } from '../shared/errors.js';
 import { type Logger, withLogFields } from '../shared/log.js';
 import type { Observer } from '../ports/observer.js';
 import type { SourceData } from '../source/records.js';
@@ -245,8 +245,17 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
   const changed = await ctx.repo.changedFiles(`origin/${main}`, `origin/${branch}`);
   let committed = 0;
   for (const name of requestsTouched(co.repo, changed)) {
+    // Gone from a branch validated again after a push during the pass: previewed (or not) next pass.
+    if (!co.repo.requests.has(name)) continue;
     const log = ctx.log.child({ branch, request: name, commit: co.commit });
-    const fresh = await withLogFields({ branch, request: name }, () => previewFiles(ctx, co, name, branch));
+    const fresh = await withLogFields({ branch, request: name }, () =>
+      previewFiles(ctx, co, name, branch),
+    ).catch((err: unknown) => {
+      if (!(err instanceof SourceChangedError)) throw err;
+      log.warn({ err: err.message }, 'preview left for the next pass');
+      return undefined;
+    });
+    if (fresh === undefined) continue;
     if (!fresh) {
       ctx.observer.requestState({ branch, request: name, state: 'previewed', commit: co.commit });
       continue;
@@ -266,9 +275,10 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
       commitMessage('preview', name, files),
     );
     observed();
-    // Someone pushed to the branch during the pass: the tree is theirs now, so the branch's
-    // other requests are planned from it validated again, never from bytes nobody checked.
-    if ('commit' in res && res.onto !== co.commit) co = await checkoutValidated(ctx, branch);
+    // Someone pushed to the branch during the pass (our commit went on top of theirs, or theirs
+    // already held these reports): the tree is theirs now, so the branch's other requests are
+    // planned from it validated again, never from bytes nobody checked.
+    if (res.onto !== undefined && res.onto !== co.commit) co = await checkoutValidated(ctx, branch);
     if ('commit' in res) {
       committed++;
       ctx.metrics.previews.inc({ state: stateOf(files) });
@@ -320,12 +330,12 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           continue;
         }
         if (outcome.did === 'preview') {
-          const pushed = await previewOnMain(ctx, co, name, main);
+          const { pushed, moved } = await previewOnMain(ctx, co, name, main);
           if (pushed) summary.previews++;
           // Made right on the validated commit: a later request's claim goes onto this one. Made
           // on someone else's commit: the tree is theirs now, so it is validated again.
-          if (pushed?.onto === co.commit) co = { ...co, commit: pushed.commit };
-          else if (pushed) {
+          if (pushed && !moved) co = { ...co, commit: pushed.commit };
+          else if (moved) {
             co = await checkoutValidated(ctx, main);
             records = await readRecords(exec, verdicts);
           }
@@ -398,18 +408,25 @@ async function previewOnMain(
   co: Checkout,
   name: string,
   main: string,
-): Promise<Pushed | undefined> {
-  const fresh = await withLogFields({ branch: main, request: name }, () => previewFiles(ctx, co, name, main));
+): Promise<{ pushed?: Pushed; moved: boolean }> {
+  const fresh = await withLogFields({ branch: main, request: name }, () =>
+    previewFiles(ctx, co, name, main),
+  ).catch((err: unknown) => {
+    if (!(err instanceof SourceChangedError)) throw err;
+    ctx.log.warn({ branch: main, request: name, err: err.message }, 'preview left for the next pass');
+    return undefined;
+  });
+  if (fresh === undefined) return { moved: false };
   if (!fresh) {
     ctx.observer.requestState({ branch: main, request: name, state: 'previewed', commit: co.commit });
-    return undefined;
+    return { moved: false };
   }
   const files = fresh;
   const observed = () =>
     ctx.observer.requestState({ branch: main, request: name, state: stateOf(files), commit: co.commit });
   if (await sameReport(ctx, co.dir, name, files, main)) {
     observed();
-    return undefined;
+    return { moved: false };
   }
   const res = await ctx.repo.commitAndPush(
     main,
@@ -417,13 +434,15 @@ async function previewOnMain(
     commitMessage('preview', name, files),
   );
   observed();
-  if (!('commit' in res)) return undefined;
+  // Made on someone else's commit, or found there already: the tree is theirs now.
+  const moved = res.onto !== undefined && res.onto !== co.commit;
+  if (!('commit' in res)) return { moved };
   ctx.metrics.previews.inc({ state: stateOf(files) });
   ctx.log.info(
     { branch: main, request: name, pushed: res.commit, state: stateOf(files) },
     'preview committed',
   );
-  return res;
+  return { pushed: res, moved };
 }
 
 /**
@@ -486,7 +505,12 @@ async function previewFiles(
     }
     ctx.log.info({ branch, request: name, why: decision.why }, `preview recomputed: ${decision.message}`);
   }
-  const source = await sourceFor(ctx, co, name)?.catch(() => undefined);
+  // A source that cannot be read is the request's to report (the preview loads it again and says
+  // why); one changed since it was validated is not planned from at all in this pass.
+  const source = await sourceFor(ctx, co, name)?.catch((err: unknown) => {
+    if (err instanceof SourceChangedError) throw err;
+    return undefined;
+  });
   // One read of a scope per pass: another request of this pass may have read it already.
   const shared = sharedRead(ctx, template, request, source);
   // Where the directory stands, taken before the read: an edit during the read shows next pass.

@@ -18,7 +18,7 @@ import { formatOf, type SourceFormat } from '../source/parse-file.js';
 import { idKey, type SourceData, sha256 } from '../source/records.js';
 import { sourceFileTooLarge, sourceMemoryBudget } from './load-source.js';
 import type { SourceCheckMark, SourceCheckMemory } from '../ports/source-checks.js';
-import { SourceError } from '../shared/errors.js';
+import { SourceChangedError } from '../shared/errors.js';
 
 export interface CheckoutValidation {
   repo: ConfigRepo;
@@ -223,12 +223,14 @@ async function readSource(
 
 /** ID answers a remembered check keeps at most; a request naming more is checked by reading. */
 const IDS_REMEMBERED = 10_000;
-/** The findings a remembered check keeps at most, as text: 64 marks stay under 4 MB. */
-const FINDINGS_REMEMBERED_BYTES = 64 * 1024;
+/** What a remembered check may take at most, as text: 64 marks stay under 16 MB. */
+const MARK_BYTES = 256 * 1024;
 
-function findingsSize(diagnostics: readonly Diagnostic[]): number {
+function markSize(mark: SourceCheckMark): number {
   let size = 0;
-  for (const d of diagnostics) size += d.file.length + d.message.length + 32;
+  for (const d of mark.diagnostics) size += d.file.length + d.message.length + 32;
+  for (const f of mark.fields) size += f.length + 4;
+  for (const k in mark.ids) size += k.length + 8;
   return size;
 }
 
@@ -278,19 +280,20 @@ export class SourceCache {
     this.readings.set(key, new WeakRef(checked.data));
     this.checked.set(checked.data, checked);
     const memory = this.opts.memory;
-    // Findings quote values (IDs of any length): a file whose findings are long is parsed again
-    // next pass rather than held for the daemon's life and written to the workdir.
-    if (!memory || findingsSize(checked.diagnostics) > FINDINGS_REMEMBERED_BYTES) return;
+    if (!memory) return;
     const ids = Object.create(null) as Record<string, boolean>;
     const prior = memory.get(markKey)?.ids ?? {};
     if (Object.keys(prior).length + asked.length <= IDS_REMEMBERED) Object.assign(ids, prior);
     if (asked.length <= IDS_REMEMBERED) for (const k of asked) ids[k] = checked.ids?.has(k) ?? false;
-    memory.set(markKey, {
+    const mark: SourceCheckMark = {
       diagnostics: checked.diagnostics,
       fields: [...checked.data.fields],
       ...(checked.memory !== undefined ? { memory: checked.memory } : {}),
       ids,
-    });
+    };
+    // Findings, field names and IDs are the file's (of any length): a file whose check is long to
+    // say is parsed again next pass rather than held for the daemon's life and written down.
+    if (markSize(mark) <= MARK_BYTES) memory.set(markKey, mark);
   }
 }
 
@@ -334,7 +337,7 @@ async function readChecked(
           // Only the bytes validated may be planned from: a file changed since (an operator's
           // file rewritten, a checkout moved by a push during the pass) is checked next pass.
           if (again.data?.digest === digest) return again.data;
-          throw new SourceError(
+          throw new SourceChangedError(
             `${opts.name} changed after it was checked in this pass; the next pass checks it again`,
           );
         },

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadDaemonConfig } from '../../src/config/daemon-config.js';
+import { daemonFileRules, loadDaemonConfig } from '../../src/config/daemon-config.js';
+import { formatDiagnostic } from '../../src/shared/diagnostics.js';
 import { ConfigError } from '../../src/shared/errors.js';
 import { makeDir } from '../harness/files.js';
 import { DAEMON } from './fixtures.js';
@@ -40,24 +41,33 @@ describe('loadDaemonConfig', () => {
       ),
     );
     expect(errors).toEqual([
-      'daemon.yaml:7:19: /run/secrets/pw cannot be read; it should hold the bind password (a mounted Secret?)',
       'daemon.yaml:7:19: give passwordFile or passwordEnv, not both',
       "daemon.yaml:9:20: caFile ./missing-ca.pem cannot be read; give the PEM file of the CA that issued the directory's certificate",
       'daemon.yaml:13:11: schedule `every minute please` is not a valid cron expression (e.g. "*/5 * * * *")',
     ]);
   });
 
-  it('reports a time zone cron does not know and secret files that cannot be read, each located', async () => {
-    const { errors } = await load(
-      `${DAEMON}timeZone: Europe/Osloo\nhttp: { webhookSecretFile: secrets/nope }\nsigning: { keyFile: ./no-key.pem, trustedPublicKeyFiles: [./gone.pem] }\n`,
-    );
-    expect(errors).toEqual([
-      'daemon.yaml:9:11: timeZone `Europe/Osloo` is not an IANA time zone (e.g. Europe/Oslo)',
-      'daemon.yaml:10:28: secrets/nope cannot be read; it should hold the webhook secret (a mounted Secret?)',
-      "daemon.yaml:11:21: ./no-key.pem cannot be read; it should hold the daemon's Ed25519 private key (PEM) (a mounted Secret?)",
-      'daemon.yaml:11:59: ./gone.pem cannot be read; it should hold a trusted public key (PEM) (a mounted Secret?)',
+  it('reports a time zone cron does not know, and accepts the ones it does', async () => {
+    expect((await load(`${DAEMON}timeZone: Europe/Osloo\n`)).errors).toEqual([
+      'daemon.yaml:9:11: timeZone `Europe/Osloo` is not a time zone cron knows (e.g. Europe/Oslo)',
     ]);
-    expect((await load(`${DAEMON}timeZone: Europe/Oslo\n`)).errors).toEqual([]);
+    for (const zone of ['Europe/Oslo', 'UTC+1', 'local'])
+      expect((await load(`${DAEMON}timeZone: ${zone}\n`)).errors).toEqual([]);
+  });
+
+  it('says which secret and key files a running daemon could not read, for the commands that read them', async () => {
+    const text = `${DAEMON.replace('    allowedAttributes', '    bindDN: CN=svc\n    passwordFile: ./pw\n    allowedAttributes')}http: { webhookSecretFile: secrets }\nsigning: { keyFile: ./no-key.pem, trustedPublicKeyFiles: [./gone.pem] }\n`;
+    const { dir, cleanup } = await makeDir({ 'daemon.yaml': text, 'secrets/hook': 'x\n' });
+    cleanups.push(cleanup);
+    // validate and preview on a workstation load it: the mounted secrets need not be there.
+    const loaded = await loadDaemonConfig(`${dir}/daemon.yaml`);
+    const problems = (await daemonFileRules(loaded)).map((d) => formatDiagnostic(d).replace(`${dir}/`, ''));
+    expect(problems).toEqual([
+      'daemon.yaml:7:19: ./pw cannot be read; it should hold the bind password (a mounted Secret?)',
+      'daemon.yaml:11:28: secrets is a folder; give the file in it; it should hold the webhook secret (a mounted Secret?)',
+      "daemon.yaml:12:21: ./no-key.pem cannot be read; it should hold the daemon's Ed25519 private key (PEM) (a mounted Secret?)",
+      'daemon.yaml:12:59: ./gone.pem cannot be read; it should hold a trusted public key (PEM) (a mounted Secret?)',
+    ]);
   });
 
   it('reports a caFile that holds no PEM certificate (a placeholder, a DER file) before any connection', async () => {

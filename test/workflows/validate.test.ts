@@ -444,7 +444,7 @@ describe('validate: the records a plan gets', () => {
     );
 
     // Findings that quote a long ID are not remembered: such a file is parsed every pass.
-    const long = 'x'.repeat(70_000);
+    const long = 'x'.repeat(140_000);
     const repeated = `employeeId,givenName,sn\n${long},A,B\n${long},C,D\n`;
     const checkout = async () => {
       const made = await makeDir({ ...baseRepo(), 'data/people.csv': repeated });
@@ -454,6 +454,15 @@ describe('validate: the records a plan gets', () => {
     const first = await checkout();
     expect(first.diagnostics.map(formatDiagnostic).join('\n')).toMatch(/repeats `employeeId` x{100}/);
     await checkout();
+    expect(said.slice(-2)).toEqual(['parsed', 'parsed']);
+    // Nor long field names (a header of 300 names of 1,000 characters, no finding).
+    const names = Array.from({ length: 300 }, (_, i) => `${i}${'n'.repeat(1000)}`);
+    const wide = `employeeId,givenName,sn,${names.join(',')}\n1001,Åse,Ødegård${',x'.repeat(300)}\n`;
+    for (let i = 0; i < 2; i++) {
+      const made = await makeDir({ ...baseRepo(), 'data/people.csv': wide });
+      cleanups.push(made.cleanup);
+      expect((await validateCheckout(made.dir, undefined, { sourceCache: pass() })).diagnostics).toEqual([]);
+    }
     expect(said.slice(-2)).toEqual(['parsed', 'parsed']);
   });
 });

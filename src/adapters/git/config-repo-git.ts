@@ -24,7 +24,7 @@ export interface ConfigRepoGitOptions {
   retryBaseMs?: number;
 }
 
-export type CommitResult = Pushed | { unchanged: true };
+export type CommitResult = Pushed | { unchanged: true; onto?: string };
 
 export interface CommitInfo {
   commit: string;
@@ -289,6 +289,11 @@ export class ConfigRepoGit implements RepoPort {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly secrets: string[];
   private readonly warnedBranches = new Set<string>();
+  /** The last messagesWith answer per branch, by its tip commit and needle (see there). */
+  private readonly messages = new Map<
+    string,
+    { key: string; found: Array<{ commit: string; message: string }> }
+  >();
 
   private constructor(
     private readonly git: SimpleGit,
@@ -486,9 +491,14 @@ export class ConfigRepoGit implements RepoPort {
   async messagesWith(branch: string, needle: string): Promise<Array<{ commit: string; message: string }>> {
     assertBranch(branch);
     return this.serial(async () => {
-      const grep = ['--fixed-strings', `--grep=${needle}`, `refs/remotes/origin/${branch}`, '--'];
-      // Counted first: a log that finds nothing prints nothing, which costs run()'s wait.
-      if ((await this.run(['rev-list', '--count', ...grep])).trim() === '0') return [];
+      // History does not change under a commit: a pass whose branch did not move reads its
+      // messages from the last walk, not from a second walk of main's history.
+      const tip = (
+        await this.run(['rev-parse', '--verify', `refs/remotes/origin/${branch}^{commit}`])
+      ).trim();
+      const key = `${tip}\0${needle}`;
+      const known = this.messages.get(branch);
+      if (known?.key === key) return known.found;
       const out = await this.run([
         'log',
         // Parents before children, whatever the commits' dates say (a committer's clock).
@@ -497,10 +507,10 @@ export class ConfigRepoGit implements RepoPort {
         '--fixed-strings',
         `--grep=${needle}`,
         '--format=%H%x00%B%x1e',
-        `refs/remotes/origin/${branch}`,
+        tip,
         '--',
       ]);
-      return out
+      const found = out
         .split('\x1e')
         .map((chunk) => chunk.replace(/^\n+/, ''))
         .filter((chunk) => chunk.includes('\0'))
@@ -508,6 +518,8 @@ export class ConfigRepoGit implements RepoPort {
           const nul = chunk.indexOf('\0');
           return { commit: chunk.slice(0, nul), message: chunk.slice(nul + 1) };
         });
+      this.messages.set(branch, { key, found });
+      return found;
     });
   }
 
@@ -521,7 +533,7 @@ export class ConfigRepoGit implements RepoPort {
     for (let attempt = 0; ; attempt++) {
       const base = await this.resetTo(branch);
       await this.applyFiles(files);
-      if (!(await this.hasStagedChanges())) return { unchanged: true };
+      if (!(await this.hasStagedChanges())) return { unchanged: true, onto: base };
       await this.run(['commit', '--cleanup=whitespace', '-m', body]);
       const pushed = await this.tryPush(branch, base);
       if (pushed) {
@@ -789,6 +801,11 @@ function errorText(err: unknown): string {
 
 /** No `cause`: the original error's message may hold a URL with credentials, and loggers serialise causes. */
 function gitFailure(command: string, text: string, scrub: (t: string) => string): RepoError {
-  const detail = lines(text.trim()).slice(0, 20).join('\n');
+  // What went wrong first: a verbose fetch prints a line per branch before its error.
+  const all = lines(text.trim()).filter((l) => !/^\s*= \[up to date\]/.test(l) && !/^From /.test(l));
+  const said = /^(fatal|error):/;
+  const detail = [...all.filter((l) => said.test(l)), ...all.filter((l) => !said.test(l))]
+    .slice(0, 20)
+    .join('\n');
   return new RepoError(scrub(`git ${command} failed: ${detail}`));
 }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
 import { Client, ModifyRequest, ResultCodeError } from 'ldapts';
 import type { ResolvedTarget } from '../../config/types.generated.js';
+import { PEM_CERTIFICATE } from '../../config/daemon-config.js';
 import { DirectoryError } from '../../shared/errors.js';
 import { type Directory, type DirectorySession, directoryOver } from './directory.js';
 
@@ -173,7 +174,7 @@ async function readCa(file: string): Promise<Buffer> {
       `cannot read tls.caFile ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`,
     );
   }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
+  if (!PEM_CERTIFICATE.test(pem.toString('latin1'))) {
     throw new DirectoryError(`tls.caFile ${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
   return pem;

@@ -355,7 +355,11 @@ describe('ConfigRepoGit.commitAndPush', () => {
     ).toEqual(Object.keys(files));
     expect(await remoteHead(remote, 'main')).not.toBe(await remoteHead(remote, 'feature'));
 
-    expect(await repo.commitAndPush('feature', files, 'reexport: preview b')).toEqual({ unchanged: true });
+    // Nothing to commit: said with the commit the checkout now stands on (the branch's head).
+    expect(await repo.commitAndPush('feature', files, 'reexport: preview b')).toEqual({
+      unchanged: true,
+      onto: (first as { commit: string }).commit,
+    });
     expect(await remoteHead(remote, 'feature')).toBe((first as { commit: string }).commit);
 
     const last = await repo.lastCommitTouching('feature', 'reports/b/status.yaml');
@@ -502,5 +506,41 @@ describe('daemon commit trailer', () => {
     expect(isDaemonCommit(REPORT_TRAILER)).toBe(false);
     expect(isDaemonCommit(`subject\n\n${REPORT_TRAILER}\n\nmore text`)).toBe(false);
     expect(isDaemonCommit('human commit')).toBe(false);
+  });
+});
+
+describe('ConfigRepoGit: what a pass asks again', () => {
+  it('finds the messages of main anew when main moved, and the same ones when it did not', async () => {
+    const { remote, repo } = await setup();
+    const dir = await human(remote);
+    await repo.fetch();
+    expect(await repo.messagesWith('main', 'Reexport-Record: ')).toEqual([]);
+    await gitIn(dir, 'commit', '-q', '--allow-empty', '-m', 'claim\n\nReexport-Record: one');
+    await gitIn(dir, 'push', '-q', 'origin', 'main');
+    // Not fetched yet: the answer is main as this clone knows it.
+    expect(await repo.messagesWith('main', 'Reexport-Record: ')).toEqual([]);
+    await repo.fetch();
+    const first = await repo.messagesWith('main', 'Reexport-Record: ');
+    expect(first.map((m) => m.message.trim())).toEqual(['claim\n\nReexport-Record: one']);
+    expect(await repo.messagesWith('main', 'Reexport-Record: ')).toEqual(first);
+    await gitIn(dir, 'commit', '-q', '--allow-empty', '-m', 'result\n\nReexport-Record: two');
+    await gitIn(dir, 'push', '-q', 'origin', 'main');
+    await repo.fetch();
+    expect((await repo.messagesWith('main', 'Reexport-Record: ')).length).toBe(2);
+    expect(await repo.messagesWith('main', 'No-Such-Trailer: ')).toEqual([]);
+  });
+
+  it("says a failed fetch's error first, however many branches are up to date", async () => {
+    const { remote, repo } = await setup();
+    const dir = await human(remote);
+    for (let i = 0; i < 30; i++) await pushBranch(dir, `b${i}`, { [`requests/b${i}.yaml`]: `b: ${i}\n` });
+    await repo.fetch();
+    // A stale lock in the clone (a killed git) makes the next update of b29 fail.
+    await writeFile(path.join(repo.dir, '.git', 'refs', 'remotes', 'origin', 'b29.lock'), '');
+    // The human is on b29, the last branch pushed.
+    await commitAndPush(dir, { 'requests/b29.yaml': 'b: again\n' }, 'again');
+    await expect(repo.fetch()).rejects.toThrow(
+      /git fetch failed: error: cannot lock ref 'refs\/remotes\/origin\/b29'/,
+    );
   });
 });
