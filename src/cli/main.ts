@@ -49,10 +49,15 @@ async function demoModule(): Promise<typeof StartModule> {
   }
 }
 
-// REEXPORT_CONFIG set but empty is no config at all, not a file named "".
+// An empty config (`-c ''`, REEXPORT_CONFIG set but empty) is no config, not a file named "".
 program.hook('preAction', (_, action) => {
-  if (action.getOptionValueSource('config') === 'env' && !action.opts<{ config?: string }>().config)
-    throw new UsageError('REEXPORT_CONFIG is empty; give the daemon config with -c FILE');
+  const { config } = action.opts<{ config?: string }>();
+  if (config !== '') return;
+  throw new UsageError(
+    action.getOptionValueSource('config') === 'env'
+      ? 'REEXPORT_CONFIG is empty; give the daemon config with -c FILE'
+      : '-c is empty; give the daemon config file',
+  );
 });
 
 const FORMAT_HELP =

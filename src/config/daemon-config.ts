@@ -138,16 +138,22 @@ function connectionsOf(config: DaemonConfig): Array<[string[], Connection]> {
 }
 
 /**
- * The files a running daemon reads (secrets and keys), located where the config names them when
- * one is not a readable file: for the commands that read them (`daemon`, `once`, `apply`), not for
- * `validate` or `preview` on a workstation without the mounted secrets.
+ * The secret and key files a command reads, located where the config names them when one is not
+ * a readable file: the webhook secret for `daemon` and `refresh`, the keys and bind passwords for
+ * `daemon`, `once` and `apply`; none for `validate` or `preview` on a workstation without the
+ * mounted secrets.
  */
-export async function daemonFileRules(loaded: LoadedDaemonConfig): Promise<Diagnostic[]> {
+export async function daemonFileRules(
+  loaded: LoadedDaemonConfig,
+  reads: { webhookSecret: boolean; keys: boolean },
+): Promise<Diagnostic[]> {
   const { yaml } = loaded;
   const config = yaml.value as DaemonConfig;
   const out: Diagnostic[] = [];
-  const files: Array<[(string | number)[], string | undefined, string]> = [
+  const webhook: Array<[(string | number)[], string | undefined, string]> = [
     [['http', 'webhookSecretFile'], config.http?.webhookSecretFile, 'the webhook secret'],
+  ];
+  const keys: Array<[(string | number)[], string | undefined, string]> = [
     [['signing', 'keyFile'], config.signing?.keyFile, "the daemon's Ed25519 private key (PEM)"],
     ...(config.signing?.trustedPublicKeyFiles ?? []).map(
       (f, i) =>
@@ -166,6 +172,7 @@ export async function daemonFileRules(loaded: LoadedDaemonConfig): Promise<Diagn
         ],
     ),
   ];
+  const files = [...(reads.webhookSecret ? webhook : []), ...(reads.keys ? keys : [])];
   for (const [p, f, what] of files) {
     if (f === undefined) continue;
     const st = await stat(resolveFromConfig(loaded.path, f)).catch(() => undefined);

@@ -53,8 +53,8 @@ export async function reconcileContext(
   observer: Observer = noopObserver,
 ): Promise<ReconcileContext & { release(): Promise<void>; publicPem: string }> {
   const { daemon, log } = opts;
-  // The secrets and keys this daemon reads: all there before it takes its workdir.
-  const missing = await daemonFileRules(daemon);
+  // The keys and passwords a pass reads: there before it takes the workdir.
+  const missing = await daemonFileRules(daemon, { webhookSecret: false, keys: true });
   if (missing.length) throw new ConfigError(missing);
   const cfg = daemon.config;
   const repoConfig = repoOf(daemon);
@@ -197,6 +197,9 @@ function timedReads(deps: PreviewDeps, metrics: Metrics): PreviewDeps {
 
 /** The long-running reconciler: cron schedule, webhook, health endpoints. */
 export async function startDaemon(opts: DaemonOptions): Promise<DaemonHandle> {
+  // The webhook secret too: the daemon serves POST /hooks/git and /refresh with it.
+  const secretMissing = await daemonFileRules(opts.daemon, { webhookSecret: true, keys: false });
+  if (secretMissing.length) throw new ConfigError(secretMissing);
   const metrics = new Metrics();
   const cfg = opts.daemon.config;
   const board = new StatusBoard({ reportUrl: cfg.http.reportUrl });

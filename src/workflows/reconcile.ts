@@ -277,8 +277,10 @@ async function previewBranch(ctx: ReconcileContext, branch: string, main: string
     observed();
     // Someone pushed to the branch during the pass (our commit went on top of theirs, or theirs
     // already held these reports): the tree is theirs now, so the branch's other requests are
-    // planned from it validated again, never from bytes nobody checked.
-    if (res.onto !== undefined && res.onto !== co.commit) co = await checkoutValidated(ctx, branch);
+    // planned from it validated again, never from bytes nobody checked. Our own commit on the
+    // validated one changes only reports: the next goes on top of it.
+    if ('commit' in res && res.onto === co.commit) co = { ...co, commit: res.commit };
+    else if (res.onto !== undefined && res.onto !== co.commit) co = await checkoutValidated(ctx, branch);
     if ('commit' in res) {
       committed++;
       ctx.metrics.previews.inc({ state: stateOf(files) });
@@ -330,6 +332,8 @@ async function processMain(ctx: ReconcileContext, main: string, summary: PassSum
           continue;
         }
         if (outcome.did === 'preview') {
+          // Gone from a main validated again after someone's push during the pass: nothing to preview.
+          if (!co.repo.requests.has(name)) break;
           const { pushed, moved } = await previewOnMain(ctx, co, name, main);
           if (pushed) summary.previews++;
           // Made right on the validated commit: a later request's claim goes onto this one. Made

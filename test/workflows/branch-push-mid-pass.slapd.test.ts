@@ -156,4 +156,43 @@ describeWithSlapd('a push to a branch while the daemon previews it', () => {
     expect(b.state).toBe('previewed');
     expect(b.digests!.source).toBe(sha(EDITED));
   });
+
+  it('a request deleted from main during the pass fails nothing', async () => {
+    const s = await setup();
+    // Two requests on main, neither previewed yet; someone removes b right before the daemon's
+    // first commit on main, which then goes on top of theirs.
+    await commitAndPush(
+      s.human.dir,
+      { 'requests/a.yaml': request('a', 't'), 'requests/b.yaml': request('b', 't') },
+      'requests',
+    );
+    const repo = s.pushingFirst(async () => {
+      await gitIn(s.human.dir, 'rm', '-q', 'requests/b.yaml');
+      await gitIn(s.human.dir, 'commit', '-q', '-m', 'drop b');
+      await gitIn(s.human.dir, 'push', '-q', 'origin', 'main');
+    });
+    const pass = await runPass({ ...s.daemon.ctx, repo });
+    expect(pass.summary?.errors).toEqual([]);
+    expect(await gitIn(s.remote.bare, 'show', 'main:reports/a/status.yaml')).toMatch(/state: previewed/);
+  });
+
+  it("the daemon's own commits on a branch are not someone else's push: the branch is validated once", async () => {
+    const s = await setup();
+    const names = ['a', 'b', 'c', 'd'];
+    await s.propose(Object.fromEntries(names.map((n) => [`requests/${n}.yaml`, request(n, 't')])));
+    const checkouts: string[] = [];
+    const repo = new Proxy(s.daemon.ctx.repo, {
+      get(target, prop) {
+        const value: unknown = Reflect.get(target, prop);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (prop === 'checkout') checkouts.push(args[0] as string);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    expect((await runPass({ ...s.daemon.ctx, repo })).ok).toBe(true);
+    for (const n of names) expect((await s.status(n)).state).toBe('previewed');
+    expect(checkouts.filter((b) => b === 'feat')).toEqual(['feat']);
+  });
 });

@@ -1,8 +1,8 @@
-import { loadDaemonConfig } from '../../config/daemon-config.js';
+import { daemonFileRules, loadDaemonConfig } from '../../config/daemon-config.js';
 import { Metrics } from '../../adapters/http/metrics.js';
 import { reconcileContext, runPass, startDaemon, webhookSecret } from '../../daemon/daemon.js';
 import { refreshBody, signBody } from '../../adapters/http/refresh.js';
-import { UsageError } from '../../shared/errors.js';
+import { ConfigError, UsageError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/log.js';
 
 /** `reexport daemon`: runs until SIGTERM/SIGINT, then finishes the change in flight and exits 0. */
@@ -57,6 +57,8 @@ export async function refreshCommand(
   opts: { config: string; url?: string },
 ): Promise<number> {
   const daemon = await loadDaemonConfig(opts.config);
+  const missing = await daemonFileRules(daemon, { webhookSecret: true, keys: false });
+  if (missing.length) throw new ConfigError(missing);
   const secret = await webhookSecret(daemon);
   if (!secret)
     throw new UsageError(
