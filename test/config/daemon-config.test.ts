@@ -61,7 +61,9 @@ describe('loadDaemonConfig', () => {
     cleanups.push(cleanup);
     // validate and preview on a workstation load it: the mounted secrets need not be there.
     const loaded = await loadDaemonConfig(`${dir}/daemon.yaml`);
-    const problems = (await daemonFileRules(loaded, { webhookSecret: true, keys: true })).map((d) => formatDiagnostic(d).replace(`${dir}/`, ''));
+    const problems = (await daemonFileRules(loaded, { webhookSecret: true, keys: true })).map((d) =>
+      formatDiagnostic(d).replace(`${dir}/`, ''),
+    );
     expect(problems).toEqual([
       'daemon.yaml:7:19: ./pw cannot be read; it should hold the bind password (a mounted Secret?)',
       'daemon.yaml:11:28: secrets is a folder; give the file in it; it should hold the webhook secret (a mounted Secret?)',
