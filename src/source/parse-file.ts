@@ -116,7 +116,7 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
   // Record by record: each parsed alone and let go once its kept fields are copied, so that an
   // export of 40 fields is never held whole as objects (120 MB of JSON was 565 MB of them). A
   // text that is not one array is parsed whole, which says where it is not.
-  let data: unknown[] | undefined = [];
+  const data: unknown[] = [];
   const starts: number[] = [];
   let failed: ParsedRows | undefined;
   const array = eachJsonArrayElement(text, (start, end) => {
@@ -133,36 +133,28 @@ function parseJsonRows(text: string, name: string, keep?: ReadonlySet<string>): 
       return false;
     }
     starts.push(start);
-    data!.push(isRecord(r) ? keepFields(r, keep, columns) : r);
+    data.push(isRecord(r) ? keepFields(r, keep, columns) : r);
     return true;
   });
   if (failed) return failed;
   if (!array) {
-    data = undefined;
-    starts.length = 0;
-    columns.clear();
-  }
-  const kept = data !== undefined;
-  if (!data) {
-    let whole: unknown;
+    // Not one array of records: the whole parse says where it is not JSON, or what it is.
     try {
-      whole = JSON.parse(text);
+      JSON.parse(text);
     } catch (err) {
       return broken(err, 0);
     }
-    if (!Array.isArray(whole)) return fail(1, 1, 'must be a JSON array of records');
-    data = whole as unknown[];
+    return fail(1, 1, 'must be a JSON array of records');
   }
-  const recordStarts = kept ? starts : jsonRecordStarts(text);
   const rows: RawRow[] = [];
   const problems = new ListedProblems();
   // The records start in order, so one walk through the text finds every record's line (from the
   // start for each, 100,000 records took minutes).
   const walk = startOfText();
   data.forEach((r, i) => {
-    const { line, col } = advancePosition(text, walk, recordStarts[i] ?? 0);
+    const { line, col } = advancePosition(text, walk, starts[i]!);
     if (!isRecord(r)) problems.push({ file: name, line, col, message: `record ${i + 1} is not an object` });
-    else rows.push({ fields: kept ? r : keepFields(r, keep, columns), origin: line });
+    else rows.push({ fields: r, origin: line });
   });
   return { rows, problems: problems.all(), columns: [...columns] };
 }
@@ -197,31 +189,6 @@ function advancePosition(text: string, walk: TextWalk, offset: number): { line: 
   }
   walk.at = Math.max(offset, walk.lineStart);
   return { line: walk.line, col: offset - walk.lineStart + 1 };
-}
-
-/** Offsets where the top-level array's elements start; JSON.parse keeps no positions. */
-function jsonRecordStarts(text: string): number[] {
-  const starts: number[] = [];
-  let depth = 0;
-  let expectValue = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i]!;
-    if (c === '"') {
-      if (depth === 1 && expectValue) starts.push(i);
-      expectValue = false;
-      for (i++; i < text.length && text[i] !== '"'; i++) if (text[i] === '\\') i++;
-      continue;
-    }
-    if (c === ' ' || c === '\n' || c === '\r' || c === '\t') continue;
-    if (depth === 1 && expectValue) starts.push(i);
-    expectValue = false;
-    if (c === '[' || c === '{') {
-      depth++;
-      if (depth === 1 && c === '[') expectValue = true;
-    } else if (c === ']' || c === '}') depth--;
-    else if (c === ',' && depth === 1) expectValue = true;
-  }
-  return starts;
 }
 
 /**
