@@ -10,7 +10,7 @@ import picomatch from 'picomatch';
 import { type ConfigRepo, requestsTouched } from '../config/config-repo.js';
 import { type LoadedDaemonConfig, repoOf } from '../config/daemon-config.js';
 import { diagnosticsForRequest } from '../config/rules.js';
-import { SourceCache, validateCheckout } from './validate.js';
+import { type DeferredSource, SourceCache, validateCheckout } from './validate.js';
 import type { ExecutionRecord } from '../lifecycle/executions.js';
 import { type Statement, verifySigned } from '../lifecycle/signing.js';
 import { signPreview, statusHolds, textDigest } from '../lifecycle/statements.js';
@@ -170,7 +170,7 @@ interface Checkout {
    * The sources validation read or remembered (files): their digests, and their records, read
    * when first asked for. What `sources` starts from again after a write.
    */
-  files: ReadonlyMap<string, { digest: string; load(): Promise<SourceData> }>;
+  files: ReadonlyMap<string, DeferredSource>;
 }
 
 async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise<Checkout> {
@@ -180,7 +180,7 @@ async function checkoutValidated(ctx: ReconcileContext, branch: string): Promise
   const { repo, sources, deferred } = await validateCheckout(dir, ctx.daemon, {
     ...(ctx.pass ? { sourceCache: ctx.pass.sources } : {}),
   });
-  const files = new Map<string, { digest: string; load(): Promise<SourceData> }>();
+  const files = new Map<string, DeferredSource>();
   const keyOf = (name: string) => {
     const source = repo.templates.get(name)?.value?.spec.source;
     return source === undefined ? undefined : JSON.stringify(source);
